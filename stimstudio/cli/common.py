@@ -1,0 +1,64 @@
+"""Shared CLI plumbing: the error contract, JSON output, progress bars, atomic output paths."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+class UserError(Exception):
+    """An option problem found by the CLI itself (exit 2, one line)."""
+
+
+def progress_enabled(args) -> bool:
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
+def tqdm_bar(args, **kwargs):
+    from tqdm import tqdm
+
+    return tqdm(disable=not progress_enabled(args), file=sys.stderr, dynamic_ncols=True, **kwargs)
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def emit(args, result: dict, text: str) -> None:
+    """Results to stdout: one JSON document with --json, else the human text."""
+    if getattr(args, "json", False):
+        print(json.dumps(_jsonable(result), indent=2))
+    else:
+        print(text)
+
+
+def add_common(p) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_model_options(p) -> None:
+    p.add_argument("--weights", help="model .safetensors (default: the shipped model)")
+    p.add_argument("--device", default="auto", help="auto | cuda | mps | cpu")
+    p.add_argument("--precision", default="auto", help="auto (fp32) | fp32 | bf16 | fp16")
+    p.add_argument("--vgg16", help="local torchvision vgg16 state-dict for the perceptual loss")
+
+
+def refuse_existing(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise UserError(f"{path} exists; pass --force to replace it")

@@ -1,0 +1,51 @@
+"""`stimstudio VERB [options]`: the command line. One module per verb group registers its verbs.
+
+Contract (DESIGN.md): results on stdout (`--json`: one JSON document), progress on stderr,
+exit 0 done, 2 user error (one line `stimstudio: error: ...`), 1 bug (traceback), 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ..core.errors import StimStudioError
+from .common import UserError
+
+VERB_MODULES = [
+    "stimstudio.cli.train",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own errors follow the same contract
+        raise UserError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="stimstudio", description="Realistic, controllable mammogram stimuli.")
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"stimstudio {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+    for name in VERB_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        return int(args.func(args) or 0)
+    except (StimStudioError, UserError) as exc:
+        print(f"stimstudio: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stimstudio: interrupted", file=sys.stderr)
+        return 130

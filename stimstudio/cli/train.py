@@ -1,0 +1,114 @@
+"""`stimstudio dataset build`, `stimstudio train gan|encoder`, `stimstudio evaluate-model`."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from .common import add_common, emit, tqdm_bar
+
+
+def register(sub) -> None:
+    ds = sub.add_parser("dataset", help="build patch data sets from mammograms")
+    dsub = ds.add_subparsers(dest="dataset_verb", metavar="ACTION")
+    b = dsub.add_parser("build", help="cut tissue and lesion patches, split by patient")
+    b.add_argument("source", help="folder of mammograms (mini-MIAS, DICOM, PNG/TIFF, ...)")
+    b.add_argument("out", help="output folder (train.npz, heldout.npz, manifest.json)")
+    b.add_argument("--resolution", type=int, default=128)
+    b.add_argument("--spacing-mm", type=float, default=0.4)
+    b.add_argument("--tissue-per-image", type=int, default=32)
+    b.add_argument("--lesion-per-lesion", type=int, default=16)
+    b.add_argument("--lesion-fraction", type=float, default=None)
+    b.add_argument("--heldout-fraction", type=float, default=0.2)
+    b.add_argument("--seed", type=int, default=0)
+    add_common(b)
+    b.set_defaults(func=cmd_dataset_build)
+
+    tr = sub.add_parser("train", help="train the GAN (phase 1) or the encoder (phase 2)")
+    tsub = tr.add_subparsers(dest="train_verb", metavar="PHASE")
+    g = tsub.add_parser("gan", help="phase 1: generator + discriminator")
+    from ..train.gan import GanConfig
+
+    for f in dataclasses.fields(GanConfig):
+        if f.name == "extra":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if f.name == "data":
+            g.add_argument(flag, required=True, help="train.npz from `dataset build`")
+        else:
+            g.add_argument(flag, type=type(f.default), default=f.default)
+    g.add_argument("--resume-weights", help="start from a model file when runs/ has no state")
+    g.add_argument("--device", default="auto")
+    add_common(g)
+    g.set_defaults(func=cmd_train_gan)
+
+
+def cmd_dataset_build(args) -> int:
+    from ..train.dataset import PatchRecipe, build_dataset
+
+    recipe = PatchRecipe(
+        resolution=args.resolution,
+        spacing_mm=args.spacing_mm,
+        tissue_per_image=args.tissue_per_image,
+        lesion_per_lesion=args.lesion_per_lesion,
+        lesion_fraction=args.lesion_fraction,
+        heldout_fraction=args.heldout_fraction,
+        seed=args.seed,
+    )
+    bar = tqdm_bar(args, desc="images", unit="img")
+
+    def progress(i, n):
+        bar.total = n
+        bar.update(i - bar.n)
+
+    manifest = build_dataset(args.source, args.out, recipe, progress=progress)
+    bar.close()
+    c = manifest["counts"]
+    text = (
+        f"train: {c['train']['patches']} patches from {c['train']['films']} images; "
+        f"held-out: {c['heldout']['patches']} from {c['heldout']['films']} images -> {args.out}"
+    )
+    emit(args, manifest, text)
+    return 0
+
+
+def cmd_train_gan(args) -> int:
+    import torch
+
+    from ..core.device import Compute, pick_device
+    from ..train.distributed import cleanup, init_distributed
+    from ..train.gan import GanConfig, GanTrainer
+
+    fields = {f.name for f in dataclasses.fields(GanConfig)} - {"extra"}
+    cfg = GanConfig(**{k: getattr(args, k) for k in fields})
+    device = pick_device(args.device)
+    if device.type != "cpu":
+        raise SystemExit("stimstudio: error: GAN training runs on CPU in this version")
+    precision = cfg.precision if cfg.precision in ("fp32", "bf16") else "fp32"
+    d = init_distributed(device)
+    trainer = GanTrainer(cfg, Compute(device, precision), d)
+    msg = trainer.resume(args.resume_weights)
+    if d.is_main:
+        print(msg, flush=True)
+    bar = tqdm_bar(args, total=cfg.total_kimg, initial=trainer.nimg / 1000, unit="kimg")
+    bar.disable = bar.disable or not d.is_main
+    last = trainer.nimg / 1000
+    try:
+        for rec in trainer.train():
+            bar.update(rec.kimg - last)
+            last = rec.kimg
+            bar.set_postfix(
+                G=f"{rec.loss_g:.3f}", D=f"{rec.loss_d:.3f}", s_kimg=f"{rec.sec_per_kimg:.0f}"
+            )
+            if rec.event and rec.event.startswith("rollback") and d.is_main:
+                print(f"stimstudio: {rec.event}", flush=True)
+    except KeyboardInterrupt:
+        trainer.snapshot()
+        raise
+    finally:
+        bar.close()
+        cleanup(d)
+    out = {"kimg": trainer.nimg / 1000, "run_dir": str(Path(cfg.run_dir)), "steps": trainer.step}
+    emit(args, out, f"trained to {out['kimg']:.1f} kimg; state in {cfg.run_dir}")
+    _ = torch
+    return 0

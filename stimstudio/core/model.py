@@ -1,0 +1,253 @@
+"""The model bundle (G_ema, E, D + model card) and its file format.
+
+`weights/<name>.safetensors` holds every tensor under `G.`, `E.`, `D.` (fp16 when shipped,
+loaded as fp32); `weights/<name>.json` is the model card: architecture, training data and
+licence, kimg, hardware, evaluation numbers, software version, and the sha256 of the tensor
+file. Loading checks the hash, each tensor name and each shape, and names what differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .errors import CheckpointError
+from .nets import (
+    Discriminator,
+    DiscriminatorConfig,
+    Encoder,
+    EncoderConfig,
+    Generator,
+    GeneratorConfig,
+)
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+DEFAULT_NAME = "stimstudio-minimias-128"
+
+
+def default_weights_path() -> Path:
+    """The shipped model; STIMSTUDIO_WEIGHTS overrides it (labs with their own model)."""
+    env = os.environ.get("STIMSTUDIO_WEIGHTS")
+    return Path(env) if env else WEIGHTS_DIR / f"{DEFAULT_NAME}.safetensors"
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, then rename: never a half file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass
+class Model:
+    """Generator (EMA), encoder and discriminator that belong together, plus their card."""
+
+    G: Generator
+    E: Encoder
+    D: Discriminator
+    card: dict = field(default_factory=dict)
+    path: Path | None = None
+    sha256: str | None = None
+
+    @classmethod
+    def create(
+        cls,
+        g_cfg: GeneratorConfig,
+        d_cfg: DiscriminatorConfig | None = None,
+        e_cfg: EncoderConfig | None = None,
+        seed: int = 0,
+    ) -> Model:
+        """Fresh random networks (tests, and the start of training)."""
+        torch.manual_seed(seed)
+        G = Generator(g_cfg)
+        d_cfg = d_cfg or DiscriminatorConfig(
+            resolution=g_cfg.resolution,
+            channel_base=g_cfg.channel_base,
+            channel_max=g_cfg.channel_max,
+        )
+        e_cfg = e_cfg or EncoderConfig(
+            resolution=g_cfg.resolution, num_ws=G.num_ws, w_dim=g_cfg.w_dim
+        )
+        model = cls(G, Encoder(e_cfg), Discriminator(d_cfg))
+        model.card = {"architecture": model.architecture()}
+        return model.eval_mode()
+
+    @property
+    def resolution(self) -> int:
+        return self.G.resolution
+
+    @property
+    def num_ws(self) -> int:
+        return self.G.num_ws
+
+    @property
+    def w_dim(self) -> int:
+        return self.G.w_dim
+
+    @property
+    def name(self) -> str:
+        return self.path.stem if self.path else "unsaved model"
+
+    def architecture(self) -> dict:
+        return {
+            "generator": self.G.cfg.to_dict(),
+            "discriminator": self.D.cfg.to_dict(),
+            "encoder": self.E.cfg.to_dict(),
+            "num_ws": self.G.num_ws,
+        }
+
+    def eval_mode(self) -> Model:
+        for net in (self.G, self.E, self.D):
+            net.eval().requires_grad_(False)
+        return self
+
+    def to(self, device) -> Model:
+        for net in (self.G, self.E, self.D):
+            net.to(device)
+        return self
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        out = {}
+        for prefix, net in (("G", self.G), ("E", self.E), ("D", self.D)):
+            for k, v in net.state_dict().items():
+                out[f"{prefix}.{k}"] = v
+        return out
+
+    def save(self, path: str | Path, dtype: torch.dtype = torch.float16, **card_extra) -> Path:
+        """Write tensors + card atomically; the card records the tensor file's sha256."""
+        path = Path(path).with_suffix(".safetensors")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {
+            k: (v.detach().to("cpu", dtype) if v.is_floating_point() else v.detach().cpu())
+            .contiguous()
+            .clone()
+            for k, v in self.state_dict().items()
+        }
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        os.close(fd)
+        try:
+            save_file(tensors, tmp, metadata={"format": "stimstudio-model-v1"})
+            digest = sha256_file(Path(tmp))
+            card = dict(self.card)
+            card.update(card_extra)
+            card["architecture"] = self.architecture()
+            card["w_avg"] = [float(x) for x in self.G.w_avg.float().cpu()]
+            card["tensor_dtype"] = str(dtype).replace("torch.", "")
+            card["sha256"] = digest
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        atomic_write_bytes(path.with_suffix(".json"), json.dumps(card, indent=2).encode())
+        self.card, self.path, self.sha256 = card, path, digest
+        return path
+
+
+def _read_card(path: Path) -> dict:
+    card_path = path.with_suffix(".json")
+    if not card_path.is_file():
+        raise CheckpointError(f"model card {card_path.name} is missing beside {path.name}")
+    try:
+        return json.loads(card_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"model card {card_path.name} is not valid JSON: {exc}") from exc
+
+
+def _build(card: dict, name: str) -> Model:
+    arch = card.get("architecture")
+    if not isinstance(arch, dict):
+        raise CheckpointError(f"model card of {name} has no 'architecture' section")
+    try:
+        g_cfg = GeneratorConfig(**arch["generator"])
+        d_cfg = DiscriminatorConfig(**arch["discriminator"])
+        e_cfg = EncoderConfig(**arch["encoder"])
+        return Model(Generator(g_cfg), Encoder(e_cfg), Discriminator(d_cfg), card=card)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"model card of {name} has an invalid architecture: {exc}") from exc
+
+
+def load_model(
+    path: str | Path | None = None,
+    device: torch.device | str = "cpu",
+    expect_resolution: int | None = None,
+    verify_hash: bool = True,
+) -> Model:
+    """Load and validate a model; every problem becomes one CheckpointError sentence."""
+    path = Path(path) if path is not None else default_weights_path()
+    if path.suffix == ".json":
+        path = path.with_suffix(".safetensors")
+    if not path.is_file():
+        raise CheckpointError(
+            f"weights file not found: {path} (pass --weights, or train one with "
+            "`stimstudio train gan`)"
+        )
+    card = _read_card(path)
+    digest = sha256_file(path)
+    if verify_hash and card.get("sha256") and card["sha256"] != digest:
+        raise CheckpointError(
+            f"{path.name} does not match its model card (sha256 {digest[:12]}… vs "
+            f"{card['sha256'][:12]}…): the file is truncated, corrupted or from another model"
+        )
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path.name} is not a readable safetensors file: {exc}") from exc
+    model = _build(card, path.name)
+    if expect_resolution is not None and model.resolution != expect_resolution:
+        raise CheckpointError(
+            f"{path.name} is a {model.resolution}x{model.resolution} model; "
+            f"{expect_resolution}x{expect_resolution} is needed here"
+        )
+    want = {k: v.shape for k, v in model.state_dict().items()}
+    missing = sorted(set(want) - set(tensors))
+    extra = sorted(set(tensors) - set(want))
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (first: {missing[0]})")
+        if extra:
+            parts.append(f"{len(extra)} unexpected (first: {extra[0]})")
+        raise CheckpointError(f"{path.name} does not fit its architecture: " + ", ".join(parts))
+    for k, shape in want.items():
+        if tuple(tensors[k].shape) != tuple(shape):
+            raise CheckpointError(
+                f"{path.name}: tensor {k} has shape {tuple(tensors[k].shape)}, "
+                f"the architecture needs {tuple(shape)}"
+            )
+    for prefix, net in (("G", model.G), ("E", model.E), ("D", model.D)):
+        sub = {
+            k[len(prefix) + 1 :]: (v.float() if v.is_floating_point() else v)
+            for k, v in tensors.items()
+            if k.startswith(prefix + ".")
+        }
+        net.load_state_dict(sub)
+    for k, v in tensors.items():
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            raise CheckpointError(f"{path.name}: tensor {k} holds NaN or infinite values")
+    model.path, model.sha256 = path, digest
+    return model.eval_mode().to(device)

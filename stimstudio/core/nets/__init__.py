@@ -1,0 +1,18 @@
+"""Networks: StyleGAN2 generator and discriminator, the paper's encoder, perceptual features."""
+
+from .discriminator import Discriminator, DiscriminatorConfig
+from .encoder import Encoder, EncoderConfig
+from .generator import Generator, GeneratorConfig
+from .perceptual import PerceptualFeatures, discriminator_features, load_vgg16
+
+__all__ = [
+    "Discriminator",
+    "DiscriminatorConfig",
+    "Encoder",
+    "EncoderConfig",
+    "Generator",
+    "GeneratorConfig",
+    "PerceptualFeatures",
+    "discriminator_features",
+    "load_vgg16",
+]

@@ -1,0 +1,102 @@
+"""Perceptual feature space F for Eq. 2 and Eq. 4.
+
+idinvert uses VGG16 up to conv4_3 with ImageNet weights. Those cannot be downloaded at run
+time here, so: a local torchvision `vgg16` state-dict file when the user has one; otherwise
+the trained discriminator's block activations, which are in-domain for mammograms. Every
+result records `PerceptualFeatures.name`.
+
+`loss_scale` puts both backbones on the scale for which the paper's lambda3 = 5e-5 was set
+(idinvert feeds VGG with 0..255 caffe-range pixels, ~55x the torchvision input range, so its
+squared feature errors are ~3000x larger; the discriminator's unit-variance features are
+scaled to give the term a comparable share of the loss).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import CheckpointError
+
+# torchvision's vgg16.features indices up to and including conv4_3 + its ReLU.
+_VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512]
+
+
+def _vgg16_conv4_3() -> nn.Sequential:
+    layers: list[nn.Module] = []
+    in_ch = 3
+    for v in _VGG16_CFG:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(in_ch, v, 3, padding=1), nn.ReLU(inplace=False)]
+            in_ch = v
+    return nn.Sequential(*layers)
+
+
+class PerceptualFeatures(nn.Module):
+    """F(x): image in [-1, 1], [N, 1, H, W] -> list of feature maps; frozen."""
+
+    def __init__(self, backbone: nn.Module, name: str, loss_scale: float, kind: str):
+        super().__init__()
+        self.backbone = backbone
+        self.name = name
+        self.loss_scale = loss_scale
+        self.kind = kind
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, img: torch.Tensor) -> list[torch.Tensor]:
+        if self.kind == "vgg16":
+            x = (img.clamp(-1, 1) + 1) / 2
+            x = x.expand(-1, 3, -1, -1)
+            mean = torch.tensor([0.485, 0.456, 0.406], device=x.device, dtype=x.dtype)
+            std = torch.tensor([0.229, 0.224, 0.225], device=x.device, dtype=x.dtype)
+            x = (x - mean.reshape(1, 3, 1, 1)) / std.reshape(1, 3, 1, 1)
+            return [self.backbone(x)]
+        return self.backbone.features(img, upto=3)
+
+    def distance(self, a: list[torch.Tensor], b: list[torch.Tensor]) -> torch.Tensor:
+        """Per-image mean squared feature difference, on the lambda3 scale. Shape [N]."""
+        total = 0.0
+        for fa, fb in zip(a, b):
+            total = total + (fa.float() - fb.float()).square().mean(dim=[1, 2, 3])
+        return total * self.loss_scale
+
+
+def load_vgg16(path: str | Path) -> PerceptualFeatures:
+    """VGG16 conv4_3 from a local torchvision `vgg16` state-dict (.pth); no download."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"VGG16 weights file not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a broken file
+        raise CheckpointError(f"cannot read VGG16 weights {path.name}: {exc}") from exc
+    net = _vgg16_conv4_3()
+    wanted = {f"features.{k}" for k in net.state_dict()}
+    missing = sorted(wanted - set(state))
+    if missing:
+        raise CheckpointError(
+            f"{path.name} is not a torchvision vgg16 state-dict (missing {missing[0]})"
+        )
+    sub = {k[len("features.") :]: v for k, v in state.items() if k in wanted}
+    for k, v in net.state_dict().items():
+        if sub[k].shape != v.shape:
+            raise CheckpointError(
+                f"{path.name}: features.{k} has shape {tuple(sub[k].shape)}, "
+                f"VGG16 needs {tuple(v.shape)}"
+            )
+    net.load_state_dict(sub)
+    return PerceptualFeatures(net, "vgg16-conv4_3", loss_scale=3000.0, kind="vgg16")
+
+
+def discriminator_features(D: nn.Module) -> PerceptualFeatures:
+    """The trained discriminator's first three blocks as F (in-domain fallback).
+
+    A frozen copy, so training D further (encoder phase) never moves the feature space.
+    """
+    return PerceptualFeatures(copy.deepcopy(D), "discriminator-blocks1-3", loss_scale=1e4, kind="disc")

@@ -1,0 +1,355 @@
+"""Phase 1: train the StyleGAN2 generator and discriminator on mammogram patches.
+
+Non-saturating logistic loss, lazy R1, EMA generator, style-mixing regularisation, DiffAugment,
+bf16 autocast on CPU, resumable atomic state, a divergence guard that rolls back to the last
+good state, sample grids and a JSONL metrics log. Gradients are averaged across torchrun ranks
+the way stylegan2-ada-pytorch does it (one flat all-reduce per step), which also covers the
+lazy R1 pass that DDP's hooks cannot.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..core.device import Compute
+from ..core.errors import CheckpointError, DatasetError
+from ..core.model import Model, load_model
+from ..core.nets import GeneratorConfig
+from .augment import diff_augment
+from .checkpoint import load_state, rng_state, save_state, set_rng_state
+from .dataset import load_patches
+from .distributed import Dist, all_reduce_grads, barrier, broadcast_module
+
+
+@dataclass
+class GanConfig:
+    data: str = ""
+    run_dir: str = "runs/gan"
+    resolution: int = 128
+    z_dim: int = 256
+    w_dim: int = 256
+    mapping_layers: int = 8
+    channel_base: int = 4096
+    channel_max: int = 256
+    batch: int = 16
+    lr: float = 0.0025
+    r1_gamma: float = 0.2
+    r1_interval: int = 16
+    ema_kimg: float = 5.0
+    ema_rampup: float = 0.05
+    style_mixing: float = 0.9
+    augment: str = "color,translation,cutout"
+    total_kimg: float = 100.0
+    snapshot_kimg: float = 2.0
+    seed: int = 0
+    precision: str = "bf16"
+    divergence_limit: float = 1e4
+    extra: dict = field(default_factory=dict)
+
+    def generator_config(self) -> GeneratorConfig:
+        return GeneratorConfig(
+            resolution=self.resolution,
+            z_dim=self.z_dim,
+            w_dim=self.w_dim,
+            mapping_layers=self.mapping_layers,
+            channel_base=self.channel_base,
+            channel_max=self.channel_max,
+        )
+
+
+@dataclass
+class GanProgress:
+    """One record per training step, yielded to the CLI (tqdm) or a test."""
+
+    step: int
+    kimg: float
+    loss_g: float
+    loss_d: float
+    r1: float | None
+    sec_per_kimg: float
+    event: str | None = None  # "snapshot", "rollback", ...
+
+
+ARCH_KEYS = ("resolution", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max")
+
+
+def _batches(patches: np.ndarray, batch: int, rng: np.random.Generator, d: Dist) -> Iterator:
+    """Endless shuffled batches with flips and 90-degree turns; each rank its own shard."""
+    n = len(patches)
+    while True:
+        order = rng.permutation(n)[d.rank :: d.world_size]
+        for i in range(0, len(order) - batch + 1, batch):
+            x = patches[order[i : i + batch]].astype(np.float32) / 127.5 - 1.0
+            k = rng.integers(4)
+            x = np.rot90(x, k, axes=(1, 2))
+            if rng.integers(2):
+                x = x[:, :, ::-1]
+            yield torch.from_numpy(np.ascontiguousarray(x)[:, None])
+
+
+def _ws_with_mixing(G, z: torch.Tensor, prob: float) -> torch.Tensor:
+    ws = G.map(z)
+    if prob > 0 and torch.rand([]) < prob:
+        cutoff = int(torch.randint(1, G.num_ws, ()))
+        ws2 = G.map(torch.randn_like(z))
+        ws[:, cutoff:] = ws2[:, cutoff:]
+    return ws
+
+
+def save_grid(img: torch.Tensor, path: Path, cols: int = 8) -> None:
+    import cv2
+
+    x = ((img.float().clamp(-1, 1) + 1) * 127.5).round().byte().cpu().numpy()[:, 0]
+    n, h, w = x.shape
+    rows = math.ceil(n / cols)
+    grid = np.zeros((rows * h, cols * w), np.uint8)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        grid[r * h : (r + 1) * h, c * w : (c + 1) * w] = x[i]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, buf = cv2.imencode(".png", grid)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(buf.tobytes())
+    tmp.replace(path)
+
+
+class GanTrainer:
+    def __init__(self, cfg: GanConfig, compute: Compute, d: Dist | None = None):
+        self.cfg, self.compute, self.dist = cfg, compute, d or Dist()
+        self.run_dir = Path(cfg.run_dir)
+        self.state_path = self.run_dir / "state.pt"
+        ps = load_patches(cfg.data)
+        if ps.patches.shape[-1] != cfg.resolution:
+            raise DatasetError(
+                f"{cfg.data} holds {ps.patches.shape[-1]}px patches; the model is "
+                f"{cfg.resolution}px (rebuild the data set or change --resolution)"
+            )
+        self.patches = ps.patches
+        torch.manual_seed(cfg.seed + self.dist.rank)
+        model = Model.create(cfg.generator_config(), seed=cfg.seed)
+        self.G, self.D = model.G, model.D
+        self.E = model.E
+        for net in (self.G, self.D):
+            net.train().requires_grad_(True)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=(0.0, 0.99), eps=1e-8)
+        mb = cfg.r1_interval / (cfg.r1_interval + 1)
+        self.opt_d = torch.optim.Adam(
+            self.D.parameters(), lr=cfg.lr * mb, betas=(0.0, 0.99**mb), eps=1e-8
+        )
+        self.step, self.nimg, self.train_seconds = 0, 0, 0.0
+        self.rng = np.random.default_rng(cfg.seed + 1000 * self.dist.rank)
+        self.rollbacks = 0
+        self.fixed_z = torch.randn(32, cfg.z_dim, generator=torch.Generator().manual_seed(123))
+
+    # -- state ------------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {
+            "config": asdict(self.cfg),
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "G_ema": self.G_ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "step": self.step,
+            "nimg": self.nimg,
+            "train_seconds": self.train_seconds,
+            "augment": self.cfg.augment,
+            "rng": rng_state(),
+            "np_rng": self.rng.bit_generator.state,
+        }
+
+    def load(self, state: dict) -> None:
+        old = state.get("config", {})
+        diff = [k for k in ARCH_KEYS if k in old and old[k] != getattr(self.cfg, k)]
+        if diff:
+            k = diff[0]
+            raise CheckpointError(
+                f"the resume state was trained with {k}={old[k]}, this run asks for "
+                f"{k}={getattr(self.cfg, k)}; use the same configuration or a new --run-dir"
+            )
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.G_ema.load_state_dict(state["G_ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.step, self.nimg = state["step"], state["nimg"]
+        self.train_seconds = state.get("train_seconds", 0.0)
+        if self.dist.rank == 0 and "rng" in state:
+            set_rng_state(state["rng"])
+        if "np_rng" in state and self.dist.rank == 0:
+            self.rng.bit_generator.state = state["np_rng"]
+
+    def resume(self, weights: str | None = None) -> str:
+        """Resume from runs/ state when present, else from a weights file, else start fresh."""
+        if self.state_path.exists() or self.state_path.with_name("state-prev.pt").exists():
+            self.load(load_state(self.state_path))
+            msg = f"resumed from {self.state_path} at {self.nimg / 1000:.1f} kimg"
+        elif weights:
+            m = load_model(weights)
+            if m.G.cfg != self.cfg.generator_config():
+                raise CheckpointError(
+                    f"{weights} has another generator configuration than this run asks for"
+                )
+            self.G.load_state_dict(m.G.state_dict())
+            self.G_ema.load_state_dict(m.G.state_dict())
+            self.D.load_state_dict(m.D.state_dict())
+            self.nimg = int(float(m.card.get("kimg", 0)) * 1000)
+            self.train_seconds = float(m.card.get("training_seconds", 0.0))
+            msg = f"resumed networks from {weights} at {self.nimg / 1000:.1f} kimg (fresh optimizer)"
+        else:
+            msg = "starting a new run"
+        broadcast_module(self.G, self.dist)
+        broadcast_module(self.D, self.dist)
+        broadcast_module(self.G_ema, self.dist)
+        return msg
+
+    # -- one step ---------------------------------------------------------------------------
+    def _d_step(self, real: torch.Tensor, do_r1: bool) -> tuple[float, float | None]:
+        cfg, G, D = self.cfg, self.G, self.D
+        z = torch.randn(real.shape[0], cfg.z_dim)
+        self.opt_d.zero_grad(set_to_none=True)
+        with self.compute.autocast():
+            with torch.no_grad():
+                fake = G.synthesize(_ws_with_mixing(G, z, cfg.style_mixing), noise_mode="random")
+            logits_fake = D(diff_augment(fake.float(), cfg.augment))
+            logits_real = D(diff_augment(real, cfg.augment))
+        loss = F.softplus(logits_fake.float()).mean() + F.softplus(-logits_real.float()).mean()
+        loss.backward()
+        r1_val = None
+        if do_r1:
+            real_r1 = real.detach().requires_grad_(True)
+            with self.compute.autocast():
+                logits = D(diff_augment(real_r1, cfg.augment))
+            (grad,) = torch.autograd.grad(logits.float().sum(), real_r1, create_graph=True)
+            r1 = grad.square().sum(dim=[1, 2, 3]).mean()
+            (r1 * (cfg.r1_gamma / 2) * cfg.r1_interval).backward()
+            r1_val = float(r1.detach())
+        all_reduce_grads(D, self.dist)
+        self.opt_d.step()
+        return float(loss), r1_val
+
+    def _g_step(self, batch: int) -> float:
+        cfg, G, D = self.cfg, self.G, self.D
+        z = torch.randn(batch, cfg.z_dim)
+        self.opt_g.zero_grad(set_to_none=True)
+        D.requires_grad_(False)
+        with self.compute.autocast():
+            ws = _ws_with_mixing(G, z, cfg.style_mixing)
+            fake = G.synthesize(ws, noise_mode="random")
+            logits = D(diff_augment(fake.float(), cfg.augment))
+        loss = F.softplus(-logits.float()).mean()
+        loss.backward()
+        D.requires_grad_(True)
+        all_reduce_grads(G, self.dist)
+        self.opt_g.step()
+        with torch.no_grad():
+            G.mapping.w_avg.lerp_(ws[:, 0].float().mean(0), 1 - 0.995)
+        return float(loss)
+
+    def _update_ema(self, batch_total: int) -> None:
+        cfg = self.cfg
+        ema_nimg = cfg.ema_kimg * 1000
+        if cfg.ema_rampup:
+            ema_nimg = min(ema_nimg, self.nimg * cfg.ema_rampup)
+        beta = 0.5 ** (batch_total / max(ema_nimg, 1e-8))
+        with torch.no_grad():
+            for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
+                pe.copy_(p.detach().lerp(pe, beta))
+            for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
+                be.copy_(b)
+
+    # -- loop -------------------------------------------------------------------------------
+    def snapshot(self, final: bool = False) -> None:
+        if not self.dist.is_main:
+            return
+        save_state(self.state_path, self.state())
+        with torch.no_grad():
+            imgs = torch.cat([self.G_ema(z[None]) for z in self.fixed_z])
+        save_grid(imgs, self.run_dir / f"samples-{self.nimg // 1000:05d}kimg.png")
+        save_grid(imgs, self.run_dir / "samples-latest.png")
+        model = Model(self.G_ema, self.E, self.D)
+        model.save(
+            self.run_dir / "model-gan.safetensors",
+            kimg=round(self.nimg / 1000, 3),
+            training_seconds=round(self.train_seconds, 1),
+            phase="gan",
+        )
+
+    def log(self, record: dict) -> None:
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def train(self, stop=None) -> Iterator[GanProgress]:
+        cfg = self.cfg
+        batches = _batches(self.patches, cfg.batch, self.rng, self.dist)
+        batch_total = cfg.batch * self.dist.world_size
+        next_snap = (self.nimg // int(cfg.snapshot_kimg * 1000) + 1) * int(cfg.snapshot_kimg * 1000)
+        while self.nimg < cfg.total_kimg * 1000:
+            if stop is not None and stop():
+                break
+            t0 = time.perf_counter()
+            real = next(batches)
+            do_r1 = cfg.r1_interval > 0 and self.step % cfg.r1_interval == 0
+            loss_d, r1 = self._d_step(real, do_r1)
+            loss_g = self._g_step(cfg.batch)
+            bad = not all(math.isfinite(v) for v in (loss_d, loss_g)) or max(
+                abs(loss_d), abs(loss_g)
+            ) > cfg.divergence_limit
+            if bad:
+                event = self._rollback(loss_d, loss_g)
+                yield GanProgress(self.step, self.nimg / 1000, loss_g, loss_d, r1, 0.0, event)
+                continue
+            self.step += 1
+            self.nimg += batch_total
+            self._update_ema(batch_total)
+            dt = time.perf_counter() - t0
+            self.train_seconds += dt
+            event = None
+            if self.nimg >= next_snap:
+                next_snap += int(cfg.snapshot_kimg * 1000)
+                self.snapshot()
+                event = "snapshot"
+            if self.step % 20 == 0 or event:
+                self.log(
+                    {
+                        "step": self.step,
+                        "kimg": round(self.nimg / 1000, 3),
+                        "loss_g": round(loss_g, 4),
+                        "loss_d": round(loss_d, 4),
+                        "r1": r1,
+                        "sec_per_kimg": round(dt * 1000 / batch_total, 1),
+                        "time": round(self.train_seconds, 1),
+                    }
+                )
+            yield GanProgress(
+                self.step, self.nimg / 1000, loss_g, loss_d, r1, dt * 1000 / batch_total, event
+            )
+        self.snapshot(final=True)
+        barrier(self.dist)
+
+    def _rollback(self, loss_d: float, loss_g: float) -> str:
+        self.rollbacks += 1
+        if self.rollbacks > 3 or not (
+            self.state_path.exists() or self.state_path.with_name("state-prev.pt").exists()
+        ):
+            raise CheckpointError(
+                f"training diverged (loss D {loss_d:.3g}, G {loss_g:.3g}) and no good state is "
+                "left to roll back to; lower --lr or raise --r1-gamma"
+            )
+        self.load(load_state(self.state_path))
+        torch.manual_seed(self.cfg.seed + 7919 * self.rollbacks + self.step)  # not the same path
+        self.log({"event": "rollback", "loss_d": loss_d, "loss_g": loss_g, "kimg": self.nimg / 1000})
+        return f"rollback to {self.nimg / 1000:.1f} kimg after loss D {loss_d:.3g}, G {loss_g:.3g}"
