@@ -1,0 +1,373 @@
+"""Encoder and in-domain inversion (Eq. 4 of the paper, recipe of Zhu et al. 2020).
+
+    w* = argmin_w  ||x - G(w)||^2 + lambda3 ||F(x) - F(G(w))||^2 + lambda4 ||w - E(G(w))||^2
+
+starting at w = E(x), w in W+. (The paper prints ||x - G(E(x))|| in the first term; the
+intended term, as in idinvert, is ||x - G(w)||.) With a mask, the pixel and perceptual terms
+see only the masked part (soft masks weight pixels); the encoder term keeps the rest on the
+manifold. An optional small weight on the template outside the mask is a user setting, off by
+default as in the paper.
+
+Long computations are generators: each step yields an `InversionStep`, and a `should_stop`
+callable is checked before every step, so a GUI can cancel within one step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from .device import Compute
+from .errors import MaskError, OptionError
+from .latent import Latent
+from .model import Model
+from .nets import PerceptualFeatures, discriminator_features, load_vgg16
+
+
+@dataclass
+class InversionSettings:
+    steps: int = 100
+    lr: float = 0.01
+    lambda_pixel: float = 1.0
+    lambda_perceptual: float = 5e-5  # lambda3
+    lambda_encoder: float = 2.0  # lambda4
+    outside_weight: float = 0.0  # pixel weight on the target outside the mask (default off)
+    preview_every: int = 10
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.steps < 0:
+            raise OptionError(f"steps must be >= 0, got {self.steps}")
+        if not self.lr > 0:
+            raise OptionError(f"learning rate must be > 0, got {self.lr}")
+        for name in ("lambda_pixel", "lambda_perceptual", "lambda_encoder", "outside_weight"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v >= 0):
+                raise OptionError(f"{name} must be a finite number >= 0, got {v}")
+
+
+@dataclass
+class InversionStep:
+    """One optimisation step: each loss term, the current w+, and now and then a preview."""
+
+    step: int
+    total_steps: int
+    losses: dict[str, float]
+    wplus: np.ndarray
+    preview: np.ndarray | None = None  # [R, R] float32 in [-1, 1]
+    ms_per_step: float = 0.0
+    done: bool = False
+    cancelled: bool = False
+
+
+@dataclass
+class InversionResult:
+    latent: Latent
+    image: np.ndarray  # [R, R] float32 in [-1, 1]
+    encoder_latent: Latent
+    history: list[dict] = field(default_factory=list)
+    perceptual: str = ""
+    settings: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    cancelled: bool = False
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def perceptual_for(model: Model, vgg16_path: str | None = None) -> PerceptualFeatures:
+    """F: VGG16 conv4_3 from a local file when given, else the model's discriminator."""
+    cache = model.__dict__.setdefault("_perceptual_cache", {})
+    key = str(vgg16_path or "")
+    if key not in cache:
+        F = load_vgg16(vgg16_path) if vgg16_path else discriminator_features(model.D)
+        device = next(model.G.parameters()).device
+        cache[key] = F.to(device)
+    return cache[key]
+
+
+def as_batch(img, resolution: int, device) -> torch.Tensor:
+    """[R, R] or [N, 1, R, R] array in [-1, 1] -> float tensor [N, 1, R, R] on device."""
+    t = torch.as_tensor(np.asarray(img, np.float32))
+    if t.ndim == 2:
+        t = t[None, None]
+    elif t.ndim == 3:
+        t = t[:, None]
+    if t.shape[-2:] != (resolution, resolution):
+        raise OptionError(
+            f"image is {t.shape[-1]}x{t.shape[-2]}, the model works at {resolution}x{resolution}"
+        )
+    if not torch.isfinite(t).all():
+        raise OptionError("image holds NaN or infinite values")
+    return t.to(device)
+
+
+def mask_batch(mask, resolution: int, device) -> torch.Tensor | None:
+    if mask is None:
+        return None
+    m = np.asarray(mask, np.float32)
+    if m.shape != (resolution, resolution):
+        raise MaskError(f"mask is {m.shape}, the image is {resolution}x{resolution}")
+    if not np.isfinite(m).all() or m.min() < 0 or m.max() > 1:
+        raise MaskError("mask values must lie in [0, 1]")
+    if m.sum() < 1:
+        raise MaskError("the mask is empty: draw a texture region first")
+    return torch.from_numpy(m)[None, None].to(device)
+
+
+def _device(model: Model) -> torch.device:
+    return next(model.G.parameters()).device
+
+
+@torch.no_grad()
+def encode(model: Model, img, compute: Compute | None = None) -> torch.Tensor:
+    """E(x): image(s) in [-1, 1] -> w+ tensor [N, num_ws, w_dim] (float32)."""
+    x = as_batch(img, model.resolution, _device(model))
+    ctx = compute.autocast() if compute else torch.autocast("cpu", enabled=False)
+    with ctx:
+        return model.E(x).float()
+
+
+@torch.no_grad()
+def synthesize(model: Model, wplus, compute: Compute | None = None, noise_mode="const"):
+    """G(w+) -> images [N, R, R] float32 numpy in [-1, 1] (not clamped)."""
+    w = torch.as_tensor(np.asarray(wplus, np.float32)).to(_device(model))
+    if w.ndim == 2:
+        w = w[None]
+    ctx = compute.autocast() if compute else torch.autocast("cpu", enabled=False)
+    with ctx:
+        img = model.G.synthesize(w, noise_mode=noise_mode)
+    return img.float()[:, 0].cpu().numpy()
+
+
+# -- Eq. 4 -----------------------------------------------------------------------------------
+
+
+def invert(
+    model: Model,
+    target,
+    mask=None,
+    settings: InversionSettings | None = None,
+    init: np.ndarray | None = None,
+    compute: Compute | None = None,
+    perceptual: PerceptualFeatures | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Iterator[InversionStep]:
+    """Yield one `InversionStep` per Eq. 4 step; the last one has done=True."""
+    s = settings or InversionSettings()
+    s.validate()
+    dev = _device(model)
+    compute = compute or Compute(dev, "fp32")
+    x = as_batch(target, model.resolution, dev)
+    m = mask_batch(mask, model.resolution, dev)
+    F = perceptual if perceptual is not None else perceptual_for(model)
+    torch.manual_seed(s.seed)
+    G, E = model.G, model.E
+    w0 = encode(model, x, compute) if init is None else torch.as_tensor(init).float().to(dev)
+    if w0.ndim == 2:
+        w0 = w0[None]
+    w = w0.clone().requires_grad_(True)
+    opt = torch.optim.Adam([w], lr=s.lr)
+    with torch.no_grad(), compute.autocast():
+        x_in = x if m is None else x * m
+        feat_x = [f.detach() for f in F(x_in)] if s.lambda_perceptual > 0 else None
+    for step in range(s.steps + 1):
+        if should_stop is not None and should_stop():
+            yield InversionStep(step, s.steps, {}, w.detach()[0].cpu().numpy(), cancelled=True)
+            return
+        t0 = time.perf_counter()
+        with compute.autocast():
+            img = G.synthesize(w, noise_mode="const")
+        img = img.float()
+        if m is None:
+            pix = (x - img).square().mean()
+        else:
+            wgt = m + s.outside_weight * (1 - m)
+            pix = (wgt * (x - img).square()).sum() / wgt.sum()
+        losses = {"pixel": pix}
+        total = s.lambda_pixel * pix
+        if feat_x is not None:
+            with compute.autocast():
+                feat = F(img if m is None else img * m)
+            perc = F.distance(feat_x, feat).mean()
+            losses["perceptual"] = perc
+            total = total + s.lambda_perceptual * perc
+        if s.lambda_encoder > 0:
+            with compute.autocast():
+                w_rec = E(img)
+            enc = (w - w_rec.float()).square().mean()
+            losses["encoder"] = enc
+            total = total + s.lambda_encoder * enc
+        losses["total"] = total
+        done = step == s.steps
+        if not done:
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+        ms = (time.perf_counter() - t0) * 1000
+        preview = None
+        if done or (s.preview_every and step % s.preview_every == 0):
+            preview = img.detach()[0, 0].cpu().numpy()
+        yield InversionStep(
+            step,
+            s.steps,
+            {k: float(v.detach()) for k, v in losses.items()},
+            w.detach()[0].cpu().numpy().copy(),
+            preview=preview,
+            ms_per_step=ms,
+            done=done,
+        )
+
+
+def run_inversion(
+    model: Model,
+    target,
+    mask=None,
+    settings: InversionSettings | None = None,
+    compute: Compute | None = None,
+    perceptual: PerceptualFeatures | None = None,
+    should_stop=None,
+    on_step: Callable[[InversionStep], None] | None = None,
+    source: dict | None = None,
+) -> InversionResult:
+    """Consume `invert` and package the outcome; the encoder's own guess is kept beside it."""
+    s = settings or InversionSettings()
+    F = perceptual if perceptual is not None else perceptual_for(model)
+    t0 = time.perf_counter()
+    w_enc = encode(model, target, compute)[0].cpu().numpy()
+    history, last = [], None
+    for rec in invert(model, target, mask, s, w_enc, compute, F, should_stop):
+        if on_step:
+            on_step(rec)
+        if rec.losses:
+            history.append({"step": rec.step, **rec.losses})
+        last = rec
+    src = dict(source or {})
+    src.update(
+        {"method": "masked-inversion" if mask is not None else "inversion", "perceptual": F.name}
+    )
+    image = synthesize(model, last.wplus, compute)[0]
+    return InversionResult(
+        latent=Latent(last.wplus, src, model.sha256),
+        image=image,
+        encoder_latent=Latent(w_enc, {"method": "encoder"}, model.sha256),
+        history=history,
+        perceptual=F.name,
+        settings=asdict(s),
+        seconds=time.perf_counter() - t0,
+        cancelled=last.cancelled,
+    )
+
+
+# -- baseline: the StyleGAN2-ADA projector -----------------------------------------------------
+
+
+@dataclass
+class ProjectorSettings:
+    steps: int = 1000
+    initial_lr: float = 0.1
+    initial_noise_factor: float = 0.05
+    noise_ramp_length: float = 0.75
+    lr_rampdown_length: float = 0.25
+    lr_rampup_length: float = 0.05
+    regularize_noise_weight: float = 1e5
+    lambda_perceptual: float = 5e-5
+    w_avg_samples: int = 2000
+    preview_every: int = 50
+    seed: int = 0
+
+
+def project(
+    model: Model,
+    target,
+    mask=None,
+    settings: ProjectorSettings | None = None,
+    compute: Compute | None = None,
+    perceptual: PerceptualFeatures | None = None,
+    should_stop=None,
+) -> Iterator[InversionStep]:
+    """Optimise one w (broadcast to all layers) from w_avg, plus the noise maps with their
+    regulariser: what StyleGAN2-ADA's projector does, with F in place of LPIPS. Benchmarks
+    compare it with encoder + Eq. 4."""
+    import copy
+
+    s = settings or ProjectorSettings()
+    dev = _device(model)
+    compute = compute or Compute(dev, "fp32")
+    x = as_batch(target, model.resolution, dev)
+    m = mask_batch(mask, model.resolution, dev)
+    F = perceptual if perceptual is not None else perceptual_for(model)
+    G = copy.deepcopy(model.G)
+    gen = torch.Generator().manual_seed(s.seed)
+    with torch.no_grad():
+        z = torch.randn(s.w_avg_samples, G.z_dim, generator=gen).to(dev)
+        ws = G.mapping(z)
+        w_avg = ws.mean(0, keepdim=True)
+        w_std = float(((ws - w_avg).square().sum() / s.w_avg_samples) ** 0.5)
+    noise_layers = [mod for mod in G.modules() if hasattr(mod, "noise_const")]
+    noise = []
+    for layer in noise_layers:
+        buf = torch.randn(layer.noise_const.shape, generator=gen).to(dev)
+        p = torch.nn.Parameter(buf)
+        layer.noise_const = p
+        noise.append(p)
+    G.requires_grad_(False)
+    for p in noise:
+        p.requires_grad_(True)
+    w = w_avg.clone().requires_grad_(True)
+    opt = torch.optim.Adam([w, *noise], betas=(0.9, 0.999), lr=s.initial_lr)
+    with torch.no_grad(), compute.autocast():
+        feat_x = [f.detach() for f in F(x if m is None else x * m)]
+    for step in range(s.steps + 1):
+        if should_stop is not None and should_stop():
+            ws_now = w.detach().repeat(1, model.num_ws, 1)[0].cpu().numpy()
+            yield InversionStep(step, s.steps, {}, ws_now, cancelled=True)
+            return
+        t0 = time.perf_counter()
+        t = step / max(s.steps, 1)
+        noise_strength = w_std * s.initial_noise_factor * max(0.0, 1 - t / s.noise_ramp_length) ** 2
+        lr_ramp = min(1.0, (1 - t) / s.lr_rampdown_length)
+        lr_ramp = 0.5 - 0.5 * np.cos(lr_ramp * np.pi)
+        lr_ramp = lr_ramp * min(1.0, t / s.lr_rampup_length)
+        for g in opt.param_groups:
+            g["lr"] = s.initial_lr * lr_ramp
+        w_noisy = (w + torch.randn_like(w) * noise_strength).unsqueeze(1).repeat(1, model.num_ws, 1)
+        with compute.autocast():
+            img = G.synthesize(w_noisy, noise_mode="const")
+        img = img.float()
+        pix = (x - img).square().mean() if m is None else ((x - img).square() * m).sum() / m.sum()
+        with compute.autocast():
+            perc = F.distance(feat_x, F(img if m is None else img * m)).mean()
+        reg = 0.0
+        for n in noise:
+            v = n[None, None]
+            while True:
+                reg = reg + (v * torch.roll(v, 1, 3)).mean() ** 2 + (v * torch.roll(v, 1, 2)).mean() ** 2
+                if v.shape[2] <= 8:
+                    break
+                v = torch.nn.functional.avg_pool2d(v, 2)
+        total = pix + s.lambda_perceptual * perc + s.regularize_noise_weight * reg
+        done = step == s.steps
+        if not done:
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+            with torch.no_grad():
+                for n in noise:
+                    n -= n.mean()
+                    n *= n.square().mean().rsqrt()
+        wplus = w.detach().unsqueeze(1).repeat(1, model.num_ws, 1)[0].cpu().numpy()
+        preview = img.detach()[0, 0].cpu().numpy() if done or step % s.preview_every == 0 else None
+        yield InversionStep(
+            step,
+            s.steps,
+            {"pixel": float(pix), "perceptual": float(perc), "noise_reg": float(reg), "total": float(total)},
+            wplus,
+            preview=preview,
+            ms_per_step=(time.perf_counter() - t0) * 1000,
+            done=done,
+        )

@@ -1,0 +1,77 @@
+"""W+ latents with provenance, and their file format (`.latent.npz`).
+
+A latent only means something for the model that made it, so the file records the model's
+sha256 and shape; loading checks both and refuses NaN/inf.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import LatentError
+from .model import atomic_write_bytes
+
+
+@dataclass
+class Latent:
+    """w+ `[num_ws, w_dim]` float32, and where it came from (seed, inversion of a file, ...)."""
+
+    wplus: np.ndarray
+    source: dict = field(default_factory=dict)
+    model_sha256: str | None = None
+
+    def __post_init__(self):
+        self.wplus = np.asarray(self.wplus, dtype=np.float32)
+        if self.wplus.ndim != 2:
+            raise LatentError(f"a latent must be [num_ws, w_dim], got shape {self.wplus.shape}")
+        if not np.isfinite(self.wplus).all():
+            raise LatentError("the latent holds NaN or infinite values")
+
+    @property
+    def num_ws(self) -> int:
+        return self.wplus.shape[0]
+
+    def check_model(self, model, allow_other_model: bool = False) -> None:
+        if self.wplus.shape != (model.num_ws, model.w_dim):
+            raise LatentError(
+                f"latent of shape {self.wplus.shape} does not fit this model "
+                f"({model.num_ws} x {model.w_dim}): it belongs to another model"
+            )
+        if (
+            not allow_other_model
+            and self.model_sha256
+            and model.sha256
+            and self.model_sha256 != model.sha256
+        ):
+            raise LatentError(
+                f"this latent was made with model {self.model_sha256[:12]}…, the loaded model "
+                f"is {model.sha256[:12]}…; its image would be meaningless"
+            )
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        buf = io.BytesIO()
+        meta = {"source": self.source, "model_sha256": self.model_sha256, "format": "wplus-v1"}
+        np.savez(buf, wplus=self.wplus, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8))
+        atomic_write_bytes(path, buf.getvalue())
+        return path
+
+
+def load_latent(path: str | Path) -> Latent:
+    path = Path(path)
+    if not path.is_file():
+        raise LatentError(f"latent file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            wplus = z["wplus"]
+            meta = json.loads(bytes(z["meta"]).decode()) if "meta" in z.files else {}
+    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise LatentError(f"{path.name} is not a StimStudio latent file: {exc}") from exc
+    if not np.isfinite(wplus).all():
+        raise LatentError(f"{path.name} holds NaN or infinite values")
+    return Latent(wplus, meta.get("source", {}), meta.get("model_sha256"))
