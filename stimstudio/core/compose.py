@@ -181,9 +181,7 @@ def compose(
     F = perceptual_for(model, vgg16_path)
     comp.perceptual = F.name
     last = None
-    for rec in invert(
-        model, comp.images["stitch"], soft, settings, w_enc, compute, F, should_stop
-    ):
+    for rec in invert(model, comp.images["stitch"], soft, settings, w_enc, compute, F, should_stop):
         if rec.losses:
             comp.history.append({"step": rec.step, **rec.losses})
         last = rec
@@ -192,7 +190,11 @@ def compose(
         return
     comp.latents["optimized"] = Latent(
         last.wplus,
-        {"method": "compose-masked-inversion", "placement": placement.__dict__, "perceptual": F.name},
+        {
+            "method": "compose-masked-inversion",
+            "placement": placement.__dict__,
+            "perceptual": F.name,
+        },
         model.sha256,
     )
     comp.images["optimized"] = synthesize(model, last.wplus, compute)[0]

@@ -101,9 +101,7 @@ def _slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
         if omega < 1e-4:
             out[i] = a[i] + (b[i] - a[i]) * t
             continue
-        dirv = (np.sin((1 - t) * omega) * a[i] / na + np.sin(t * omega) * b[i] / nb) / np.sin(
-            omega
-        )
+        dirv = (np.sin((1 - t) * omega) * a[i] / na + np.sin(t * omega) * b[i] / nb) / np.sin(omega)
         out[i] = dirv * (na + (nb - na) * t)
     return out
 
@@ -145,7 +143,10 @@ class Renderer:
     def images(self, wplus: np.ndarray, batch: int = 16) -> np.ndarray:
         from .invert import synthesize
 
-        out = [synthesize(self.model, wplus[i : i + batch], self.compute) for i in range(0, len(wplus), batch)]
+        out = [
+            synthesize(self.model, wplus[i : i + batch], self.compute)
+            for i in range(0, len(wplus), batch)
+        ]
         return np.concatenate(out)
 
     @torch.no_grad()
@@ -159,7 +160,10 @@ class Renderer:
         scale = np.sqrt(self.F.loss_scale)
         # Pool to at most 8x8 per layer: keeps dense paths in memory (a 128px model's raw
         # features are ~0.5 M numbers per frame) while still comparing local structure.
-        pooled = [torch.nn.functional.adaptive_avg_pool2d(f.float(), 8) if f.shape[-1] > 8 else f.float() for f in feats]
+        pooled = [
+            torch.nn.functional.adaptive_avg_pool2d(f.float(), 8) if f.shape[-1] > 8 else f.float()
+            for f in feats
+        ]
         parts = [f.flatten(1) / np.sqrt(f[0].numel()) for f in pooled]
         return (torch.cat(parts, 1) * scale).cpu().numpy()
 
@@ -255,7 +259,9 @@ def render_path(
     if path.spacing == "latent":
         pos = uniform_positions(path)
     else:
-        spacing_renderer = renderer if path.spacing == metric else Renderer(model, compute, path.spacing)
+        spacing_renderer = (
+            renderer if path.spacing == metric else Renderer(model, compute, path.spacing)
+        )
         pos = even_positions(path, spacing_renderer, should_stop=should_stop)
     ws = np.stack([latent_at(path, s) for s in pos])
     imgs = renderer.images(ws)
@@ -267,7 +273,9 @@ def render_path(
         step = float(dist[i - 1]) if i > 0 else 0.0
         cum += step
         frames.append(
-            Frame(i, float(s), seg, float(s - seg), ws[i], imgs[i] if with_images else None, step, cum)
+            Frame(
+                i, float(s), seg, float(s - seg), ws[i], imgs[i] if with_images else None, step, cum
+            )
         )
     return PathFrames(frames, dist, path.spacing, metric)
 

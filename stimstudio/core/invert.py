@@ -346,7 +346,11 @@ def project(
         for n in noise:
             v = n[None, None]
             while True:
-                reg = reg + (v * torch.roll(v, 1, 3)).mean() ** 2 + (v * torch.roll(v, 1, 2)).mean() ** 2
+                reg = (
+                    reg
+                    + (v * torch.roll(v, 1, 3)).mean() ** 2
+                    + (v * torch.roll(v, 1, 2)).mean() ** 2
+                )
                 if v.shape[2] <= 8:
                     break
                 v = torch.nn.functional.avg_pool2d(v, 2)
@@ -365,7 +369,12 @@ def project(
         yield InversionStep(
             step,
             s.steps,
-            {"pixel": float(pix), "perceptual": float(perc), "noise_reg": float(reg), "total": float(total)},
+            {
+                "pixel": float(pix),
+                "perceptual": float(perc),
+                "noise_reg": float(reg),
+                "total": float(total),
+            },
             wplus,
             preview=preview,
             ms_per_step=(time.perf_counter() - t0) * 1000,

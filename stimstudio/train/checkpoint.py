@@ -20,14 +20,14 @@ from ..core.errors import CheckpointError
 def rng_state() -> dict:
     return {
         "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),
+        "numpy": np.random.get_state(),  # noqa: NPY002 - legacy global state is what we save
         "python": random.getstate(),
     }
 
 
 def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    np.random.set_state(state["numpy"])  # noqa: NPY002
     random.setstate(state["python"])
 
 

@@ -166,9 +166,7 @@ def build_dataset(
             d["patches"].append(np.round(np.clip(patch, 0, 1) * 255).astype(np.uint8))
             d["kind"].append(kind)
             d["film"].append(len(films[split]) - 1)
-            d["masks"].append(
-                np.zeros((recipe.resolution,) * 2, bool) if lmask is None else lmask
-            )
+            d["masks"].append(np.zeros((recipe.resolution,) * 2, bool) if lmask is None else lmask)
         if progress:
             progress(i + 1, len(files))
     out_dir = Path(out_dir)
@@ -225,7 +223,9 @@ class PatchSet:
 def load_patches(path: str | Path) -> PatchSet:
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"patch file not found: {path} (build it with `stimstudio dataset build`)")
+        raise DatasetError(
+            f"patch file not found: {path} (build it with `stimstudio dataset build`)"
+        )
     try:
         z = np.load(path)
         patches = z["patches"]

@@ -206,7 +206,9 @@ class GanTrainer:
             self.D.load_state_dict(m.D.state_dict())
             self.nimg = int(float(m.card.get("kimg", 0)) * 1000)
             self.train_seconds = float(m.card.get("training_seconds", 0.0))
-            msg = f"resumed networks from {weights} at {self.nimg / 1000:.1f} kimg (fresh optimizer)"
+            msg = (
+                f"resumed networks from {weights} at {self.nimg / 1000:.1f} kimg (fresh optimizer)"
+            )
         else:
             msg = "starting a new run"
         broadcast_module(self.G, self.dist)
@@ -305,9 +307,10 @@ class GanTrainer:
             do_r1 = cfg.r1_interval > 0 and self.step % cfg.r1_interval == 0
             loss_d, r1 = self._d_step(real, do_r1)
             loss_g = self._g_step(cfg.batch)
-            bad = not all(math.isfinite(v) for v in (loss_d, loss_g)) or max(
-                abs(loss_d), abs(loss_g)
-            ) > cfg.divergence_limit
+            bad = (
+                not all(math.isfinite(v) for v in (loss_d, loss_g))
+                or max(abs(loss_d), abs(loss_g)) > cfg.divergence_limit
+            )
             if bad:
                 event = self._rollback(loss_d, loss_g)
                 yield GanProgress(self.step, self.nimg / 1000, loss_g, loss_d, r1, 0.0, event)
@@ -351,5 +354,7 @@ class GanTrainer:
             )
         self.load(load_state(self.state_path))
         torch.manual_seed(self.cfg.seed + 7919 * self.rollbacks + self.step)  # not the same path
-        self.log({"event": "rollback", "loss_d": loss_d, "loss_g": loss_g, "kimg": self.nimg / 1000})
+        self.log(
+            {"event": "rollback", "loss_d": loss_d, "loss_g": loss_g, "kimg": self.nimg / 1000}
+        )
         return f"rollback to {self.nimg / 1000:.1f} kimg after loss D {loss_d:.3g}, G {loss_g:.3g}"

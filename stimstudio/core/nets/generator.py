@@ -116,7 +116,9 @@ class SynthesisNetwork(nn.Module):
         x = img = None
         w_idx = 0
         for block in self.blocks:
-            x, img = block(x, img, ws[:, w_idx : w_idx + block.num_conv + 1], noise_mode, noise_gain)
+            x, img = block(
+                x, img, ws[:, w_idx : w_idx + block.num_conv + 1], noise_mode, noise_gain
+            )
             w_idx += block.num_conv
         return img
 

@@ -73,9 +73,7 @@ class EqualConv2d(nn.Module):
         down: bool = False,
     ):
         super().__init__()
-        self.weight = nn.Parameter(
-            torch.randn(out_channels, in_channels, kernel_size, kernel_size)
-        )
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
         self.padding = kernel_size // 2
@@ -144,9 +142,7 @@ class ModulatedConv(nn.Module):
     ):
         super().__init__()
         self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0)
-        self.weight = nn.Parameter(
-            torch.randn(out_channels, in_channels, kernel_size, kernel_size)
-        )
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
         self.up = up

@@ -99,4 +99,6 @@ def discriminator_features(D: nn.Module) -> PerceptualFeatures:
 
     A frozen copy, so training D further (encoder phase) never moves the feature space.
     """
-    return PerceptualFeatures(copy.deepcopy(D), "discriminator-blocks1-3", loss_scale=1e4, kind="disc")
+    return PerceptualFeatures(
+        copy.deepcopy(D), "discriminator-blocks1-3", loss_scale=1e4, kind="disc"
+    )

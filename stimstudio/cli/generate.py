@@ -1,0 +1,314 @@
+"""`stimstudio generate | invert | compose | interpolate`: the stimulus verbs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .common import UserError, add_common, add_model_options, emit, refuse_existing, tqdm_bar
+
+
+def register(sub) -> None:
+    g = sub.add_parser("generate", help="random stimuli from seeds")
+    g.add_argument("--seed", type=int, action="append", help="seed (repeatable); default 0")
+    g.add_argument("--seeds", help="a range such as 0-15")
+    g.add_argument("--truncation", type=float, default=1.0, help="psi: 1 = none, 0 = w_avg")
+    g.add_argument("--cutoff", type=int, default=None, help="truncate only the first N layers")
+    g.add_argument("--out-dir", required=True, help="folder for seedNNNN.png + .latent.npz")
+    g.add_argument("--bits", type=int, default=8, choices=[8, 16])
+    g.add_argument("--force", action="store_true")
+    add_model_options(g)
+    add_common(g)
+    g.set_defaults(func=cmd_generate)
+
+    i = sub.add_parser("invert", help="find the latent of an image (encoder + Eq. 4)")
+    i.add_argument("image", help="image file (cropped to a centre square, resized to the model)")
+    i.add_argument("--out", required=True, help="reconstruction .png/.tiff")
+    i.add_argument("--latent-out", help="write the latent (.latent.npz) here")
+    i.add_argument("--mask", help="optimise only inside this mask image")
+    _add_inversion_options(i)
+    i.add_argument("--force", action="store_true")
+    add_model_options(i)
+    add_common(i)
+    i.set_defaults(func=cmd_invert)
+
+    c = sub.add_parser("compose", help="put a texture on a template: the four methods of Fig. 4")
+    c.add_argument("--texture", required=True, help="image holding the tumor texture")
+    c.add_argument("--template", required=True, help="shape-template image")
+    src = c.add_mutually_exclusive_group(required=True)
+    src.add_argument("--mask", help="mask image on the texture (non-zero = texture)")
+    src.add_argument("--polygon", help="lasso on the texture: 'x,y;x,y;x,y;...' in pixels")
+    c.add_argument("--dx", type=float, default=0.0)
+    c.add_argument("--dy", type=float, default=0.0)
+    c.add_argument("--scale", type=float, default=1.0)
+    c.add_argument("--angle", type=float, default=0.0, help="degrees, counter-clockwise")
+    c.add_argument("--feather", type=float, default=2.0, help="edge feather radius (pixels)")
+    c.add_argument("--out-dir", required=True)
+    _add_inversion_options(c)
+    c.add_argument("--force", action="store_true")
+    add_model_options(c)
+    add_common(c)
+    c.set_defaults(func=cmd_compose)
+
+    p = sub.add_parser("interpolate", help="frames along a path through 2+ anchor latents")
+    p.add_argument("anchors", nargs="+", help="anchor latents (.latent.npz), in path order")
+    p.add_argument("--frames", type=int, default=30)
+    p.add_argument("--loop", action="store_true", help="close the path back to the first anchor")
+    p.add_argument("--method", default="lerp", choices=["lerp", "slerp"])
+    p.add_argument("--spacing", default="latent", choices=["latent", "perceptual", "pixel"])
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--bits", type=int, default=8, choices=[8, 16])
+    p.add_argument("--force", action="store_true")
+    add_model_options(p)
+    add_common(p)
+    p.set_defaults(func=cmd_interpolate)
+
+
+def _add_inversion_options(p) -> None:
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--lambda-perceptual", type=float, default=5e-5, help="lambda3")
+    p.add_argument("--lambda-encoder", type=float, default=2.0, help="lambda4")
+    p.add_argument("--outside-weight", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _settings(args):
+    from ..core.invert import InversionSettings
+
+    s = InversionSettings(
+        steps=args.steps,
+        lr=args.lr,
+        lambda_perceptual=args.lambda_perceptual,
+        lambda_encoder=args.lambda_encoder,
+        outside_weight=args.outside_weight,
+        seed=args.seed,
+    )
+    s.validate()
+    return s
+
+
+def load_model_for(args):
+    """The model and compute settings every stimulus verb uses."""
+    from ..core.device import pick_compute
+    from ..core.model import load_model
+
+    compute = pick_compute(args.device, args.precision)
+    model = load_model(args.weights, device=compute.device)
+    return model, compute
+
+
+def _out_dir(path: str, force: bool) -> Path:
+    d = Path(path)
+    if d.exists() and any(d.iterdir()) and not force:
+        raise UserError(f"{d} exists and is not empty; pass --force to write into it")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def parse_seeds(args) -> list[int]:
+    seeds = list(args.seed or [])
+    if args.seeds:
+        try:
+            a, _, b = args.seeds.partition("-")
+            seeds += list(range(int(a), int(b or a) + 1))
+        except ValueError as exc:
+            raise UserError(f"--seeds must look like 0-15, got {args.seeds!r}") from exc
+    return seeds or [0]
+
+
+def cmd_generate(args) -> int:
+    from ..core.generate import sample
+
+    model, compute = load_model_for(args)
+    seeds = parse_seeds(args)
+    from ..core.imageio import save_image
+
+    out = _out_dir(args.out_dir, args.force)
+    files = []
+    for seed in tqdm_bar(args, iterable=seeds, desc="seeds", unit="img"):
+        latent, img = sample(model, seed, args.truncation, args.cutoff, compute)
+        png = save_image(out / f"seed{seed:04d}.png", img, bits=args.bits)
+        latent.save(out / f"seed{seed:04d}.latent.npz")
+        files.append(str(png))
+    emit(
+        args,
+        {"files": files, "seeds": seeds, "model": model.name, "truncation": args.truncation},
+        "\n".join(files),
+    )
+    return 0
+
+
+def _metrics(img, target, mask=None) -> dict:
+    from ..core.metrics import detail_fidelity, psnr, ssim
+
+    return {
+        "psnr": psnr(img, target, mask),
+        "ssim": ssim(img, target, mask),
+        "detail": detail_fidelity(img, target, mask),
+    }
+
+
+def cmd_invert(args) -> int:
+    from ..core.imageio import load_mask, load_patch, save_image
+    from ..core.invert import run_inversion, synthesize
+
+    out = Path(args.out)
+    refuse_existing(out, args.force)
+    if args.latent_out:
+        refuse_existing(Path(args.latent_out), args.force)
+    settings = _settings(args)
+    model, compute = load_model_for(args)
+    target, note = load_patch(args.image, model.resolution)
+    mask = load_mask(args.mask, target.shape) if args.mask else None
+    bar = tqdm_bar(args, total=settings.steps, desc="Eq. 4", unit="step")
+    from ..core.invert import perceptual_for
+
+    F = perceptual_for(model, args.vgg16)
+    res = run_inversion(
+        model,
+        target,
+        mask,
+        settings,
+        compute,
+        F,
+        on_step=lambda r: bar.update(1 if r.step else 0),
+        source={"file": Path(args.image).name},
+    )
+    bar.close()
+    save_image(out, res.image)
+    if args.latent_out:
+        res.latent.save(args.latent_out)
+    enc_img = synthesize(model, res.encoder_latent.wplus, compute)[0]
+    result = {
+        "output": str(out),
+        "latent": args.latent_out,
+        "fitted": note,
+        "perceptual": res.perceptual,
+        "seconds": round(res.seconds, 2),
+        "encoder": _metrics(enc_img, target, mask),
+        "optimized": _metrics(res.image, target, mask),
+        "final_losses": res.history[-1] if res.history else {},
+    }
+    text = (
+        f"{out}: PSNR {result['optimized']['psnr']:.2f} dB, SSIM {result['optimized']['ssim']:.3f}, "
+        f"detail {result['optimized']['detail']:.3f} (encoder only: "
+        f"{result['encoder']['psnr']:.2f} dB) in {res.seconds:.1f} s"
+    )
+    emit(args, result, text)
+    return 0
+
+
+def _parse_polygon(text: str) -> np.ndarray:
+    try:
+        pts = [tuple(float(v) for v in p.split(",")) for p in text.split(";") if p.strip()]
+        arr = np.asarray(pts, np.float64)
+    except ValueError as exc:
+        raise UserError(f"--polygon must look like 'x,y;x,y;x,y', got {text!r}") from exc
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise UserError(f"--polygon must look like 'x,y;x,y;x,y', got {text!r}")
+    return arr
+
+
+def cmd_compose(args) -> int:
+    from ..core.compose import METHODS, Composite, Mask, Placement, compose
+    from ..core.imageio import load_mask, save_image, side_by_side
+
+    settings = _settings(args)
+    model, compute = load_model_for(args)
+    from ..core.imageio import load_patch
+
+    texture, tnote = load_patch(args.texture, model.resolution)
+    template, pnote = load_patch(args.template, model.resolution)
+    if args.mask:
+        mask = Mask.from_array(load_mask(args.mask, texture.shape), args.feather)
+    else:
+        mask = Mask.from_polygon(_parse_polygon(args.polygon), texture.shape, args.feather)
+    placement = Placement(args.dx, args.dy, args.scale, args.angle)
+    bar = tqdm_bar(args, total=settings.steps, desc="masked optimisation", unit="step")
+    comp = None
+    for rec in compose(
+        model, texture, template, mask, placement, settings, compute, vgg16_path=args.vgg16
+    ):
+        if isinstance(rec, Composite):
+            comp = rec
+        elif rec.step:
+            bar.update(1)
+    bar.close()
+    out = _out_dir(args.out_dir, args.force)
+    files = {}
+    for name in METHODS:
+        files[name] = str(save_image(out / f"{name}.png", comp.images[name]))
+    save_image(out / "mask.png", comp.mask, model_range=False)
+    sheet = side_by_side([texture, template] + [comp.images[m] for m in METHODS])
+    files["sheet"] = str(save_image(out / "fig4-sheet.png", sheet))
+    comp.latents["optimized"].save(out / "optimized.latent.npz")
+    comp.latents["encoder"].save(out / "encoder.latent.npz")
+    from ..core.model import atomic_write_bytes
+
+    result = {
+        "files": files,
+        "metrics": comp.metrics,
+        "perceptual": comp.perceptual,
+        "placement": placement.__dict__,
+        "fitted": {"texture": tnote, "template": pnote},
+    }
+    from .common import _jsonable
+
+    atomic_write_bytes(out / "metrics.json", json.dumps(_jsonable(result), indent=2).encode())
+    lines = [f"{'method':10s} {'PSNR in':>8s} {'SSIM in':>8s} {'detail':>7s} {'seam':>6s}"]
+    for name in METHODS:
+        m = comp.metrics[name]
+        lines.append(
+            f"{name:10s} {m['psnr_in_mask']:8.2f} {m['ssim_in_mask']:8.3f} "
+            f"{m['detail_in_mask']:7.3f} {m['seam_strength']:6.2f}"
+        )
+    lines.append(f"-> {out} (sheet: texture | template | {' | '.join(METHODS)})")
+    emit(args, result, "\n".join(lines))
+    return 0
+
+
+def cmd_interpolate(args) -> int:
+    from ..core.imageio import save_image
+    from ..core.interpolate import Anchor, render_path
+    from ..core.interpolate import Path as LatentPath
+    from ..core.latent import load_latent
+
+    model, compute = load_model_for(args)
+    anchors = []
+    for f in args.anchors:
+        lat = load_latent(f)
+        lat.check_model(model)
+        anchors.append(Anchor(Path(f).name.split(".")[0], lat))
+    path = LatentPath(anchors, args.frames, args.loop, args.method, args.spacing)
+    path.validate()
+    out = _out_dir(args.out_dir, args.force)
+    pf = render_path(path, model, compute)
+    files = []
+    rows = ["frame,position,segment,t,step_distance,cumulative_distance"]
+    for fr in tqdm_bar(args, iterable=pf.frames, desc="frames", unit="frame"):
+        files.append(str(save_image(out / f"frame{fr.index:04d}.png", fr.image, bits=args.bits)))
+        rows.append(
+            f"{fr.index},{fr.position:.6f},{fr.segment},{fr.t:.6f},"
+            f"{fr.step_distance:.6f},{fr.cumulative_distance:.6f}"
+        )
+    from ..core.model import atomic_write_bytes
+
+    atomic_write_bytes(out / "distances.csv", ("\n".join(rows) + "\n").encode())
+    d = pf.distances
+    result = {
+        "frames": files,
+        "spacing": pf.spacing,
+        "metric": pf.metric,
+        "step_distances": d.tolist(),
+        "cv": pf.cv,
+        "loop": args.loop,
+    }
+    text = (
+        f"{len(files)} frames -> {out}; step distance ({pf.metric}) mean {d.mean():.4g}, "
+        f"min {d.min():.4g}, max {d.max():.4g}, CV {pf.cv:.3f}"
+    )
+    emit(args, result, text)
+    return 0
