@@ -21,6 +21,7 @@ only `ReaderError` escapes, with one sentence naming the tag or the problem.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -321,7 +322,9 @@ def stored_values(ds, h: _Header, name: str, frame: int = 0) -> np.ndarray:
 
             ds.file_meta = FileMetaDataset()
         implicit = getattr(ds, "original_encoding", (True, True))[0]
-        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+        ds.file_meta.TransferSyntaxUID = (
+            ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+        )
     elif not h.compressed:
         need = _expected_bytes(h)
         if h.pixel_bytes < need:
@@ -394,15 +397,52 @@ def window_linear(x: np.ndarray, c: float, w: float, function: str = "LINEAR") -
 def _voi_options(h: _Header) -> list[dict]:
     opts = []
     for i, (first, bits, lut, expl) in enumerate(h.voi_luts):
-        opts.append({"kind": "lut", "index": i, "entries": int(lut.size), "first_mapped": first,
-                     "bits": bits, "explanation": expl})
+        opts.append(
+            {
+                "kind": "lut",
+                "index": i,
+                "entries": int(lut.size),
+                "first_mapped": first,
+                "bits": bits,
+                "explanation": expl,
+            }
+        )
     for i, (c, w, expl) in enumerate(h.windows):
-        opts.append({"kind": "window", "index": i, "center": c, "width": w,
-                     "function": h.voi_function, "explanation": expl})
+        opts.append(
+            {
+                "kind": "window",
+                "index": i,
+                "center": c,
+                "width": w,
+                "function": h.voi_function,
+                "explanation": expl,
+            }
+        )
     return opts
 
 
 def read_dicom(
+    path: str | Path,
+    frame: int | None = None,
+    voi: str = "auto",
+    voi_index: int = 0,
+    window: tuple[float, float] | None = None,
+) -> Mammogram:
+    """Read a DICOM image into a `Mammogram` (see `_read_dicom`); pydicom's warnings about the
+    file become notes instead of going to stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = _read_dicom(path, frame, voi, voi_index, window)
+    seen = []
+    for w in caught:
+        text = str(w.message).strip().splitlines()[0][:160] if str(w.message).strip() else ""
+        if text and text not in seen:
+            seen.append(text)
+    m.notes.extend(f"pydicom: {t}" for t in seen[:3])
+    return m
+
+
+def _read_dicom(
     path: str | Path,
     frame: int | None = None,
     voi: str = "auto",
@@ -491,21 +531,24 @@ def read_dicom(
         out = _apply_lut(mod, first, lut)
         out /= np.float32(top)
         np.clip(out, 0, 1, out=out)
-        used = {"kind": "VOI LUT", "index": voi_index, "of": len(h.voi_luts),
-                "explanation": expl, "bits": bits, "first_mapped": first}
+        used = {
+            "kind": "VOI LUT",
+            "index": voi_index,
+            "of": len(h.voi_luts),
+            "explanation": expl,
+            "bits": bits,
+            "first_mapped": first,
+        }
     elif kind in ("window", "user"):
         if kind == "user":
             c, w = float(window[0]), float(window[1])
             expl, func = "given by the user", h.voi_function
         else:
             if not h.windows:
-                raise ReaderError(
-                    f"{name}: has no Window Center/Width (0028,1050/1051) to apply"
-                )
+                raise ReaderError(f"{name}: has no Window Center/Width (0028,1050/1051) to apply")
             if not 0 <= voi_index < len(h.windows):
                 raise ReaderError(
-                    f"{name}: has {len(h.windows)} window(s); window {voi_index + 1} "
-                    "does not exist"
+                    f"{name}: has {len(h.windows)} window(s); window {voi_index + 1} does not exist"
                 )
             c, w, expl = h.windows[voi_index]
             func = h.voi_function
@@ -517,8 +560,7 @@ def read_dicom(
                 f"{name}: (0028,1051) Window Width {w:g} is not valid for {func} windowing"
             )
         out = window_linear(mod, c, w, func)
-        used = {"kind": "window", "center": c, "width": w, "function": func,
-                "explanation": expl}
+        used = {"kind": "window", "center": c, "width": w, "function": func, "explanation": expl}
         if kind == "window":
             used.update(index=voi_index, of=len(h.windows))
     elif kind == "full":
@@ -531,8 +573,13 @@ def read_dicom(
         out -= np.float32(lo)
         out /= np.float32(hi - lo)
         np.clip(out, 0, 1, out=out)
-        used = {"kind": "percentile", "low": lo, "high": hi, "percentiles": [0.5, 99.5],
-                "breast_fraction": round(frac, 3)}
+        used = {
+            "kind": "percentile",
+            "low": lo,
+            "high": hi,
+            "percentiles": [0.5, 99.5],
+            "breast_fraction": round(frac, 3),
+        }
         if voi == "auto":
             notes.append(
                 "no VOI LUT or window in the file; grey levels windowed to the 0.5-99.5 "
@@ -554,8 +601,16 @@ def read_dicom(
             "FOR PROCESSING image: raw detector values, not meant for viewing or reading; the "
             "grey levels shown are an approximation"
         )
-    if h.photometric not in ("MONOCHROME1", "MONOCHROME2", "RGB", "YBR_FULL", "YBR_FULL_422",
-                             "PALETTE COLOR", "YBR_ICT", "YBR_RCT"):
+    if h.photometric not in (
+        "MONOCHROME1",
+        "MONOCHROME2",
+        "RGB",
+        "YBR_FULL",
+        "YBR_FULL_422",
+        "PALETTE COLOR",
+        "YBR_ICT",
+        "YBR_RCT",
+    ):
         notes.append(
             f"Photometric Interpretation (0028,0004) {h.photometric or 'missing'!r}; "
             "read as MONOCHROME2"
@@ -590,8 +645,11 @@ def read_dicom(
         "voi_available": options,
         "padding": None
         if h.padding is None
-        else {"value": h.padding[0], "range_limit": h.padding[1],
-              "pixels": int(pad.sum()) if pad is not None else 0},
+        else {
+            "value": h.padding[0],
+            "range_limit": h.padding[1],
+            "pixels": int(pad.sum()) if pad is not None else 0,
+        },
         "spacing_source": h.spacing_tag,
         "series_description": h.description,
         "patient_id": h.patient_id,
