@@ -16,6 +16,8 @@ from .common import UserError
 VERB_MODULES = [
     "stimstudio.cli.generate",
     "stimstudio.cli.train",
+    "stimstudio.cli.phantom",
+    "stimstudio.cli.judge",
 ]
 
 

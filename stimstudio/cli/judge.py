@@ -1,0 +1,141 @@
+"""`stimstudio judge build|analyze` and `stimstudio analyze-judgements`: the human judgement
+test (real vs generated) — building a session and analysing its results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .common import UserError, add_common, emit, refuse_existing
+
+
+def register(sub) -> None:
+    j = sub.add_parser("judge", help="judgement test: build a session, analyse the results")
+    jsub = j.add_subparsers(dest="judge_verb", metavar="ACTION")
+
+    b = jsub.add_parser(
+        "build",
+        help="balanced, shuffled session from folders of real and generated images",
+        description="Write OUT/session.json and OUT/conditions.csv (PsychoPy conditions).",
+    )
+    b.add_argument("real", help="folder of real images (searched recursively)")
+    b.add_argument("generated", help="folder of generated images (searched recursively)")
+    b.add_argument("out", help="session folder (created if missing)")
+    b.add_argument(
+        "--seed", type=int, default=None, help="shuffle seed (default: random, recorded)"
+    )
+    b.add_argument("--per-class", type=int, default=None, help="images of each kind (default: all)")
+    b.add_argument("--levels", type=int, default=4, help="confidence levels 1..N (default 4)")
+    b.add_argument("--display-time", type=float, default=None, help="seconds each image shows")
+    b.add_argument("--iti", type=float, default=None, help="inter-trial interval in seconds")
+    b.add_argument("--force", action="store_true", help="replace an existing session")
+    add_common(b)
+    b.set_defaults(func=cmd_build)
+
+    a = jsub.add_parser(
+        "analyze",
+        help="ROC, AUC (bootstrap CI), d', c and Sokal-Michener test-retest from results CSVs",
+    )
+    _analyze_args(a)
+    j.set_defaults(func=lambda args: _missing_action(j))
+
+    aj = sub.add_parser("analyze-judgements", help="same as `judge analyze`")
+    _analyze_args(aj)
+
+
+def _missing_action(parser) -> int:
+    raise UserError("judge needs an action: build or analyze")
+
+
+def _analyze_args(a) -> None:
+    a.add_argument("results", nargs="+", help="results CSV file(s) of the judgement test")
+    a.add_argument("--figure", help="write the ROC curves to this .png, .svg or .pdf")
+    a.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for AUC CI")
+    a.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    a.add_argument(
+        "--correction",
+        choices=("loglinear", "none"),
+        default="loglinear",
+        help="rate correction for d' and c (Hautus 1995 log-linear, default)",
+    )
+    a.add_argument("--force", action="store_true", help="replace an existing figure")
+    add_common(a)
+    a.set_defaults(func=cmd_analyze)
+
+
+def cmd_build(args) -> int:
+    from ..core.judgements import build_session, list_images, save_session
+    from ..core.judgements import write_psychopy_conditions as write_conditions
+
+    real, generated = Path(args.real), Path(args.generated)
+    for folder, kind in ((real, "real"), (generated, "generated")):
+        if not folder.is_dir():
+            raise UserError(f"{folder} (the {kind} images) is not a folder")
+    real_imgs, gen_imgs = list_images(real), list_images(generated)
+    if not real_imgs:
+        raise UserError(f"{real} holds no images")
+    if not gen_imgs:
+        raise UserError(f"{generated} holds no images")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} exists and is not a folder")
+    session_path, conditions_path = out / "session.json", out / "conditions.csv"
+    refuse_existing(session_path, args.force)
+    refuse_existing(conditions_path, args.force)
+    session = build_session(
+        real_imgs,
+        gen_imgs,
+        seed=args.seed,
+        per_class=args.per_class,
+        confidence_levels=args.levels,
+        display_time_s=args.display_time,
+        iti_s=args.iti,
+    )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {out}: {exc.strerror or exc}") from None
+    save_session(session, session_path)
+    write_conditions(session, conditions_path)
+    result = {
+        "session": session_path,
+        "conditions": conditions_path,
+        "seed": session.seed,
+        "trials": len(session.trials),
+        "per_class": session.n_real,
+        "real_available": len(real_imgs),
+        "generated_available": len(gen_imgs),
+        "confidence_levels": session.confidence_levels,
+        "display_time_s": session.display_time_s,
+        "iti_s": session.iti_s,
+    }
+    text = (
+        f"{len(session.trials)} trials ({session.n_real} real + {session.n_generated} "
+        f"generated), seed {session.seed} -> {session_path}, {conditions_path}"
+    )
+    emit(args, result, text)
+    return 0
+
+
+def cmd_analyze(args) -> int:
+    from ..core.judgements import analyze, format_table, read_results, write_roc_figure
+
+    if not (100 <= args.bootstrap <= 1_000_000):
+        raise UserError(f"--bootstrap must lie in 100..1000000, not {args.bootstrap}")
+    figure = Path(args.figure) if args.figure else None
+    if figure is not None:
+        if figure.suffix.lower() not in (".png", ".svg", ".pdf"):
+            raise UserError(f"--figure must end in .png, .svg or .pdf, not {figure.name}")
+        if not figure.parent.is_dir():
+            raise UserError(f"the folder of {figure} does not exist")
+        refuse_existing(figure, args.force)
+    responses = read_results(args.results)
+    analysis = analyze(responses, n_boot=args.bootstrap, seed=args.seed, correction=args.correction)
+    result = analysis.to_dict()
+    result["files"] = [str(p) for p in args.results]
+    text = format_table(analysis)
+    if figure is not None:
+        write_roc_figure(figure, analysis)
+        result["figure"] = str(figure)
+        text += f"\nROC figure -> {figure}"
+    emit(args, result, text)
+    return 0
