@@ -42,6 +42,19 @@ def register(sub) -> None:
     add_common(g)
     g.set_defaults(func=cmd_train_gan)
 
+    e = tsub.add_parser("encoder", help="phase 2: the in-domain encoder (G frozen)")
+    from ..train.encoder import EncoderTrainConfig
+
+    for f in dataclasses.fields(EncoderTrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.name in ("data", "weights"):
+            e.add_argument(flag, required=True)
+        else:
+            e.add_argument(flag, type=type(f.default), default=f.default)
+    e.add_argument("--device", default="auto")
+    add_common(e)
+    e.set_defaults(func=cmd_train_encoder)
+
 
 def cmd_dataset_build(args) -> int:
     from ..train.dataset import PatchRecipe, build_dataset
@@ -73,8 +86,6 @@ def cmd_dataset_build(args) -> int:
 
 
 def cmd_train_gan(args) -> int:
-    import torch
-
     from ..core.device import Compute, pick_device
     from ..train.distributed import cleanup, init_distributed
     from ..train.gan import GanConfig, GanTrainer
@@ -82,9 +93,9 @@ def cmd_train_gan(args) -> int:
     fields = {f.name for f in dataclasses.fields(GanConfig)} - {"extra"}
     cfg = GanConfig(**{k: getattr(args, k) for k in fields})
     device = pick_device(args.device)
-    if device.type != "cpu":
-        raise SystemExit("stimstudio: error: GAN training runs on CPU in this version")
     precision = cfg.precision if cfg.precision in ("fp32", "bf16") else "fp32"
+    if device.type == "cuda" and cfg.precision == "fp16":
+        precision = "fp16"
     d = init_distributed(device)
     trainer = GanTrainer(cfg, Compute(device, precision), d)
     msg = trainer.resume(args.resume_weights)
@@ -110,5 +121,39 @@ def cmd_train_gan(args) -> int:
         cleanup(d)
     out = {"kimg": trainer.nimg / 1000, "run_dir": str(Path(cfg.run_dir)), "steps": trainer.step}
     emit(args, out, f"trained to {out['kimg']:.1f} kimg; state in {cfg.run_dir}")
-    _ = torch
+    return 0
+
+
+def cmd_train_encoder(args) -> int:
+    from ..core.device import Compute, pick_device
+    from ..train.distributed import cleanup, init_distributed
+    from ..train.encoder import EncoderTrainConfig, EncoderTrainer
+
+    names = [f.name for f in dataclasses.fields(EncoderTrainConfig)]
+    cfg = EncoderTrainConfig(**{k: getattr(args, k) for k in names})
+    device = pick_device(args.device)
+    precision = cfg.precision if cfg.precision in ("fp32", "bf16") else "fp32"
+    if device.type == "cuda" and cfg.precision == "fp16":
+        precision = "fp16"
+    d = init_distributed(device)
+    trainer = EncoderTrainer(cfg, Compute(device, precision), d)
+    msg = trainer.resume()
+    if d.is_main:
+        print(msg, flush=True)
+    bar = tqdm_bar(args, total=cfg.total_kimg, initial=trainer.nimg / 1000, unit="kimg")
+    bar.disable = bar.disable or not d.is_main
+    last = trainer.nimg / 1000
+    try:
+        for rec in trainer.train():
+            bar.update(rec.kimg - last)
+            last = rec.kimg
+            bar.set_postfix(pix=f"{rec.losses['pixel']:.4f}", D=f"{rec.losses['loss_d']:.3f}")
+    except KeyboardInterrupt:
+        trainer.snapshot()
+        raise
+    finally:
+        bar.close()
+        cleanup(d)
+    out = {"kimg": trainer.nimg / 1000, "run_dir": cfg.run_dir, "steps": trainer.step}
+    emit(args, out, f"encoder trained to {out['kimg']:.1f} kimg; model in {cfg.run_dir}")
     return 0

@@ -137,6 +137,8 @@ class GanTrainer:
         self.patches = ps.patches
         torch.manual_seed(cfg.seed + self.dist.rank)
         model = Model.create(cfg.generator_config(), seed=cfg.seed)
+        self.device = compute.device
+        model.to(self.device)
         self.G, self.D = model.G, model.D
         self.E = model.E
         for net in (self.G, self.D):
@@ -219,7 +221,7 @@ class GanTrainer:
     # -- one step ---------------------------------------------------------------------------
     def _d_step(self, real: torch.Tensor, do_r1: bool) -> tuple[float, float | None]:
         cfg, G, D = self.cfg, self.G, self.D
-        z = torch.randn(real.shape[0], cfg.z_dim)
+        z = torch.randn(real.shape[0], cfg.z_dim, device=self.device)
         self.opt_d.zero_grad(set_to_none=True)
         with self.compute.autocast():
             with torch.no_grad():
@@ -239,11 +241,11 @@ class GanTrainer:
             r1_val = float(r1.detach())
         all_reduce_grads(D, self.dist)
         self.opt_d.step()
-        return float(loss), r1_val
+        return float(loss.detach()), r1_val
 
     def _g_step(self, batch: int) -> float:
         cfg, G, D = self.cfg, self.G, self.D
-        z = torch.randn(batch, cfg.z_dim)
+        z = torch.randn(batch, cfg.z_dim, device=self.device)
         self.opt_g.zero_grad(set_to_none=True)
         D.requires_grad_(False)
         with self.compute.autocast():
@@ -257,7 +259,7 @@ class GanTrainer:
         self.opt_g.step()
         with torch.no_grad():
             G.mapping.w_avg.lerp_(ws[:, 0].float().mean(0), 1 - 0.995)
-        return float(loss)
+        return float(loss.detach())
 
     def _update_ema(self, batch_total: int) -> None:
         cfg = self.cfg
@@ -277,7 +279,7 @@ class GanTrainer:
             return
         save_state(self.state_path, self.state())
         with torch.no_grad():
-            imgs = torch.cat([self.G_ema(z[None]) for z in self.fixed_z])
+            imgs = torch.cat([self.G_ema(z[None].to(self.device)) for z in self.fixed_z])
         save_grid(imgs, self.run_dir / f"samples-{self.nimg // 1000:05d}kimg.png")
         save_grid(imgs, self.run_dir / "samples-latest.png")
         model = Model(self.G_ema, self.E, self.D)
@@ -303,7 +305,7 @@ class GanTrainer:
             if stop is not None and stop():
                 break
             t0 = time.perf_counter()
-            real = next(batches)
+            real = next(batches).to(self.device)
             do_r1 = cfg.r1_interval > 0 and self.step % cfg.r1_interval == 0
             loss_d, r1 = self._d_step(real, do_r1)
             loss_g = self._g_step(cfg.batch)

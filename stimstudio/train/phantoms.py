@@ -435,6 +435,13 @@ def phantom_patch_set(n: int, resolution: int, seed: int = 0) -> np.ndarray:
     Half power-law (beta 2.6..3.4), half clustered lumpy; about half carry a mass of a random
     kind. Patch i depends only on (seed, i), so a larger set starts with the smaller one.
     """
+    return phantom_dataset(n, resolution, seed)["patches"]
+
+
+def phantom_dataset(n: int, resolution: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """`phantom_patch_set` with the arrays of a patch file (`train.dataset.load_patches`):
+    patches uint8 [N, R, R], kind uint8 (0 tissue, 1 with a mass), film int32 (= index),
+    masks bit-packed along the last axis."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise OptionError(f"number of phantom patches must be a positive integer, not {n!r}")
     if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)):
@@ -442,7 +449,9 @@ def phantom_patch_set(n: int, resolution: int, seed: int = 0) -> np.ndarray:
     r = int(resolution)
     _shape(r)
     base = _seed_entropy(seed)
-    out = np.empty((int(n), r, r), dtype=np.uint8)
+    patches = np.empty((int(n), r, r), dtype=np.uint8)
+    masks = np.zeros((int(n), r, r), dtype=bool)
+    kind = np.zeros(int(n), dtype=np.uint8)
     for i in range(int(n)):
         rng = np.random.default_rng([base, i] if isinstance(base, int) else [*base, i])
         background = BACKGROUNDS[i % 2]
@@ -460,8 +469,27 @@ def phantom_patch_set(n: int, resolution: int, seed: int = 0) -> np.ndarray:
         ph = make_phantom(
             r, seed_i, background=background, beta=beta, mass=mass, mean=mean, std=std
         )
-        out[i] = np.rint(ph.image * 255.0).astype(np.uint8)
-    return out
+        patches[i] = np.rint(ph.image * 255.0).astype(np.uint8)
+        masks[i] = ph.mask
+        kind[i] = mass is not None
+    return {
+        "patches": patches,
+        "kind": kind,
+        "film": np.arange(int(n), dtype=np.int32),
+        "masks": np.packbits(masks, axis=-1),
+    }
+
+
+def save_phantom_dataset(path, n: int, resolution: int, seed: int = 0) -> None:
+    """Write `phantom_dataset` as a patch file (.npz) that GAN/encoder training can read."""
+    import io
+    from pathlib import Path
+
+    from ..core.model import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **phantom_dataset(n, resolution, seed))
+    atomic_write_bytes(Path(path), buf.getvalue())
 
 
 def to_uint(image: np.ndarray, bits: int = 8) -> np.ndarray:
