@@ -676,7 +676,10 @@ def criterion(hit_rate: float, fa_rate: float) -> float:
 
     _check_rate(hit_rate, "hit rate")
     _check_rate(fa_rate, "false-alarm rate")
-    return float(-(norm.ppf(hit_rate) + norm.ppf(fa_rate)) / 2)
+    zh, zf = norm.ppf(hit_rate), norm.ppf(fa_rate)
+    if np.isinf(zh) and np.isinf(zf) and zh != zf:
+        return float("nan")  # H = 1 and F = 0 without a correction: c is undefined
+    return float(-(zh + zf) / 2)
 
 
 def _check_rate(v: float, name: str) -> None:
