@@ -62,6 +62,11 @@ def test_loglinear_correction_hautus():
     # Without the correction the same data give an infinite d'.
     assert sdt(20, 0, 0, 20, correction="none").dprime == float("inf")
     assert np.isnan(sdt(20, 0, 0, 20, correction="none").c)  # undefined, not an error
+    # "extreme": corrected only when a rate is 0 or 1.
+    assert sdt(20, 0, 0, 20, correction="extreme").dprime == pytest.approx(r.dprime)
+    assert sdt(42, 8, 8, 42, correction="extreme").dprime == pytest.approx(2 * norm.ppf(0.84))
+    with pytest.raises(JudgementError, match="correction"):
+        sdt(1, 1, 1, 1, correction="yes")
     # The correction applies to every data set alike (not only extreme ones).
     r2 = sdt(42, 8, 8, 42)
     assert r2.dprime == pytest.approx(norm.ppf(42.5 / 51) - norm.ppf(8.5 / 51))
@@ -295,6 +300,15 @@ def test_results_writer_cuts_a_half_written_line(tmp_path):
         f.write("p1,1,1,b.png,rea")  # the machine died here
     assert len(read_results(path)) == 1  # the partial answer is not an answer
     with ResultsWriter(path) as w:
+        w.append(_resp(trial=1))
+    assert [r.trial for r in read_results(path)] == [0, 1]
+
+
+def test_a_whole_last_row_without_newline_is_kept(tmp_path):
+    path = tmp_path / "results.csv"
+    path.write_text(",".join(RESULT_COLUMNS) + "\np1,1,0,a.png,real,real,2,4,,")
+    assert [r.trial for r in read_results(path)] == [0]
+    with ResultsWriter(path) as w:  # completes the line instead of cutting the answer
         w.append(_resp(trial=1))
     assert [r.trial for r in read_results(path)] == [0, 1]
 

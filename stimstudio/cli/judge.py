@@ -53,9 +53,10 @@ def _analyze_args(a) -> None:
     a.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     a.add_argument(
         "--correction",
-        choices=("loglinear", "none"),
+        choices=("loglinear", "extreme", "none"),
         default="loglinear",
-        help="rate correction for d' and c (Hautus 1995 log-linear, default)",
+        help="d'/c rate correction: Hautus 1995 log-linear on all data (default), "
+        "only when a rate is 0 or 1 (extreme), or none",
     )
     a.add_argument("--force", action="store_true", help="replace an existing figure")
     add_common(a)

@@ -381,9 +381,15 @@ class ResultsWriter:
         data = self.path.read_bytes()
         if not data.endswith(b"\n"):
             cut = data.rfind(b"\n") + 1
+            last = data[cut:].decode("utf-8", "replace")
             with open(self.path, "r+b") as f:
-                f.truncate(cut)
-            data = data[:cut]
+                if cut and _complete_row(last, list(RESULT_COLUMNS)):
+                    f.seek(0, os.SEEK_END)  # a whole row that only lacks its newline
+                    f.write(b"\n")
+                    data += b"\n"
+                else:
+                    f.truncate(cut)
+                    data = data[:cut]
         header = data.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
         if header and tuple(header.split(",")) != RESULT_COLUMNS:
             raise JudgementError(f"{self.path} is not a StimStudio judgement results file")
@@ -449,12 +455,14 @@ def read_results(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list
             raise JudgementError(f"{path} is a folder, not a results CSV") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise JudgementError(f"{path} cannot be read ({exc})") from None
-        if text and not text.endswith("\n"):  # a crash during the last write: not an answer
-            text = text[: text.rfind("\n") + 1]
         rows = list(csv.reader(io.StringIO(text)))
         if not rows:
             raise JudgementError(f"{path} is empty")
         header = [h.strip() for h in rows[0]]
+        if len(rows) > 1 and not text.endswith("\n"):
+            # A crash during the last write leaves a partial row: that answer was never given.
+            if not _complete_row(text[text.rfind("\n") + 1 :], header):
+                rows.pop()
         missing = [c for c in RESULT_COLUMNS[:8] if c not in header]
         if missing:
             raise JudgementError(f"{path} lacks the column(s) {', '.join(missing)}")
@@ -476,6 +484,18 @@ def read_results(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list
     if not out:
         raise JudgementError("the results files hold no responses")
     return out
+
+
+def _complete_row(line: str, header: list[str]) -> bool:
+    """Whether one CSV line is a whole, valid results row for `header`."""
+    try:
+        (row,) = list(csv.reader([line]))
+        if len(row) != len(header):
+            return False
+        _parse_row(dict(zip(header, (c.strip() for c in row))))
+        return True
+    except (ValueError, KeyError, JudgementError, csv.Error):
+        return False
 
 
 def _parse_row(row: dict[str, str]) -> Response:
@@ -702,15 +722,17 @@ class SDT:
     correction: str
 
 
-CORRECTIONS = ("loglinear", "none")
+CORRECTIONS = ("loglinear", "extreme", "none")
 
 
 def sdt(
     hits: int, misses: int, false_alarms: int, correct_rejections: int, correction="loglinear"
 ) -> SDT:
     """d' and c from counts. `loglinear` (Hautus 1995): H = (hits + 0.5) / (signal + 1),
-    F = (false alarms + 0.5) / (noise + 1), applied to every data set alike. `none` gives
-    ±inf when a rate is 0 or 1."""
+    F = (false alarms + 0.5) / (noise + 1), applied to every data set alike (the default, as
+    Hautus recommends: it biases d' less than correcting only extreme rates). `extreme`: the
+    same correction, only when a raw rate is 0 or 1. `none`: raw rates; d' is ±inf when a
+    rate is 0 or 1, and c is NaN when H = 1 and F = 0 (or the reverse)."""
     counts = (hits, misses, false_alarms, correct_rejections)
     if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0 for v in counts):
         raise JudgementError("hit, miss, false-alarm and correct-rejection counts must be >= 0")
@@ -721,10 +743,10 @@ def sdt(
         raise JudgementError(
             f"correction must be one of {', '.join(CORRECTIONS)}, not {correction!r}"
         )
-    if correction == "loglinear":
+    h, f = hits / ns, false_alarms / nn
+    extreme = h in (0.0, 1.0) or f in (0.0, 1.0)
+    if correction == "loglinear" or (correction == "extreme" and extreme):
         h, f = (hits + 0.5) / (ns + 1), (false_alarms + 0.5) / (nn + 1)
-    else:
-        h, f = hits / ns, false_alarms / nn
     return SDT(
         int(hits),
         int(misses),
