@@ -14,6 +14,7 @@ from ..core.errors import StimStudioError
 from .common import UserError
 
 VERB_MODULES = [
+    "stimstudio.cli.readers",
     "stimstudio.cli.generate",
     "stimstudio.cli.train",
     "stimstudio.cli.phantom",

@@ -11,10 +11,11 @@ import re
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from ..errors import ReaderError
 from ..mammogram import Lesion, Mammogram
+from ._util import read_text
+from .plain import load_array
 
 SPACING_MM = 0.2
 CLASS_NAMES = {
@@ -31,8 +32,13 @@ _ROW = re.compile(r"^(mdb\d{3})\s+([FGD])\s+([A-Z]{4})(?:\s+([BM]))?(?:\s+(\d+)\
 
 def parse_info(path: Path) -> dict[str, list[dict]]:
     """{ 'mdb001': [{'background', 'class', 'severity', 'x', 'y', 'radius'}, ...] }."""
+    return parse_info_text(read_text(Path(path), "Info.txt annotation file"))
+
+
+def parse_info_text(text: str) -> dict[str, list[dict]]:
+    """Rows of an Info.txt text; lines that are not annotation rows (the header) are skipped."""
     rows: dict[str, list[dict]] = {}
-    for line in Path(path).read_text(errors="replace").splitlines():
+    for line in text.splitlines():
         m = _ROW.match(line.strip())
         if not m:
             continue
@@ -59,13 +65,9 @@ def find_info(pgm: Path) -> Path | None:
 
 
 def read_pgm(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as im:
-            arr = np.asarray(im)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ReaderError(f"{Path(path).name}: not a readable PGM image ({exc})") from exc
-    if arr.ndim != 2:
-        raise ReaderError(f"{Path(path).name}: expected a grayscale PGM, got shape {arr.shape}")
+    arr, notes = load_array(path)
+    if notes:
+        raise ReaderError(f"{Path(path).name}: expected a grayscale PGM ({notes[0]})")
     return arr
 
 
@@ -77,9 +79,12 @@ def read_minimias(path: str | Path, info: dict[str, list[dict]] | None = None) -
     if info is None:
         info_path = find_info(path)
         info = parse_info(info_path) if info_path else {}
-    h = raw.shape[0]
+    h, w = raw.shape
     lesions = []
+    notes = []
     background = None
+    if not info:
+        notes.append("no Info.txt beside the image: no annotations")
     for row in info.get(ref, []):
         background = row["background"]
         if row["class"] == "NORM":
@@ -87,6 +92,15 @@ def read_minimias(path: str | Path, info: dict[str, list[dict]] | None = None) -
         center = None
         if row["x"] is not None:
             center = (float(row["x"]), float(h - 1 - row["y"]))  # y counts from the bottom
+            if not (0 <= center[0] < w and 0 <= center[1] < h):
+                notes.append(
+                    f"Info.txt: {row['class']} centre ({row['x']}, {row['y']}) is outside the image"
+                )
+        else:
+            notes.append(
+                f"Info.txt gives no position for the {row['class']} abnormality (widely "
+                "distributed): it has no outline"
+            )
         lesions.append(
             Lesion(
                 kind=CLASS_NAMES.get(row["class"], row["class"].lower()),
@@ -106,7 +120,14 @@ def read_minimias(path: str | Path, info: dict[str, list[dict]] | None = None) -
         lesions=lesions,
         source=str(path),
         format="mini-MIAS",
-        info={"bits": 8 * raw.itemsize, "background_tissue": background, "ref": ref},
+        info={
+            "bits": 8 * raw.itemsize,
+            "background_tissue": background,
+            "ref": ref,
+            "rows": h,
+            "columns": w,
+        },
+        notes=notes,
     )
 
 
