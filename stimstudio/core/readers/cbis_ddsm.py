@@ -380,8 +380,13 @@ def read_cbis_case(
     mammo = read_dicom(image_file, **dicom_options)
     mammo.format = "CBIS-DDSM"
     r0 = recs[0]
-    mammo.laterality = mammo.laterality or r0.laterality or None
-    mammo.view = mammo.view or r0.view or None
+    for attr, csv_value in (("laterality", r0.laterality), ("view", r0.view)):
+        file_value = getattr(mammo, attr)
+        if csv_value and file_value and csv_value != file_value:
+            mammo.notes.append(
+                f"the DICOM header says {attr} {file_value}, the CSV {csv_value}; used the CSV"
+            )
+        setattr(mammo, attr, csv_value or file_value or None)
     mammo.info.update(
         cbis_case=r0.image_key, patient_id=r0.patient_id, breast_density=r0.density, split=r0.split
     )

@@ -165,10 +165,13 @@ def parse_overlay(text: str, name: str = ".OVERLAY") -> tuple[list[dict], list[s
         elif cur is None:
             continue
         elif key == "LESION_TYPE":
-            lt: dict = {"type": tok[1].upper() if len(tok) > 1 else "UNKNOWN"}
+            lt: dict = {"lesion": tok[1].upper() if len(tok) > 1 else "UNKNOWN"}
             rest = tok[2:]
             for j in range(0, len(rest) - 1, 2):
-                lt[rest[j].lower()] = rest[j + 1]
+                k = rest[j].lower()
+                if lt["lesion"] == "CALCIFICATION" and k in ("type", "distribution"):
+                    k = f"calc_{k}"  # the names CBIS-DDSM uses
+                lt[k] = rest[j + 1]
             cur["lesion_types"].append(lt)
         elif key in ("ASSESSMENT", "SUBTLETY"):
             cur[key.lower()] = _int_or_none(tok[1]) if len(tok) > 1 else None
@@ -216,9 +219,9 @@ def overlay_lesions(abns: list[dict], scale: tuple[float, float] = (1.0, 1.0)) -
     out = []
     sx, sy = scale
     for a in abns:
-        lts = a["lesion_types"] or [{"type": "UNKNOWN"}]
+        lts = a["lesion_types"] or [{"lesion": "UNKNOWN"}]
         first = lts[0]
-        attrs = {k: v for k, v in first.items() if k != "type"}
+        attrs = {k: v for k, v in first.items() if k != "lesion"}
         attrs.update(
             abnormality=a["number"],
             assessment=a.get("assessment"),
@@ -232,7 +235,7 @@ def overlay_lesions(abns: list[dict], scale: tuple[float, float] = (1.0, 1.0)) -
         poly = a["outlines"][0] * [sx, sy] if a["outlines"] else None
         out.append(
             Lesion(
-                kind=KINDS.get(first["type"], first["type"].lower()),
+                kind=KINDS.get(first["lesion"], first["lesion"].lower()),
                 polygon=poly,
                 pathology=PATHOLOGY.get(
                     a.get("pathology") or "", (a.get("pathology") or "").lower() or None
