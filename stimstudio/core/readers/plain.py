@@ -53,7 +53,9 @@ def load_array(path: str | Path) -> tuple[np.ndarray, list[str]]:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ReaderError(f"{path.name}: not a readable image ({_why(exc)})") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ReaderError(f"{path.name}: image is too large to open safely ({exc})") from exc
+        raise ReaderError(
+            f"{path.name}: image is larger than any mammogram; refusing to open it ({exc})"
+        ) from exc
     if arr.ndim == 3 and arr.shape[2] in (1, 2):
         arr = arr[..., 0]
     if arr.ndim != 2 or arr.size == 0:
