@@ -48,8 +48,9 @@ def truncate(
     if not 0 <= cutoff <= model.num_ws:
         raise OptionError(f"truncation cutoff must be in 0..{model.num_ws}, got {cutoff}")
     w = np.array(wplus, np.float32, copy=True)
-    w_avg = model.G.w_avg.detach().cpu().numpy()
-    w[:cutoff] = w_avg + (w[:cutoff] - w_avg) * psi
+    if psi != 1:  # exactly the identity at psi = 1, no rounding
+        w_avg = model.G.w_avg.detach().cpu().numpy()
+        w[:cutoff] = w_avg + (w[:cutoff] - w_avg) * psi
     return w
 
 
@@ -86,15 +87,19 @@ def layer_resolutions(model: Model) -> list[int]:
 def mixing_presets(model: Model) -> dict[str, list[int]]:
     """coarse / middle / fine layer indices from each style's resolution.
 
-    coarse: up to 1/16 of the output (shape, layout); fine: from 1/4 up (texture);
-    middle: the rest. Together they cover every layer exactly once.
+    The resolution levels 4, 8, ..., R are split in thirds (coarse: layout and shape; fine:
+    texture). At 128 px that gives 4-8 / 16-32 / 64-128, StyleGAN's own split of the lower
+    levels. Together the presets cover every layer exactly once.
     """
     res = layer_resolutions(model)
-    top = model.resolution
-    coarse = [i for i, r in enumerate(res) if r <= max(8, top // 16)]
-    fine = [i for i, r in enumerate(res) if r >= top // 4 and i not in coarse]
-    middle = [i for i in range(len(res)) if i not in coarse and i not in fine]
-    return {"coarse": coarse, "middle": middle, "fine": fine}
+    levels = sorted(set(res))
+    third = max(1, len(levels) // 3)
+    coarse_levels, fine_levels = set(levels[:third]), set(levels[-third:])
+    return {
+        "coarse": [i for i, r in enumerate(res) if r in coarse_levels],
+        "middle": [i for i, r in enumerate(res) if r not in coarse_levels | fine_levels],
+        "fine": [i for i, r in enumerate(res) if r in fine_levels],
+    }
 
 
 def style_mix(latents: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
