@@ -1,0 +1,34 @@
+"""Lint, format and the layer contract run inside the test command (DESIGN.md)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*cmd):
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_ruff_lint():
+    out = _run(sys.executable, "-m", "ruff", "check", "stimstudio", "tests", "benchmarks", "main.py")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_ruff_format():
+    out = _run(sys.executable, "-m", "ruff", "format", "--check", "stimstudio", "tests", "benchmarks", "main.py")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_import_contract_core_train_cli_never_import_qt():
+    exe = shutil.which("lint-imports")
+    if exe is None:
+        pytest.fail("import-linter is not installed (pip install -e '.[test]')")
+    out = _run(exe)
+    assert out.returncode == 0, out.stdout + out.stderr
