@@ -495,3 +495,29 @@ def test_fuzz_broken_bytes_only_raise_reader_error(tmp_path_factory, which, edit
     else:
         assert m.pixels.dtype == np.float32 and m.pixels.ndim == 2
         assert np.isfinite(m.pixels).all()
+
+
+def test_full_field_image_holds_few_copies(tmp_path):
+    """A 4600x3100 16-bit mammogram: peak memory while reading stays near 3 copies of it
+    (raw uint16 + display float32 = 3x the stored size is what the record keeps)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 4096, (4600, 3100)).astype(np.uint16)
+    a[:, 2500:] = 10
+    for name, tags in [
+        ("w.dcm", {"WindowCenter": 2048, "WindowWidth": 4096}),
+        ("lut.dcm", {"VOILUTSequence": Sequence([_voi_lut_item()])}),
+        ("none.dcm", {}),
+    ]:
+        p = write_dicom(tmp_path / name, a, **tags)
+        tracemalloc.start()
+        try:
+            m = read_mammogram(p)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert m.shape == (4600, 3100)
+        assert peak < 4.2 * a.nbytes, f"{name}: peak {peak / a.nbytes:.1f}x the image"
+        assert m.preview(1024).shape == (1024, 690)
+        del m

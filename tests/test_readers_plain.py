@@ -124,3 +124,12 @@ def test_fuzz_png_bytes(tmp_path_factory, edits, cut):
     except ReaderError:
         return
     assert m.pixels.ndim == 2 and np.isfinite(m.pixels).all()
+
+
+def test_content_wins_over_a_wrong_extension(tmp_path):
+    a = phantom(bits=8).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "a.png"), a)
+    (tmp_path / "a.png").rename(tmp_path / "mislabelled.dcm")
+    m = read_mammogram(tmp_path / "mislabelled.dcm")
+    assert m.format == "png" and np.array_equal(m.raw, a)
+    assert any("despite its .dcm name" in n for n in m.notes)

@@ -23,6 +23,9 @@ __all__ = ["Lesion", "Mammogram", "read_mammogram", "list_mammograms", "DICOM_OP
 
 IMAGE_SUFFIXES = {".pgm", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".dcm", ".dicom", ".ljpeg"}
 DICOM_OPTIONS = ("frame", "voi", "voi_index", "window")
+# PNG, JPEG, TIFF (both byte orders), binary/ASCII PGM: a file with these first bytes is read
+# as an image whatever its name says
+IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"P5", b"P2")
 DDSM_OPTIONS = ("calibrate", "institution")
 ANNOTATION_SUFFIXES = {
     ".ics": "a DDSM case description (.ics); open one of the view images beside it",
@@ -68,7 +71,8 @@ def read_mammogram(path: str | Path, **options) -> Mammogram:
     if not _looks_like_dicom(head) and is_ddsm(path):
         ddsm_opts = {k: v for k, v in options.items() if k in DDSM_OPTIONS and v is not None}
         return read_ddsm(path, **ddsm_opts)
-    if _looks_like_dicom(head) or path.suffix.lower() in {".dcm", ".dicom"}:
+    plain_magic = head.startswith(IMAGE_MAGIC)
+    if _looks_like_dicom(head) or (path.suffix.lower() in {".dcm", ".dicom"} and not plain_magic):
         try:
             from .dicom import read_dicom
         except ImportError as exc:  # pragma: no cover - dicom reader ships with the package
@@ -106,5 +110,7 @@ def list_mammograms(folder: str | Path) -> list[Path]:
         rel = p.relative_to(folder).parts[:-1]
         if any((m := CASE_RE.match(d)) and m.group(6) for d in rel):
             continue
+        if p.name.upper().endswith(".LJPEG") and p.with_name(p.name + ".1").is_file():
+            continue  # the decoded raw file beside it is the one to read
         out.append(p)
     return sorted(out)

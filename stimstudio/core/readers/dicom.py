@@ -378,20 +378,51 @@ def _to_gray(arr: np.ndarray, h: _Header, notes: list[str]) -> np.ndarray:
     return arr
 
 
-def _apply_lut(values: np.ndarray, first: int, lut: np.ndarray) -> np.ndarray:
-    idx = np.clip(np.rint(values) - first, 0, lut.size - 1).astype(np.int32)
-    return lut[idx]
+def _apply_lut(values: np.ndarray, first: int, lut: np.ndarray, inplace: bool = False):
+    """lut[values - first] (clamped to the table), as float32.
+
+    With inplace=True, `values` (float32, owned by the caller) is overwritten and returned, so
+    a 16-bit full-field image costs one float copy, not three.
+    """
+    x = values if inplace and values.dtype == np.float32 else values.astype(np.float32)
+    if first:
+        x -= np.float32(first)
+    np.rint(x, out=x)
+    np.clip(x, 0, lut.size - 1, out=x)
+    table = lut.astype(np.float32, copy=False)
+    flat = x.reshape(-1)
+    step = 1 << 20  # in blocks: fancy indexing makes an intp index (8 bytes a pixel)
+    for i in range(0, flat.size, step):
+        block = flat[i : i + step]
+        block[...] = table[block.astype(np.intp)]
+    return x
 
 
-def window_linear(x: np.ndarray, c: float, w: float, function: str = "LINEAR") -> np.ndarray:
-    """PS3.3 C.11.2.1.2 windowing, mapped to [0, 1]."""
+def window_linear(
+    x: np.ndarray, c: float, w: float, function: str = "LINEAR", inplace: bool = False
+) -> np.ndarray:
+    """PS3.3 C.11.2.1.2 windowing, mapped to [0, 1] (float32; in place when asked)."""
+    x = x if inplace and x.dtype == np.float32 else x.astype(np.float32)
     if function == "SIGMOID":
-        return (1.0 / (1.0 + np.exp(np.clip(-4.0 * (x - c) / w, -60, 60)))).astype(np.float32)
+        x -= np.float32(c)
+        x *= np.float32(-4.0 / w)
+        np.clip(x, -60, 60, out=x)
+        np.exp(x, out=x)
+        x += np.float32(1.0)
+        np.reciprocal(x, out=x)
+        return x
     if function == "LINEAR_EXACT":
-        return np.clip((x - c) / w + 0.5, 0.0, 1.0).astype(np.float32)
-    if w <= 1:  # LINEAR with width 1 is a threshold at c - 0.5
-        return (x > c - 0.5).astype(np.float32)
-    return np.clip((x - (c - 0.5)) / (w - 1.0) + 0.5, 0.0, 1.0).astype(np.float32)
+        x -= np.float32(c)
+        x /= np.float32(w)
+    elif w <= 1:  # LINEAR with width 1 is a threshold at c - 0.5
+        x[...] = x > c - 0.5
+        return x
+    else:
+        x -= np.float32(c - 0.5)
+        x /= np.float32(w - 1.0)
+    x += np.float32(0.5)
+    np.clip(x, 0.0, 1.0, out=x)
+    return x
 
 
 def _voi_options(h: _Header) -> list[dict]:
@@ -528,7 +559,7 @@ def _read_dicom(
                 "scaled by its own maximum"
             )
             top = max(lmax, 1.0)
-        out = _apply_lut(mod, first, lut)
+        out = _apply_lut(mod, first, lut, inplace=True)
         out /= np.float32(top)
         np.clip(out, 0, 1, out=out)
         used = {
@@ -559,13 +590,16 @@ def _read_dicom(
             raise ReaderError(
                 f"{name}: (0028,1051) Window Width {w:g} is not valid for {func} windowing"
             )
-        out = window_linear(mod, c, w, func)
+        out = window_linear(mod, c, w, func, inplace=True)
         used = {"kind": "window", "center": c, "width": w, "function": func, "explanation": expl}
         if kind == "window":
             used.update(index=voi_index, of=len(h.windows))
     elif kind == "full":
         lo, hi = float(mod.min()), float(mod.max())
-        out = np.clip((mod - lo) / max(hi - lo, 1e-6), 0, 1).astype(np.float32)
+        out = mod
+        out -= np.float32(lo)
+        out /= np.float32(max(hi - lo, 1e-6))
+        np.clip(out, 0, 1, out=out)
         used = {"kind": "full range", "low": lo, "high": hi}
     else:  # percentile from the breast region
         lo, hi, frac = breast_window(mod, valid, dense_high=not inverted)

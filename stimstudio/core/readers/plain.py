@@ -110,11 +110,21 @@ def read_plain(path: str | Path) -> Mammogram:
     path = Path(path)
     arr, notes = load_array(path)
     pixels, window = to_unit(arr)
+    fmt = path.suffix.lower().lstrip(".") or "image"
+    try:
+        with Image.open(path) as im:  # the header again: which format the content is
+            real = (im.format or "").lower()
+    except (OSError, ValueError):
+        real = ""
+    same = {"jpeg": {"jpg", "jpeg"}, "tiff": {"tif", "tiff"}, "ppm": {"pgm", "ppm", "pnm"}}
+    if real and fmt not in same.get(real, {real}):
+        notes.append(f"the file is a {real.upper()} image despite its .{fmt} name")
+        fmt = real
     return Mammogram(
         pixels=pixels,
         raw=arr,
         source=str(path),
-        format=path.suffix.lower().lstrip(".") or "image",
+        format=fmt,
         info={
             "bits": significant_bits(arr),
             "dtype": str(arr.dtype),
