@@ -82,3 +82,54 @@ def write_dicom(
     path = Path(path)
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+def encode_lossless_jpeg(img: np.ndarray, precision: int = 12) -> bytes:
+    """A baseline lossless JPEG (SOF3, predictor 1, one Huffman table) of a 2-D uint16 image,
+    the way DDSM's LJPEG files are built; enough for tests of the decoder path."""
+    rows, cols = img.shape
+    x = img.astype(np.int64)
+    pred = np.empty_like(x)
+    pred[0, 0] = 1 << (precision - 1)
+    pred[0, 1:] = x[0, :-1]
+    pred[1:, 0] = x[:-1, 0]
+    pred[1:, 1:] = x[1:, :-1]
+    diff = (x - pred).ravel()
+    # 17 categories, all with 5-bit codes 0..16
+    bits, nbits, out = 0, 0, bytearray()
+
+    def put(value: int, n: int) -> None:
+        nonlocal bits, nbits
+        bits = (bits << n) | (value & ((1 << n) - 1))
+        nbits += n
+        while nbits >= 8:
+            nbits -= 8
+            byte = (bits >> nbits) & 0xFF
+            out.append(byte)
+            if byte == 0xFF:
+                out.append(0)
+
+    for d in diff.tolist():
+        d = int(d)
+        if d > 32768:
+            d -= 65536
+        elif d < -32767:
+            d += 65536
+        s = 0 if d == 0 else int(abs(d)).bit_length()
+        put(s, 5)
+        if 0 < s < 16:
+            put(d if d > 0 else d - 1, s)
+    if nbits:
+        put((1 << (8 - nbits)) - 1, 8 - nbits)
+    counts = [0] * 16
+    counts[4] = 17
+    dht = bytes([0x00]) + bytes(counts) + bytes(range(17))
+    sof = (
+        bytes([precision]) + rows.to_bytes(2, "big") + cols.to_bytes(2, "big") + b"\x01\x01\x11\x00"
+    )
+    sos = b"\x01\x01\x00\x01\x00\x00"
+
+    def seg(marker: int, payload: bytes) -> bytes:
+        return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+    return b"\xff\xd8" + seg(0xC4, dht) + seg(0xC3, sof) + seg(0xDA, sos) + bytes(out) + b"\xff\xd9"

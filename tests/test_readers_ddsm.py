@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from readers_helpers import phantom
+from readers_helpers import encode_lossless_jpeg, phantom
 
 from stimstudio.core.errors import ReaderError
 from stimstudio.core.readers import list_mammograms, read_mammogram
@@ -198,6 +198,19 @@ def test_missing_ics_is_refused(tmp_path):
     p.write_bytes(b"\x00" * 100)
     with pytest.raises(ReaderError, match="no A-0001-1.ics beside it"):
         read_mammogram(p)
+
+
+def test_standard_lossless_ljpeg_decodes_through_libjpeg(tmp_path):
+    d = _case(tmp_path)
+    a = phantom(ROWS, COLS, bits=12)
+    p = d / "B_3024_1.LEFT_CC.LJPEG"
+    p.write_bytes(encode_lossless_jpeg(a, 12))
+    m = read_mammogram(p)
+    assert np.array_equal(m.raw, a) and m.info["pixel_source"] == "LJPEG"
+    assert len(m.lesions) == 2
+    # with the `jpeg -d -s` output beside it, a folder lists the view once
+    a.astype("<u2").tofile(d / "B_3024_1.LEFT_CC.LJPEG.1")
+    assert [q.name for q in list_mammograms(d)] == ["B_3024_1.LEFT_CC.LJPEG.1"]
 
 
 def test_ljpeg_that_libjpeg_cannot_read_says_what_to_do(tmp_path):

@@ -14,7 +14,7 @@ from pydicom.uid import (
     JPEG2000Lossless,
     RLELossless,
 )
-from readers_helpers import LESION, MG_SOP_PROC, phantom, write_dicom
+from readers_helpers import LESION, MG_SOP_PROC, encode_lossless_jpeg, phantom, write_dicom
 
 from stimstudio.core.errors import ReaderError
 from stimstudio.core.readers import read_mammogram
@@ -286,6 +286,22 @@ def test_compressed_transfer_syntaxes(tmp_path, syntax):
     assert pydicom.dcmread(p).file_meta.TransferSyntaxUID == syntax
     m = read_dicom(p)
     assert m.info["compressed"] and m.info["transfer_syntax"] == syntax
+    assert np.array_equal(m.raw, a)
+
+
+def test_jpeg_lossless_process_14(tmp_path):
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEGLosslessSV1
+
+    a = phantom()
+    p = write_dicom(tmp_path / "j.dcm", a, WindowCenter=2048, WindowWidth=4096)
+    ds = pydicom.dcmread(p)
+    ds.file_meta.TransferSyntaxUID = JPEGLosslessSV1
+    ds.PixelData = encapsulate([encode_lossless_jpeg(a, 12)])
+    ds["PixelData"].VR = "OB"
+    ds.save_as(p)
+    m = read_dicom(p)
+    assert m.info["compressed"] and "JPEG Lossless" in m.info["transfer_syntax_name"]
     assert np.array_equal(m.raw, a)
 
 
