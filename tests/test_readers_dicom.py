@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pydicom
 import pytest
@@ -489,11 +491,15 @@ def _good_bytes(tmp_path_factory) -> bytes:
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=int(os.environ.get("STIMSTUDIO_FUZZ_EXAMPLES", 150)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     which=st.sampled_from(["plain", "rle"]),
-    edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=8),
+    edits=st.lists(
+        st.tuples(st.integers(0, 1400) | st.integers(0, 10**6), st.integers(0, 255)), max_size=8
+    ),
     cut=st.one_of(st.none(), st.integers(0, 10**6)),
 )
 def test_fuzz_broken_bytes_only_raise_reader_error(tmp_path_factory, which, edits, cut):
