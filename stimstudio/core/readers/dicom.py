@@ -504,7 +504,7 @@ def _read_dicom(
     if n_frames > 1:
         notes.append(
             f"multi-frame file: showing frame {fr + 1} of {n_frames}"
-            + (" (the first; pick another with frame=)" if frame is None else "")
+            + (" (the first, by default)" if frame is None else "")
         )
     try:
         raw = stored_values(ds, h, name, fr)
