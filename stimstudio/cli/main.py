@@ -17,6 +17,7 @@ VERB_MODULES = [
     "stimstudio.cli.readers",
     "stimstudio.cli.generate",
     "stimstudio.cli.train",
+    "stimstudio.cli.bench",
     "stimstudio.cli.phantom",
     "stimstudio.cli.judge",
 ]

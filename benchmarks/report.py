@@ -1,0 +1,165 @@
+"""BENCHMARKS.md from a suite report: tables, goals met or missed, and a PSNR-vs-time plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _f(v, fmt="{:.1f}"):
+    return "–" if v is None else fmt.format(v)
+
+
+def plot_inversion(report: dict, path: Path) -> str | None:
+    inv = report.get("inversion")
+    if not inv:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4), dpi=110)
+    ax = fig.add_subplot(111)
+    for i, row in enumerate(inv["rows"]):
+        ax.plot(
+            *row["curve_ours"],
+            color="C0",
+            alpha=0.8,
+            label="encoder + Eq. 4 (ours)" if i == 0 else None,
+        )
+        ax.plot(
+            *row["curve_projector"],
+            color="C3",
+            alpha=0.8,
+            label="projector from w_avg" if i == 0 else None,
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("wall time (s)")
+    ax.set_ylabel("PSNR (dB)")
+    ax.set_title("Inversion quality per second, held-out patches")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path.name
+
+
+def markdown(report: dict, figures: Path) -> str:
+    m = report["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `stimstudio bench`; every ratio is against its baseline measured in the same run.",
+        f"Machine: {m['device']}, {m['cores']} cores ({m['cpu']}), torch {m['torch']} "
+        f"with {m['torch_threads']} threads. Model: {report['model']} at {report.get('model_kimg')} kimg. "
+        f"Patches: {report['patches']}.",
+        "",
+    ]
+    inv = report.get("inversion")
+    if inv:
+        fig = plot_inversion(report, figures / "inversion.png")
+        lines += [
+            "## 1. Inversion quality per second",
+            "",
+            "Time for each method to reach the same PSNR (the lower of the two finals, minus 0.05 dB).",
+            "",
+            "| patch | target dB | ours s | projector s | speed-up | ours final dB | projector final dB |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in inv["rows"]:
+            lines.append(
+                f"| {r['patch']} | {r['target_psnr']:.2f} | {_f(r['ours_seconds_to_target'], '{:.2f}')} | "
+                f"{_f(r['projector_seconds_to_target'], '{:.2f}')} | {_f(r['speedup'])}x | "
+                f"{r['ours_final_psnr']:.2f} | {r['projector_final_psnr']:.2f} |"
+            )
+        lines += [
+            "",
+            f"Median speed-up: **{_f(inv['median_speedup'])}x** — goal {inv['goal']}: "
+            f"**{'met' if inv['met'] else 'missed'}**.",
+            "",
+        ]
+        if fig:
+            lines += [f"![PSNR against time](benchmarks/figures/{fig})", ""]
+    mk = report.get("masked")
+    if mk:
+        lines += [
+            "## 1b. Masked case: Eq. 4 with encoder term vs idinvert's diffuse recipe",
+            "",
+            f"{mk['pairs']} texture/template pairs, disc mask (radius R/5); medians.",
+            "",
+            "| recipe | PSNR in mask (dB) | SSIM whole image vs composite | seconds |",
+            "|---|---|---|---|",
+        ]
+        for name, v in mk["median"].items():
+            lines.append(
+                f"| {name} | {v['psnr_in_mask']:.2f} | {v['ssim_whole_vs_composite']:.3f} | {v['seconds']:.1f} |"
+            )
+        lines.append("")
+    th = report.get("throughput")
+    if th:
+        lines += [
+            "## 2. Eq. 4 step throughput",
+            "",
+            "| compute | ms / step | steps / s | vs CPU fp32 |",
+            "|---|---|---|---|",
+        ]
+        for k, v in th.items():
+            lines.append(
+                f"| {k} | {v['ms_per_step']:.1f} | {v['steps_per_second']:.1f} | {v['speedup_vs_cpu_fp32']:.2f}x |"
+            )
+        lines.append("")
+    sc = report.get("scrubbing")
+    if sc:
+        u, c = sc["uncached_ms"], sc["cached_ms"]
+        lines += [
+            "## 3. Slider scrubbing (core)",
+            "",
+            f"Uncached frame (one G forward): {u['median_ms']:.1f} ms (min {u['min_ms']:.1f}, max {u['max_ms']:.1f}); "
+            f"cached: {c['median_ms']:.3f} ms. Goals {sc['goals']}: **{'met' if sc['met'] else 'missed'}**.",
+            "",
+        ]
+    for key, title in (
+        ("gui_scrubbing", "3b. Slider scrubbing in the app"),
+        ("responsiveness", "4. Responsiveness"),
+        ("export", "6. Export"),
+    ):
+        sec = report.get(key)
+        if sec:
+            lines += [f"## {title}", "", "```", *[f"{k}: {v}" for k, v in sec.items()], "```", ""]
+    rd = report.get("readers")
+    if rd:
+        lines += [
+            "## 5. Readers",
+            "",
+            "| file | median ms | peak / image bytes | goal met |",
+            "|---|---|---|---|",
+        ]
+        for k, v in rd.items():
+            lines.append(
+                f"| {k} | {v['time']['median_ms']:.0f} | {v['peak_over_image']:.2f} | {'yes' if v['met'] else 'no'} |"
+            )
+        lines.append("")
+    s = report.get("scaling")
+    if s:
+        lines += [
+            "## 7. Scaling",
+            "",
+            "| resolution | ms per Eq. 4 step (random nets, shipped widths) |",
+            "|---|---|",
+        ]
+        for k, v in s["resolution"].items():
+            lines.append(f"| {k} | {v['ms_per_step']:.1f} |")
+        lines += [
+            "",
+            "| batch | ms per batch (G forward, 128 px) | ms per image |",
+            "|---|---|---|",
+        ]
+        for k, v in s["batch"].items():
+            lines.append(f"| {k} | {v['ms_per_batch']:.1f} | {v['ms_per_image']:.1f} |")
+        lines.append("")
+    secs = {k[:-8]: v for k, v in report.items() if k.endswith("_seconds")}
+    lines += ["Section run times (s): " + ", ".join(f"{k} {v}" for k, v in secs.items()), ""]
+    _ = np
+    return "\n".join(lines)

@@ -1,0 +1,361 @@
+"""The benchmark suite behind `stimstudio bench`: each function returns plain data; `run` writes
+BENCHMARKS.md with tables and plots. Every ratio is taken against its baseline in the same run.
+
+Not tests: nothing here asserts; goals are reported as met or missed with the numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from stimstudio.core.device import Compute
+from stimstudio.core.invert import (
+    InversionSettings,
+    ProjectorSettings,
+    encode,
+    invert,
+    perceptual_for,
+    project,
+)
+from stimstudio.core.metrics import psnr, ssim
+from stimstudio.core.model import Model, load_model
+from stimstudio.core.nets import GeneratorConfig
+
+from .harness import machine, time_it
+
+ROOT = Path(__file__).resolve().parents[1]
+CPU32 = Compute(torch.device("cpu"), "fp32")
+CPUBF = Compute(torch.device("cpu"), "bf16")
+
+
+# -- data -------------------------------------------------------------------------------------
+
+
+def heldout_patches(model: Model, n: int, data: str | None, seed: int = 0):
+    """Held-out real patches (split by patient) when a data set is given, else phantoms."""
+    if data and Path(data, "heldout.npz").exists():
+        from stimstudio.train.dataset import load_patches
+
+        ps = load_patches(Path(data, "heldout.npz"))
+        rng = np.random.default_rng(seed)
+        tissue = np.nonzero(ps.kind == 0)[0]
+        idx = rng.choice(tissue, min(n, len(tissue)), replace=False)
+        return ps.as_float(idx)[:, 0], f"held-out mini-MIAS tissue patches ({data})"
+    from stimstudio.train.phantoms import phantom_patch_set
+
+    p = phantom_patch_set(n, model.resolution, seed)
+    return p.astype(np.float32) / 127.5 - 1, "phantom patches (no data set given)"
+
+
+# -- 1. inversion quality per second -----------------------------------------------------------
+
+
+def _curve(records, target, mask=None) -> tuple[np.ndarray, np.ndarray]:
+    """(seconds, PSNR) after each step from a stream of InversionSteps with previews."""
+    t, q = [0.0], []
+    elapsed = 0.0
+    for r in records:
+        elapsed += r.ms_per_step / 1000
+        if r.preview is not None:
+            t.append(elapsed)
+            q.append(psnr(r.preview, target, mask))
+    return np.asarray(t[1:]), np.asarray(q)
+
+
+def time_to(target_db: float, seconds: np.ndarray, quality: np.ndarray) -> float | None:
+    hit = np.nonzero(quality >= target_db)[0]
+    return float(seconds[hit[0]]) if len(hit) else None
+
+
+def inversion_quality_per_second(
+    model: Model, patches: np.ndarray, ours_steps: int, projector_steps: int, compute=CPU32
+) -> dict:
+    F = perceptual_for(model)
+    rows = []
+    for i, x in enumerate(patches):
+        t0 = time.perf_counter()
+        w0 = encode(model, x, compute)[0].cpu().numpy()
+        enc_s = time.perf_counter() - t0
+        s = InversionSettings(steps=ours_steps, preview_every=1)
+        ts, qs = _curve(invert(model, x, None, s, w0, compute, F), x)
+        ts = ts + enc_s
+        ps = ProjectorSettings(steps=projector_steps, preview_every=1, w_avg_samples=2000)
+        tp, qp = _curve(project(model, x, None, ps, compute, F), x)
+        target = min(qs.max(), qp.max()) - 0.05  # a quality both reach
+        t_ours, t_proj = time_to(target, ts, qs), time_to(target, tp, qp)
+        rows.append(
+            {
+                "patch": i,
+                "target_psnr": float(target),
+                "ours_final_psnr": float(qs[-1]),
+                "projector_final_psnr": float(qp[-1]),
+                "ours_seconds_to_target": t_ours,
+                "projector_seconds_to_target": t_proj,
+                "speedup": (t_proj / t_ours) if t_ours and t_proj else None,
+                "curve_ours": [ts.tolist()[::5], qs.tolist()[::5]],
+                "curve_projector": [tp.tolist()[::20], qp.tolist()[::20]],
+            }
+        )
+    sp = [r["speedup"] for r in rows if r["speedup"]]
+    return {
+        "rows": rows,
+        "median_speedup": float(np.median(sp)) if sp else None,
+        "goal": "ours >= 5x faster than the projector to equal PSNR",
+        "met": bool(sp) and float(np.median(sp)) >= 5,
+    }
+
+
+def masked_vs_diffuse(model: Model, patches: np.ndarray, steps: int, compute=CPU32) -> dict:
+    """Masked case: Eq. 4 with the encoder term vs idinvert's 'diffuse' recipe (square mask,
+    no encoder term), both from the encoder's code of the stitched composite; quality inside
+    the mask against the pasted texture and SSIM of the whole image."""
+    from stimstudio.core.compose import Mask, Placement, place, stitch
+
+    F = perceptual_for(model)
+    R = model.resolution
+    rows = []
+    for i in range(0, len(patches) - 1, 2):
+        tex, tmpl = patches[i], patches[i + 1]
+        yy, xx = np.mgrid[:R, :R]
+        disk = ((yy - R / 2) ** 2 + (xx - R / 2) ** 2) < (R / 5) ** 2
+        mask = Mask.from_array(disk, feather=2.0)
+        tex_p, soft = place(tex, mask, Placement(), (R, R))
+        comp = stitch(tmpl, tex_p, soft)
+        w0 = encode(model, comp, compute)[0].cpu().numpy()
+        out = {}
+        square = np.zeros((R, R), np.float32)
+        r = int(R / 5) + 2
+        square[R // 2 - r : R // 2 + r, R // 2 - r : R // 2 + r] = 1
+        for name, m, lam in (("ours", soft, 2.0), ("diffuse", square, 0.0)):
+            s = InversionSettings(steps=steps, lambda_encoder=lam, preview_every=steps)
+            t0 = time.perf_counter()
+            last = list(invert(model, comp, m, s, w0, compute, F))[-1]
+            secs = time.perf_counter() - t0
+            img = last.preview
+            out[name] = {
+                "psnr_in_mask": psnr(img, tex_p, soft),
+                "ssim_whole_vs_composite": ssim(img, comp),
+                "seconds": secs,
+            }
+        rows.append(out)
+    agg = {
+        name: {k: float(np.median([r[name][k] for r in rows])) for k in rows[0][name]}
+        for name in ("ours", "diffuse")
+    }
+    return {"pairs": len(rows), "median": agg}
+
+
+# -- 2. step throughput ------------------------------------------------------------------------
+
+
+def step_throughput(model: Model, x: np.ndarray) -> dict:
+    out = {}
+    for name, compute in (("cpu fp32", CPU32), ("cpu bf16", CPUBF)):
+        s = InversionSettings(steps=12, preview_every=0)
+        w0 = encode(model, x, compute)[0].cpu().numpy()
+
+        def run(s=s, w0=w0, compute=compute):
+            for _ in invert(model, x, None, s, w0, compute):
+                pass
+
+        t = time_it(run, repeats=3, warmup=1)
+        out[name] = {"ms_per_step": t.median_ms / 13, "steps_per_second": 13000 / t.median_ms}
+    if torch.cuda.is_available():
+        m = load_model(model.path, device="cuda") if model.path else None
+        if m is not None:
+            cu = Compute(torch.device("cuda"), "fp32")
+            w0 = encode(m, x, cu)[0].cpu().numpy()
+            s = InversionSettings(steps=12, preview_every=0)
+            t = time_it(lambda: list(invert(m, x, None, s, w0, cu)), repeats=3, warmup=1)
+            out["cuda fp32"] = {
+                "ms_per_step": t.median_ms / 13,
+                "steps_per_second": 13000 / t.median_ms,
+            }
+    base = out["cpu fp32"]["ms_per_step"]
+    for v in out.values():
+        v["speedup_vs_cpu_fp32"] = base / v["ms_per_step"]
+    return out
+
+
+# -- 3. scrubbing (core part) ------------------------------------------------------------------
+
+
+def scrubbing(model: Model) -> dict:
+    """Uncached frame = one G forward at the model resolution; cached = an LRU hit."""
+    from collections import OrderedDict
+
+    from stimstudio.core.generate import latent_for_seed
+    from stimstudio.core.invert import synthesize
+
+    a = latent_for_seed(model, 1).wplus
+    b = latent_for_seed(model, 2).wplus
+    ts = iter(np.linspace(0, 1, 10_000))
+
+    def uncached():
+        t = next(ts)
+        synthesize(model, a + (b - a) * t)
+
+    unc = time_it(uncached, repeats=15, warmup=3)
+    cache: OrderedDict = OrderedDict()
+    for i in range(32):
+        cache[i] = synthesize(model, a + (b - a) * (i / 31))[0]
+
+    def cached():
+        k = 17
+        img = cache.pop(k)
+        cache[k] = img
+        np.ascontiguousarray(((img + 1) * 127.5).clip(0, 255).astype(np.uint8))
+
+    c = time_it(cached, repeats=50, warmup=5)
+    return {
+        "uncached_ms": unc.to_dict(),
+        "cached_ms": c.to_dict(),
+        "goals": "cached <= 16 ms, uncached <= 40 ms (CPU, 128 px)",
+        "met": unc.median_ms <= 40 and c.median_ms <= 16,
+    }
+
+
+# -- 5. readers --------------------------------------------------------------------------------
+
+
+def readers(tmp: Path) -> dict:
+    from stimstudio.core.readers import read_mammogram
+
+    out = {}
+    dcm = tmp / "big.dcm"
+    _write_big_dicom(dcm, 4600, 3100)
+    pgm = Path.home() / ".cache/stimstudio/mini-mias/mdb001.pgm"
+    if not pgm.exists():
+        pgm = tmp / "mdb001.pgm"
+        from PIL import Image
+
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (1024, 1024), np.uint8)).save(pgm)
+    for name, path, nbytes in (
+        ("DICOM 4600x3100 16-bit", dcm, 4600 * 3100 * 2),
+        ("mini-MIAS PGM 1024x1024 8-bit", pgm, 1024 * 1024),
+    ):
+        t = time_it(lambda p=path: read_mammogram(p), repeats=3, warmup=1)
+        tracemalloc.start()
+        read_mammogram(path)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        out[name] = {
+            "time": t.to_dict(),
+            "peak_bytes": peak,
+            "image_bytes": nbytes,
+            "peak_over_image": peak / nbytes,
+            "goal": "peak <= 3x the image's bytes",
+            "met": peak <= 3 * nbytes,
+        }
+    return out
+
+
+def _write_big_dicom(path: Path, rows: int, cols: int) -> None:
+    import pydicom
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.2"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.Modality = "MG"
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Rows, ds.Columns = rows, cols
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 14, 13
+    ds.SamplesPerPixel, ds.PixelRepresentation = 1, 0
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.PixelSpacing = [0.07, 0.07]
+    ds.WindowCenter, ds.WindowWidth = 8000, 12000
+    yy, xx = np.mgrid[:rows, :cols]
+    img = (8000 + 4000 * np.sin(xx / 200.0) * np.cos(yy / 300.0)).astype(np.uint16)
+    ds.PixelData = img.tobytes()
+    pydicom.dcmwrite(str(path), ds, enforce_file_format=True)
+
+
+# -- 7. scaling --------------------------------------------------------------------------------
+
+
+def scaling() -> dict:
+    out = {"resolution": {}, "batch": {}}
+    for res in (64, 128, 256):
+        torch.manual_seed(0)
+        m = Model.create(GeneratorConfig(resolution=res))
+        x = np.zeros((res, res), np.float32)
+        s = InversionSettings(steps=4, preview_every=0)
+
+        def run(m=m, x=x, s=s):
+            for _ in invert(m, x, None, s):
+                pass
+
+        t = time_it(run, repeats=3, warmup=1)
+        out["resolution"][res] = {"ms_per_step": t.median_ms / 5}
+    torch.manual_seed(0)
+    m = Model.create(GeneratorConfig(resolution=128))
+    for batch in (1, 4, 8):
+        ws = m.G.map(torch.randn(batch, m.G.z_dim)).detach()
+
+        def fwd(ws=ws):
+            with torch.no_grad():
+                m.G.synthesize(ws)
+
+        t = time_it(fwd, repeats=5, warmup=1)
+        out["batch"][batch] = {"ms_per_batch": t.median_ms, "ms_per_image": t.median_ms / batch}
+    return out
+
+
+# -- driver ------------------------------------------------------------------------------------
+
+
+SECTIONS: dict[str, Callable] = {}
+
+
+def run(
+    weights: str | None = None,
+    data: str | None = None,
+    quick: bool = False,
+    only: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    import tempfile
+
+    model = load_model(weights)
+    n = 2 if quick else 6
+    patches, patch_note = heldout_patches(model, n, data)
+    report = {"machine": machine(), "model": model.name, "model_kimg": model.card.get("kimg")}
+    report["patches"] = patch_note
+    plan = {
+        "inversion": lambda: inversion_quality_per_second(
+            model, patches, 60 if quick else 200, 150 if quick else 1000
+        ),
+        "masked": lambda: masked_vs_diffuse(model, patches, 30 if quick else 100),
+        "throughput": lambda: step_throughput(model, patches[0]),
+        "scrubbing": lambda: scrubbing(model),
+        "readers": lambda: readers(Path(tempfile.mkdtemp())),
+        "scaling": scaling,
+    }
+    plan.update({k: (lambda f=f: f(model, quick)) for k, f in SECTIONS.items()})
+    for name, fn in plan.items():
+        if only and name not in only:
+            continue
+        if progress:
+            progress(name)
+        t0 = time.perf_counter()
+        report[name] = fn()
+        report[name + "_seconds"] = round(time.perf_counter() - t0, 1)
+    return report
+
+
+def save_json(report: dict, path: Path) -> None:
+    from stimstudio.core.model import atomic_write_bytes
+
+    atomic_write_bytes(path, json.dumps(report, indent=2, default=str).encode())

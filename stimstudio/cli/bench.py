@@ -1,0 +1,50 @@
+"""`stimstudio bench`: run the benchmark suite (benchmarks/) and write BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .common import UserError, add_common, emit
+
+
+def register(sub) -> None:
+    b = sub.add_parser("bench", help="measure speed and quality against baselines")
+    b.add_argument("--weights", help="model file (default: the shipped model)")
+    b.add_argument("--data", help="patch data set folder (held-out.npz); default: phantoms")
+    b.add_argument("--quick", action="store_true", help="fewer patches and steps")
+    b.add_argument("--only", action="append", help="run only this section (repeatable)")
+    b.add_argument("--out", default="BENCHMARKS.md", help="markdown report to write")
+    add_common(b)
+    b.set_defaults(func=cmd_bench)
+
+
+def _suite():
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "benchmarks" / "suite.py").is_file():
+        raise UserError("benchmarks/ not found: run `stimstudio bench` from a source checkout")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    import benchmarks.report as report
+    import benchmarks.suite as suite
+
+    return root, suite, report
+
+
+def cmd_bench(args) -> int:
+    root, suite, report = _suite()
+    res = suite.run(
+        args.weights,
+        args.data,
+        args.quick,
+        args.only,
+        progress=None if args.quiet else lambda name: print(f"bench: {name} ...", file=sys.stderr),
+    )
+    out = Path(args.out)
+    from ..core.model import atomic_write_bytes
+
+    md = report.markdown(res, root / "benchmarks" / "figures")
+    atomic_write_bytes(out, md.encode())
+    suite.save_json(res, out.with_suffix(".json"))
+    emit(args, res, md)
+    return 0
