@@ -58,7 +58,7 @@ def test_generate_invert_compose_interpolate(tmp_path, capsys, tiny_weights, ima
     for name in ("stitch", "poisson", "encoder", "optimized"):
         assert name in out and (tmp_path / "c" / f"{name}.png").exists()
     metrics = json.loads((tmp_path / "c" / "metrics.json").read_text())["metrics"]
-    assert set(metrics) == {"stitch", "poisson", "encoder", "optimized"}
+    assert set(metrics) == {"stitch", "poisson", "encoder", "optimized", "stylemix"}
 
     g = tmp_path / "g"
     code, out, err = run(
@@ -140,3 +140,26 @@ def test_existing_output_is_not_overwritten(tmp_path, capsys, tiny_weights, imag
     )
     _one_line_error(code, out, err, "--force")
     assert target.read_bytes() == b"keep"
+
+
+def test_mix_and_its_errors(tmp_path, capsys, tiny_weights):
+    W = ["--weights", tiny_weights, "--quiet"]
+    assert run(capsys, "generate", "--seeds", "0-1", "--out-dir", tmp_path / "g", *W)[0] == 0
+    a, b = tmp_path / "g" / "seed0000.latent.npz", tmp_path / "g" / "seed0001.latent.npz"
+    code, out, err = run(
+        capsys, "mix", a, b, "--fine-from", "B", "--out", tmp_path / "m.png",
+        "--latent-out", tmp_path / "m.latent.npz", "--json", *W,
+    )  # fmt: skip
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["layers_from_b"] == res["presets"]["fine"]
+    from stimstudio.core.latent import load_latent
+
+    m, la, lb = (load_latent(p).wplus for p in (tmp_path / "m.latent.npz", a, b))
+    fine = res["layers_from_b"]
+    np.testing.assert_array_equal(m[fine], lb[fine])
+    rest = [i for i in range(len(m)) if i not in fine]
+    np.testing.assert_array_equal(m[rest], la[rest])
+    code, out, err = run(capsys, "mix", a, b, "--layers", "0-99", "--out", tmp_path / "x.png", *W)
+    _one_line_error(code, out, err, "outside this model")
+    assert not (tmp_path / "x.png").exists()

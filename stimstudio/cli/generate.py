@@ -46,11 +46,31 @@ def register(sub) -> None:
     c.add_argument("--angle", type=float, default=0.0, help="degrees, counter-clockwise")
     c.add_argument("--feather", type=float, default=2.0, help="edge feather radius (pixels)")
     c.add_argument("--out-dir", required=True)
+    c.add_argument(
+        "--stylemix-optimize",
+        action="store_true",
+        help="also run Eq. 4 from the style mix (a sixth result, 'stylemix+opt')",
+    )
     _add_inversion_options(c)
     c.add_argument("--force", action="store_true")
     add_model_options(c)
     add_common(c)
     c.set_defaults(func=cmd_compose)
+
+    x = sub.add_parser("mix", help="per-layer style mixing of two latents")
+    x.add_argument("a", help="latent A (.latent.npz): gives every layer not taken from B")
+    x.add_argument("b", help="latent B (.latent.npz)")
+    grp = x.add_mutually_exclusive_group(required=True)
+    grp.add_argument("--fine-from", choices=["B"], help="fine layers (texture) from B")
+    grp.add_argument("--coarse-from", choices=["B"], help="coarse layers (shape) from B")
+    grp.add_argument("--middle-from", choices=["B"], help="middle layers from B")
+    grp.add_argument("--layers", help="explicit layer indices/ranges from B, e.g. 0-3,7")
+    x.add_argument("--out", required=True, help="image .png/.tiff")
+    x.add_argument("--latent-out", help="write the mixed latent here")
+    x.add_argument("--force", action="store_true")
+    add_model_options(x)
+    add_common(x)
+    x.set_defaults(func=cmd_mix)
 
     p = sub.add_parser("interpolate", help="frames along a path through 2+ anchor latents")
     p.add_argument("anchors", nargs="+", help="anchor latents (.latent.npz), in path order")
@@ -213,7 +233,7 @@ def _parse_polygon(text: str) -> np.ndarray:
 
 
 def cmd_compose(args) -> int:
-    from ..core.compose import METHODS, Composite, Mask, Placement, compose
+    from ..core.compose import Composite, Mask, Placement, compose
     from ..core.imageio import load_mask, save_image, side_by_side
 
     settings = _settings(args)
@@ -230,7 +250,15 @@ def cmd_compose(args) -> int:
     bar = tqdm_bar(args, total=settings.steps, desc="masked optimisation", unit="step")
     comp = None
     for rec in compose(
-        model, texture, template, mask, placement, settings, compute, vgg16_path=args.vgg16
+        model,
+        texture,
+        template,
+        mask,
+        placement,
+        settings,
+        compute,
+        vgg16_path=args.vgg16,
+        stylemix_optimize=args.stylemix_optimize,
     ):
         if isinstance(rec, Composite):
             comp = rec
@@ -239,10 +267,11 @@ def cmd_compose(args) -> int:
     bar.close()
     out = _out_dir(args.out_dir, args.force)
     files = {}
-    for name in METHODS:
+    methods = list(comp.images)
+    for name in methods:
         files[name] = str(save_image(out / f"{name}.png", comp.images[name]))
     save_image(out / "mask.png", comp.mask, model_range=False)
-    sheet = side_by_side([texture, template] + [comp.images[m] for m in METHODS])
+    sheet = side_by_side([texture, template] + [comp.images[m] for m in methods])
     files["sheet"] = str(save_image(out / "fig4-sheet.png", sheet))
     comp.latents["optimized"].save(out / "optimized.latent.npz")
     comp.latents["encoder"].save(out / "encoder.latent.npz")
@@ -258,14 +287,16 @@ def cmd_compose(args) -> int:
     from .common import _jsonable
 
     atomic_write_bytes(out / "metrics.json", json.dumps(_jsonable(result), indent=2).encode())
-    lines = [f"{'method':10s} {'PSNR in':>8s} {'SSIM in':>8s} {'detail':>7s} {'seam':>6s}"]
-    for name in METHODS:
+    lines = [
+        f"{'method':13s} {'PSNR in':>8s} {'SSIM in':>8s} {'detail':>7s} {'seam':>6s} {'shape':>6s}"
+    ]
+    for name in methods:
         m = comp.metrics[name]
         lines.append(
-            f"{name:10s} {m['psnr_in_mask']:8.2f} {m['ssim_in_mask']:8.3f} "
-            f"{m['detail_in_mask']:7.3f} {m['seam_strength']:6.2f}"
+            f"{name:13s} {m['psnr_in_mask']:8.2f} {m['ssim_in_mask']:8.3f} "
+            f"{m['detail_in_mask']:7.3f} {m['seam_strength']:6.2f} {m['shape_agreement']:6.3f}"
         )
-    lines.append(f"-> {out} (sheet: texture | template | {' | '.join(METHODS)})")
+    lines.append(f"-> {out} (sheet: texture | template | {' | '.join(methods)})")
     emit(args, result, "\n".join(lines))
     return 0
 
@@ -311,4 +342,49 @@ def cmd_interpolate(args) -> int:
         f"min {d.min():.4g}, max {d.max():.4g}, CV {pf.cv:.3f}"
     )
     emit(args, result, text)
+    return 0
+
+
+def parse_layers(text: str) -> list[int]:
+    out = []
+    try:
+        for part in text.split(","):
+            a, _, b = part.strip().partition("-")
+            out += list(range(int(a), int(b or a) + 1))
+    except ValueError as exc:
+        raise UserError(f"--layers must look like 0-3,7, got {text!r}") from exc
+    return out
+
+
+def cmd_mix(args) -> int:
+    from ..core.generate import mixing_presets, style_mix, weights_from_layers
+    from ..core.imageio import save_image
+    from ..core.invert import synthesize
+    from ..core.latent import Latent, load_latent
+
+    out = Path(args.out)
+    refuse_existing(out, args.force)
+    if args.latent_out:
+        refuse_existing(Path(args.latent_out), args.force)
+    model, compute = load_model_for(args)
+    a, b = load_latent(args.a), load_latent(args.b)
+    a.check_model(model)
+    b.check_model(model)
+    presets = mixing_presets(model)
+    if args.layers:
+        layers = parse_layers(args.layers)
+    else:
+        layers = presets["fine" if args.fine_from else "coarse" if args.coarse_from else "middle"]
+    w = style_mix([a.wplus, b.wplus], weights_from_layers(model.num_ws, layers))
+    save_image(out, synthesize(model, w, compute)[0])
+    src = {
+        "method": "style-mix",
+        "a": Path(args.a).name,
+        "b": Path(args.b).name,
+        "layers_from_b": layers,
+    }
+    if args.latent_out:
+        Latent(w, src, model.sha256).save(args.latent_out)
+    result = {"output": str(out), "layers_from_b": layers, "presets": presets}
+    emit(args, result, f"{out}: layers {layers} from B, the rest from A")
     return 0

@@ -24,7 +24,9 @@ from .latent import Latent
 from .metrics import image_metrics
 from .model import Model
 
-METHODS = ("stitch", "poisson", "encoder", "optimized")
+METHODS = ("stitch", "poisson", "encoder", "optimized", "stylemix")
+# "stylemix": fine layers from the texture's latent, coarse + middle from the template's
+# (generator controls beyond the paper); "stylemix+opt" adds Eq. 4 from that mix when asked.
 
 
 @dataclass
@@ -160,6 +162,7 @@ def compose(
     compute: Compute | None = None,
     vgg16_path: str | None = None,
     should_stop=None,
+    stylemix_optimize: bool = False,
 ) -> Iterator[InversionStep | Composite]:
     """Yield inversion steps while optimising, then the finished `Composite` last.
 
@@ -198,6 +201,35 @@ def compose(
         model.sha256,
     )
     comp.images["optimized"] = synthesize(model, last.wplus, compute)[0]
-    for name in METHODS:
+    w_mix = stylemix_latent(model, texture_latent(model, tex_placed, soft, compute), w_enc)
+    comp.latents["stylemix"] = Latent(w_mix, {"method": "compose-stylemix"}, model.sha256)
+    comp.images["stylemix"] = synthesize(model, w_mix, compute)[0]
+    if stylemix_optimize:
+        last = None
+        for rec in invert(
+            model, comp.images["stitch"], soft, settings, w_mix, compute, F, should_stop
+        ):
+            last = rec
+            yield rec
+        if last is None or last.cancelled:
+            return
+        comp.latents["stylemix+opt"] = Latent(
+            last.wplus, {"method": "compose-stylemix-opt"}, model.sha256
+        )
+        comp.images["stylemix+opt"] = synthesize(model, last.wplus, compute)[0]
+    for name in comp.images:
         comp.metrics[name] = image_metrics(comp.images[name], tex_placed, template, soft)
     yield comp
+
+
+def texture_latent(model: Model, texture_placed: np.ndarray, soft_mask: np.ndarray, compute=None):
+    """The texture's own latent: the encoder's code of the placed texture patch."""
+    return encode(model, texture_placed, compute)[0].cpu().numpy()
+
+
+def stylemix_latent(model: Model, w_texture: np.ndarray, w_template: np.ndarray) -> np.ndarray:
+    """Fine layers from the texture, coarse and middle layers from the template."""
+    from .generate import mixing_presets, style_mix, weights_from_layers
+
+    fine = mixing_presets(model)["fine"]
+    return style_mix([w_template, w_texture], weights_from_layers(model.num_ws, fine))

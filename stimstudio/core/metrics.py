@@ -83,12 +83,23 @@ def seam_strength(img: np.ndarray, template: np.ndarray, mask: np.ndarray, width
     return float(e_img / max(e_ref, 1e-12))
 
 
+def shape_agreement(img: np.ndarray, template: np.ndarray, mask=None, sigma: float = 4.0) -> float:
+    """SSIM of the low-pass images outside the mask: did the template's layout survive?"""
+    blur = lambda a: cv2.GaussianBlur(a.astype(np.float64), (0, 0), sigma)  # noqa: E731
+    outside = None if mask is None else 1.0 - np.asarray(mask, np.float64)
+    if outside is not None and outside.sum() <= 0:
+        outside = None
+    return ssim(blur(img), blur(template), outside)
+
+
 def image_metrics(img, texture, template, mask) -> dict:
-    """The Fig. 4 numbers for one method: fidelity to the texture inside, seam at the edge."""
+    """The Fig. 4 numbers for one method: fidelity to the texture inside, seam at the edge,
+    and agreement with the template's coarse shape outside."""
     inside = np.asarray(mask, np.float64)
     return {
         "psnr_in_mask": psnr(img, texture, inside),
         "ssim_in_mask": ssim(img, texture, inside),
         "detail_in_mask": detail_fidelity(img, texture, inside),
         "seam_strength": seam_strength(img, template, mask),
+        "shape_agreement": shape_agreement(img, template, mask),
     }
