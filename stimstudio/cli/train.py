@@ -55,6 +55,15 @@ def register(sub) -> None:
     add_common(e)
     e.set_defaults(func=cmd_train_encoder)
 
+    pub = tsub.add_parser("publish", help="write a run's model as a shipped fp16 weights file")
+    pub.add_argument("model", help="runs/.../model-encoder.safetensors (or model-gan)")
+    pub.add_argument("--out", required=True, help="weights/NAME.safetensors")
+    pub.add_argument("--data-manifest", help="manifest.json of the training patches")
+    pub.add_argument("--hardware", default="", help="where it was trained, for the card")
+    pub.add_argument("--force", action="store_true")
+    add_common(pub)
+    pub.set_defaults(func=cmd_train_publish)
+
 
 def cmd_dataset_build(args) -> int:
     from ..train.dataset import PatchRecipe, build_dataset
@@ -156,4 +165,51 @@ def cmd_train_encoder(args) -> int:
         cleanup(d)
     out = {"kimg": trainer.nimg / 1000, "run_dir": cfg.run_dir, "steps": trainer.step}
     emit(args, out, f"encoder trained to {out['kimg']:.1f} kimg; model in {cfg.run_dir}")
+    return 0
+
+
+MINIMIAS_CITATION = (
+    "J. Suckling et al. (1994), The Mammographic Image Analysis Society Digital Mammogram "
+    "Database, Exerpta Medica, International Congress Series 1069, pp. 375-378"
+)
+
+
+def cmd_train_publish(args) -> int:
+    import json
+    import platform
+
+    import torch
+
+    from .. import __version__
+    from ..core.model import load_model
+    from .common import refuse_existing
+
+    out = Path(args.out).with_suffix(".safetensors")
+    refuse_existing(out, args.force)
+    model = load_model(args.model)
+    card = dict(model.card)
+    data = {}
+    if args.data_manifest:
+        manifest = json.loads(Path(args.data_manifest).read_text())
+        data = {
+            "recipe": manifest.get("recipe"),
+            "counts": manifest.get("counts"),
+            "split": manifest.get("split"),
+        }
+        if "mdb" in " ".join(manifest.get("films", {}).get("train", [])[:3]):
+            data.update(
+                dataset="mini-MIAS",
+                licence="research use only (mini-MIAS Licence.txt)",
+                citation=MINIMIAS_CITATION,
+            )
+    card.update(
+        name=out.stem,
+        data=data,
+        hardware=args.hardware or f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
+        software={"stimstudio": __version__, "torch": torch.__version__},
+    )
+    model.card = card
+    model.save(out, dtype=torch.float16)
+    result = {"weights": str(out), "sha256": model.sha256, "kimg": card.get("kimg")}
+    emit(args, result, f"{out} ({model.sha256[:12]}…), {card.get('kimg')} kimg")
     return 0
