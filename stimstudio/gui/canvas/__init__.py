@@ -1,0 +1,1 @@
+"""Image canvases: the zoomable view, the lasso and the placement handle."""

@@ -1,0 +1,719 @@
+"""The main window: library on the left, the workflow pages in the middle, anchors on the right.
+
+The window owns the services every panel uses (`ctx`): the project (state + undo stack), the
+loaded model and compute device, the render worker, background tasks, error dialogs and the
+status bar. The model loads in a background worker; until it is there (or when there is no
+weights file yet) images can still be opened and viewed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .errors import show_error, show_exception
+from .prefs import Preferences, sample_files
+from .project import SUFFIX, Project, Recovery
+from .widgets import icon
+from .workers import ModelLoader, RenderWorker, TaskWorker
+
+PAGES = ("view", "mask", "placement", "generate", "interpolate", "generator")
+PAGE_TITLES = {
+    "view": "1 · View",
+    "mask": "2 · Texture mask",
+    "placement": "3 · Placement",
+    "generate": "4 · Generate",
+    "interpolate": "5 · Interpolate",
+    "generator": "Generator",
+}
+PAGE_TIPS = {
+    "view": "Look at a film, set window/level, cut the texture and the shape template (Ctrl+1)",
+    "mask": "Lasso the tumor texture on the texture patch (Ctrl+2)",
+    "placement": "Drag, scale and rotate the texture on the template (Ctrl+3)",
+    "generate": "Render the stimulus: encoder + masked optimisation, four methods (Ctrl+4)",
+    "interpolate": "Paths between anchors: scrub, play, measure the steps (Ctrl+5)",
+    "generator": "Random samples by seed, truncation and per-layer style mixing (Ctrl+6)",
+}
+MAMMO_CACHE = 4
+
+
+def memory_text(compute=None) -> str:
+    rss = None
+    try:
+        with open("/proc/self/statm") as f:
+            rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError, IndexError):
+        try:
+            import resource
+
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        except (ImportError, OSError):
+            rss = None
+    parts = [f"RAM {rss / 2**30:.2f} GB"] if rss else []
+    if compute is not None and compute.device.type == "cuda":
+        import torch
+
+        parts.append(f"GPU {torch.cuda.memory_allocated(compute.device) / 2**30:.2f} GB")
+    return "Memory: " + (" · ".join(parts) if parts else "n/a")
+
+
+class Notice(QFrame):
+    """A banner across the top of the window for something the user should act on."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("notice")
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.button = QPushButton()
+        self.close_button = QPushButton("✕")
+        self.close_button.setObjectName("flat")
+        self.close_button.setFixedWidth(28)
+        self.close_button.setToolTip("Hide this message")
+        self.close_button.clicked.connect(self.hide)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(12, 6, 6, 6)
+        lay.addWidget(self.text, 1)
+        lay.addWidget(self.button)
+        lay.addWidget(self.close_button)
+        self._slot = None
+        self.hide()
+
+    def show_message(self, text: str, button: str | None = None, slot=None) -> None:
+        self.text.setText(text)
+        if self._slot is not None:
+            self.button.clicked.disconnect(self._slot)
+            self._slot = None
+        self.button.setVisible(bool(button))
+        if button:
+            self.button.setText(button)
+            self._slot = slot
+            self.button.clicked.connect(slot)
+        self.show()
+
+
+class MainWindow(QMainWindow):
+    model_changed = Signal(object)  # Model or None
+
+    def __init__(
+        self,
+        weights: str | None = None,
+        device: str | None = None,
+        precision: str | None = None,
+        recovery: bool = True,
+    ):
+        super().__init__()
+        self.setWindowTitle("StimStudio")
+        self.resize(1440, 900)
+        self.setAcceptDrops(True)
+        self.prefs = Preferences.load()
+        self.weights_override = weights
+        if device:
+            self.prefs.device = device
+        if precision:
+            self.prefs.precision = precision
+        self.project = Project(self)
+        self.model = None
+        self.compute = None
+        self.model_error: str | None = None
+        self.loader: ModelLoader | None = None
+        self.tasks: set[TaskWorker] = set()
+        self._mammos: OrderedDict[str, object] = OrderedDict()
+        self.recovery = Recovery() if recovery else None
+        self.force_close = False  # screenshots and tests close without asking
+        self.render_worker = RenderWorker(parent=self)
+        self.render_worker.start()
+
+        self._build_ui()
+        self.project.dirty_changed.connect(self._update_title)
+        self.project.reset.connect(self._update_title)
+        self._update_title()
+
+        self._mem_timer = QTimer(self)
+        self._mem_timer.timeout.connect(self._update_memory)
+        self._mem_timer.start(2000)
+        self._autosave_timer = QTimer(self)
+        self._autosave_timer.timeout.connect(self.autosave)
+        if self.recovery is not None:
+            self._autosave_timer.start(max(5, self.prefs.autosave_seconds) * 1000)
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _build_ui(self) -> None:
+        self.notice = Notice()
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.pages: dict[str, QWidget] = {}
+        for name in PAGES:
+            page = self._make_page(name)
+            self.pages[name] = page
+            i = self.tabs.addTab(page, PAGE_TITLES[name])
+            self.tabs.setTabToolTip(i, PAGE_TIPS[name])
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.notice)
+        lay.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+        self._build_docks()
+        self._build_actions()
+        self._build_status()
+
+    def _make_page(self, name: str) -> QWidget:
+        from .widgets import placeholder
+
+        return placeholder(PAGE_TIPS[name])
+
+    def _build_docks(self) -> None:
+        self.library = None
+        self.anchors = None
+
+    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, text, slot, shortcut=None, tip=None, icon_name=None) -> QAction:
+        act = QAction(text, self)
+        if shortcut:
+            act.setShortcut(QKeySequence(shortcut))
+        if icon_name:
+            act.setIcon(icon(icon_name))
+        tip = tip or text.replace("…", "").replace("&", "")
+        if shortcut:
+            seq = QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)
+            tip = f"{tip} ({seq})"
+        act.setToolTip(tip)
+        act.setStatusTip(tip)
+        act.triggered.connect(slot)
+        return act
+
+    def _build_actions(self) -> None:
+        mb = self.menuBar()
+        self.act_open = self._action(
+            "&Open images…", self.open_files_dialog, "Ctrl+O", "Open image files", "open"
+        )
+        self.act_open_folder = self._action(
+            "Open &folder…",
+            self.open_folder_dialog,
+            "Ctrl+Shift+O",
+            "Open every mammogram in a folder (mini-MIAS, CBIS-DDSM, INbreast, …)",
+            "folder",
+        )
+        self.act_open_project = self._action(
+            "Open &project…", self.open_project_dialog, "Ctrl+Shift+P", icon_name="project"
+        )
+        self.act_save = self._action("&Save project", self.save_project, "Ctrl+S", icon_name="save")
+        self.act_save_as = self._action("Save project &as…", self.save_project_as, "Ctrl+Shift+S")
+        self.act_new = self._action("&New project", self.new_project, "Ctrl+N")
+        self.act_quit = self._action("&Quit", self.close, "Ctrl+Q")
+        self.recent_menu = None
+
+        file_menu = mb.addMenu("&File")
+        file_menu.addAction(self.act_new)
+        file_menu.addAction(self.act_open)
+        file_menu.addAction(self.act_open_folder)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_open_project)
+        file_menu.addAction(self.act_save)
+        file_menu.addAction(self.act_save_as)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_quit)
+
+        self.act_undo = self.project.undo.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcut(QKeySequence.StandardKey.Undo)
+        self.act_undo.setIcon(icon("undo"))
+        self.act_redo = self.project.undo.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
+        self.act_redo.setIcon(icon("redo"))
+        self.act_settings = self._action(
+            "&Settings…", self.open_settings, "Ctrl+,", icon_name="settings"
+        )
+        edit = mb.addMenu("&Edit")
+        edit.addAction(self.act_undo)
+        edit.addAction(self.act_redo)
+        edit.addSeparator()
+        edit.addAction(self.act_settings)
+
+        self.view_menu = mb.addMenu("&View")
+        for i, name in enumerate(PAGES):
+            act = self._action(
+                PAGE_TITLES[name], lambda _=False, n=name: self.show_page(n), f"Ctrl+{i + 1}"
+            )
+            self.view_menu.addAction(act)
+        self.view_menu.addSeparator()
+
+        help_menu = mb.addMenu("&Help")
+        samples = help_menu.addMenu("&Samples")
+        for path in sample_files():
+            samples.addAction(self._action(path.stem, lambda _=False, p=path: self.open_paths([p])))
+        samples.addSeparator()
+        samples.addAction(self._action("Open all samples", lambda: self.open_paths(sample_files())))
+        help_menu.addAction(self._action("&Keyboard shortcuts", self.show_shortcuts, "F1"))
+        help_menu.addAction(self._action("&About StimStudio", self.show_about))
+
+        tb = QToolBar("Main")
+        tb.setObjectName("main-toolbar")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for act in (self.act_open, self.act_open_folder, self.act_save):
+            tb.addAction(act)
+        tb.addSeparator()
+        tb.addAction(self.act_undo)
+        tb.addAction(self.act_redo)
+        tb.addSeparator()
+        tb.addAction(self.act_settings)
+        self.addToolBar(tb)
+
+    def _build_status(self) -> None:
+        sb = self.statusBar()
+        self.task_label = QLabel("")
+        self.task_bar = QProgressBar()
+        self.task_bar.setMaximumWidth(140)
+        self.task_bar.setTextVisible(False)
+        self.task_bar.setRange(0, 0)
+        self.task_bar.hide()
+        self.device_label = QLabel("Device: …")
+        self.device_label.setToolTip("Where the model computes; change it in Settings (Ctrl+,)")
+        self.model_label = QPushButton("Model: loading…")
+        self.model_label.setObjectName("statusButton")
+        self.model_label.setToolTip("The generator + encoder in use. Click to choose another.")
+        self.model_label.clicked.connect(self.open_settings)
+        self.memory_label = QLabel(memory_text())
+        for w in (self.task_label, self.task_bar, self.model_label, self.device_label):
+            sb.addPermanentWidget(w)
+        sb.addPermanentWidget(self.memory_label)
+
+    # -- model -------------------------------------------------------------------------------
+
+    def weights_path(self) -> str | None:
+        return self.weights_override or self.prefs.weights or None
+
+    def load_model(self) -> None:
+        if self.loader is not None and self.loader.isRunning():
+            return
+        self.model_label.setText("Model: loading…")
+        self.device_label.setText("Device: …")
+        self.loader = ModelLoader(self.weights_path(), self.prefs.device, self.prefs.precision)
+        self.loader.loaded.connect(self._model_loaded)
+        self.loader.failed.connect(self._model_failed)
+        self.loader.start()
+
+    def _model_loaded(self, model, compute) -> None:
+        self.model, self.compute, self.model_error = model, compute, None
+        self.render_worker.set_model(model, compute)
+        card = model.card or {}
+        kimg = card.get("kimg")
+        extra = f" · {kimg} kimg" if kimg is not None else ""
+        self.model_label.setText(f"Model: {model.name} · {model.resolution} px{extra}")
+        self.model_label.setProperty("warning", False)
+        self.model_label.style().polish(self.model_label)
+        self.device_label.setText(f"Device: {compute.describe()}")
+        self.notice.hide()
+        self.statusBar().showMessage(f"Model {model.name} loaded", 5000)
+        self.model_changed.emit(model)
+
+    def _model_failed(self, message: str, detail: str) -> None:
+        self.model, self.compute, self.model_error = None, None, message
+        self.render_worker.set_model(None, None)
+        self.model_label.setText("No model — choose one in Settings…")
+        self.model_label.setProperty("warning", True)
+        self.model_label.style().polish(self.model_label)
+        self.device_label.setText(f"Device: {self.prefs.device}")
+        if detail:
+            show_error(self, message, detail)
+        self.notice.show_message(
+            f"<b>No model loaded.</b> {message}<br>Pick a weights file (.safetensors) in "
+            "Settings. You can still open and view images, cut patches and draw masks.",
+            "Open Settings…",
+            self.open_settings,
+        )
+        self.model_changed.emit(None)
+
+    def model_info(self) -> dict:
+        if self.model is None:
+            return {}
+        return {
+            "name": self.model.name,
+            "path": str(self.model.path) if self.model.path else None,
+            "sha256": self.model.sha256,
+            "resolution": self.model.resolution,
+        }
+
+    def require_model(self) -> bool:
+        if self.model is not None:
+            return True
+        msg = self.model_error or "the model is still loading"
+        show_error(self, f"No model is loaded: {msg}\nChoose a weights file in Settings (Ctrl+,).")
+        return False
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    def run_task(self, fn, label: str, on_done=None, on_progress=None, on_failed=None):
+        """Run fn(task) in a background thread; errors become a dialog unless on_failed."""
+        task = TaskWorker(fn, label)
+        if on_done:
+            task.done.connect(on_done)
+        if on_progress:
+            task.progress.connect(on_progress)
+        task.failed.connect(on_failed or (lambda msg, detail: show_error(self, msg, detail)))
+        task.finished.connect(lambda: self._task_finished(task))
+        self.tasks.add(task)
+        self._update_tasks()
+        task.start()
+        return task
+
+    def _task_finished(self, task) -> None:
+        self.tasks.discard(task)
+        self._update_tasks()
+
+    def _update_tasks(self) -> None:
+        busy = [t.label for t in self.tasks if t.label]
+        self.task_bar.setVisible(bool(busy))
+        self.task_label.setText(busy[0] + (f" (+{len(busy) - 1})" if len(busy) > 1 else ""))
+
+    def is_idle(self) -> bool:
+        loading = self.loader is not None and self.loader.isRunning()
+        pages_busy = any(getattr(p, "busy", lambda: False)() for p in self.pages.values())
+        return not loading and not self.tasks and self.render_worker.idle() and not pages_busy
+
+    # -- files -------------------------------------------------------------------------------
+
+    def mammogram(self, path: str):
+        """A read Mammogram from the small cache, or None (read it with read_mammogram_async)."""
+        m = self._mammos.get(str(path))
+        if m is not None:
+            self._mammos.move_to_end(str(path))
+        return m
+
+    def remember_mammogram(self, path: str, mammo) -> None:
+        self._mammos[str(path)] = mammo
+        self._mammos.move_to_end(str(path))
+        while len(self._mammos) > MAMMO_CACHE:
+            self._mammos.popitem(last=False)
+
+    def read_mammogram_async(self, path: str, on_done) -> None:
+        cached = self.mammogram(path)
+        if cached is not None:
+            on_done(cached)
+            return
+
+        def job(task):
+            from stimstudio.core.readers import read_mammogram
+
+            m = read_mammogram(path)
+            m.preview(2048)  # build the display level off the UI thread
+            return m
+
+        def done(m):
+            self.remember_mammogram(path, m)
+            on_done(m)
+
+        self.run_task(job, f"Reading {Path(path).name}…", done)
+
+    def open_paths(self, paths) -> None:
+        paths = [Path(p) for p in paths]
+        projects = [p for p in paths if p.suffix == SUFFIX]
+        if projects:
+            self.open_project(projects[0])
+            paths = [p for p in paths if p.suffix != SUFFIX]
+        if paths and self.library is not None:
+            self.library.add_paths(paths)
+            for p in paths:
+                self.prefs.add_recent(str(p))
+            self._save_prefs()
+
+    def open_files_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(
+            self,
+            "Open images",
+            "",
+            "Mammograms (*.dcm *.dicom *.pgm *.png *.tif *.tiff *.jpg *.jpeg *.LJPEG);;"
+            "All files (*)",
+        )
+        if files:
+            self.open_paths(files)
+
+    def open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of mammograms")
+        if folder:
+            self.open_paths([folder])
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for p in self.prefs.recent:
+            self.recent_menu.addAction(
+                self._action(p, lambda _=False, path=p: self.open_paths([path]))
+            )
+        if not self.prefs.recent:
+            act = self.recent_menu.addAction("(none yet)")
+            act.setEnabled(False)
+
+    def dragEnterEvent(self, event):  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.open_paths(paths)
+
+    # -- projects ----------------------------------------------------------------------------
+
+    def _update_title(self, *_) -> None:
+        name = self.project.path.name if self.project.path else "untitled"
+        star = " •" if self.project.dirty else ""
+        self.setWindowTitle(f"{name}{star} — StimStudio")
+
+    def confirm_discard(self) -> bool:
+        if not self.project.dirty:
+            return True
+        answer = QMessageBox.question(
+            self,
+            "Unsaved changes",
+            "The project has unsaved changes. Save them first?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+        )
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save_project()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new_project(self) -> None:
+        if self.confirm_discard():
+            self.project.replace_state({}, None)
+
+    def open_project_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open project", "", f"StimStudio project (*{SUFFIX})"
+        )
+        if path:
+            self.open_project(path)
+
+    def open_project(self, path) -> bool:
+        if not self.confirm_discard():
+            return False
+        try:
+            meta = self.project.load(path)
+        except Exception as exc:  # noqa: BLE001
+            show_exception(self, exc)
+            return False
+        self._check_project_model(meta)
+        self.prefs.add_recent(str(path))
+        self._save_prefs()
+        self.statusBar().showMessage(f"Opened {Path(path).name}", 5000)
+        return True
+
+    def _check_project_model(self, meta: dict) -> None:
+        sha = (meta.get("model") or {}).get("sha256")
+        if sha and self.model is not None and self.model.sha256 and sha != self.model.sha256:
+            name = (meta.get("model") or {}).get("name", "another model")
+            self.notice.show_message(
+                f"This project was made with model <b>{name}</b>; the loaded model is "
+                f"{self.model.name}. Anchors and results belong to their model: load it in "
+                "Settings to render them again."
+            )
+
+    def save_project(self) -> bool:
+        if self.project.path is None:
+            return self.save_project_as()
+        return self._save_to(self.project.path)
+
+    def save_project_as(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save project", "stimuli" + SUFFIX, f"StimStudio project (*{SUFFIX})"
+        )
+        return bool(path) and self._save_to(Path(path))
+
+    def _save_to(self, path: Path) -> bool:
+        try:
+            saved = self.project.save(path, self.model_info())
+        except Exception as exc:  # noqa: BLE001
+            show_exception(self, exc)
+            return False
+        self.prefs.add_recent(str(saved))
+        self._save_prefs()
+        self.statusBar().showMessage(f"Saved {saved.name}", 5000)
+        return True
+
+    def autosave(self) -> None:
+        """Write the recovery copy when there is something unsaved (every minute, each run)."""
+        if self.recovery is None or not self.project.dirty:
+            return
+        try:
+            self.recovery.write(self.project, self.model_info())
+        except Exception as exc:  # noqa: BLE001 - autosave must never interrupt work
+            self.statusBar().showMessage(f"Autosave failed: {exc}", 8000)
+
+    def offer_restore(self) -> bool:
+        """After a crash: offer the recovery copy of the last session."""
+        if self.recovery is None:
+            return False
+        pending = self.recovery.pending()
+        if pending is None:
+            self.recovery.claim()
+            return False
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(pending.stat().st_mtime))
+        answer = QMessageBox.question(
+            self,
+            "Restore unsaved work?",
+            "StimStudio did not close properly last time. A recovery copy of the open project "
+            f"was saved at {stamp}.\n\nRestore it?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        )
+        restored = False
+        if answer == QMessageBox.StandardButton.Yes:
+            try:
+                from .project import read_project
+
+                state, meta = read_project(pending)
+                original = meta.get("original_path")
+                self.project.replace_state(state, Path(original) if original else None)
+                self.project._view_dirty = True  # restored work is unsaved until saved
+                self.project.dirty_changed.emit(True)
+                restored = True
+                self.statusBar().showMessage("Restored the recovery copy", 8000)
+            except Exception as exc:  # noqa: BLE001
+                show_exception(self, exc)
+        if not restored:
+            self.recovery.discard()
+        self.recovery.claim()
+        return restored
+
+    # -- settings and help -------------------------------------------------------------------
+
+    def _save_prefs(self) -> None:
+        try:
+            self.prefs.save()
+        except OSError as exc:
+            self.statusBar().showMessage(f"Could not save preferences: {exc}", 8000)
+
+    def open_settings(self) -> None:
+        from .panels.settings import SettingsDialog
+
+        dlg = SettingsDialog(self.prefs, self)
+        if self.weights_override and not self.prefs.weights:
+            dlg.weights.edit.setText(self.weights_override)
+        if dlg.exec() != SettingsDialog.DialogCode.Accepted:
+            return
+        self.apply_prefs(dlg.result_prefs())
+
+    def apply_prefs(self, new: Preferences) -> None:
+        old = self.prefs
+        reload = (
+            new.weights != (old.weights or self.weights_override or "")
+            or new.device != old.device
+            or new.precision != old.precision
+        )
+        if new.weights != (old.weights or ""):
+            self.weights_override = None
+        self.prefs = new
+        self._save_prefs()
+        if reload:
+            self.load_model()
+
+    def show_shortcuts(self) -> None:
+        rows = [
+            ("Ctrl+O / Ctrl+Shift+O", "open images / a folder"),
+            ("Ctrl+S", "save the project"),
+            ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"),
+            ("Ctrl+1 … Ctrl+6", "go to a page"),
+            ("F", "fit the image to the view"),
+            ("T / M", "View: cut the ROI as texture / as template"),
+            ("L / P", "Mask: freehand lasso / polygon lasso"),
+            ("Enter / Esc", "Mask: close / cancel a polygon"),
+            ("Arrows, + / −, [ / ]", "Placement: move, scale, rotate (Shift: 5x)"),
+            ("Ctrl+Enter / Esc", "Generate: run / cancel"),
+            ("Space, ← / →", "Interpolate: play/pause, previous/next frame"),
+            ("K", "keep the shown image as an anchor"),
+        ]
+        html = "<table cellpadding=4>" + "".join(
+            f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows
+        )
+        QMessageBox.information(self, "Keyboard shortcuts", html + "</table>")
+
+    def show_about(self) -> None:
+        from stimstudio import __version__
+
+        QMessageBox.about(
+            self,
+            "About StimStudio",
+            f"<b>StimStudio {__version__}</b><br>Realistic, controllable mammogram stimuli "
+            "for vision science.<br>Method: Ren, Yu &amp; Whitney (2021); in-domain GAN "
+            "inversion (Zhu et al. 2020); StyleGAN2 (Karras et al.).<br>Sample images: "
+            "mini-MIAS (Suckling et al. 1994), research use only.",
+        )
+
+    # -- navigation and lifecycle ------------------------------------------------------------
+
+    def show_page(self, name: str) -> None:
+        self.tabs.setCurrentWidget(self.pages[name])
+
+    def start(self, project: str | None = None, files=(), offer_restore: bool = True) -> None:
+        """What happens right after the window is shown."""
+        self.load_model()
+        restored = self.offer_restore() if offer_restore else False
+        if self.recovery is not None and not offer_restore:
+            self.recovery.claim()
+        if project and not restored:
+            self.open_project(project)
+        if files:
+            self.open_paths(files)
+
+    def _update_memory(self) -> None:
+        self.memory_label.setText(memory_text(self.compute))
+
+    def shutdown(self) -> None:
+        """Stop workers (waiting for them) so the process can exit cleanly."""
+        for p in self.pages.values():
+            stop = getattr(p, "shutdown", None)
+            if stop:
+                stop()
+        for t in list(self.tasks):
+            t.cancel()
+            t.wait(10000)
+        if self.loader is not None:
+            self.loader.wait(30000)
+        self.render_worker.stop()
+        self._autosave_timer.stop()
+        self._mem_timer.stop()
+
+    def closeEvent(self, event):  # noqa: N802
+        if not self.force_close and not self.confirm_discard():
+            event.ignore()
+            return
+        self.shutdown()
+        if self.recovery is not None:
+            self.recovery.release()
+        event.accept()

@@ -1,0 +1,1 @@
+"""The pages and side panels of the main window."""

@@ -1,0 +1,167 @@
+"""Settings dialog: device, precision, inversion settings, model and VGG16 files."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..prefs import Preferences
+from ..widgets import hint
+
+
+def _sci_spin(value: float, lo: float, hi: float, decimals: int = 7) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setDecimals(decimals)
+    box.setRange(lo, hi)
+    box.setValue(value)
+    box.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
+    return box
+
+
+class FileField(QWidget):
+    def __init__(self, value: str, placeholder: str, filt: str, parent=None):
+        super().__init__(parent)
+        self.filt = filt
+        self.edit = QLineEdit(value)
+        self.edit.setPlaceholderText(placeholder)
+        self.edit.setClearButtonEnabled(True)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.edit, 1)
+        lay.addWidget(browse)
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a file", self.edit.text(), self.filt)
+        if path:
+            self.edit.setText(path)
+
+    def text(self) -> str:
+        return self.edit.text().strip()
+
+
+class SettingsDialog(QDialog):
+    """Edits a copy of the preferences; `result_prefs()` after exec() returns the new ones."""
+
+    def __init__(self, prefs: Preferences, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setMinimumWidth(520)
+        self._prefs = prefs
+
+        compute = QGroupBox("Computation")
+        f1 = QFormLayout(compute)
+        self.device = QComboBox()
+        self.device.addItems(["auto", "cuda", "mps", "cpu"])
+        self.device.setCurrentText(prefs.device)
+        self.device.setToolTip("auto: a CUDA GPU, then Apple MPS, then the CPU")
+        self.precision = QComboBox()
+        self.precision.addItems(["auto", "fp32", "bf16", "fp16"])
+        self.precision.setCurrentText(prefs.precision)
+        self.precision.setToolTip(
+            "auto = fp32 (exact, reproducible). bf16 is 1.4-1.8x faster on CPU; fp16 only on a GPU."
+        )
+        f1.addRow("Device", self.device)
+        f1.addRow("Precision", self.precision)
+
+        inv = QGroupBox("Generate (masked optimisation, Eq. 4)")
+        f2 = QFormLayout(inv)
+        self.steps = QSpinBox()
+        self.steps.setRange(0, 5000)
+        self.steps.setValue(prefs.steps)
+        self.steps.setToolTip("Optimisation steps after the encoder's guess (paper: 100)")
+        self.lambda3 = _sci_spin(prefs.lambda_perceptual, 0, 10)
+        self.lambda3.setToolTip("λ3: weight of the perceptual (feature) term; paper 5e-5")
+        self.lambda4 = _sci_spin(prefs.lambda_encoder, 0, 100, 4)
+        self.lambda4.setToolTip("λ4: weight of the encoder term that keeps the code in domain")
+        self.lr = _sci_spin(prefs.lr, 1e-6, 1, 5)
+        self.lr.setToolTip("Adam learning rate (paper recipe: 0.01)")
+        self.outside = _sci_spin(prefs.outside_weight, 0, 1, 4)
+        self.outside.setToolTip(
+            "Pixel weight on the template outside the texture mask (paper: 0 = off)"
+        )
+        self.preview_every = QSpinBox()
+        self.preview_every.setRange(1, 100)
+        self.preview_every.setValue(prefs.preview_every)
+        self.preview_every.setToolTip("Update the live preview every N steps")
+        f2.addRow("Steps", self.steps)
+        f2.addRow("λ3 perceptual", self.lambda3)
+        f2.addRow("λ4 encoder", self.lambda4)
+        f2.addRow("Learning rate", self.lr)
+        f2.addRow("Template weight outside mask", self.outside)
+        f2.addRow("Preview every", self.preview_every)
+
+        files = QGroupBox("Model files")
+        f3 = QFormLayout(files)
+        self.weights = FileField(
+            prefs.weights, "the shipped model (weights/…safetensors)", "Model (*.safetensors)"
+        )
+        self.weights.setToolTip("The generator + encoder weights file (.safetensors + .json card)")
+        self.vgg16 = FileField(
+            prefs.vgg16,
+            "none: use the model's discriminator features",
+            "PyTorch state dict (*.pth *.pt);;All files (*)",
+        )
+        self.vgg16.setToolTip(
+            "A local torchvision vgg16 state dict for the perceptual term (conv4_3). "
+            "Without it the model's own discriminator features are used."
+        )
+        f3.addRow("Weights file", self.weights)
+        f3.addRow("VGG16 file", self.vgg16)
+        f3.addRow(hint("Changing the weights file, device or precision reloads the model."))
+
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok
+            | QDialogButtonBox.StandardButton.Cancel
+            | QDialogButtonBox.StandardButton.RestoreDefaults
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(
+            self._defaults
+        )
+        lay = QVBoxLayout(self)
+        lay.addWidget(compute)
+        lay.addWidget(inv)
+        lay.addWidget(files)
+        lay.addWidget(buttons)
+
+    def _defaults(self) -> None:
+        d = Preferences()
+        self.steps.setValue(d.steps)
+        self.lambda3.setValue(d.lambda_perceptual)
+        self.lambda4.setValue(d.lambda_encoder)
+        self.lr.setValue(d.lr)
+        self.outside.setValue(d.outside_weight)
+        self.preview_every.setValue(d.preview_every)
+
+    def result_prefs(self) -> Preferences:
+        return replace(
+            self._prefs,
+            device=self.device.currentText(),
+            precision=self.precision.currentText(),
+            steps=self.steps.value(),
+            lambda_perceptual=self.lambda3.value(),
+            lambda_encoder=self.lambda4.value(),
+            lr=self.lr.value(),
+            outside_weight=self.outside.value(),
+            preview_every=self.preview_every.value(),
+            weights=self.weights.text(),
+            vgg16=self.vgg16.text(),
+        )

@@ -1,0 +1,98 @@
+"""The app's preferences (Settings dialog) and where its files live.
+
+Preferences are a small JSON file in the config folder: `STIMSTUDIO_CONFIG_DIR` when set (tests,
+portable installs), otherwise the platform's application-config folder. The recovery copy of
+the open project (autosave) lives beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+MAX_RECENT = 10
+
+
+def config_dir() -> Path:
+    env = os.environ.get("STIMSTUDIO_CONFIG_DIR")
+    if env:
+        path = Path(env)
+    else:
+        from PySide6.QtCore import QStandardPaths
+
+        loc = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppConfigLocation)
+        path = Path(loc or Path.home() / ".config") / "stimstudio"
+        if path.parent.name.lower() == "stimstudio":  # Qt already appended the app name
+            path = path.parent
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def resources_dir() -> Path:
+    """`resources/` at the repository root (icons, style sheet, sample images)."""
+    return Path(__file__).resolve().parents[2] / "resources"
+
+
+def sample_files() -> list[Path]:
+    folder = resources_dir() / "samples"
+    return sorted(folder.glob("*.png")) if folder.is_dir() else []
+
+
+@dataclass
+class Preferences:
+    """Everything the Settings dialog edits; the inversion values are the paper's defaults."""
+
+    device: str = "auto"  # auto | cuda | mps | cpu
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16
+    steps: int = 100
+    lambda_perceptual: float = 5e-5  # lambda3
+    lambda_encoder: float = 2.0  # lambda4
+    lr: float = 0.01
+    outside_weight: float = 0.0
+    preview_every: int = 5
+    weights: str = ""  # empty: the shipped model (or STIMSTUDIO_WEIGHTS)
+    vgg16: str = ""  # empty: the model's discriminator features
+    feather: float = 2.0
+    autosave_seconds: int = 60
+    recent: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls) -> Preferences:
+        path = config_dir() / "preferences.json"
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return cls()
+        known = {f.name for f in fields(cls)}
+        prefs = cls()
+        for k, v in data.items() if isinstance(data, dict) else ():
+            if k in known and isinstance(v, type(getattr(prefs, k))):
+                setattr(prefs, k, v)
+            elif k in known and isinstance(getattr(prefs, k), float) and isinstance(v, int):
+                setattr(prefs, k, float(v))
+        return prefs
+
+    def save(self) -> None:
+        from stimstudio.core.model import atomic_write_bytes
+
+        path = config_dir() / "preferences.json"
+        atomic_write_bytes(path, json.dumps(asdict(self), indent=2).encode())
+
+    def add_recent(self, path: str) -> None:
+        path = str(path)
+        self.recent = [path] + [p for p in self.recent if p != path]
+        del self.recent[MAX_RECENT:]
+
+    def inversion_settings(self):
+        from stimstudio.core.invert import InversionSettings
+
+        return InversionSettings(
+            steps=int(self.steps),
+            lr=float(self.lr),
+            lambda_perceptual=float(self.lambda_perceptual),
+            lambda_encoder=float(self.lambda_encoder),
+            outside_weight=float(self.outside_weight),
+            preview_every=int(self.preview_every),
+        )

@@ -1,0 +1,184 @@
+"""Small widgets and display helpers shared by the panels.
+
+Display conversion only: model-range images go through core's `to_unit_range` and become 8-bit
+pixmaps for the screen. No image processing happens here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFrame,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .prefs import resources_dir
+
+
+def display_uint8(img: np.ndarray, model_range: bool = True) -> np.ndarray:
+    """An image for the screen: [-1, 1] (model) or [0, 1] (film) -> uint8."""
+    from stimstudio.core.imageio import to_unit_range
+
+    a = to_unit_range(img) if model_range else np.clip(np.asarray(img, np.float32), 0, 1)
+    return np.ascontiguousarray(np.round(a * 255).astype(np.uint8))
+
+
+def qimage(img: np.ndarray, model_range: bool = True) -> QImage:
+    a = img if img.dtype == np.uint8 else display_uint8(img, model_range)
+    a = np.ascontiguousarray(a)
+    h, w = a.shape[:2]
+    return QImage(a.data, w, h, a.strides[0], QImage.Format.Format_Grayscale8).copy()
+
+
+def pixmap(img: np.ndarray, size: int | None = None, model_range: bool = True) -> QPixmap:
+    pm = QPixmap.fromImage(qimage(img, model_range))
+    if size:
+        pm = pm.scaled(
+            size,
+            size,
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
+    return pm
+
+
+def image_icon(img: np.ndarray, size: int = 64, model_range: bool = True) -> QIcon:
+    return QIcon(pixmap(img, size, model_range))
+
+
+def icon(name: str) -> QIcon:
+    path = resources_dir() / "icons" / f"{name}.svg"
+    return QIcon(str(path)) if path.is_file() else QIcon()
+
+
+def hint(text: str) -> QLabel:
+    """A muted explanatory line under a control group."""
+    lab = QLabel(text)
+    lab.setWordWrap(True)
+    lab.setObjectName("hint")
+    return lab
+
+
+class ImageTile(QFrame):
+    """Title, an image that scales with the tile (keeping its aspect), and a caption."""
+
+    clicked = Signal()
+
+    def __init__(self, title: str = "", min_size: int = 96, parent=None):
+        super().__init__(parent)
+        self.setObjectName("tile")
+        self._pm: QPixmap | None = None
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.setSpacing(4)
+        self.title = QLabel(title)
+        self.title.setObjectName("tileTitle")
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image = QLabel()
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setMinimumSize(min_size, min_size)
+        self.image.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.image.setObjectName("tileImage")
+        self.caption = QLabel("")
+        self.caption.setObjectName("tileCaption")
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.caption.setWordWrap(True)
+        lay.addWidget(self.title)
+        lay.addWidget(self.image, 1)
+        lay.addWidget(self.caption)
+        self.clear()
+
+    def clear(self, text: str = "—") -> None:
+        self._pm = None
+        self.image.setPixmap(QPixmap())
+        self.image.setText(text)
+
+    def set_image(self, img: np.ndarray | None, model_range: bool = True) -> None:
+        if img is None:
+            self.clear()
+            return
+        self._pm = QPixmap.fromImage(qimage(img, model_range))
+        self.image.setText("")
+        self._rescale()
+
+    def has_image(self) -> bool:
+        return self._pm is not None
+
+    def resizeEvent(self, event):  # noqa: N802
+        super().resizeEvent(event)
+        self._rescale()
+
+    def _rescale(self) -> None:
+        if self._pm is None:
+            return
+        side = max(16, min(self.image.width(), self.image.height()))
+        mode = (
+            Qt.TransformationMode.FastTransformation
+            if side >= 2 * self._pm.width()
+            else Qt.TransformationMode.SmoothTransformation
+        )
+        self.image.setPixmap(self._pm.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio, mode))
+
+    def mouseReleaseEvent(self, event):  # noqa: N802
+        super().mouseReleaseEvent(event)
+        self.clicked.emit()
+
+
+class DragSpinBox(QDoubleSpinBox):
+    """A spin box whose value can also be dragged: press and move the mouse left/right.
+
+    Dragging changes the value continuously (`drag_per_pixel` per pixel; Shift = 10x finer),
+    which is how a seed is scrubbed through fractional values.
+    """
+
+    def __init__(self, drag_per_pixel: float = 0.02, parent=None):
+        super().__init__(parent)
+        self.drag_per_pixel = drag_per_pixel
+        self._press: QPoint | None = None
+        self._start = 0.0
+        self._dragged = False
+        self.setCursor(Qt.CursorShape.SizeHorCursor)
+
+    def mousePressEvent(self, event):  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._press = event.position().toPoint()
+            self._start = self.value()
+            self._dragged = False
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event):  # noqa: N802
+        if self._press is not None and event.buttons() & Qt.MouseButton.LeftButton:
+            dx = event.position().toPoint().x() - self._press.x()
+            if abs(dx) > 2 or self._dragged:
+                self._dragged = True
+                fine = 0.1 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1.0
+                self.setValue(self._start + dx * self.drag_per_pixel * fine)
+                return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event):  # noqa: N802
+        self._press = None
+        super().mouseReleaseEvent(event)
+
+
+def placeholder(text: str) -> QWidget:
+    lab = QLabel(text)
+    lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    lab.setWordWrap(True)
+    lab.setObjectName("placeholder")
+    return lab
+
+
+def file_label(path: str | Path) -> str:
+    return Path(path).name
+
+
+ICON_SIZE = QSize(20, 20)

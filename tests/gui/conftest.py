@@ -1,0 +1,59 @@
+"""GUI test fixtures: an isolated config folder and a main window with the tiny model."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config(tmp_path, monkeypatch):
+    """Preferences, autosave and the log go to a temporary folder, never the user's."""
+    monkeypatch.setenv("STIMSTUDIO_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.delenv("STIMSTUDIO_WEIGHTS", raising=False)
+
+
+@pytest.fixture
+def make_window(qtbot, tiny_weights):
+    """make_window(weights=..., wait_model=True, recovery=False) -> a shown MainWindow."""
+    from stimstudio.gui.app import make_app
+
+    make_app()
+
+    def make(weights=tiny_weights, wait_model=True, recovery=False, offer_restore=False):
+        from stimstudio.gui.main_window import MainWindow
+
+        win = MainWindow(weights=weights, recovery=recovery)
+        win.force_close = True
+        qtbot.addWidget(win)
+        win.show()
+        if wait_model:
+            with qtbot.waitSignal(win.model_changed, timeout=60000):
+                win.start(offer_restore=offer_restore)
+        else:
+            win.start(offer_restore=offer_restore)
+        return win
+
+    return make
+
+
+@pytest.fixture
+def window(make_window):
+    return make_window()
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """Every error dialog's (title, message), instead of showing a modal box."""
+    from PySide6.QtWidgets import QMessageBox
+
+    seen = []
+
+    def fake(parent, title, text, *args, **kwargs):
+        seen.append((title, text))
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(fake))
+    monkeypatch.setattr(QMessageBox, "critical", staticmethod(fake))
+    return seen

@@ -1,0 +1,48 @@
+"""The main window opens at once, loads the model in the background, and says when it cannot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtGui import QImage
+
+
+def test_window_opens_and_loads_the_model(window):
+    assert window.model is not None
+    assert window.model.resolution == 32
+    assert "tiny" in window.model_label.text()
+    assert window.device_label.text().startswith("Device: cpu")
+    assert window.memory_label.text().startswith("Memory")
+    assert not window.notice.isVisible()
+    assert window.render_worker.has_model
+
+
+def test_missing_weights_still_opens_and_points_to_settings(make_window, tmp_path):
+    win = make_window(weights=str(tmp_path / "none.safetensors"))
+    assert win.model is None
+    assert win.notice.isVisible()
+    assert "Settings" in win.notice.text.text()
+    assert "not found" in win.notice.text.text()
+    assert "Settings" in win.model_label.text()
+
+
+def test_screenshot_renders_the_window_to_a_png(qtbot, tiny_weights, tmp_path):
+    from stimstudio.gui.app import run_app
+
+    out = tmp_path / "shot.png"
+    rc = run_app(["--screenshot", str(out), "--weights-gui", tiny_weights, "--size", "1000x700"])
+    assert rc == 0
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (1000, 700)
+
+
+def test_main_dispatches_gui_flags_to_the_app(monkeypatch):
+    import stimstudio.gui.app as app
+
+    seen = []
+    monkeypatch.setattr(app, "run_app", lambda argv: seen.append(argv) or 0)
+    from stimstudio.__main__ import main
+
+    assert main(["--screenshot", "x.png"]) == 0
+    assert seen == [["--screenshot", "x.png"]]
+    assert Path(app.__file__).name == "app.py"
