@@ -181,12 +181,29 @@ class MainWindow(QMainWindow):
         self._build_status()
 
     def _make_page(self, name: str) -> QWidget:
+        import importlib
+
+        classes = {
+            "view": ("view", "ViewPage"),
+            "mask": ("mask", "MaskPage"),
+            "placement": ("placement", "PlacementPage"),
+        }
+        if name in classes:
+            module, cls = classes[name]
+            mod = importlib.import_module(f".panels.{module}", __package__)
+            return getattr(mod, cls)(self)
         from .widgets import placeholder
 
         return placeholder(PAGE_TIPS[name])
 
     def _build_docks(self) -> None:
-        self.library = None
+        from .panels.library import LibraryPanel
+
+        self.library = LibraryPanel(self)
+        self.library_dock = self._dock(
+            "Library", self.library, Qt.DockWidgetArea.LeftDockWidgetArea
+        )
+        self.library_dock.setMinimumWidth(250)
         self.anchors = None
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
@@ -272,6 +289,8 @@ class MainWindow(QMainWindow):
             )
             self.view_menu.addAction(act)
         self.view_menu.addSeparator()
+        for dock in self.findChildren(QDockWidget):
+            self.view_menu.addAction(dock.toggleViewAction())
 
         help_menu = mb.addMenu("&Help")
         samples = help_menu.addMenu("&Samples")
@@ -400,7 +419,8 @@ class MainWindow(QMainWindow):
     def _update_tasks(self) -> None:
         busy = [t.label for t in self.tasks if t.label]
         self.task_bar.setVisible(bool(busy))
-        self.task_label.setText(busy[0] + (f" (+{len(busy) - 1})" if len(busy) > 1 else ""))
+        text = busy[0] + (f" (+{len(busy) - 1})" if len(busy) > 1 else "") if busy else ""
+        self.task_label.setText(text)
 
     def is_idle(self) -> bool:
         loading = self.loader is not None and self.loader.isRunning()
@@ -422,7 +442,7 @@ class MainWindow(QMainWindow):
         while len(self._mammos) > MAMMO_CACHE:
             self._mammos.popitem(last=False)
 
-    def read_mammogram_async(self, path: str, on_done) -> None:
+    def read_mammogram_async(self, path: str, on_done, on_failed=None) -> None:
         cached = self.mammogram(path)
         if cached is not None:
             on_done(cached)
@@ -439,7 +459,9 @@ class MainWindow(QMainWindow):
             self.remember_mammogram(path, m)
             on_done(m)
 
-        self.run_task(job, f"Reading {Path(path).name}…", done)
+        self.run_task(job, f"Reading {Path(path).name}…", done, on_failed=on_failed)
+
+    read_mammogram_async_with_error = read_mammogram_async
 
     def open_paths(self, paths) -> None:
         paths = [Path(p) for p in paths]

@@ -131,7 +131,7 @@ class Project(QObject):
         self.state = default_state()
         self.path: Path | None = None
         self._view_dirty = False
-        self.undo.cleanChanged.connect(lambda clean: self.dirty_changed.emit(self.dirty))
+        self.undo.cleanChanged.connect(self._clean_changed)
 
     # -- state -------------------------------------------------------------------------------
 
@@ -159,6 +159,9 @@ class Project(QObject):
             self.state[k] = v
         for k in changes:
             self.changed.emit(k)
+
+    def _clean_changed(self, clean: bool) -> None:
+        self.dirty_changed.emit(not clean or self._view_dirty)
 
     @property
     def dirty(self) -> bool:

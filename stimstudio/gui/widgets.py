@@ -51,7 +51,10 @@ def pixmap(img: np.ndarray, size: int | None = None, model_range: bool = True) -
 
 
 def image_icon(img: np.ndarray, size: int = 64, model_range: bool = True) -> QIcon:
-    return QIcon(pixmap(img, size, model_range))
+    pm = pixmap(img, size, model_range)
+    ic = QIcon(pm)
+    ic.addPixmap(pm, QIcon.Mode.Selected)  # no selection tint over image thumbnails
+    return ic
 
 
 def icon(name: str) -> QIcon:

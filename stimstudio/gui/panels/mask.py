@@ -1,0 +1,331 @@
+"""Texture mask page: lasso the tumor on the texture patch (freehand or polygon), edit the
+corners, feather the edge, or take the mask from the data set's annotation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from stimstudio.core.errors import StimStudioError
+
+from ..canvas.image_view import ImageCanvas
+from ..canvas.lasso import LassoTool
+from ..errors import show_error
+from ..widgets import hint, icon
+
+OVERLAY_LUT = np.zeros((256, 4), np.uint8)
+OVERLAY_LUT[:, 0], OVERLAY_LUT[:, 1], OVERLAY_LUT[:, 2] = 255, 96, 80
+OVERLAY_LUT[:, 3] = np.arange(256)
+
+
+def core_mask(record: dict, shape: tuple[int, int]):
+    """The project's mask record as a core `Mask` (raises MaskError when it does not fit)."""
+    from stimstudio.core.compose import Mask
+
+    if record.get("polygon") is not None:
+        return Mask.from_polygon(record["polygon"], shape, float(record.get("feather", 2.0)))
+    return Mask.from_array(record["array"], float(record.get("feather", 2.0)))
+
+
+class MaskPage(QWidget):
+    def __init__(self, ctx, parent=None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.project = ctx.project
+        self._syncing = False
+
+        self.canvas = ImageCanvas(histogram=False, levels=(-1.0, 1.0))
+        self.overlay = pg.ImageItem(axisOrder="row-major")
+        self.overlay.setLookupTable(OVERLAY_LUT)
+        self.overlay.setZValue(10)
+        self.canvas.vb.addItem(self.overlay)
+        pen = pg.mkPen("#ff6a5a", width=1.5)
+        pen.setCosmetic(True)
+        self.outline = pg.PlotCurveItem(pen=pen)
+        self.outline.setZValue(11)
+        self.canvas.vb.addItem(self.outline)
+        for item in (self.overlay, self.outline):
+            item.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.editor: pg.PolyLineROI | None = None
+        self.lasso = LassoTool(self.canvas, self)
+        self.lasso.finished.connect(self._lasso_finished)
+
+        self.placeholder = QLabel(
+            "No texture patch yet. On page 1 (View), put the box over a tumor and press T."
+        )
+        self.placeholder.setObjectName("placeholder")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+
+        # tools
+        tools = QGroupBox("Lasso")
+        tl = QVBoxLayout(tools)
+        self.btn_free = QPushButton(icon("lasso"), "Freehand  (L)")
+        self.btn_free.setToolTip("Freehand lasso: press, draw around the tumor, release (L)")
+        self.btn_poly = QPushButton(icon("polygon"), "Polygon  (P)")
+        self.btn_poly.setToolTip(
+            "Polygon lasso: click each corner; double-click or Enter closes; "
+            "Backspace drops the last corner; Esc cancels (P)"
+        )
+        self.btn_edit = QPushButton(icon("edit"), "Edit corners  (E)")
+        self.btn_edit.setToolTip(
+            "Drag the corners of the mask outline; drag the inside to move it (E)"
+        )
+        self.btn_pan = QPushButton("Pan / zoom  (V)")
+        self.btn_pan.setToolTip("No tool: drag to pan, wheel to zoom (V)")
+        self.tool_group = QButtonGroup(self)
+        for b in (self.btn_free, self.btn_poly, self.btn_edit, self.btn_pan):
+            b.setCheckable(True)
+            self.tool_group.addButton(b)
+            tl.addWidget(b)
+        self.btn_free.setChecked(True)
+        self.tool_group.buttonClicked.connect(self._tool_clicked)
+
+        maskbox = QGroupBox("Mask")
+        form = QFormLayout(maskbox)
+        self.feather = QDoubleSpinBox()
+        self.feather.setRange(0.0, 30.0)
+        self.feather.setSingleStep(0.5)
+        self.feather.setSuffix(" px")
+        self.feather.setValue(ctx.prefs.feather)
+        self.feather.setToolTip("Soft edge of the mask (Gaussian radius in patch pixels)")
+        self.feather.valueChanged.connect(self._feather_changed)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setToolTip("How strongly the mask is tinted on screen (display only)")
+        self.opacity.valueChanged.connect(self._opacity_changed)
+        form.addRow("Feather", self.feather)
+        form.addRow("Opacity", self.opacity)
+        self.btn_annotation = QPushButton("Mask from annotation")
+        self.btn_annotation.setToolTip(
+            "Use the data set's lesion outline inside this patch as the mask"
+        )
+        self.btn_annotation.clicked.connect(self.mask_from_annotation)
+        self.btn_clear = QPushButton(icon("clear"), "Clear mask")
+        self.btn_clear.setToolTip("Remove the mask (undo brings it back)")
+        self.btn_clear.clicked.connect(self.clear_mask)
+        form.addRow(self.btn_annotation)
+        form.addRow(self.btn_clear)
+        self.stats = QLabel("")
+        self.stats.setObjectName("stat")
+        self.stats.setWordWrap(True)
+        nxt = QPushButton("Place it on the template ▸")
+        nxt.setObjectName("primary")
+        nxt.setToolTip("Go to page 3 (Ctrl+3)")
+        nxt.clicked.connect(lambda: ctx.show_page("placement"))
+
+        side = QVBoxLayout()
+        side.addWidget(tools)
+        side.addWidget(maskbox)
+        side.addWidget(self.stats)
+        side.addWidget(
+            hint(
+                "Draw around the tumor on the texture patch. Everything inside the mask is "
+                "the texture that will be transplanted; the feather softens its edge."
+            )
+        )
+        side.addStretch(1)
+        side.addWidget(nxt)
+        sidew = QWidget()
+        sidew.setLayout(side)
+        sidew.setFixedWidth(260)
+
+        center = QVBoxLayout()
+        center.addWidget(self.canvas, 1)
+        center.addWidget(self.placeholder, 1)
+        lay = QHBoxLayout(self)
+        lay.addWidget(sidew)
+        lay.addLayout(center, 1)
+
+        for key, slot in (
+            ("L", lambda: self.set_tool("freehand")),
+            ("P", lambda: self.set_tool("polygon")),
+            ("E", lambda: self.set_tool("edit")),
+            ("V", lambda: self.set_tool(None)),
+            ("Return", self.lasso.finish),
+            ("Enter", self.lasso.finish),
+            ("Escape", self.lasso.cancel),
+            ("Backspace", self.lasso.undo_point),
+            ("F", self.canvas.fit),
+        ):
+            sc = QShortcut(QKeySequence(key), self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(slot)
+
+        self.project.changed.connect(self._on_changed)
+        self.project.reset.connect(self.refresh)
+        self.set_tool("freehand")
+        self.refresh()
+
+    # -- tools -------------------------------------------------------------------------------
+
+    def tool(self) -> str | None:
+        return {self.btn_free: "freehand", self.btn_poly: "polygon", self.btn_edit: "edit"}.get(
+            self.tool_group.checkedButton()
+        )
+
+    def set_tool(self, name: str | None) -> None:
+        btn = {"freehand": self.btn_free, "polygon": self.btn_poly, "edit": self.btn_edit}.get(
+            name, self.btn_pan
+        )
+        btn.setChecked(True)
+        self._tool_clicked(btn)
+
+    def _tool_clicked(self, _btn) -> None:
+        name = self.tool()
+        self.lasso.activate(name if name in ("freehand", "polygon") else None)
+        self._update_editor()
+
+    # -- state -> screen ---------------------------------------------------------------------
+
+    def _on_changed(self, key: str) -> None:
+        if key in ("texture", "mask", "view"):
+            self.refresh()
+
+    def texture_shape(self) -> tuple[int, int] | None:
+        tex = self.project.get("texture")
+        return None if tex is None else tex["image"].shape
+
+    def refresh(self) -> None:
+        tex = self.project.get("texture")
+        self.canvas.setVisible(tex is not None)
+        self.placeholder.setVisible(tex is None)
+        opacity = float(self.project.get("view").get("mask_opacity", 0.45))
+        self.opacity.blockSignals(True)
+        self.opacity.setValue(round(opacity * 100))
+        self.opacity.blockSignals(False)
+        self.overlay.setOpacity(opacity)
+        if tex is None:
+            self.canvas.set_image(None)
+            self.overlay.clear()
+            self.outline.setData([], [])
+            self.stats.setText("")
+            self._update_editor()
+            return
+        shape = tex["image"].shape
+        reset = self.canvas.image_shape() != shape
+        self.canvas.set_image(tex["image"], levels=(-1.0, 1.0), reset_view=reset)
+        rec = self.project.get("mask")
+        self.btn_annotation.setEnabled(tex.get("lesion_mask") is not None)
+        self.btn_clear.setEnabled(rec is not None)
+        if rec is not None:
+            self._syncing = True
+            self.feather.setValue(float(rec.get("feather", 2.0)))
+            self._syncing = False
+        self._draw_mask(rec, shape)
+        self._update_editor()
+
+    def _draw_mask(self, rec, shape) -> None:
+        if rec is None:
+            self.overlay.clear()
+            self.outline.setData([], [])
+            self.stats.setText("No mask yet: draw around the tumor.")
+            return
+        try:
+            mask = core_mask(rec, shape)
+        except StimStudioError as exc:
+            self.overlay.clear()
+            self.stats.setText(str(exc))
+            return
+        soft = mask.soft()
+        self.overlay.setImage(soft, levels=(0.0, 1.0), autoLevels=False)
+        self.overlay.setRect(0, 0, shape[1], shape[0])
+        poly = rec.get("polygon")
+        if poly is not None and len(poly) >= 3:
+            pts = np.vstack([poly, poly[:1]])
+            self.outline.setData(pts[:, 0], pts[:, 1])
+        else:
+            self.outline.setData([], [])
+        area = int(mask.binary.sum())
+        frac = 100.0 * area / mask.binary.size
+        kind = {"annotation": "from the annotation"}.get(rec.get("source", ""), "lassoed")
+        self.stats.setText(
+            f"Mask {kind}: {area} px ({frac:.1f} % of the patch), feather {mask.feather:g} px"
+        )
+
+    def _update_editor(self) -> None:
+        if self.editor is not None:
+            self.canvas.vb.removeItem(self.editor)
+            self.editor = None
+        rec = self.project.get("mask")
+        editing = self.tool() == "edit"
+        self.outline.setVisible(not editing)
+        if not editing or rec is None or rec.get("polygon") is None:
+            return
+        pen = pg.mkPen("#ffd24a", width=2)
+        self.editor = pg.PolyLineROI(
+            [tuple(p) for p in rec["polygon"]], closed=True, pen=pen, movable=True
+        )
+        self.editor.setZValue(40)
+        self.editor.sigRegionChangeFinished.connect(self._editor_changed)
+        self.canvas.vb.addItem(self.editor)
+
+    # -- screen -> state (undoable) ----------------------------------------------------------
+
+    def _lasso_finished(self, points) -> None:
+        self.set_polygon(points, "freehand" if self.lasso.mode == "freehand" else "polygon")
+
+    def set_polygon(self, points, how: str = "polygon") -> None:
+        shape = self.texture_shape()
+        if shape is None:
+            return
+        rec = {
+            "polygon": np.asarray(points, np.float64).reshape(-1, 2),
+            "array": None,
+            "feather": float(self.feather.value()),
+            "source": how,
+        }
+        try:
+            core_mask(rec, shape)
+        except StimStudioError as exc:
+            show_error(self.ctx, str(exc))
+            return
+        verb = "Edit mask corners" if how == "edit" else f"Lasso ({how})"
+        self.project.set("mask", rec, verb)
+
+    def _editor_changed(self, roi) -> None:
+        pts = [roi.mapToParent(QPointF(p)) for _, p in roi.getLocalHandlePositions()]
+        self.set_polygon([(p.x(), p.y()) for p in pts], "edit")
+
+    def _feather_changed(self, value: float) -> None:
+        rec = self.project.get("mask")
+        if self._syncing or rec is None or float(rec.get("feather", 0)) == value:
+            return
+        self.project.set("mask", {**rec, "feather": float(value)}, "Feather", merge="feather")
+
+    def _opacity_changed(self, v: int) -> None:
+        view = dict(self.project.get("view"))
+        view["mask_opacity"] = v / 100.0
+        self.overlay.setOpacity(v / 100.0)
+        self.project.set("view", view, "Mask opacity")
+
+    def mask_from_annotation(self) -> None:
+        tex = self.project.get("texture")
+        if tex is None or tex.get("lesion_mask") is None:
+            show_error(self.ctx, "This texture patch holds no annotated lesion.")
+            return
+        rec = {
+            "polygon": None,
+            "array": tex["lesion_mask"],
+            "feather": float(self.feather.value()),
+            "source": "annotation",
+        }
+        self.project.set("mask", rec, "Mask from annotation")
+
+    def clear_mask(self) -> None:
+        if self.project.get("mask") is not None:
+            self.project.set("mask", None, "Clear mask")

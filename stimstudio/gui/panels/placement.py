@@ -1,0 +1,259 @@
+"""Placement page: the texture sits on the template as an item you drag, scale and rotate
+(handles, keys or numbers), with a live stitched preview from core.compose."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QKeySequence, QShortcut, QTransform
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from stimstudio.core.errors import StimStudioError
+
+from ..canvas.image_view import ImageCanvas
+from ..widgets import hint
+from .mask import core_mask
+
+NEUTRAL = {"dx": 0.0, "dy": 0.0, "scale": 1.0, "angle": 0.0}
+
+
+def placement_of(d: dict):
+    from stimstudio.core.compose import Placement
+
+    return Placement(**{k: float(d.get(k, NEUTRAL[k])) for k in NEUTRAL})
+
+
+class PlacementPage(QWidget):
+    def __init__(self, ctx, parent=None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.project = ctx.project
+        self._extent = 1.0
+        self._syncing = False
+
+        self.canvas = ImageCanvas(histogram=False, levels=(-1.0, 1.0))
+        pen = pg.mkPen("#4aa3df", width=2)
+        self.handle = pg.ROI([0, 0], [10, 10], pen=pen, movable=True, rotatable=True)
+        self.handle.addRotateHandle([1, 0], [0.5, 0.5])
+        self.handle.addScaleHandle([1, 1], [0.5, 0.5], lockAspect=True)
+        self.handle.addScaleHandle([0, 0], [0.5, 0.5], lockAspect=True)
+        self.handle.setZValue(20)
+        self.handle.setToolTip("Drag to move; corner handles scale; the round handle rotates")
+        self.canvas.vb.addItem(self.handle)
+        self.contour = pg.IsocurveItem(level=0.5, pen=pg.mkPen("#ff6a5a", width=1))
+        self.contour.setZValue(15)
+        self.canvas.vb.addItem(self.contour)
+        self.handle.sigRegionChanged.connect(self._handle_moving)
+        self.handle.sigRegionChangeFinished.connect(self._handle_done)
+
+        self.placeholder = QLabel("")
+        self.placeholder.setObjectName("placeholder")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.problem = QLabel("")
+        self.problem.setStyleSheet("color: #ff8a7a;")
+        self.problem.setWordWrap(True)
+
+        box = QGroupBox("Placement")
+        form = QFormLayout(box)
+        self.spins = {}
+        for key, label, lo, hi, step, suffix, tip in (
+            ("dx", "Move x", -512, 512, 1, " px", "Right of the template centre (← →)"),
+            ("dy", "Move y", -512, 512, 1, " px", "Below the template centre (↑ ↓)"),
+            ("scale", "Scale", 0.05, 20, 0.05, " ×", "Size of the texture (+ / −)"),
+            ("angle", "Rotate", -360, 360, 5, " °", "Counter-clockwise rotation ([ / ])"),
+        ):
+            sp = QDoubleSpinBox()
+            sp.setRange(lo, hi)
+            sp.setSingleStep(step)
+            sp.setDecimals(2 if key == "scale" else 1)
+            sp.setSuffix(suffix)
+            sp.setToolTip(tip)
+            sp.valueChanged.connect(self._spin_changed)
+            form.addRow(label, sp)
+            self.spins[key] = sp
+        reset = QPushButton("Reset placement  (R)")
+        reset.setToolTip("Back to the centre, no scaling, no rotation (R)")
+        reset.clicked.connect(self.reset)
+        form.addRow(reset)
+        self.show_outline = QCheckBox("Show mask outline")
+        self.show_outline.setChecked(True)
+        self.show_outline.toggled.connect(self.contour.setVisible)
+        form.addRow(self.show_outline)
+        nxt = QPushButton("Generate the stimulus ▸")
+        nxt.setObjectName("primary")
+        nxt.setToolTip("Go to page 4 (Ctrl+4)")
+        nxt.clicked.connect(lambda: ctx.show_page("generate"))
+
+        side = QVBoxLayout()
+        side.addWidget(box)
+        side.addWidget(self.problem)
+        side.addWidget(
+            hint(
+                "The preview is the plain stitch (the first of the four methods). Keys: arrows "
+                "move (Shift: 5 px), + / − scale, [ / ] rotate (Shift: 15°), R resets."
+            )
+        )
+        side.addStretch(1)
+        side.addWidget(nxt)
+        sidew = QWidget()
+        sidew.setLayout(side)
+        sidew.setFixedWidth(260)
+        center = QVBoxLayout()
+        center.addWidget(self.canvas, 1)
+        center.addWidget(self.placeholder, 1)
+        lay = QHBoxLayout(self)
+        lay.addWidget(sidew)
+        lay.addLayout(center, 1)
+
+        keys = (
+            ("Left", lambda: self.nudge(dx=-1)),
+            ("Right", lambda: self.nudge(dx=1)),
+            ("Up", lambda: self.nudge(dy=-1)),
+            ("Down", lambda: self.nudge(dy=1)),
+            ("Shift+Left", lambda: self.nudge(dx=-5)),
+            ("Shift+Right", lambda: self.nudge(dx=5)),
+            ("Shift+Up", lambda: self.nudge(dy=-5)),
+            ("Shift+Down", lambda: self.nudge(dy=5)),
+            ("+", lambda: self.nudge(scale=1.05)),
+            ("=", lambda: self.nudge(scale=1.05)),
+            ("-", lambda: self.nudge(scale=1 / 1.05)),
+            ("]", lambda: self.nudge(angle=-5)),
+            ("[", lambda: self.nudge(angle=5)),
+            ("Shift+]", lambda: self.nudge(angle=-15)),
+            ("Shift+[", lambda: self.nudge(angle=15)),
+            ("R", self.reset),
+            ("F", self.canvas.fit),
+        )
+        for key, slot in keys:
+            sc = QShortcut(QKeySequence(key), self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(slot)
+
+        self.project.changed.connect(self._on_changed)
+        self.project.reset.connect(self.refresh)
+        self.refresh()
+
+    # -- preview -----------------------------------------------------------------------------
+
+    def inputs(self):
+        """(texture, template, core Mask) or a sentence saying what is missing."""
+        tex, tpl, rec = (self.project.get(k) for k in ("texture", "template", "mask"))
+        if tex is None:
+            return "No texture patch yet: cut one on page 1 (T)."
+        if tpl is None:
+            return "No shape template yet: cut one on page 1 (M)."
+        if rec is None:
+            return "No texture mask yet: lasso the tumor on page 2."
+        try:
+            return tex["image"], tpl["image"], core_mask(rec, tex["image"].shape)
+        except StimStudioError as exc:
+            return str(exc)
+
+    def _on_changed(self, key: str) -> None:
+        if key in ("texture", "template", "mask", "placement"):
+            self.refresh()
+
+    def refresh(self) -> None:
+        got = self.inputs()
+        ok = not isinstance(got, str)
+        self.canvas.setVisible(ok)
+        self.placeholder.setVisible(not ok)
+        self.handle.setVisible(ok)
+        if not ok:
+            self.placeholder.setText(got)
+            self.problem.setText("")
+            return
+        tex, tpl, mask = got
+        ys, xs = np.nonzero(mask.binary)
+        self._extent = float(max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1))
+        reset = self.canvas.image_shape() != tpl.shape
+        pl = self.project.get("placement")
+        self._sync_controls(pl, tpl.shape[0])
+        self._render(placement_of(pl), tex, tpl, mask, reset)
+
+    def _render(self, placement, tex=None, tpl=None, mask=None, reset=False) -> None:
+        from stimstudio.core.compose import place, stitch
+
+        if tex is None:
+            got = self.inputs()
+            if isinstance(got, str):
+                return
+            tex, tpl, mask = got
+        try:
+            placed, soft = place(tex, mask, placement, tpl.shape)
+        except StimStudioError as exc:
+            self.problem.setText(str(exc))
+            return
+        self.problem.setText("")
+        self.canvas.set_image(stitch(tpl, placed, soft), levels=(-1.0, 1.0), reset_view=reset)
+        self.contour.setData(soft)
+
+    # -- handle <-> placement ----------------------------------------------------------------
+
+    def _sync_controls(self, pl: dict, R: int) -> None:
+        self._syncing = True
+        for k, sp in self.spins.items():
+            sp.setValue(float(pl.get(k, NEUTRAL[k])))
+        side = self._extent * float(pl["scale"])
+        theta = -float(pl["angle"])  # core: counter-clockwise; Qt on a y-down view: clockwise
+        centre = QPointF(R / 2 + float(pl["dx"]), R / 2 + float(pl["dy"]))
+        off = QTransform().rotate(theta).map(QPointF(side / 2, side / 2))
+        self.handle.setSize([side, side], update=False, finish=False)
+        self.handle.setAngle(theta, update=False, finish=False)
+        self.handle.setPos(centre - off, update=True, finish=False)
+        self._syncing = False
+
+    def _handle_placement(self) -> dict:
+        side = self.handle.size().x()
+        centre = self.handle.mapToParent(QPointF(side / 2, side / 2))
+        R = self.canvas.image_shape()[0]
+        return {
+            "dx": round(centre.x() - R / 2, 2),
+            "dy": round(centre.y() - R / 2, 2),
+            "scale": round(side / self._extent, 4),
+            "angle": round(-self.handle.angle(), 2),
+        }
+
+    def _handle_moving(self) -> None:
+        if not self._syncing and self.canvas.image_shape():
+            self._render(placement_of(self._handle_placement()))
+
+    def _handle_done(self) -> None:
+        if not self._syncing and self.canvas.image_shape():
+            self.set_placement(self._handle_placement(), "Move texture")
+
+    def _spin_changed(self) -> None:
+        if self._syncing:
+            return
+        pl = {k: sp.value() for k, sp in self.spins.items()}
+        self.set_placement(pl, "Placement", merge="placement-spin")
+
+    def set_placement(self, pl: dict, text: str, merge: str | None = None) -> None:
+        pl = {k: float(pl[k]) for k in NEUTRAL}
+        if pl != self.project.get("placement"):
+            self.project.set("placement", pl, text, merge)
+
+    def nudge(self, dx=0.0, dy=0.0, scale=1.0, angle=0.0) -> None:
+        if isinstance(self.inputs(), str):
+            return
+        pl = dict(self.project.get("placement"))
+        pl["dx"] += dx
+        pl["dy"] += dy
+        pl["scale"] = float(np.clip(pl["scale"] * scale, 0.05, 20))
+        pl["angle"] = (pl["angle"] + angle + 180) % 360 - 180
+        self.set_placement(pl, "Nudge texture", merge="placement-keys")
+
+    def reset(self) -> None:
+        self.set_placement(dict(NEUTRAL), "Reset placement")

@@ -1,0 +1,394 @@
+"""View page: a film with pan/zoom, window/level, lesion outlines, and the field-of-view box
+that cuts the working patches (texture and shape template) at the model's resolution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..canvas.image_view import ImageCanvas
+from ..widgets import ImageTile, hint, icon
+
+DEFAULT_RESOLUTION = 128  # the shipped model's, used until a model is loaded
+DEFAULT_MODEL_SPACING_MM = 0.4  # the training patch recipe's pixel spacing
+WINDOWS = {
+    "Full range": (0.0, 1.0),
+    "Dense tissue": (0.45, 1.0),
+    "Fatty tissue": (0.0, 0.6),
+}
+
+
+def model_spacing_mm(model) -> float:
+    card = (model.card if model is not None else None) or {}
+    for section in (card, card.get("data") or {}, card.get("dataset") or {}):
+        v = section.get("spacing_mm") if isinstance(section, dict) else None
+        if isinstance(v, (int, float)) and v > 0:
+            return float(v)
+    return DEFAULT_MODEL_SPACING_MM
+
+
+def cut_patch(mammo, x: int, y: int, size: int, resolution: int) -> dict:
+    """The square at (x, y, size) of a film as a model-range patch, with its lesion mask."""
+    from stimstudio.core.imageio import fit_square, to_model_range
+
+    h, w = mammo.shape
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(w, x + size), min(h, y + size)
+    region = mammo.pixels[y0:y1, x0:x1]
+    px, _ = fit_square(region, resolution)
+    patch = {
+        "image": to_model_range(px),
+        "resolution": resolution,
+        "source": {
+            "file": mammo.source or "",
+            "x": int(x0),
+            "y": int(y0),
+            "size": int(min(x1 - x0, y1 - y0)),
+            "spacing_mm": list(mammo.spacing_mm) if mammo.spacing_mm else None,
+        },
+    }
+    masks = []
+    for les in mammo.lesions:
+        m = les.to_mask(mammo.shape)[y0:y1, x0:x1]
+        if m.any():
+            masks.append(fit_square(m.astype(np.float32), resolution)[0])
+    if masks:
+        patch["lesion_mask"] = (np.max(masks, axis=0) >= 0.5).astype(np.uint8)
+    return patch
+
+
+class ViewPage(QWidget):
+    def __init__(self, ctx, parent=None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.project = ctx.project
+        self.mammo = None
+        self._loading = None
+
+        self.canvas = ImageCanvas(histogram=True, levels=(0.0, 1.0))
+        self.canvas.hist.setToolTip("Window/level: drag the edges or the middle of the range")
+        self.roi = pg.ROI(
+            [0, 0], [256, 256], pen=pg.mkPen("#4aa3df", width=2), removable=False, movable=True
+        )
+        self.roi.addScaleHandle([1, 1], [0, 0], lockAspect=True)
+        self.roi.addScaleHandle([0, 0], [1, 1], lockAspect=True)
+        self.roi.aspectLocked = True
+        self.roi.setZValue(20)
+        self.roi.hide()
+        self.canvas.vb.addItem(self.roi)
+        self.roi_label = pg.TextItem("", color="#9fd3ff", anchor=(0, 1))
+        self.roi_label.setZValue(21)
+        self.canvas.vb.addItem(self.roi_label)
+        self.roi.sigRegionChanged.connect(self._roi_moved)
+
+        self.placeholder = QLabel(
+            "Open a film: File ▸ Open images (Ctrl+O), a folder (Ctrl+Shift+O), drop files "
+            "here, or Help ▸ Samples."
+        )
+        self.placeholder.setObjectName("placeholder")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+
+        # top bar
+        fit = QPushButton(icon("fit"), "Fit")
+        fit.setToolTip("Fit the whole film into the view (F)")
+        fit.clicked.connect(self.canvas.fit)
+        self.window_combo = QComboBox()
+        self.window_combo.addItems([*WINDOWS, "Auto (min–max)"])
+        self.window_combo.setToolTip("Window/level presets; fine-tune with the histogram")
+        self.window_combo.activated.connect(self._window_preset)
+        self.outlines = QCheckBox("Lesion outlines")
+        self.outlines.setChecked(True)
+        self.outlines.setToolTip("Show the data set's lesion annotations (O)")
+        self.outlines.toggled.connect(self._show_lesions)
+        self.info = QLabel("")
+        self.info.setObjectName("hint")
+        top = QHBoxLayout()
+        top.addWidget(fit)
+        top.addWidget(QLabel("Window"))
+        top.addWidget(self.window_combo)
+        top.addWidget(self.outlines)
+        top.addStretch(1)
+        top.addWidget(self.info)
+
+        left = QVBoxLayout()
+        left.addLayout(top)
+        left.addWidget(self.canvas, 1)
+        left.addWidget(self.placeholder, 1)
+
+        # side bar: the working patches
+        box = QGroupBox("Field of view → patch")
+        bl = QVBoxLayout(box)
+        self.size_spin = QSpinBox()
+        self.size_spin.setRange(16, 8192)
+        self.size_spin.setSuffix(" px")
+        self.size_spin.setToolTip("Side of the box in film pixels (drag its corner handles too)")
+        self.size_spin.valueChanged.connect(self._size_typed)
+        self.fov_label = QLabel("")
+        self.fov_label.setObjectName("hint")
+        self.fov_label.setWordWrap(True)
+        reset = QPushButton("Model field of view")
+        reset.setToolTip("Set the box to the model's field of view in millimetres")
+        reset.clicked.connect(self.reset_roi_size)
+        self.lesion_combo = QComboBox()
+        self.lesion_combo.setToolTip("Centre the box on an annotated lesion")
+        self.lesion_combo.activated.connect(self._snap_to_lesion)
+        srow = QHBoxLayout()
+        srow.addWidget(QLabel("Size"))
+        srow.addWidget(self.size_spin, 1)
+        bl.addLayout(srow)
+        bl.addWidget(reset)
+        bl.addWidget(self.fov_label)
+        bl.addWidget(QLabel("Snap to lesion"))
+        bl.addWidget(self.lesion_combo)
+        self.btn_texture = QPushButton(icon("texture"), "Use as texture")
+        self.btn_texture.setObjectName("primary")
+        self.btn_texture.setToolTip("Cut the box as the texture patch: the tumor to transplant (T)")
+        self.btn_texture.clicked.connect(lambda: self.cut("texture"))
+        self.btn_template = QPushButton(icon("template"), "Use as template")
+        self.btn_template.setToolTip("Cut the box as the shape template: where the tumor goes (M)")
+        self.btn_template.clicked.connect(lambda: self.cut("template"))
+        bl.addWidget(self.btn_texture)
+        bl.addWidget(self.btn_template)
+
+        self.tile_texture = ImageTile("Texture", 120)
+        self.tile_template = ImageTile("Template", 120)
+        self.tile_texture.setToolTip("The current texture patch; click to lasso it (page 2)")
+        self.tile_template.setToolTip("The current shape template; click to place (page 3)")
+        self.tile_texture.clicked.connect(lambda: ctx.show_page("mask"))
+        self.tile_template.clicked.connect(lambda: ctx.show_page("placement"))
+        tiles = QHBoxLayout()
+        tiles.addWidget(self.tile_texture)
+        tiles.addWidget(self.tile_template)
+
+        side = QVBoxLayout()
+        side.addWidget(box)
+        side.addLayout(tiles, 1)
+        side.addWidget(
+            hint(
+                "Move the box over a tumor and press T for the texture; over normal tissue "
+                "and press M for the shape template. Then lasso the tumor on page 2."
+            )
+        )
+        sidew = QWidget()
+        sidew.setLayout(side)
+        sidew.setFixedWidth(300)
+
+        lay = QHBoxLayout(self)
+        lay.addLayout(left, 1)
+        lay.addWidget(sidew)
+
+        for key, slot in (
+            ("T", lambda: self.cut("texture")),
+            ("M", lambda: self.cut("template")),
+            ("F", self.canvas.fit),
+            ("O", self.outlines.toggle),
+        ):
+            sc = QShortcut(QKeySequence(key), self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(slot)
+
+        self.project.changed.connect(self._on_changed)
+        self.project.reset.connect(self._on_reset)
+        ctx.model_changed.connect(lambda _m: self._update_fov_label())
+        self._show_current()
+        self._update_tiles()
+
+    # -- model geometry ----------------------------------------------------------------------
+
+    def resolution(self) -> int:
+        return self.ctx.model.resolution if self.ctx.model is not None else DEFAULT_RESOLUTION
+
+    def fov_pixels(self) -> int:
+        """The model's field of view in this film's pixels (its resolution when unknown)."""
+        R = self.resolution()
+        if self.mammo is None or not self.mammo.spacing_mm:
+            return R
+        fov_mm = R * model_spacing_mm(self.ctx.model)
+        return max(16, int(round(fov_mm / float(self.mammo.spacing_mm[1]))))
+
+    def _update_fov_label(self) -> None:
+        R = self.resolution()
+        size = int(self.roi.size().x())
+        if self.mammo is not None and self.mammo.spacing_mm:
+            mm = size * float(self.mammo.spacing_mm[1])
+            fov = R * model_spacing_mm(self.ctx.model)
+            text = f"{size} px = {mm:.1f} mm; the model sees {fov:.1f} mm at {R} px."
+        else:
+            text = f"{size} px (no pixel spacing in this file); resized to {R} px."
+        self.fov_label.setText(text)
+        self.roi_label.setText(f"{size} px → {R} px")
+
+    # -- showing a film ----------------------------------------------------------------------
+
+    def busy(self) -> bool:
+        return self._loading is not None
+
+    def _on_reset(self) -> None:
+        self._show_current()
+        self._update_tiles()
+
+    def _on_changed(self, key: str) -> None:
+        if key == "current":
+            self._show_current()
+        elif key in ("texture", "template"):
+            self._update_tiles()
+
+    def _show_current(self) -> None:
+        path = self.project.get("current")
+        has = bool(path)
+        self.canvas.setVisible(has)
+        self.placeholder.setVisible(not has)
+        if not has:
+            self.mammo = None
+            self.roi.hide()
+            self.info.setText("")
+            return
+        if self.mammo is not None and self.mammo.source == path:
+            return
+        self._loading = path
+        self.info.setText(f"reading {Path(path).name}…")
+
+        def done(m):
+            if self._loading == path:
+                self._loading = None
+            if self.project.get("current") == path:
+                self.set_mammogram(m)
+
+        def failed(msg, detail):
+            self._loading = None
+            self.info.setText(f"{Path(path).name}: cannot be read")
+            from ..errors import show_error
+
+            show_error(self.ctx, msg, detail)
+
+        self.ctx.read_mammogram_async_with_error(path, done, failed)
+
+    def set_mammogram(self, m) -> None:
+        self.mammo = m
+        h, w = m.shape
+        preview = m.preview(2048)
+        self.canvas.set_image(preview, (h, w), m.pixels, levels=WINDOWS["Full range"])
+        self.canvas.hist.setLevels(0.0, 1.0)
+        self.window_combo.setCurrentIndex(0)
+        self._show_lesions()
+        sp = f", {m.spacing_mm[1] * 1000:.0f} µm" if m.spacing_mm else ""
+        view = " ".join(v for v in (m.laterality, m.view) if v)
+        self.info.setText(
+            f"{Path(m.source).name} · {w}x{h}{sp}"
+            + (f" · {view}" if view else "")
+            + f" · {len(m.lesions)} lesion{'s' if len(m.lesions) != 1 else ''}"
+        )
+        self.lesion_combo.clear()
+        self.lesion_combo.addItem("—")
+        for i, les in enumerate(m.lesions):
+            words = [les.kind, les.pathology or "", les.attributes.get("shape", "")]
+            self.lesion_combo.addItem(f"{i + 1}: " + " ".join(x for x in words if x))
+        self.lesion_combo.setEnabled(bool(m.lesions))
+        size = min(self.fov_pixels(), h, w)
+        self.roi.blockSignals(True)
+        self.roi.setSize([size, size])
+        self.roi.setPos([(w - size) / 2, (h - size) / 2])
+        self.roi.blockSignals(False)
+        self.roi.show()
+        if m.lesions:
+            self.snap_to_lesion(0)
+        self._roi_moved()
+
+    def _show_lesions(self, *_) -> None:
+        if self.mammo is not None:
+            self.canvas.show_lesions(self.mammo.lesions, self.outlines.isChecked())
+
+    def _window_preset(self, i: int) -> None:
+        name = self.window_combo.itemText(i)
+        if name in WINDOWS:
+            self.canvas.set_levels(*WINDOWS[name])
+        elif self.mammo is not None:
+            lo, hi = self.canvas.image.quickMinMax()
+            self.canvas.set_levels(float(lo), float(hi))
+
+    # -- the field-of-view box ---------------------------------------------------------------
+
+    def roi_rect(self) -> tuple[int, int, int]:
+        pos, size = self.roi.pos(), self.roi.size()
+        return int(round(pos.x())), int(round(pos.y())), int(round(size.x()))
+
+    def _roi_moved(self, *_) -> None:
+        x, y, s = self.roi_rect()
+        self.roi_label.setPos(QPointF(x, y))
+        self.size_spin.blockSignals(True)
+        self.size_spin.setValue(s)
+        self.size_spin.blockSignals(False)
+        self._update_fov_label()
+
+    def _size_typed(self, v: int) -> None:
+        x, y, s = self.roi_rect()
+        c = s / 2
+        self.roi.setPos([x + c - v / 2, y + c - v / 2], update=False)
+        self.roi.setSize([v, v])
+
+    def reset_roi_size(self) -> None:
+        self.size_spin.setValue(self.fov_pixels())
+
+    def _snap_to_lesion(self, i: int) -> None:
+        if i > 0:
+            self.snap_to_lesion(i - 1)
+
+    def snap_to_lesion(self, index: int) -> None:
+        if self.mammo is None or not 0 <= index < len(self.mammo.lesions):
+            return
+        box = self.mammo.lesions[index].bbox()
+        if box is None:
+            return
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        s = self.roi.size().x()
+        self.roi.setPos([cx - s / 2, cy - s / 2])
+        self.lesion_combo.setCurrentIndex(index + 1)
+
+    def cut(self, which: str) -> None:
+        """Cut the box as the texture or the template patch (undoable)."""
+        if self.mammo is None:
+            return
+        x, y, s = self.roi_rect()
+        h, w = self.mammo.shape
+        if x + s <= 0 or y + s <= 0 or x >= w or y >= h:
+            from ..errors import show_error
+
+            show_error(self.ctx, "The box lies outside the film: move it onto the image first.")
+            return
+        patch = cut_patch(self.mammo, x, y, s, self.resolution())
+        label = "texture" if which == "texture" else "template"
+        self.project.set(which, patch, f"Cut {label} from {Path(self.mammo.source).name}")
+        self.ctx.statusBar().showMessage(
+            f"{label.capitalize()} patch cut: {s} px at ({x}, {y}) → {patch['resolution']} px",
+            6000,
+        )
+
+    def _update_tiles(self) -> None:
+        for which, tile in (("texture", self.tile_texture), ("template", self.tile_template)):
+            p = self.project.get(which)
+            if p is None:
+                tile.clear("none yet")
+                tile.caption.setText("")
+                continue
+            tile.set_image(p["image"])
+            src = p.get("source") or {}
+            name = Path(src.get("file") or "").name or "patch"
+            tile.caption.setText(
+                f"{name}\n({src.get('x', 0)}, {src.get('y', 0)}) {src.get('size', '')} px"
+            )

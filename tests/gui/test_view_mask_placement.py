@@ -1,0 +1,121 @@
+"""Open a film, cut patches at the model's field of view, lasso the texture, place it."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF
+
+from tests.gui.helpers import click, drag, make_minimias, set_patches
+
+
+def test_open_film_outlines_roi_at_field_of_view_and_cut(window, qtbot, tmp_path):
+    film = make_minimias(tmp_path / "mias")
+    window.open_paths([tmp_path / "mias"])  # a folder: every mammogram in it
+    view = window.pages["view"]
+    qtbot.waitUntil(lambda: view.mammo is not None, timeout=20000)
+    qtbot.waitUntil(lambda: str(film) in window.library.info, timeout=20000)
+    assert window.library.list.count() == 1
+    assert "mass · malignant" in window.library.list.item(0).text()
+    # the tiny model: 32 px at the recipe's 0.4 mm; the film has 0.2 mm pixels -> 64 px box
+    x, y, s = view.roi_rect()
+    assert s == 64
+    assert x <= 100 <= x + s and y <= 135 <= y + s  # snapped onto the annotated mass
+    assert view.canvas._overlays  # the lesion outline is drawn
+    view.cut("texture")
+    tex = window.project.get("texture")
+    assert tex["image"].shape == (32, 32)
+    assert tex["image"].min() >= -1 and tex["image"].max() <= 1
+    assert tex["lesion_mask"].any()
+    window.project.undo.undo()
+    assert window.project.get("texture") is None
+    window.project.undo.redo()
+    assert window.project.get("texture") is not None
+    view.window_combo.setCurrentIndex(1)
+    view._window_preset(1)
+    assert view.canvas.current_levels() == (0.45, 1.0)
+
+
+def test_polygon_lasso_with_mouse_clicks_and_undo_redo(window, qtbot):
+    set_patches(window, with_mask=False)
+    window.show_page("mask")
+    page = window.pages["mask"]
+    page.set_tool("polygon")
+    qtbot.wait(50)
+    for x, y in [(8, 8), (24, 8), (24, 24), (8, 24)]:
+        click(page.canvas, x, y)
+    page.lasso._last_click = 0.0  # no accidental double-click timing
+    click(page.canvas, 8, 8)  # a click on the first corner closes the polygon
+    rec = window.project.get("mask")
+    assert rec is not None and rec["source"] == "polygon"
+    assert len(rec["polygon"]) == 4
+    np.testing.assert_allclose(rec["polygon"][0], (8, 8), atol=0.6)
+    assert "px" in page.stats.text()
+    window.project.undo.undo()
+    assert window.project.get("mask") is None
+    assert page.overlay.image is None  # the tint is gone with the mask
+    window.project.undo.redo()
+    assert len(window.project.get("mask")["polygon"]) == 4
+
+
+def test_freehand_lasso_by_dragging_then_feather_merges(window, qtbot):
+    set_patches(window, with_mask=False)
+    window.show_page("mask")
+    page = window.pages["mask"]
+    page.set_tool("freehand")
+    qtbot.wait(50)
+    t = np.linspace(0, 2 * np.pi, 30)
+    drag(page.canvas, list(zip(16 + 7 * np.cos(t), 16 + 7 * np.sin(t))))
+    rec = window.project.get("mask")
+    assert rec is not None and rec["source"] == "freehand"
+    assert len(rec["polygon"]) >= 10
+    n = window.project.undo.count()
+    page.feather.setValue(3.0)
+    page.feather.setValue(4.5)
+    assert window.project.get("mask")["feather"] == 4.5
+    assert window.project.undo.count() == n + 1  # one undo step for the whole feather edit
+    window.project.undo.undo()
+    assert window.project.get("mask")["feather"] == 2.0
+
+
+def test_vertex_editing_moves_a_corner(window, qtbot):
+    set_patches(window)
+    page = window.pages["mask"]
+    page.set_tool("edit")
+    assert page.editor is not None
+    handle = page.editor.getHandles()[0]
+    page.editor.movePoint(handle, page.editor.mapToParent(QPointF(6, 6)), finish=True)
+    poly = window.project.get("mask")["polygon"]
+    np.testing.assert_allclose(poly[0], (6, 6), atol=0.01)
+    assert window.project.undo.undoText() == "Edit mask corners"
+
+
+def test_placement_keys_handle_and_rotation_direction(window, qtbot):
+    set_patches(window)
+    # an elongated bar so the orientation is measurable
+    window.pages["mask"].set_polygon([(6, 14), (22, 14), (22, 18), (6, 18)])
+    window.show_page("placement")
+    page = window.pages["placement"]
+    n = window.project.undo.count()
+    for _ in range(3):
+        page.nudge(dx=1)
+    assert window.project.get("placement")["dx"] == 3.0
+    assert window.project.undo.count() == n + 1  # key presses merge
+    window.project.set("placement", {"dx": 2.0, "dy": -1.0, "scale": 1.0, "angle": 30.0}, "p")
+    # the on-screen handle sits on the placed mask's centroid and along its long axis
+    soft = page.contour.data
+    ys, xs = np.nonzero(soft > 0.5)
+    side = page.handle.size().x()
+    c = page.handle.mapToParent(QPointF(side / 2, side / 2))
+    assert abs(c.x() - xs.mean()) < 0.6 and abs(c.y() - ys.mean()) < 0.6
+    evals, evecs = np.linalg.eigh(np.cov(np.stack([xs, ys])))
+    axis = np.degrees(np.arctan2(evecs[1, 1], evecs[0, 1])) % 180
+    e = page.handle.mapToParent(QPointF(side, side / 2))
+    hand = np.degrees(np.arctan2(e.y() - c.y(), e.x() - c.x())) % 180
+    assert min(abs(axis - hand), 180 - abs(axis - hand)) < 5
+    # a drag of the handle is one undoable "Move texture"
+    page.handle.setPos(page.handle.pos() + QPointF(3, 0), finish=True)
+    assert abs(window.project.get("placement")["dx"] - 5.0) < 1e-6
+    assert window.project.undo.undoText() == "Move texture"
+    # a placement that pushes the texture off the template is reported, not raised
+    window.project.set("placement", {"dx": 200.0, "dy": 0.0, "scale": 1.0, "angle": 0.0}, "p")
+    assert "outside" in page.problem.text()
