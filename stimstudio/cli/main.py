@@ -20,6 +20,7 @@ VERB_MODULES = [
     "stimstudio.cli.bench",
     "stimstudio.cli.phantom",
     "stimstudio.cli.judge",
+    "stimstudio.cli.export",
 ]
 
 

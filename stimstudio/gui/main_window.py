@@ -187,6 +187,7 @@ class MainWindow(QMainWindow):
             "view": ("view", "ViewPage"),
             "mask": ("mask", "MaskPage"),
             "placement": ("placement", "PlacementPage"),
+            "generate": ("generate", "GeneratePage"),
         }
         if name in classes:
             module, cls = classes[name]
@@ -395,6 +396,25 @@ class MainWindow(QMainWindow):
         msg = self.model_error or "the model is still loading"
         show_error(self, f"No model is loaded: {msg}\nChoose a weights file in Settings (Ctrl+,).")
         return False
+
+    # -- anchors -----------------------------------------------------------------------------
+
+    def add_anchor(self, name: str, wplus, source: dict, image, model_sha256=None) -> str:
+        """Keep a latent as a named anchor (one undo step); returns its id."""
+        import numpy as np
+
+        aid = self.project.new_anchor_id()
+        rec = {
+            "id": aid,
+            "name": self.project.unique_anchor_name(name),
+            "wplus": np.asarray(wplus, np.float32),
+            "source": dict(source or {}),
+            "model_sha256": model_sha256 or (self.model.sha256 if self.model else None),
+            "image": None if image is None else np.asarray(image, np.float32),
+        }
+        self.project.set("anchors", [*self.project.get("anchors"), rec], f"Keep {rec['name']}")
+        self.statusBar().showMessage(f"Kept anchor “{rec['name']}”", 5000)
+        return aid
 
     # -- tasks -------------------------------------------------------------------------------
 

@@ -47,6 +47,24 @@ class ModelLoader(QThread):
             self.loaded.emit(model, compute)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message
             self.failed.emit(*describe_error(exc))
+            return
+        warm_up()
+
+
+def warm_up() -> None:
+    """Import what the first run needs now, not in the middle of it.
+
+    The first torch optimiser imports torch._dynamo (seconds, and it holds the interpreter in
+    long stretches); core's modules pull in scipy and scikit-image. Done once, in the loader
+    thread, right after the model is there.
+    """
+    import torch
+
+    import stimstudio.core.compose  # noqa: F401
+    import stimstudio.core.generate  # noqa: F401
+    import stimstudio.core.interpolate  # noqa: F401
+
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=0.01)
 
 
 class TaskWorker(QThread):
@@ -91,9 +109,21 @@ class ComposeWorker(QThread):
     cancelled_at = Signal(int)  # the step at which it stopped
     failed = Signal(str, str)
 
-    def __init__(self, model, compute, texture, template, mask, placement, settings, vgg16=None):
+    def __init__(
+        self,
+        model,
+        compute,
+        texture,
+        template,
+        mask,
+        placement,
+        settings,
+        vgg16=None,
+        stylemix_optimize: bool = False,
+    ):
         super().__init__()
         self.args = (model, texture, template, mask, placement, settings, compute, vgg16)
+        self.stylemix_optimize = stylemix_optimize
         self._stop = threading.Event()
         self.started_at = 0.0
 
@@ -116,6 +146,7 @@ class ComposeWorker(QThread):
                 compute,
                 vgg16,
                 should_stop=self._stop.is_set,
+                stylemix_optimize=self.stylemix_optimize,
             ):
                 if isinstance(rec, Composite):
                     self.completed.emit(rec)

@@ -31,6 +31,8 @@ def make_window(qtbot, tiny_weights):
         if wait_model:
             with qtbot.waitSignal(win.model_changed, timeout=60000):
                 win.start(offer_restore=offer_restore)
+            # the loader then warms up torch (first-run imports) before it ends
+            qtbot.waitUntil(lambda: not win.loader.isRunning(), timeout=60000)
         else:
             win.start(offer_restore=offer_restore)
         return win

@@ -1,0 +1,381 @@
+"""`stimstudio export | regenerate | batch`: stimulus files, reproducibility, many continua."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from ..core.errors import ExportError
+from .common import UserError, add_common, add_model_options, emit, tqdm_bar
+
+
+def register(sub) -> None:
+    e = sub.add_parser(
+        "export",
+        help="render a continuum (or stills) to PNG/TIFF/DICOM + PsychoPy conditions + manifest",
+        description="Anchors are latent files (.latent.npz) or seed:N. The folder gets "
+        "manifest.json, conditions.csv, one folder per format, a preview and a contact sheet.",
+    )
+    e.add_argument("anchors", nargs="+", help="anchor latents (.latent.npz) or seed:N, in order")
+    e.add_argument("--out", required=True, help="export folder (new or empty)")
+    e.add_argument("--id", default=None, help="continuum id (default: the folder's name)")
+    e.add_argument("--stills", action="store_true", help="one image per anchor, no path")
+    e.add_argument("--frames", type=int, default=30)
+    e.add_argument("--loop", action="store_true", help="close the path back to the first anchor")
+    e.add_argument("--method", default="lerp", choices=["lerp", "slerp"])
+    e.add_argument("--spacing", default="latent", choices=["latent", "perceptual", "pixel"])
+    e.add_argument(
+        "--metric", default=None, choices=["perceptual", "pixel"], help="step distances in"
+    )
+    e.add_argument(
+        "--format",
+        action="append",
+        dest="formats",
+        help="png | tiff | dicom (repeatable or comma-separated; default png)",
+    )
+    e.add_argument("--bits", type=int, default=8, choices=[8, 16], help="PNG bit depth")
+    e.add_argument("--size", default="native", help="output size in pixels, or native")
+    e.add_argument(
+        "--interpolation",
+        default="area",
+        choices=["nearest", "linear", "cubic", "area", "lanczos"],
+        help="resampling filter when --size differs from the model",
+    )
+    e.add_argument("--preview", default="gif", choices=["gif", "mp4", "none"])
+    e.add_argument("--fps", type=float, default=12.0, help="preview frame rate")
+    e.add_argument("--no-contact-sheet", action="store_true")
+    e.add_argument("--no-conditions", action="store_true", help="no PsychoPy conditions.csv")
+    e.add_argument(
+        "--latents",
+        default="inline",
+        choices=["inline", "files"],
+        help="anchors' latents in the manifest, or as files beside it",
+    )
+    e.add_argument("--pixel-spacing", type=float, default=None, help="mm per pixel at native size")
+    e.add_argument("--data-root", help="sources are recorded relative to this folder")
+    e.add_argument("--truncation", type=float, default=1.0, help="psi for seed:N anchors")
+    e.add_argument("--cutoff", type=int, default=None, help="truncate only the first N layers")
+    e.add_argument("--resume", action="store_true", help="continue an interrupted export")
+    e.add_argument("--force", action="store_true", help="replace an existing export there")
+    add_model_options(e)
+    add_common(e)
+    e.set_defaults(func=cmd_export)
+
+    r = sub.add_parser(
+        "regenerate",
+        help="render an export again from its manifest and check every frame bit for bit",
+    )
+    r.add_argument("manifest", help="manifest.json (or its folder)")
+    r.add_argument("--out", help="also write the regenerated export to this (new) folder")
+    r.add_argument("--weights", help="model file (default: the one the manifest names)")
+    r.add_argument("--device", default=None, help="default: the manifest's device type")
+    r.add_argument("--precision", default=None, help="default: the manifest's precision")
+    r.add_argument(
+        "--allow-other-model",
+        action="store_true",
+        help="render with a model other than the manifest's (frames will not match)",
+    )
+    r.add_argument("--force", action="store_true", help="replace an existing export in --out")
+    add_common(r)
+    r.set_defaults(func=cmd_regenerate)
+
+    b = sub.add_parser(
+        "batch",
+        help="many continua from a TOML/JSON spec; resumable; whole continua per torchrun rank",
+    )
+    b.add_argument("spec", help="batch spec (.toml or .json)")
+    b.add_argument("--weights", help="model file (overrides the spec)")
+    b.add_argument("--device", default=None, help="auto | cuda | mps | cpu (overrides the spec)")
+    b.add_argument("--precision", default=None, help="overrides the spec")
+    b.add_argument("--force", action="store_true", help="replace continua whose settings changed")
+    add_common(b)
+    b.set_defaults(func=cmd_batch)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _formats(values) -> tuple[str, ...]:
+    out = []
+    for v in values or ["png"]:
+        out += [x.strip().lower() for x in v.split(",") if x.strip()]
+    return tuple(out)
+
+
+def _size(text: str) -> int | None:
+    if text in (None, "", "native"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise UserError(f"--size must be a number of pixels or 'native', got {text!r}") from None
+
+
+def _default_id(name: str) -> str:
+    from ..core.export import safe_name
+
+    return safe_name(name, "continuum")
+
+
+def _anchors(refs, model, psi, cutoff):
+    from ..core.generate import latent_for_seed
+    from ..core.interpolate import Anchor
+    from ..core.latent import load_latent
+
+    anchors, near = [], []
+    for ref in refs:
+        if ref.startswith("seed:"):
+            try:
+                seed = float(ref[5:])
+            except ValueError:
+                raise UserError(f"bad anchor {ref!r}: use seed:N or a .latent.npz file") from None
+            seed = int(seed) if seed.is_integer() else seed
+            anchors.append(Anchor(f"seed{seed}", latent_for_seed(model, seed, psi, cutoff)))
+            near.append(None)
+        else:
+            lat = load_latent(ref)
+            lat.check_model(model)
+            anchors.append(Anchor(Path(ref).name.split(".")[0] or "anchor", lat))
+            near.append(Path(ref).resolve().parent)
+    return anchors, near
+
+
+def _summary(res) -> dict:
+    return {
+        "out": str(res.out_dir),
+        "manifest": str(res.manifest),
+        "kind": res.kind,
+        "frames": len(res.frames),
+        "written_frames": res.written_frames,
+        "kept_frames": res.kept_frames,
+        "files": res.files,
+        "step_distances": res.distances,
+        "cv": res.cv,
+    }
+
+
+def _with_flags(exc):
+    """Name the CLI flags in the core's "resume it / overwrite it" messages."""
+    msg = str(exc)
+    if "resume it" in msg:
+        msg += " (--resume, or --force to start again)"
+    elif "overwrite" in msg:
+        msg += " (--force)"
+    return type(exc)(msg)
+
+
+def _interrupted_hint(where: Path, again: str) -> None:
+    print(
+        f"stimstudio: finished frames are kept in {where}; {again} to continue",
+        file=sys.stderr,
+    )
+
+
+# ------------------------------------------------------------------------------ verbs
+
+
+def cmd_export(args) -> int:
+    from ..core.export import ExportSettings, export_sequence
+    from ..core.interpolate import Path as LatentPath
+    from .generate import load_model_for
+
+    out = Path(args.out)
+    cid = args.id or out.name
+    settings = ExportSettings(
+        formats=_formats(args.formats),
+        bits=args.bits,
+        size=_size(args.size),
+        interpolation=args.interpolation,
+        preview=None if args.preview == "none" else args.preview,
+        fps=args.fps,
+        contact_sheet=not args.no_contact_sheet,
+        conditions=not args.no_conditions,
+        latents=args.latents,
+        metric=args.metric,
+        pixel_spacing_mm=args.pixel_spacing,
+        data_root=args.data_root,
+    )
+    settings.validate()
+    if not args.id:
+        cid = _default_id(cid)
+    model, compute = load_model_for(args)
+    anchors, near = _anchors(args.anchors, model, args.truncation, args.cutoff)
+    if args.stills:
+        what, n = anchors, len(anchors)
+    else:
+        what = LatentPath(anchors, args.frames, args.loop, args.method, args.spacing)
+        what.validate()
+        n = args.frames
+    bar = tqdm_bar(args, total=n, desc=cid, unit="frame")
+    res = None
+    try:
+        for rec in export_sequence(
+            what,
+            model,
+            out,
+            settings,
+            compute,
+            continuum_id=cid,
+            resume=args.resume,
+            overwrite=args.force,
+            source_dirs=near,
+        ):
+            if rec.stage == "frames" and not rec.finished:
+                bar.update(1)
+            if rec.finished:
+                res = rec.result
+    except KeyboardInterrupt:
+        bar.close()
+        _interrupted_hint(out, "run the same command with --resume")
+        raise
+    except ExportError as exc:
+        raise _with_flags(exc) from None
+    bar.close()
+    d = res.distances
+    text = f"{len(res.frames)} frames -> {out} ({', '.join(settings.formats)})"
+    if res.kept_frames:
+        text += f"; {res.kept_frames} kept from before, {res.written_frames} written"
+    if d:
+        mean = sum(d) / len(d)
+        text += f"; step distance mean {mean:.4g}, min {min(d):.4g}, max {max(d):.4g}"
+        if res.cv is not None:
+            text += f", CV {res.cv:.3f}"
+    text += f"\nmanifest: {res.manifest}"
+    emit(args, _summary(res), text)
+    return 0
+
+
+def cmd_regenerate(args) -> int:
+    import torch
+
+    from ..core.device import pick_compute
+    from ..core.errors import CheckpointError, ExportError
+    from ..core.export import iter_regenerate, load_manifest, manifest_model_path
+    from ..core.model import load_model
+
+    doc = load_manifest(args.manifest)
+    made_on = doc["compute"].get("type", "cpu")
+    device = args.device
+    if device is None:
+        device = made_on if made_on != "cuda" or torch.cuda.is_available() else "cpu"
+        if made_on == "mps" and not (
+            getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+        ):
+            device = "cpu"
+    compute = pick_compute(device, args.precision or doc["compute"].get("precision", "fp32"))
+    weights = Path(args.weights) if args.weights else manifest_model_path(doc)
+    if weights is None or not weights.is_file():
+        raise CheckpointError(
+            f"the model file this export was made with ({weights}) is not there; "
+            "pass it with --weights"
+        )
+    model = load_model(weights, device=compute.device)
+    n = int(doc["continuum"]["frames"])
+    bar = tqdm_bar(args, total=n, desc="regenerate", unit="frame")
+    res = None
+    try:
+        for rec in iter_regenerate(
+            doc, model, args.out, compute, args.allow_other_model, overwrite=args.force
+        ):
+            if rec.stage == "frames" and not rec.finished:
+                bar.update(1)
+            if rec.finished:
+                res = rec.result
+    finally:
+        bar.close()
+    result = {
+        "manifest": str(res.manifest),
+        "frames": res.frames,
+        "identical": res.identical,
+        "differing": res.differing,
+        "model_differs": res.model_differs,
+        "ok": res.ok,
+        "notes": res.notes,
+        "out": str(res.out_dir) if res.out_dir else None,
+        "device": compute.describe(),
+    }
+    if res.ok:
+        text = f"all {res.frames} frames are bit-identical to the manifest ({compute.describe()})"
+    else:
+        text = f"{res.identical} of {res.frames} frames are bit-identical to the manifest"
+    if res.out_dir:
+        text += f"; written to {res.out_dir}"
+    text = "\n".join([text, *res.notes])
+    emit(args, result, text)
+    if res.differing and not args.allow_other_model:
+        first = res.differing[0]
+        raise ExportError(
+            f"{len(res.differing)} of {res.frames} frames differ from the manifest (first: "
+            f"frame {first}); {'; '.join(res.notes) or 'same model, device type and precision'}"
+        )
+    return 0
+
+
+def _rank() -> tuple[int, int, int]:
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+    except ValueError:
+        raise UserError("RANK / WORLD_SIZE / LOCAL_RANK must be whole numbers") from None
+    if world < 1 or not 0 <= rank < world:
+        raise UserError(f"RANK {rank} does not fit WORLD_SIZE {world}")
+    return rank, world, local
+
+
+def cmd_batch(args) -> int:
+    import torch
+
+    from ..core.batch import BatchResult, iter_batch, load_batch_spec
+    from ..core.device import pick_compute
+    from ..core.model import load_model
+
+    spec = load_batch_spec(args.spec)
+    rank, world, local = _rank()
+    device = args.device or spec.device
+    if world > 1 and device in ("auto", "cuda") and torch.cuda.is_available():
+        torch.cuda.set_device(local)
+    compute = pick_compute(device, args.precision or spec.precision)
+    model = load_model(args.weights or spec.weights, device=compute.device)
+    mine = spec.for_rank(rank, world)
+    total = sum(c.frames for c in mine)
+    bar = tqdm_bar(args, total=total, desc=f"rank {rank}" if world > 1 else "batch", unit="frame")
+    res: BatchResult | None = None
+    try:
+        for rec in iter_batch(spec, model, compute, rank, world, overwrite=args.force):
+            if isinstance(rec, BatchResult):
+                res = rec
+            elif rec.export.stage == "frames" and not rec.export.finished:
+                bar.set_postfix_str(rec.continuum, refresh=False)
+                bar.update(1)
+    except KeyboardInterrupt:
+        bar.close()
+        _interrupted_hint(spec.out, "run the same batch again")
+        raise
+    except ExportError as exc:
+        raise _with_flags(exc) from None
+    bar.close()
+    result = {
+        "out": str(res.out),
+        "rank": rank,
+        "world_size": world,
+        "continua": [c.id for c in mine],
+        "exported": res.exported,
+        "skipped": res.skipped,
+        "frames_written": res.frames_written,
+        "frames_kept": res.frames_kept,
+        "complete": res.complete,
+        "conditions": str(res.conditions) if res.conditions else None,
+        "device": compute.describe(),
+    }
+    text = (
+        f"{len(res.exported)} continua exported, {len(res.skipped)} already complete "
+        f"({res.frames_written} frames written, {res.frames_kept} kept) -> {res.out}"
+    )
+    if res.conditions:
+        text += f"\nconditions: {res.conditions}"
+    elif world > 1:
+        text += "\nother ranks still running; the last one writes conditions.csv"
+    emit(args, result, text)
+    return 0

@@ -1,0 +1,502 @@
+"""Generate page: compose() in a worker thread — live preview, a loss plot per term,
+iteration / ms per step / ETA, Cancel within one step — then the methods side by side with
+their metrics (the paper's Fig. 4)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..errors import show_error
+from ..widgets import ImageTile, hint, icon
+from ..workers import ComposeWorker
+from .mask import core_mask
+from .placement import placement_of
+
+METHOD_TITLES = {
+    "stitch": "Stitch",
+    "poisson": "Poisson blend",
+    "encoder": "Encoder only",
+    "optimized": "Optimized (Eq. 4)",
+    "stylemix": "Style mix",
+    "stylemix+opt": "Style mix + Eq. 4",
+}
+METHOD_TIPS = {
+    "stitch": "The texture pasted with a feathered edge: the input of the generator",
+    "poisson": "Gradient-domain (Poisson) blending of the texture into the template",
+    "encoder": "The encoder's code of the stitched image, rendered by the generator",
+    "optimized": "Masked optimisation (Eq. 4) from the encoder's code: the paper's method",
+    "stylemix": "Fine layers from the texture's code, coarse and middle from the template's",
+    "stylemix+opt": "Eq. 4 started from the style mix",
+}
+METRICS_TIP = (
+    "Inside the mask, against the pasted texture: PSNR (dB, higher = closer), SSIM (1 = same), "
+    "detail (correlation of fine detail, 1 = same).\nSeam: edge energy along the mask border "
+    "relative to the template's own (1 = no visible seam).\nShape: SSIM of the coarse image "
+    "outside the mask against the template (1 = layout kept)."
+)
+LOSS_COLORS = {
+    "pixel": "#4aa3df",
+    "perceptual": "#e3a33c",
+    "encoder": "#5ad17a",
+    "total": "#e4e7eb",
+}
+
+
+def metrics_text(m: dict) -> str:
+    parts = [
+        f"PSNR {m['psnr_in_mask']:.1f} dB · SSIM {m['ssim_in_mask']:.2f}",
+        f"detail {m['detail_in_mask']:.2f} · seam {m['seam_strength']:.2f}",
+    ]
+    if "shape_agreement" in m:
+        parts.append(f"shape {m['shape_agreement']:.2f}")
+    return "\n".join(parts)
+
+
+def result_record(comp, model, settings, placement: dict, seconds: float) -> dict:
+    """A Composite as plain project data."""
+    return {
+        "images": dict(comp.images),
+        "metrics": {k: {n: float(v) for n, v in m.items()} for k, m in comp.metrics.items()},
+        "latents": {k: lat.wplus for k, lat in comp.latents.items()},
+        "latent_sources": {k: lat.source for k, lat in comp.latents.items()},
+        "mask": comp.mask,
+        "history": comp.history,
+        "perceptual": comp.perceptual,
+        "settings": asdict(settings),
+        "placement": dict(placement),
+        "seconds": round(seconds, 2),
+        "model_sha256": model.sha256,
+        "model_name": model.name,
+    }
+
+
+class GeneratePage(QWidget):
+    def __init__(self, ctx, parent=None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.project = ctx.project
+        self.worker: ComposeWorker | None = None
+        self._losses: dict[str, list] = {}
+        self._steps: list[int] = []
+        self._pass = 1
+        self._last_step = -1
+        self._t0 = 0.0
+        self._plot_dirty = False
+        self.last_outcome: str | None = None  # "done" | "cancelled" | "failed"
+
+        # controls
+        self.btn_run = QPushButton(icon("run"), "Generate")
+        self.btn_run.setObjectName("primary")
+        self.btn_run.setToolTip("Run the encoder and the masked optimisation (Ctrl+Enter)")
+        self.btn_run.clicked.connect(self.run)
+        self.btn_cancel = QPushButton(icon("stop"), "Cancel")
+        self.btn_cancel.setToolTip("Stop after the current step (Esc)")
+        self.btn_cancel.setEnabled(False)
+        self.btn_cancel.clicked.connect(self.cancel)
+        self.steps = QSpinBox()
+        self.steps.setRange(0, 5000)
+        self.steps.setValue(ctx.prefs.steps)
+        self.steps.setPrefix("steps ")
+        self.steps.setToolTip("Optimisation steps (paper: 100); more in Settings (Ctrl+,)")
+        self.steps.valueChanged.connect(self._steps_changed)
+        self.mix_opt = QCheckBox("Also optimise from the style mix")
+        self.mix_opt.setToolTip("A sixth result: Eq. 4 started from the style mix (twice as long)")
+        self.settings_label = QLabel("")
+        self.settings_label.setObjectName("hint")
+        more = QPushButton("Settings…")
+        more.setObjectName("flat")
+        more.clicked.connect(ctx.open_settings)
+        top = QHBoxLayout()
+        top.addWidget(self.btn_run)
+        top.addWidget(self.btn_cancel)
+        top.addWidget(self.steps)
+        top.addWidget(self.mix_opt)
+        top.addStretch(1)
+        top.addWidget(self.settings_label)
+        top.addWidget(more)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self.status = QLabel("Ready when the texture, template and mask are.")
+        self.status.setObjectName("stat")
+        prow = QHBoxLayout()
+        prow.addWidget(self.progress, 1)
+        prow.addWidget(self.status, 2)
+
+        # live area
+        self.tile_input = ImageTile("Input: stitch", 140)
+        self.tile_input.setToolTip("What the generator is asked to reproduce inside the mask")
+        self.tile_preview = ImageTile("Live preview", 140)
+        self.tile_preview.setToolTip("The generator's current image, every few steps")
+        self.plot = pg.PlotWidget()
+        self.plot.setBackground("#15171a")
+        self.plot.setLogMode(y=True)
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.setLabel("bottom", "step")
+        self.plot.setLabel("left", "loss (weighted terms, log)")
+        self.plot.addLegend(offset=(-10, 10))
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.setToolTip("Each term of Eq. 4 as it is optimised (log scale)")
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        live = QHBoxLayout()
+        live.addWidget(self.tile_input, 1)
+        live.addWidget(self.tile_preview, 1)
+        live.addWidget(self.plot, 2)
+
+        # results
+        self.results_box = QGroupBox("Results")
+        self.results_box.setToolTip(METRICS_TIP)
+        self.results_grid = QGridLayout(self.results_box)
+        self.result_tiles: dict[str, ImageTile] = {}
+        self.keep_buttons: dict[str, QPushButton] = {}
+        self.results_hint = hint("The methods appear here side by side when a run finishes.")
+        self.results_grid.addWidget(self.results_hint, 0, 0)
+        self.btn_save = QPushButton(icon("export"), "Save results…")
+        self.btn_save.setToolTip("Write each method's image (PNG) and the metrics (JSON)")
+        self.btn_save.clicked.connect(self.save_results)
+        self.btn_save.setEnabled(False)
+
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addLayout(prow)
+        lay.addLayout(live, 2)
+        lay.addWidget(self.results_box, 3)
+        brow = QHBoxLayout()
+        brow.addWidget(hint(METRICS_TIP.replace("\n", " ")), 1)
+        brow.addWidget(self.btn_save)
+        lay.addLayout(brow)
+
+        for key, slot in (("Ctrl+Return", self.run), ("Ctrl+Enter", self.run)):
+            sc = QShortcut(QKeySequence(key), self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(slot)
+        esc = QShortcut(QKeySequence("Escape"), self)
+        esc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        esc.activated.connect(self.cancel)
+
+        self._plot_timer = QTimer(self)
+        self._plot_timer.timeout.connect(self._redraw_plot)
+        self._plot_timer.start(100)
+        self.project.changed.connect(self._on_changed)
+        self.project.reset.connect(self.refresh)
+        ctx.model_changed.connect(lambda _m: self.refresh())
+        self.refresh()
+
+    # -- state -------------------------------------------------------------------------------
+
+    def busy(self) -> bool:
+        return self.worker is not None
+
+    def _steps_changed(self, v: int) -> None:
+        self.ctx.prefs.steps = v
+        self._update_settings_label()
+
+    def _update_settings_label(self) -> None:
+        p = self.ctx.prefs
+        per = "VGG16" if p.vgg16 else "discriminator features"
+        self.settings_label.setText(
+            f"λ3 {p.lambda_perceptual:g} · λ4 {p.lambda_encoder:g} · lr {p.lr:g} · "
+            f"perceptual: {per} · {self.ctx.compute.describe() if self.ctx.compute else 'no model'}"
+        )
+
+    def _on_changed(self, key: str) -> None:
+        if key in ("texture", "template", "mask", "placement"):
+            self._show_input()
+        elif key == "result":
+            self._show_result()
+
+    def refresh(self) -> None:
+        if self.steps.value() != self.ctx.prefs.steps:
+            self.steps.setValue(self.ctx.prefs.steps)
+        self._update_settings_label()
+        self._show_input()
+        self._show_result()
+        self.btn_run.setEnabled(self.worker is None and self.ctx.model is not None)
+
+    def inputs(self):
+        """(texture, template, Mask, Placement dict) or a sentence saying what is missing."""
+        tex, tpl, rec = (self.project.get(k) for k in ("texture", "template", "mask"))
+        if tex is None:
+            return "No texture patch yet: cut one on page 1 (T)."
+        if tpl is None:
+            return "No shape template yet: cut one on page 1 (M)."
+        if rec is None:
+            return "No texture mask yet: lasso the tumor on page 2."
+        from stimstudio.core.errors import StimStudioError
+
+        try:
+            mask = core_mask(rec, tex["image"].shape)
+        except StimStudioError as exc:
+            return str(exc)
+        return tex["image"], tpl["image"], mask, dict(self.project.get("placement"))
+
+    def _show_input(self) -> None:
+        if self.worker is not None:
+            return
+        got = self.inputs()
+        if isinstance(got, str):
+            self.tile_input.clear(got)
+            self.tile_input.image.setWordWrap(True)
+            return
+        from stimstudio.core.compose import place, stitch
+        from stimstudio.core.errors import StimStudioError
+
+        tex, tpl, mask, pl = got
+        try:
+            placed, soft = place(tex, mask, placement_of(pl), tpl.shape)
+        except StimStudioError as exc:
+            self.tile_input.clear(str(exc))
+            return
+        self.tile_input.set_image(stitch(tpl, placed, soft))
+
+    # -- running -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        if self.worker is not None:
+            return
+        if not self.ctx.require_model():
+            return
+        got = self.inputs()
+        if isinstance(got, str):
+            show_error(self.ctx, got)
+            return
+        tex, tpl, mask, pl = got
+        model = self.ctx.model
+        if tpl.shape != (model.resolution, model.resolution):
+            show_error(
+                self.ctx,
+                f"The patches were cut at {tpl.shape[0]} px but the model works at "
+                f"{model.resolution} px: cut the texture and the template again (page 1).",
+            )
+            return
+        settings = self.ctx.prefs.inversion_settings()
+        settings.steps = self.steps.value()
+        self._settings = settings
+        self._placement = pl
+        self.worker = ComposeWorker(
+            model,
+            self.ctx.compute,
+            tex,
+            tpl,
+            mask,
+            placement_of(pl),
+            settings,
+            self.ctx.prefs.vgg16 or None,
+            stylemix_optimize=self.mix_opt.isChecked(),
+        )
+        self.worker.step.connect(self._on_step)
+        self.worker.completed.connect(self._on_completed)
+        self.worker.cancelled_at.connect(self._on_cancelled)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.finished.connect(self._on_finished)
+        self._reset_plot()
+        self._pass = 1
+        self._last_step = -1
+        self._t0 = time.perf_counter()
+        self.last_outcome = None
+        self.btn_run.setEnabled(False)
+        self.btn_cancel.setEnabled(True)
+        self.steps.setEnabled(False)
+        self.progress.setValue(0)
+        self.status.setText("encoding…")
+        self.tile_preview.clear("…")
+        self.worker.start()
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.status.setText("cancelling after this step…")
+
+    def _reset_plot(self) -> None:
+        self.plot.clear()
+        self.plot.addLegend(offset=(-10, 10))
+        self.curves = {}
+        self._losses = {}
+        self._steps = []
+
+    def _on_step(self, rec: dict) -> None:
+        step, total = rec["step"], rec["total"]
+        if step < self._last_step:
+            self._pass = 2
+        self._last_step = step
+        passes = 2 if self.mix_opt.isChecked() else 1
+        done = (self._pass - 1) * (total + 1) + step + 1
+        all_steps = passes * (total + 1)
+        self.progress.setValue(int(100 * done / max(all_steps, 1)))
+        eta = (all_steps - done) * rec["ms"] / 1000
+        which = f" (pass {self._pass}/2)" if passes == 2 else ""
+        self.status.setText(
+            f"step {step} / {total}{which} · {rec['ms']:.0f} ms per step · ETA {eta:.0f} s"
+        )
+        if self._pass == 1:
+            self._steps.append(step)
+            for k, v in rec["losses"].items():
+                self._losses.setdefault(k, []).append(max(float(v), 1e-12))
+            self._plot_dirty = True
+        if rec["preview"] is not None:
+            self.tile_preview.set_image(rec["preview"])
+
+    def _redraw_plot(self) -> None:
+        if not self._plot_dirty:
+            return
+        self._plot_dirty = False
+        weights = {
+            "perceptual": self._settings.lambda_perceptual,
+            "encoder": self._settings.lambda_encoder,
+            "pixel": self._settings.lambda_pixel,
+        }
+        for k, vals in self._losses.items():
+            ys = [v * weights.get(k, 1.0) for v in vals]
+            if k not in self.curves:
+                pen = pg.mkPen(LOSS_COLORS.get(k, "#c678dd"), width=2)
+                name = {"perceptual": "λ3 · perceptual", "encoder": "λ4 · encoder"}.get(k, k)
+                self.curves[k] = self.plot.plot(name=name, pen=pen)
+            self.curves[k].setData(self._steps[: len(ys)], ys)
+
+    def _on_completed(self, comp) -> None:
+        seconds = time.perf_counter() - self._t0
+        rec = result_record(comp, self.ctx.model, self._settings, self._placement, seconds)
+        self.project.set("result", rec, "Generate")
+        self.last_outcome = "done"
+        self.progress.setValue(100)
+        self.status.setText(f"done in {seconds:.1f} s · perceptual: {comp.perceptual}")
+        self.ctx.statusBar().showMessage(f"Generated in {seconds:.1f} s", 6000)
+        self.ctx.autosave()
+
+    def _on_cancelled(self, step: int) -> None:
+        self.last_outcome = "cancelled"
+        self.cancelled_step = step
+        self.status.setText(f"cancelled at step {step}; the previous results are kept")
+
+    def _on_failed(self, message: str, detail: str) -> None:
+        self.last_outcome = "failed"
+        self.status.setText("failed")
+        show_error(self.ctx, message, detail)
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self._redraw_plot()
+        self.btn_run.setEnabled(self.ctx.model is not None)
+        self.btn_cancel.setEnabled(False)
+        self.steps.setEnabled(True)
+        self._show_input()
+
+    def shutdown(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.worker.wait(30000)
+
+    # -- results -----------------------------------------------------------------------------
+
+    def _clear_results(self) -> None:
+        for tile in self.result_tiles.values():
+            tile.setParent(None)
+        for b in self.keep_buttons.values():
+            b.setParent(None)
+        self.result_tiles, self.keep_buttons = {}, {}
+
+    def _show_result(self) -> None:
+        res = self.project.get("result")
+        self._clear_results()
+        self.results_hint.setVisible(res is None)
+        self.btn_save.setEnabled(res is not None)
+        if res is None:
+            return
+        if self.worker is None and res.get("history") and not self._steps:
+            self._settings = self.ctx.prefs.inversion_settings()
+            for rec in res["history"]:
+                self._steps.append(rec["step"])
+                for k, v in rec.items():
+                    if k != "step":
+                        self._losses.setdefault(k, []).append(max(float(v), 1e-12))
+            self._plot_dirty = True
+        order = [m for m in METHOD_TITLES if m in res["images"]]
+        for col, name in enumerate(order):
+            tile = ImageTile(METHOD_TITLES[name], 110)
+            tile.setToolTip(METHOD_TIPS.get(name, "") + "\n\n" + METRICS_TIP)
+            tile.set_image(res["images"][name])
+            if name in res["metrics"]:
+                tile.caption.setText(metrics_text(res["metrics"][name]))
+            keep = QPushButton(icon("anchor"), "Keep as anchor")
+            has_latent = name in res["latents"]
+            keep.setEnabled(has_latent)
+            keep.setToolTip(
+                "Add this result to the anchors (for paths)"
+                if has_latent
+                else "Only the generator's results have a latent code"
+            )
+            keep.clicked.connect(lambda _=False, n=name: self.keep(n))
+            self.results_grid.addWidget(tile, 0, col)
+            self.results_grid.addWidget(keep, 1, col)
+            self.result_tiles[name] = tile
+            self.keep_buttons[name] = keep
+
+    def keep(self, method: str) -> None:
+        res = self.project.get("result")
+        if res is None or method not in res["latents"]:
+            return
+        src = dict(res["latent_sources"].get(method, {}))
+        src.update({"compose_method": method, "placement": res.get("placement")})
+        self.ctx.add_anchor(
+            METHOD_TITLES.get(method, method),
+            res["latents"][method],
+            src,
+            res["images"][method],
+            res.get("model_sha256"),
+        )
+
+    def save_results(self) -> None:
+        res = self.project.get("result")
+        if res is None:
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Save results into a folder")
+        if folder:
+            self.write_results(Path(folder))
+
+    def write_results(self, folder: Path) -> None:
+        res = self.project.get("result")
+
+        def job(task):
+            from stimstudio.core.imageio import save_image
+            from stimstudio.core.model import atomic_write_bytes
+
+            names = []
+            for name, img in res["images"].items():
+                out = folder / f"{name.replace('+', '-')}.png"
+                save_image(out, img)
+                names.append(out.name)
+            meta = {
+                k: res[k] for k in ("metrics", "settings", "placement", "perceptual", "seconds")
+            }
+            meta["model"] = {"name": res.get("model_name"), "sha256": res.get("model_sha256")}
+            atomic_write_bytes(folder / "metrics.json", json.dumps(meta, indent=2).encode())
+            return names
+
+        self.ctx.run_task(
+            job,
+            "Saving results…",
+            lambda names: self.ctx.statusBar().showMessage(
+                f"Saved {len(names)} images and metrics.json to {folder}", 8000
+            ),
+        )

@@ -1,0 +1,79 @@
+"""Generate: a short run finishes with every method and its metrics; Cancel stops within a step;
+the UI thread never stalls while the optimisation runs."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QElapsedTimer, QTimer
+
+from tests.gui.helpers import set_patches
+
+
+def test_short_run_finishes_with_all_methods_and_metrics(window, qtbot):
+    set_patches(window)
+    window.show_page("generate")
+    page = window.pages["generate"]
+    page.steps.setValue(4)
+    seen = []
+    # a timer on the UI thread measures the worst gap between its ticks during the run
+    clock, gaps = QElapsedTimer(), []
+    timer = QTimer()
+    timer.timeout.connect(lambda: gaps.append(clock.restart()))
+    clock.start()
+    timer.start(5)
+    with qtbot.waitSignal(
+        window.project.changed, timeout=60000, check_params_cb=lambda k: k == "result"
+    ):
+        page.run()
+        page.worker.step.connect(seen.append)
+    timer.stop()
+    qtbot.waitUntil(lambda: page.worker is None, timeout=10000)
+    res = window.project.get("result")
+    for m in ("stitch", "poisson", "encoder", "optimized", "stylemix"):
+        assert m in res["images"] and res["images"][m].shape == (32, 32)
+        assert set(res["metrics"][m]) >= {"psnr_in_mask", "ssim_in_mask", "seam_strength"}
+        assert m in page.result_tiles and page.result_tiles[m].has_image()
+    assert set(res["latents"]) >= {"encoder", "optimized", "stylemix"}
+    assert not page.keep_buttons["stitch"].isEnabled()
+    assert [s["step"] for s in seen] == list(range(5))
+    assert page.progress.value() == 100
+    assert "done" in page.status.text()
+    assert set(page.curves) >= {"pixel", "encoder", "total"}
+    assert page.last_outcome == "done"
+    assert max(gaps[1:] or [0]) < 150, f"UI thread stalled {max(gaps)} ms"
+    # keep the optimised result as an anchor; undo removes it again
+    page.keep("optimized")
+    anchors = window.project.get("anchors")
+    assert [a["name"] for a in anchors] == ["Optimized (Eq. 4)"]
+    window.project.undo.undo()
+    assert window.project.get("anchors") == []
+
+
+def test_cancel_stops_within_one_step(window, qtbot):
+    set_patches(window)
+    page = window.pages["generate"]
+    page.steps.setValue(5000)
+    steps = []
+    page.run()
+    page.worker.step.connect(lambda rec: steps.append(rec["step"]))
+    qtbot.waitUntil(lambda: len(steps) >= 2, timeout=30000)
+    at_cancel = steps[-1]
+    t0 = time.perf_counter()
+    with qtbot.waitSignal(page.worker.cancelled_at, timeout=10000) as blocker:
+        page.cancel()
+    assert time.perf_counter() - t0 < 5
+    stopped = blocker.args[0]
+    # the flag is checked before every step: at most the step in flight finishes
+    assert stopped <= at_cancel + 2
+    qtbot.waitUntil(lambda: page.worker is None, timeout=10000)
+    assert page.last_outcome == "cancelled"
+    assert window.project.get("result") is None  # nothing partial is kept
+    assert page.btn_run.isEnabled()
+
+
+def test_generate_without_mask_explains_instead_of_crashing(window, errors):
+    set_patches(window, with_mask=False)
+    window.pages["generate"].run()
+    assert errors and "mask" in errors[0][1]
+    assert window.pages["generate"].worker is None
