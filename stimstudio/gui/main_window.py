@@ -188,6 +188,7 @@ class MainWindow(QMainWindow):
             "mask": ("mask", "MaskPage"),
             "placement": ("placement", "PlacementPage"),
             "generate": ("generate", "GeneratePage"),
+            "interpolate": ("interpolate", "InterpolatePage"),
         }
         if name in classes:
             module, cls = classes[name]
@@ -205,7 +206,13 @@ class MainWindow(QMainWindow):
             "Library", self.library, Qt.DockWidgetArea.LeftDockWidgetArea
         )
         self.library_dock.setMinimumWidth(250)
-        self.anchors = None
+        from .panels.anchors import AnchorsPanel
+
+        self.anchors = AnchorsPanel(self)
+        self.anchors_dock = self._dock(
+            "Anchors", self.anchors, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.anchors_dock.setMinimumWidth(230)
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)

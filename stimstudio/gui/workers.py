@@ -234,6 +234,14 @@ class RenderWorker(QThread):
                 }
             )
 
+    def prefill(self, key, image, wplus) -> None:
+        """Put an already rendered frame in the cache (frames a path computation made)."""
+        with self._cv:
+            self._cache[key] = (image, wplus)
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+
     def idle(self) -> bool:
         with self._cv:
             return not self._pending and not getattr(self, "_busy", False)

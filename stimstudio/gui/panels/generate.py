@@ -132,8 +132,8 @@ class GeneratePage(QWidget):
         top.addWidget(self.steps)
         top.addWidget(self.mix_opt)
         top.addStretch(1)
-        top.addWidget(self.settings_label)
         top.addWidget(more)
+        self.settings_label.setWordWrap(True)
 
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
@@ -155,6 +155,7 @@ class GeneratePage(QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "loss (weighted terms, log)")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.addLegend(offset=(-10, 10))
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setToolTip("Each term of Eq. 4 as it is optimised (log scale)")
@@ -179,6 +180,7 @@ class GeneratePage(QWidget):
 
         lay = QVBoxLayout(self)
         lay.addLayout(top)
+        lay.addWidget(self.settings_label)
         lay.addLayout(prow)
         lay.addLayout(live, 2)
         lay.addWidget(self.results_box, 3)
@@ -321,6 +323,7 @@ class GeneratePage(QWidget):
         self.progress.setValue(0)
         self.status.setText("encoding…")
         self.tile_preview.clear("…")
+        self.tile_preview.title.setText("Live preview")
         self.worker.start()
 
     def cancel(self) -> None:
@@ -431,9 +434,19 @@ class GeneratePage(QWidget):
                     if k != "step":
                         self._losses.setdefault(k, []).append(max(float(v), 1e-12))
             self._plot_dirty = True
+        if self.worker is None:
+            best = res["images"].get("optimized")
+            if best is not None:
+                self.tile_preview.set_image(best)
+                self.tile_preview.title.setText("Result: optimized")
+            self.status.setText(
+                f"last run: {res['settings'].get('steps')} steps in {res.get('seconds', 0):.1f} s"
+                f" · perceptual: {res.get('perceptual', '')}"
+            )
+            self.progress.setValue(100)
         order = [m for m in METHOD_TITLES if m in res["images"]]
         for col, name in enumerate(order):
-            tile = ImageTile(METHOD_TITLES[name], 110)
+            tile = ImageTile(METHOD_TITLES[name], 80)
             tile.setToolTip(METHOD_TIPS.get(name, "") + "\n\n" + METRICS_TIP)
             tile.set_image(res["images"][name])
             if name in res["metrics"]:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -118,13 +119,14 @@ class ViewPage(QWidget):
         self.outlines.toggled.connect(self._show_lesions)
         self.info = QLabel("")
         self.info.setObjectName("hint")
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.info.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         top = QHBoxLayout()
         top.addWidget(fit)
         top.addWidget(QLabel("Window"))
         top.addWidget(self.window_combo)
         top.addWidget(self.outlines)
-        top.addStretch(1)
-        top.addWidget(self.info)
+        top.addWidget(self.info, 1)
 
         left = QVBoxLayout()
         left.addLayout(top)

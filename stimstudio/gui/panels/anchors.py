@@ -1,0 +1,292 @@
+"""Anchors panel: named latents with thumbnails — kept results, random samples by seed,
+inverted patches, latent files. Anchors are what paths are made of."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..errors import show_error
+from ..widgets import hint, icon, image_icon
+
+THUMB = 64
+
+
+def source_text(src: dict) -> str:
+    method = src.get("method", "")
+    if method == "seed":
+        psi = src.get("truncation_psi", 1.0)
+        return f"seed {src.get('seed')}" + (f", ψ {psi:g}" if psi not in (None, 1, 1.0) else "")
+    if src.get("compose_method"):
+        return f"generated: {src['compose_method']}"
+    if "inversion" in method:
+        return "inverted " + (src.get("patch") or "patch")
+    if method == "mix":
+        return "style mix"
+    if src.get("file"):
+        return Path(src["file"]).name
+    return method or "latent"
+
+
+class AnchorsPanel(QWidget):
+    def __init__(self, ctx, parent=None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.project = ctx.project
+        self.list = QListWidget()
+        self.list.setIconSize(QSize(THUMB, THUMB))
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.list.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+        )
+        self.list.setToolTip(
+            "Double-click or F2 renames; Delete removes; select two or more and 'Make path'"
+        )
+        self.list.itemChanged.connect(self._renamed)
+
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setPrefix("seed ")
+        self.seed.setToolTip("A random sample of the generator by seed")
+        add_seed = QPushButton(icon("seed"), "Add")
+        add_seed.setToolTip("Keep the generator's sample for this seed as an anchor")
+        add_seed.clicked.connect(lambda: self.add_seed(self.seed.value()))
+        inv_tex = QPushButton("Invert texture")
+        inv_tex.setToolTip("Find the latent of the texture patch (encoder + Eq. 4)")
+        inv_tex.clicked.connect(lambda: self.invert_patch("texture"))
+        inv_tpl = QPushButton("Invert template")
+        inv_tpl.setToolTip("Find the latent of the shape template (encoder + Eq. 4)")
+        inv_tpl.clicked.connect(lambda: self.invert_patch("template"))
+        load = QPushButton("Load…")
+        load.setToolTip("Load latent files (.latent.npz) as anchors")
+        load.clicked.connect(self.load_dialog)
+        save = QPushButton("Save…")
+        save.setToolTip("Save the selected anchor as a latent file (.latent.npz)")
+        save.clicked.connect(self.save_dialog)
+        remove = QPushButton(icon("remove"), "Remove")
+        remove.setToolTip("Remove the selected anchors (Delete)")
+        remove.clicked.connect(self.remove_selected)
+        make_path = QPushButton(icon("path"), "Make path")
+        make_path.setObjectName("primary")
+        make_path.setToolTip("A path through the selected anchors, in list order (page 5)")
+        make_path.clicked.connect(self.make_path)
+
+        srow = QHBoxLayout()
+        srow.addWidget(self.seed, 1)
+        srow.addWidget(add_seed)
+        grid = QGridLayout()
+        grid.addWidget(inv_tex, 0, 0)
+        grid.addWidget(inv_tpl, 0, 1)
+        grid.addWidget(load, 1, 0)
+        grid.addWidget(save, 1, 1)
+        grid.addWidget(remove, 2, 0)
+        grid.addWidget(make_path, 2, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addWidget(self.list, 1)
+        self.empty_hint = hint(
+            "No anchors yet. Keep a generated result, add a seed, or invert a patch."
+        )
+        lay.addWidget(self.empty_hint)
+        lay.addLayout(srow)
+        lay.addLayout(grid)
+
+        QShortcut(QKeySequence.StandardKey.Delete, self.list, self.remove_selected)
+        self.project.changed.connect(lambda k: k == "anchors" and self.refresh())
+        self.project.reset.connect(self.refresh)
+        ctx.model_changed.connect(lambda _m: self.refresh())
+        self.refresh()
+
+    # -- list --------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        self.list.blockSignals(True)
+        selected = set(self.selected_ids())
+        self.list.clear()
+        sha = self.ctx.model.sha256 if self.ctx.model is not None else None
+        for a in self.project.get("anchors"):
+            it = QListWidgetItem(a["name"])
+            it.setData(Qt.ItemDataRole.UserRole, a["id"])
+            it.setFlags(it.flags() | Qt.ItemFlag.ItemIsEditable)
+            if a.get("image") is not None:
+                it.setIcon(image_icon(a["image"], THUMB))
+            tip = [a["name"], source_text(a.get("source") or {})]
+            if sha and a.get("model_sha256") and a["model_sha256"] != sha:
+                it.setForeground(Qt.GlobalColor.darkYellow)
+                tip.append("made with another model: its image would differ with this one")
+            it.setToolTip("\n".join(tip))
+            it.setSizeHint(QSize(0, THUMB + 6))
+            self.list.addItem(it)
+            if a["id"] in selected:
+                it.setSelected(True)
+        self.list.blockSignals(False)
+        self.empty_hint.setVisible(not self.project.get("anchors"))
+
+    def selected_ids(self) -> list[str]:
+        rows = sorted(self.list.row(it) for it in self.list.selectedItems())
+        return [self.list.item(r).data(Qt.ItemDataRole.UserRole) for r in rows]
+
+    def _renamed(self, item: QListWidgetItem) -> None:
+        aid = item.data(Qt.ItemDataRole.UserRole)
+        name = item.text().strip()
+        anchors = self.project.get("anchors")
+        old = next((a for a in anchors if a["id"] == aid), None)
+        if old is None or not name or name == old["name"]:
+            self.refresh()
+            return
+        if any(a["name"] == name for a in anchors if a["id"] != aid):
+            name = self.project.unique_anchor_name(name)
+        new = [{**a, "name": name} if a["id"] == aid else a for a in anchors]
+        self.project.set("anchors", new, f"Rename anchor to {name}")
+
+    def remove_selected(self) -> None:
+        ids = set(self.selected_ids())
+        if not ids:
+            return
+        anchors = [a for a in self.project.get("anchors") if a["id"] not in ids]
+        path = dict(self.project.get("path"))
+        path["anchors"] = [i for i in path["anchors"] if i not in ids]
+        what = "anchor" if len(ids) == 1 else f"{len(ids)} anchors"
+        self.project.set_many({"anchors": anchors, "path": path}, f"Remove {what}")
+
+    def make_path(self) -> None:
+        ids = self.selected_ids()
+        if len(ids) < 2:
+            ids = [a["id"] for a in self.project.get("anchors")]
+        if len(ids) < 2:
+            show_error(self.ctx, "A path needs at least two anchors: keep or add another one.")
+            return
+        path = dict(self.project.get("path"))
+        path["anchors"] = ids
+        self.project.set("path", path, "Make path")
+        self.ctx.show_page("interpolate")
+
+    # -- making anchors (in workers) ---------------------------------------------------------
+
+    def add_seed(self, seed: float, psi: float = 1.0, cutoff=None) -> None:
+        if not self.ctx.require_model():
+            return
+        model, compute = self.ctx.model, self.ctx.compute
+
+        def job(task):
+            from stimstudio.core.generate import sample
+
+            return sample(model, seed, psi, cutoff, compute)
+
+        def done(out):
+            lat, img = out
+            name = f"Seed {seed:g}"
+            self.ctx.add_anchor(name, lat.wplus, lat.source, img, lat.model_sha256)
+
+        self.ctx.run_task(job, f"Sampling seed {seed:g}…", done)
+
+    def invert_patch(self, which: str) -> None:
+        patch = self.project.get(which)
+        if patch is None:
+            show_error(self.ctx, f"No {which} patch yet: cut one on page 1.")
+            return
+        if not self.ctx.require_model():
+            return
+        model, compute = self.ctx.model, self.ctx.compute
+        settings = self.ctx.prefs.inversion_settings()
+        vgg = self.ctx.prefs.vgg16 or None
+        image = patch["image"]
+
+        def job(task):
+            from stimstudio.core.invert import perceptual_for, run_inversion
+
+            return run_inversion(
+                model,
+                image,
+                None,
+                settings,
+                compute,
+                perceptual_for(model, vgg),
+                should_stop=task.cancelled,
+                source={"patch": which, **(patch.get("source") or {})},
+            )
+
+        def done(res):
+            if res.cancelled:
+                return
+            name = f"{which.capitalize()} (inverted)"
+            self.ctx.add_anchor(name, res.latent.wplus, res.latent.source, res.image, model.sha256)
+
+        self.ctx.run_task(job, f"Inverting the {which}…", done)
+
+    def load_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Load latents", "", "Latent files (*.latent.npz *.npz)"
+        )
+        if files:
+            self.load_files(files)
+
+    def load_files(self, files) -> None:
+        model, compute = self.ctx.model, self.ctx.compute
+
+        def job(task):
+            from stimstudio.core.invert import synthesize
+            from stimstudio.core.latent import load_latent
+
+            out = []
+            for f in files:
+                lat = load_latent(f)
+                img = None
+                if model is not None:
+                    lat.check_model(model, allow_other_model=True)
+                    img = synthesize(model, lat.wplus, compute)[0]
+                out.append((f, lat, img))
+            return out
+
+        def done(items):
+            for f, lat, img in items:
+                src = {**lat.source, "file": str(f)}
+                name = Path(f).name.replace(".latent.npz", "").replace(".npz", "")
+                self.ctx.add_anchor(name, lat.wplus, src, img, lat.model_sha256)
+
+        self.ctx.run_task(job, "Loading latents…", done)
+
+    def save_dialog(self) -> None:
+        ids = self.selected_ids()
+        if not ids:
+            show_error(self.ctx, "Select an anchor to save.")
+            return
+        a = self.project.anchor(ids[0])
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save latent", f"{a['name']}.latent.npz", "Latent files (*.latent.npz)"
+        )
+        if path:
+            self.save_anchor(a["id"], path)
+
+    def save_anchor(self, anchor_id: str, path: str) -> None:
+        from stimstudio.core.latent import Latent
+
+        a = self.project.anchor(anchor_id)
+        if not path.endswith(".npz"):
+            path += ".latent.npz"
+        try:
+            Latent(
+                np.asarray(a["wplus"]), {**a["source"], "name": a["name"]}, a["model_sha256"]
+            ).save(path)
+        except Exception as exc:  # noqa: BLE001
+            from ..errors import show_exception
+
+            show_exception(self.ctx, exc)
+            return
+        self.ctx.statusBar().showMessage(f"Saved {Path(path).name}", 5000)

@@ -1,0 +1,608 @@
+"""Interpolate page: a path through anchors (A→B, A→B→C→A), frame count, interpolation and
+spacing; a slider that scrubs the path live through the coalescing render worker, play/pause,
+a filmstrip, and the per-step distances."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..errors import show_error
+from ..widgets import ImageTile, display_uint8, icon, image_icon
+
+FILM_THUMB = 56
+CHANNEL = "path"
+
+
+class InterpolatePage(QWidget):
+    def __init__(self, ctx, parent=None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.project = ctx.project
+        self._cpath = None  # the core Path of the current settings
+        self._key = None
+        self._positions = None
+        self._compute_task = None
+        self._syncing = False
+        self.shown_key = None  # the render key of the frame on screen
+
+        # -- path settings
+        box = QGroupBox("Path")
+        form = QFormLayout(box)
+        self.path_list = QListWidget()
+        self.path_list.setIconSize(QSize(40, 40))
+        self.path_list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.path_list.setToolTip("The anchors in path order: drag to reorder")
+        self.path_list.model().rowsMoved.connect(self._reordered)
+        self.path_list.setMinimumHeight(130)
+        add = QPushButton("Add selected")
+        add.setToolTip("Append the anchors selected in the Anchors panel")
+        add.clicked.connect(self.add_selected)
+        rem = QPushButton("Remove")
+        rem.setToolTip("Take the selected anchor out of the path")
+        rem.clicked.connect(self.remove_selected)
+        brow = QHBoxLayout()
+        brow.addWidget(add)
+        brow.addWidget(rem)
+        self.frames = QSpinBox()
+        self.frames.setRange(2, 2000)
+        self.frames.setToolTip("Number of frames on the whole path")
+        self.loop = QCheckBox("Loop back to the first anchor")
+        self.loop.setToolTip("A→B→C→A: the last frame leads back to the first")
+        self.method = QComboBox()
+        self.method.addItems(["lerp", "slerp"])
+        self.method.setToolTip("lerp: straight lines in W+ (the paper); slerp: along the sphere")
+        self.spacing = QComboBox()
+        self.spacing.addItems(["latent", "perceptual", "pixel"])
+        self.spacing.setToolTip(
+            "latent: equal steps of the code (the paper);\nperceptual: equal steps in the "
+            "feature space, so frames differ by equal visual amounts;\npixel: equal steps in "
+            "pixel distance"
+        )
+        form.addRow(self.path_list)
+        form.addRow(brow)
+        form.addRow("Frames", self.frames)
+        form.addRow(self.loop)
+        form.addRow("Interpolation", self.method)
+        form.addRow("Spacing", self.spacing)
+        for w in (self.frames, self.loop, self.method, self.spacing):
+            sig = getattr(w, "valueChanged", None) or getattr(w, "toggled", None)
+            if isinstance(w, QComboBox):
+                sig = w.currentTextChanged
+            sig.connect(self._settings_changed)
+        self.compute_label = QLabel("")
+        self.compute_label.setObjectName("hint")
+        self.compute_label.setWordWrap(True)
+        self.btn_export = QPushButton(icon("export"), "Export frames…")
+        self.btn_export.setToolTip("Write every frame (PNG) and a manifest (JSON) into a folder")
+        self.btn_export.clicked.connect(self.export_dialog)
+        keep = QPushButton(icon("anchor"), "Keep frame as anchor")
+        keep.setToolTip("Add the frame on screen to the anchors (K)")
+        keep.clicked.connect(self.keep_frame)
+
+        side = QVBoxLayout()
+        side.addWidget(box)
+        side.addWidget(self.compute_label)
+        side.addStretch(1)
+        side.addWidget(keep)
+        side.addWidget(self.btn_export)
+        sidew = QWidget()
+        sidew.setLayout(side)
+        sidew.setFixedWidth(280)
+
+        # -- frame view and transport
+        self.frame_view = ImageTile("Frame", 200)
+        self.frame_view.setToolTip("The stimulus at the slider's position")
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setToolTip("Scrub along the path (← / → step one frame)")
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.btn_play = QPushButton(icon("play"), "Play")
+        self.btn_play.setCheckable(True)
+        self.btn_play.setToolTip("Play / pause (Space)")
+        self.btn_play.toggled.connect(self._play_toggled)
+        self.fps = QSpinBox()
+        self.fps.setRange(1, 60)
+        self.fps.setSuffix(" fps")
+        self.fps.setToolTip("Playback speed in frames per second")
+        self.fps.valueChanged.connect(self._fps_changed)
+        self.frame_label = QLabel("")
+        self.frame_label.setObjectName("stat")
+        trow = QHBoxLayout()
+        trow.addWidget(self.btn_play)
+        trow.addWidget(self.slider, 1)
+        trow.addWidget(self.fps)
+        trow.addWidget(self.frame_label)
+
+        self.film = QListWidget()
+        self.film.setViewMode(QListView.ViewMode.IconMode)
+        self.film.setFlow(QListView.Flow.LeftToRight)
+        self.film.setWrapping(False)
+        self.film.setMovement(QListView.Movement.Static)
+        self.film.setIconSize(QSize(FILM_THUMB, FILM_THUMB))
+        self.film.setFixedHeight(FILM_THUMB + 34)
+        self.film.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.film.setToolTip("Filmstrip: click a frame to show it")
+        self.film.currentRowChanged.connect(self._film_clicked)
+
+        self.dist_plot = pg.PlotWidget()
+        self.dist_plot.setBackground("#15171a")
+        self.dist_plot.setMouseEnabled(x=False, y=False)
+        self.dist_plot.setLabel("bottom", "step (frame i-1 → i)")
+        self.dist_plot.setLabel("left", "distance")
+        self.dist_plot.setFixedHeight(150)
+        self.dist_plot.setToolTip(
+            "Distance between consecutive frames; equal bars = equal visual steps"
+        )
+        self.bars = None
+        self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#4aa3df", width=1))
+        self.dist_plot.addItem(self.cursor)
+
+        self.placeholder = QLabel(
+            "A path needs two or more anchors. Keep results or add seeds in the Anchors panel, "
+            "select them and press Make path."
+        )
+        self.placeholder.setObjectName("placeholder")
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        center = QVBoxLayout()
+        center.addWidget(self.placeholder)
+        center.addWidget(self.frame_view, 1)
+        center.addLayout(trow)
+        center.addWidget(self.film)
+        center.addWidget(self.dist_plot)
+        lay = QHBoxLayout(self)
+        lay.addWidget(sidew)
+        lay.addLayout(center, 1)
+
+        for key, slot in (
+            ("Space", lambda: self.btn_play.toggle()),
+            ("Left", lambda: self.step(-1)),
+            ("Right", lambda: self.step(1)),
+            ("K", self.keep_frame),
+        ):
+            sc = QShortcut(QKeySequence(key), self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(slot)
+
+        self.play_timer = QTimer(self)
+        self.play_timer.timeout.connect(lambda: self.step(1, wrap=True))
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(350)
+        self._debounce.timeout.connect(self.compute_frames)
+
+        ctx.render_worker.rendered.connect(self._rendered)
+        ctx.render_worker.failed.connect(self._render_failed)
+        ctx.model_changed.connect(lambda _m: self.refresh())
+        self.project.changed.connect(self._on_changed)
+        self.project.reset.connect(self.refresh)
+        self.refresh()
+
+    # -- project -> screen -------------------------------------------------------------------
+
+    def busy(self) -> bool:
+        return self._compute_task is not None or self._debounce.isActive()
+
+    def _on_changed(self, key: str) -> None:
+        if key in ("path", "anchors"):
+            self.refresh()
+        elif key == "path_frames":
+            self._show_frames()
+
+    def path_key(self):
+        p = self.project.get("path")
+        sha = self.ctx.model.sha256 if self.ctx.model is not None else None
+        return (
+            tuple(p["anchors"]),
+            int(p["frames"]),
+            bool(p["loop"]),
+            p["method"],
+            p["spacing"],
+            sha,
+        )
+
+    def build_path(self):
+        """The core Path of the project's settings, or a sentence saying what is missing."""
+        from stimstudio.core.errors import StimStudioError
+        from stimstudio.core.interpolate import Anchor, Path
+        from stimstudio.core.latent import Latent
+
+        p = self.project.get("path")
+        anchors = [self.project.anchor(i) for i in p["anchors"]]
+        anchors = [a for a in anchors if a is not None]
+        if len(anchors) < 2:
+            return self.placeholder.text()
+        try:
+            path = Path(
+                [
+                    Anchor(a["name"], Latent(a["wplus"], a["source"], a["model_sha256"]))
+                    for a in anchors
+                ],
+                frames=int(p["frames"]),
+                loop=bool(p["loop"]),
+                method=p["method"],
+                spacing=p["spacing"],
+            )
+            path.validate()
+            if self.ctx.model is not None:
+                for a in path.anchors:
+                    a.latent.check_model(self.ctx.model, allow_other_model=True)
+        except StimStudioError as exc:
+            return str(exc)
+        return path
+
+    def refresh(self) -> None:
+        p = self.project.get("path")
+        self._syncing = True
+        self.frames.setValue(int(p["frames"]))
+        self.loop.setChecked(bool(p["loop"]))
+        self.method.setCurrentText(p["method"])
+        self.spacing.setCurrentText(p["spacing"])
+        self.fps.setValue(int(p.get("fps", 12)))
+        self.path_list.clear()
+        for aid in p["anchors"]:
+            a = self.project.anchor(aid)
+            if a is None:
+                continue
+            it = QListWidgetItem(a["name"])
+            it.setData(Qt.ItemDataRole.UserRole, aid)
+            if a.get("image") is not None:
+                it.setIcon(image_icon(a["image"], 40))
+            self.path_list.addItem(it)
+        self._syncing = False
+
+        built = self.build_path()
+        ok = not isinstance(built, str)
+        for w in (self.frame_view, self.slider, self.btn_play, self.film, self.dist_plot):
+            w.setVisible(ok)
+        self.placeholder.setVisible(not ok)
+        self.btn_export.setEnabled(ok and self.ctx.model is not None)
+        if not ok:
+            self._cpath, self._key, self._positions = None, None, None
+            if built != self.placeholder.text():
+                self.placeholder.setText(built)
+            self.btn_play.setChecked(False)
+            return
+        key = self.path_key()
+        changed = key != self._key
+        self._cpath, self._key = built, key
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, built.frames - 1)
+        self.slider.blockSignals(False)
+        if changed:
+            self._positions = None
+            self._show_frames()
+            pf = self.project.get("path_frames")
+            have = pf is not None and tuple(pf["key"]) == key
+            if self.ctx.model is not None and not have:
+                self._debounce.start()
+        self._slider_moved(self.slider.value())
+
+    def positions(self) -> np.ndarray:
+        """Frame positions: computed even spacing when ready, otherwise equal latent steps."""
+        from stimstudio.core.interpolate import uniform_positions
+
+        if self._positions is not None:
+            return self._positions
+        return uniform_positions(self._cpath)
+
+    def _show_frames(self) -> None:
+        rec = self.project.get("path_frames")
+        self.film.blockSignals(True)
+        self.film.clear()
+        if self.bars is not None:
+            self.dist_plot.removeItem(self.bars)
+            self.bars = None
+        if rec is None or tuple(rec["key"]) != self._key:
+            self._positions = None
+            self.film.blockSignals(False)
+            self.dist_plot.setTitle("")
+            return
+        self._positions = np.asarray(rec["positions"], np.float64)
+        for i, img in enumerate(rec["images"]):
+            it = QListWidgetItem(image_icon(img, FILM_THUMB), str(i + 1))
+            self.film.addItem(it)
+        self.film.setCurrentRow(self.slider.value())
+        self.film.blockSignals(False)
+        d = np.asarray(rec["distances"])
+        self.bars = pg.BarGraphItem(
+            x=np.arange(1, len(d) + 1), height=d, width=0.8, brush="#2f7fbf", pen=None
+        )
+        self.dist_plot.addItem(self.bars)
+        self.dist_plot.setTitle(
+            f"step distances ({rec['metric']}) · mean {d.mean():.3g} · CV {rec['cv']:.2f}",
+            color="#aab3bd",
+            size="9pt",
+        )
+        self.compute_label.setText(
+            f"{len(rec['images'])} frames, {rec['spacing']} spacing; distances measured "
+            f"{rec['metric']}ly. CV 0 = perfectly even steps."
+        )
+
+    # -- screen -> project -------------------------------------------------------------------
+
+    def _settings_changed(self, *_) -> None:
+        if self._syncing:
+            return
+        p = dict(self.project.get("path"))
+        p.update(
+            frames=self.frames.value(),
+            loop=self.loop.isChecked(),
+            method=self.method.currentText(),
+            spacing=self.spacing.currentText(),
+        )
+        if p != self.project.get("path"):
+            self.project.set("path", p, "Path settings", merge="path-settings")
+
+    def _fps_changed(self, v: int) -> None:
+        if self._syncing:
+            return
+        self.play_timer.setInterval(int(1000 / v))
+        p = dict(self.project.get("path"))
+        if p.get("fps") != v:
+            p["fps"] = v
+            self.project.set("path", p, "Playback speed", merge="fps")
+
+    def _reordered(self, *_) -> None:
+        ids = [
+            self.path_list.item(i).data(Qt.ItemDataRole.UserRole)
+            for i in range(self.path_list.count())
+        ]
+        p = dict(self.project.get("path"))
+        if ids != p["anchors"]:
+            p["anchors"] = ids
+            self.project.set("path", p, "Reorder path")
+
+    def add_selected(self) -> None:
+        panel = self.ctx.anchors
+        ids = panel.selected_ids() if panel is not None else []
+        if not ids:
+            show_error(self.ctx, "Select anchors in the Anchors panel first.")
+            return
+        p = dict(self.project.get("path"))
+        p["anchors"] = [*p["anchors"], *ids]
+        self.project.set("path", p, "Add anchors to path")
+
+    def remove_selected(self) -> None:
+        row = self.path_list.currentRow()
+        if row < 0:
+            return
+        p = dict(self.project.get("path"))
+        p["anchors"] = [a for i, a in enumerate(p["anchors"]) if i != row]
+        self.project.set("path", p, "Remove anchor from path")
+
+    # -- computing frames (even spacing, filmstrip, distances) -------------------------------
+
+    def compute_frames(self) -> None:
+        if self._cpath is None or self.ctx.model is None:
+            return
+        if self._compute_task is not None:
+            self._compute_task.cancel()
+            self._debounce.start()  # try again when that one has stopped
+            return
+        path, key = self._cpath, self._key
+        model, compute = self.ctx.model, self.ctx.compute
+
+        def job(task):
+            from stimstudio.core.interpolate import render_path
+
+            pf = render_path(path, model, compute, with_images=True, should_stop=task.cancelled)
+            if task.cancelled():
+                return None
+            return {
+                "key": list(key),
+                "positions": np.array([f.position for f in pf.frames]),
+                "distances": np.asarray(pf.distances, np.float64),
+                "metric": pf.metric,
+                "spacing": pf.spacing,
+                "cv": float(pf.cv),
+                "images": np.stack([display_uint8(f.image) for f in pf.frames]),
+                "wplus": np.stack([f.wplus for f in pf.frames]),
+                "float_images": [f.image for f in pf.frames],
+            }
+
+        def done(rec):
+            self._compute_task = None
+            if rec is None or tuple(rec["key"]) != self._key:
+                return
+            for i, (img, w) in enumerate(zip(rec.pop("float_images"), rec.pop("wplus"))):
+                self.ctx.render_worker.prefill((self._key, i), img, w)
+            self.project.set("path_frames", rec, "Compute path")
+            self._slider_moved(self.slider.value())
+
+        def failed(msg, detail):
+            self._compute_task = None
+            show_error(self.ctx, msg, detail)
+
+        spacing = path.spacing
+        self.compute_label.setText(
+            "computing perceptually even spacing…" if spacing != "latent" else "rendering frames…"
+        )
+        self._compute_task = self.ctx.run_task(job, "Computing the path…", done, on_failed=failed)
+
+    # -- scrubbing ---------------------------------------------------------------------------
+
+    def _slider_moved(self, i: int) -> None:
+        if self._cpath is None:
+            return
+        pos = self.positions()
+        i = int(np.clip(i, 0, len(pos) - 1))
+        s = float(pos[i])
+        n_seg = self._cpath.segments
+        seg = min(int(np.floor(s)), n_seg - 1)
+        names = [a.name for a in self._cpath.anchors]
+        a, b = names[seg], names[(seg + 1) % len(names)]
+        even = (
+            ""
+            if self._positions is not None or self._cpath.spacing == "latent"
+            else " (even spacing pending)"
+        )
+        self.frame_label.setText(f"frame {i + 1}/{len(pos)} · {a} → {b} {s - seg:.2f}{even}")
+        self.frame_view.title.setText(f"Frame {i + 1} of {len(pos)}")
+        self.cursor.setPos(i)
+        if self.film.count() > i:
+            self.film.blockSignals(True)
+            self.film.setCurrentRow(i)
+            self.film.blockSignals(False)
+        if self.ctx.model is None:
+            self.frame_view.clear("no model loaded")
+            return
+        path = self._cpath
+        key = (
+            (self._key, i)
+            if self._positions is not None or path.spacing == "latent"
+            else (
+                self._key,
+                "s",
+                round(s, 6),
+            )
+        )
+
+        def job(path=path, s=s):
+            from stimstudio.core.interpolate import latent_at
+
+            return latent_at(path, s)
+
+        self.requested_key = key
+        self.ctx.render_worker.request(CHANNEL, key, job)
+
+    def _rendered(self, out: dict) -> None:
+        if out["channel"] != CHANNEL or out["key"] != getattr(self, "requested_key", None):
+            return
+        self.shown_key = out["key"]
+        self.shown_wplus = out["wplus"]
+        self.shown_image = out["image"]
+        self.frame_view.set_image(out["image"])
+        if not out["cached"]:
+            self.frame_view.caption.setText(f"rendered in {out['ms']:.0f} ms")
+        else:
+            self.frame_view.caption.setText("from cache")
+
+    def _render_failed(self, channel: str, message: str, detail: str) -> None:
+        if channel == CHANNEL:
+            self.btn_play.setChecked(False)
+            show_error(self.ctx, message, detail)
+
+    def _film_clicked(self, row: int) -> None:
+        if row >= 0:
+            self.slider.setValue(row)
+
+    def step(self, d: int, wrap: bool = False) -> None:
+        if self._cpath is None:
+            return
+        n = self.slider.maximum() + 1
+        v = self.slider.value() + d
+        v = v % n if wrap else int(np.clip(v, 0, n - 1))
+        self.slider.setValue(v)
+
+    def _play_toggled(self, on: bool) -> None:
+        self.btn_play.setText("Pause" if on else "Play")
+        self.btn_play.setIcon(icon("pause" if on else "play"))
+        if on:
+            self.play_timer.start(int(1000 / self.fps.value()))
+        else:
+            self.play_timer.stop()
+
+    def keep_frame(self) -> None:
+        if getattr(self, "shown_key", None) is None or self._cpath is None:
+            return
+        i = self.slider.value()
+        src = {
+            "method": "path-frame",
+            "path": [a.name for a in self._cpath.anchors],
+            "frame": i,
+            "position": float(self.positions()[i]),
+        }
+        self.ctx.add_anchor(f"Frame {i + 1}", self.shown_wplus, src, self.shown_image)
+
+    # -- export ------------------------------------------------------------------------------
+
+    def export_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export the frames into a folder")
+        if folder:
+            self.export_frames(Path(folder))
+
+    def export_frames(self, folder: Path):
+        if self._cpath is None or not self.ctx.require_model():
+            return None
+        path, model, compute = self._cpath, self.ctx.model, self.ctx.compute
+
+        def job(task):
+            from stimstudio import __version__
+            from stimstudio.core.errors import ExportError
+            from stimstudio.core.imageio import save_image
+            from stimstudio.core.interpolate import render_path
+            from stimstudio.core.model import atomic_write_bytes
+
+            existing = sorted(folder.glob("frame_*.png"))
+            if existing:
+                raise ExportError(
+                    f"{folder} already holds frames ({existing[0].name}, …): choose an empty folder"
+                )
+            pf = render_path(path, model, compute, should_stop=task.cancelled)
+            if task.cancelled():
+                return None
+            files = []
+            for f in pf.frames:
+                name = f"frame_{f.index:04d}.png"
+                save_image(folder / name, f.image)
+                files.append(
+                    {
+                        "file": name,
+                        "position": f.position,
+                        "segment": f.segment,
+                        "t": f.t,
+                        "step_distance": f.step_distance,
+                    }
+                )
+            manifest = {
+                "app_version": __version__,
+                "model": {"name": model.name, "sha256": model.sha256},
+                "anchors": [a.name for a in path.anchors],
+                "frames": len(files),
+                "loop": path.loop,
+                "method": path.method,
+                "spacing": path.spacing,
+                "metric": pf.metric,
+                "cv": pf.cv,
+                "distances": [float(x) for x in pf.distances],
+                "files": files,
+            }
+            atomic_write_bytes(folder / "manifest.json", json.dumps(manifest, indent=2).encode())
+            return len(files)
+
+        return self.ctx.run_task(
+            job,
+            "Exporting frames…",
+            lambda n: (
+                n and self.ctx.statusBar().showMessage(f"Exported {n} frames to {folder}", 8000)
+            ),
+        )
+
+    def shutdown(self) -> None:
+        self.play_timer.stop()
+        self._debounce.stop()

@@ -1,0 +1,127 @@
+"""Anchors and paths: seeds and inversions become anchors; the slider scrubs the path through
+the coalescing render worker (many requests, few renders, the newest shown)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+from tests.gui.helpers import set_patches
+
+
+def _seed_anchors(window, seeds=(1, 2, 3)):
+    from stimstudio.core.generate import sample
+
+    ids = []
+    for s in seeds:
+        lat, img = sample(window.model, s)
+        ids.append(window.add_anchor(f"Seed {s}", lat.wplus, lat.source, img))
+    return ids
+
+
+def test_render_worker_coalesces_requests_and_caches(window, qtbot):
+    rw = window.render_worker
+    base = np.zeros((window.model.num_ws, window.model.w_dim), np.float32)
+    got = []
+    rw.rendered.connect(lambda out: out["channel"] == "test" and got.append(out["key"]))
+
+    def slow(i):
+        def job():
+            time.sleep(0.02)  # a render that takes a while, so requests pile up behind it
+            return base + 0.01 * i
+
+        return job
+
+    before = rw.render_count
+    for i in range(50):
+        rw.request("test", ("t", i), slow(i))
+    qtbot.waitUntil(lambda: bool(got) and got[-1] == ("t", 49), timeout=10000)
+    qtbot.wait(100)
+    assert rw.render_count - before <= 3  # the one in flight + the newest
+    assert got == [("t", 49)]  # stale results are never shown
+    # a cached frame answers at once, without rendering
+    n = rw.render_count
+    rw.request("test", ("t", 49), slow(49))
+    assert rw.render_count == n and got[-1] == ("t", 49) and len(got) == 2
+
+
+def test_anchors_from_seed_rename_undo_and_remove(window, qtbot):
+    panel = window.anchors
+    panel.add_seed(7)
+    qtbot.waitUntil(lambda: len(window.project.get("anchors")) == 1, timeout=10000)
+    a = window.project.get("anchors")[0]
+    assert a["name"] == "Seed 7" and a["image"].shape == (32, 32)
+    assert panel.list.count() == 1 and not panel.list.item(0).icon().isNull()
+    panel.list.item(0).setText("calm tissue")
+    assert window.project.get("anchors")[0]["name"] == "calm tissue"
+    window.project.undo.undo()
+    assert window.project.get("anchors")[0]["name"] == "Seed 7"
+    panel.list.item(0).setSelected(True)
+    panel.remove_selected()
+    assert window.project.get("anchors") == []
+
+
+def test_invert_patch_becomes_an_anchor(window, qtbot):
+    set_patches(window, with_mask=False)
+    window.prefs.steps = 3
+    window.anchors.invert_patch("texture")
+    qtbot.waitUntil(lambda: len(window.project.get("anchors")) == 1, timeout=30000)
+    a = window.project.get("anchors")[0]
+    assert a["name"] == "Texture (inverted)"
+    assert a["wplus"].shape == (window.model.num_ws, window.model.w_dim)
+
+
+def test_scrubbing_the_path_renders_few_frames_and_shows_the_last(window, qtbot):
+    ids = _seed_anchors(window)
+    window.anchors.list.selectAll()
+    window.anchors.make_path()
+    page = window.pages["interpolate"]
+    assert window.tabs.currentWidget() is page
+    assert window.project.get("path")["anchors"] == ids
+    qtbot.waitUntil(lambda: not page.busy(), timeout=30000)  # frames computed for the filmstrip
+    rw = window.render_worker
+    page.frames.setValue(60)  # new frames: nothing cached yet
+    before = rw.render_count
+    for v in range(60):
+        page.slider.setValue(v)
+    qtbot.waitUntil(lambda: page.shown_key == (page._key, 59), timeout=10000)
+    assert rw.render_count - before < 15
+    assert page.frame_label.text().startswith("frame 60/60")
+    qtbot.waitUntil(lambda: not page.busy(), timeout=30000)
+    pf = window.project.get("path_frames")
+    assert tuple(pf["key"]) == page._key and len(pf["images"]) == 60
+    assert page.film.count() == 60 and len(pf["distances"]) == 59
+    # after the computation every frame is cached: scrubbing renders nothing
+    n = rw.render_count
+    for v in range(0, 60, 7):
+        page.slider.setValue(v)
+    assert rw.render_count == n and page.shown_key == (page._key, 56)
+
+
+def test_perceptual_spacing_loop_play_and_export(window, qtbot, tmp_path):
+    _seed_anchors(window, (4, 5))
+    window.anchors.make_path()
+    page = window.pages["interpolate"]
+    page.frames.setValue(8)
+    page.loop.setChecked(True)
+    page.spacing.setCurrentText("perceptual")
+    qtbot.waitUntil(
+        lambda: (
+            (pf := window.project.get("path_frames")) is not None and tuple(pf["key"]) == page._key
+        ),
+        timeout=30000,
+    )
+    pf = window.project.get("path_frames")
+    assert pf["spacing"] == "perceptual" and len(pf["distances"]) == 8  # loop: closing step too
+    assert "CV" in page.compute_label.text() or "even" in page.compute_label.text()
+    page.fps.setValue(60)
+    page.btn_play.setChecked(True)
+    qtbot.waitUntil(lambda: page.slider.value() >= 3, timeout=5000)
+    page.btn_play.setChecked(False)
+    task = page.export_frames(tmp_path)
+    qtbot.waitUntil(lambda: task.isFinished(), timeout=30000)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["frames"] == 8 and manifest["spacing"] == "perceptual" and manifest["loop"]
+    assert len(list(tmp_path.glob("frame_*.png"))) == 8
