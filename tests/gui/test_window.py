@@ -30,10 +30,10 @@ def test_screenshot_renders_the_window_to_a_png(qtbot, tiny_weights, tmp_path):
     from stimstudio.gui.app import run_app
 
     out = tmp_path / "shot.png"
-    rc = run_app(["--screenshot", str(out), "--weights-gui", tiny_weights, "--size", "1000x700"])
+    rc = run_app(["--screenshot", str(out), "--weights-gui", tiny_weights, "--size", "1300x800"])
     assert rc == 0
     img = QImage(str(out))
-    assert (img.width(), img.height()) == (1000, 700)
+    assert (img.width(), img.height()) == (1300, 800)
 
 
 def test_main_dispatches_gui_flags_to_the_app(monkeypatch):

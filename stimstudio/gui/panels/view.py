@@ -189,7 +189,7 @@ class ViewPage(QWidget):
         )
         sidew = QWidget()
         sidew.setLayout(side)
-        sidew.setFixedWidth(300)
+        sidew.setFixedWidth(270)
 
         lay = QHBoxLayout(self)
         lay.addLayout(left, 1)
