@@ -114,6 +114,7 @@ class Notice(QFrame):
 
 class MainWindow(QMainWindow):
     model_changed = Signal(object)  # Model or None
+    prefs_changed = Signal()
 
     def __init__(
         self,
@@ -689,6 +690,7 @@ class MainWindow(QMainWindow):
             self.weights_override = None
         self.prefs = new
         self._save_prefs()
+        self.prefs_changed.emit()
         if reload:
             self.load_model()
 

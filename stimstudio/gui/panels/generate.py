@@ -203,6 +203,7 @@ class GeneratePage(QWidget):
         self.project.changed.connect(self._on_changed)
         self.project.reset.connect(self.refresh)
         ctx.model_changed.connect(lambda _m: self.refresh())
+        ctx.prefs_changed.connect(self.refresh)
         self.refresh()
 
     # -- state -------------------------------------------------------------------------------

@@ -37,6 +37,11 @@ FILM_THUMB = 56
 CHANNEL = "path"
 
 
+def key_text(key) -> str:
+    """A path key as text: it survives the project file (tuples come back as lists)."""
+    return json.dumps(key)
+
+
 class InterpolatePage(QWidget):
     def __init__(self, ctx, parent=None):
         super().__init__(parent)
@@ -297,7 +302,7 @@ class InterpolatePage(QWidget):
             self._positions = None
             self._show_frames()
             pf = self.project.get("path_frames")
-            have = pf is not None and tuple(pf["key"]) == key
+            have = pf is not None and pf["key"] == key_text(key)
             if self.ctx.model is not None and not have:
                 self._debounce.start()
         self._slider_moved(self.slider.value())
@@ -317,7 +322,7 @@ class InterpolatePage(QWidget):
         if self.bars is not None:
             self.dist_plot.removeItem(self.bars)
             self.bars = None
-        if rec is None or tuple(rec["key"]) != self._key:
+        if rec is None or rec["key"] != key_text(self._key):
             self._positions = None
             self.film.blockSignals(False)
             self.dist_plot.setTitle("")
@@ -414,7 +419,7 @@ class InterpolatePage(QWidget):
             if task.cancelled():
                 return None
             return {
-                "key": list(key),
+                "key": key_text(key),
                 "positions": np.array([f.position for f in pf.frames]),
                 "distances": np.asarray(pf.distances, np.float64),
                 "metric": pf.metric,
@@ -427,7 +432,7 @@ class InterpolatePage(QWidget):
 
         def done(rec):
             self._compute_task = None
-            if rec is None or tuple(rec["key"]) != self._key:
+            if rec is None or rec["key"] != key_text(self._key):
                 return
             for i, (img, w) in enumerate(zip(rec.pop("float_images"), rec.pop("wplus"))):
                 self.ctx.render_worker.prefill((self._key, i), img, w)
