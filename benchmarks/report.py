@@ -120,10 +120,22 @@ def markdown(report: dict, figures: Path) -> str:
             f"cached: {c['median_ms']:.3f} ms. Goals {sc['goals']}: **{'met' if sc['met'] else 'missed'}**.",
             "",
         ]
+    ex = report.get("export")
+    if ex:
+        lines += [
+            "## 6. Export of a loop",
+            "",
+            "| outputs | frames | seconds | frames / s |",
+            "|---|---|---|---|",
+        ]
+        for k, v in ex.items():
+            lines.append(
+                f"| {k} | {v['frames']} | {v['seconds']:.1f} | {v['frames_per_second']:.1f} |"
+            )
+        lines.append("")
     for key, title in (
         ("gui_scrubbing", "3b. Slider scrubbing in the app"),
         ("responsiveness", "4. Responsiveness"),
-        ("export", "6. Export"),
     ):
         sec = report.get(key)
         if sec:

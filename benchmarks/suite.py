@@ -282,6 +282,37 @@ def _write_big_dicom(path: Path, rows: int, cols: int) -> None:
     pydicom.dcmwrite(str(path), ds, enforce_file_format=True)
 
 
+# -- 6. export -------------------------------------------------------------------------------
+
+
+def export_loop(model: Model, frames: int = 147) -> dict:
+    """A 3-anchor loop of `frames` frames, latent spacing, PNG + manifest + conditions file."""
+    import tempfile
+
+    from stimstudio.core.export import ExportSettings, export
+    from stimstudio.core.generate import latent_for_seed
+    from stimstudio.core.interpolate import Anchor
+    from stimstudio.core.interpolate import Path as LatentPath
+
+    anchors = [Anchor(f"seed{s}", latent_for_seed(model, s)) for s in (1, 2, 3)]
+    path = LatentPath(anchors, frames=frames, loop=True, spacing="latent")
+    out = {}
+    for name, st in (
+        ("png only", ExportSettings(formats=("png",), preview=None, contact_sheet=False)),
+        ("png + tiff + dicom + gif + sheet", ExportSettings(formats=("png", "tiff", "dicom"))),
+    ):
+        d = Path(tempfile.mkdtemp()) / "export"
+        t0 = time.perf_counter()
+        export(path, model, d, st)
+        secs = time.perf_counter() - t0
+        out[name] = {
+            "frames": frames,
+            "seconds": round(secs, 2),
+            "frames_per_second": frames / secs,
+        }
+    return out
+
+
 # -- 7. scaling --------------------------------------------------------------------------------
 
 
@@ -341,6 +372,7 @@ def run(
         "throughput": lambda: step_throughput(model, patches[0]),
         "scrubbing": lambda: scrubbing(model),
         "readers": lambda: readers(Path(tempfile.mkdtemp())),
+        "export": lambda: export_loop(model, 49 if quick else 147),
         "scaling": scaling,
     }
     plan.update({k: (lambda f=f: f(model, quick)) for k, f in SECTIONS.items()})
