@@ -38,7 +38,13 @@ def test_compose_yields_steps_then_all_four_methods(tiny_model):
     for name in METHODS:
         assert comp.images[name].shape == (32, 32)
         m = comp.metrics[name]
-        assert set(m) == {"psnr_in_mask", "ssim_in_mask", "detail_in_mask", "seam_strength", "shape_agreement"}
+        assert set(m) == {
+            "psnr_in_mask",
+            "ssim_in_mask",
+            "detail_in_mask",
+            "seam_strength",
+            "shape_agreement",
+        }
         assert all(np.isfinite(v) for v in m.values())
     # A stitch reproduces the texture inside the mask better than the generator's guess.
     assert comp.metrics["stitch"]["psnr_in_mask"] > comp.metrics["encoder"]["psnr_in_mask"]

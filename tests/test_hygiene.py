@@ -17,12 +17,24 @@ def _run(*cmd):
 
 
 def test_ruff_lint():
-    out = _run(sys.executable, "-m", "ruff", "check", "stimstudio", "tests", "benchmarks", "main.py")
+    out = _run(
+        sys.executable, "-m", "ruff", "check", "stimstudio", "tests", "benchmarks", "main.py"
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_ruff_format():
-    out = _run(sys.executable, "-m", "ruff", "format", "--check", "stimstudio", "tests", "benchmarks", "main.py")
+    out = _run(
+        sys.executable,
+        "-m",
+        "ruff",
+        "format",
+        "--check",
+        "stimstudio",
+        "tests",
+        "benchmarks",
+        "main.py",
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
