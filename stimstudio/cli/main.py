@@ -21,6 +21,7 @@ VERB_MODULES = [
     "stimstudio.cli.phantom",
     "stimstudio.cli.judge",
     "stimstudio.cli.export",
+    "stimstudio.cli.evaluate",
 ]
 
 

@@ -1,0 +1,238 @@
+"""Model evaluation: SWD (with its sanity ordering), classifier two-sample test, reconstruction,
+grid, model-card update, and the `evaluate-model` verb, on phantoms and the tiny model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from stimstudio.cli.main import main
+from stimstudio.core.errors import CheckpointError
+from stimstudio.core.model import load_model, sha256_file
+from stimstudio.train.evaluate import (
+    EvalSettings,
+    SWDReference,
+    blur_uint8,
+    constant_baseline,
+    evaluate_model,
+    laplacian_pyramid,
+    swd_report,
+    two_sample_test,
+    update_card,
+)
+from stimstudio.train.phantoms import phantom_patch_set, save_phantom_dataset
+
+
+@pytest.fixture(scope="module")
+def phantom_data(tmp_path_factory):
+    """A 32 px patch folder like `dataset build` writes: train / held-out phantoms."""
+    d = tmp_path_factory.mktemp("evaldata")
+    save_phantom_dataset(d / "train.npz", 200, 32, seed=1)
+    save_phantom_dataset(d / "heldout.npz", 120, 32, seed=2)
+    (d / "manifest.json").write_text(
+        json.dumps({"source": "phantoms", "recipe": {"resolution": 32, "spacing_mm": 0.4}})
+    )
+    return d
+
+
+@pytest.fixture
+def weights_copy(tmp_path, tiny_weights):
+    src = tiny_weights
+    dst = tmp_path / "tiny.safetensors"
+    shutil.copy(src, dst)
+    shutil.copy(src.replace(".safetensors", ".json"), dst.with_suffix(".json"))
+    return dst
+
+
+# ------------------------------------------------------------------------------ SWD
+
+
+def test_laplacian_pyramid_levels_and_reconstruction():
+    x = phantom_patch_set(4, 64, seed=3).astype(np.float32)
+    levels = laplacian_pyramid(x, min_res=16)
+    assert [lv.shape[-1] for lv in levels] == [64, 32, 16]
+    rec = levels[-1]
+    for lap in reversed(levels[:-1]):
+        h, w = lap.shape[-2:]
+        rec = np.stack([cv2.pyrUp(r, dstsize=(w, h)) for r in rec]) + lap
+    np.testing.assert_allclose(rec, x, atol=1e-3)
+
+
+def test_swd_needs_equal_sets_and_is_zero_on_identical_ones():
+    x = phantom_patch_set(24, 32, seed=4)
+    s = EvalSettings.quick(swd_per_image=16)
+    ref = SWDReference(x, s)
+    with pytest.raises(ValueError, match="equal numbers"):
+        ref.distance(x[:20])
+    # the same images at the same descriptor positions (the reference's own stream): 0
+    assert ref.distance(x, seed=1) == [0.0, 0.0]
+    assert all(v > 0 for v in ref.distance(x, seed=2))  # other positions: small, not 0
+    # swd_report cuts every set to the smallest size
+    rep = swd_report(x, phantom_patch_set(40, 32, seed=5), {"fake": x[:18]}, s)
+    assert rep["recipe"]["images_per_side"] == 18
+    assert len(rep["fake"]["ratios"]) == len(rep["floor"]) == 2
+
+
+def test_swd_orders_known_fakes_like_the_real_data():
+    """Floor from two phantom sets; white noise far off at every level; blur (sigma 3 px)
+    far off at fine levels and back near the floor at the coarsest (DESIGN.md ordering)."""
+    a = phantom_patch_set(128, 64, seed=1)
+    b = phantom_patch_set(128, 64, seed=2)
+    s = EvalSettings.quick(swd_n=128)
+    rep = swd_report(a, b, {"same_kind": phantom_patch_set(128, 64, seed=3)}, s, sanity=True)
+    assert all(f > 0 for f in rep["floor"])
+    noise = rep["sanity"]["gaussian_noise"]["ratios"]
+    blur = rep["sanity"]["blur_sigma3"]["ratios"]
+    same = rep["same_kind"]["ratios"]
+    assert all(r > 2 for r in noise)
+    assert blur[0] > 2 and blur[-1] < 1.6
+    assert blur[0] > blur[1] > blur[-1]
+    assert noise[-1] > blur[-1]
+    assert (
+        rep["sanity"]["gaussian_noise"]["mean_ratio"] > rep["sanity"]["blur_sigma3"]["mean_ratio"]
+    )
+    # a third real-like set sits near the floor
+    assert max(same) < 1.8
+    assert rep["sanity"]["blur_sigma3"]["worst_ratio"] == max(blur)
+
+
+# ------------------------------------------------------------------------------ classifier
+
+
+def test_classifier_catches_blur_and_not_real_vs_real():
+    a = phantom_patch_set(400, 32, seed=1)
+    b = phantom_patch_set(200, 32, seed=2)
+    s = EvalSettings.quick(c2st_max_epochs=60, c2st_patience=6, c2st_min_steps=150)
+    blur = two_sample_test(a[:96], blur_uint8(a[96:192], 3), b[:48], blur_uint8(b[48:96], 3), s)
+    assert blur["accuracy"] > 0.85 and blur["auc"] > 0.9
+    assert blur["test_per_side"] == 48
+    assert blur["best_epoch"] <= blur["epochs"] <= 60 and blur["steps"] >= 150
+    assert blur["stopped_by"] in ("early_stopping", "max_epochs")
+    assert len(blur["history"]) == blur["epochs"]
+    real = two_sample_test(a[:96], a[192:288], b[:48], b[48:96], s)
+    assert real["accuracy"] < 0.75
+    lo, hi = real["accuracy_ci95"]
+    assert lo <= real["accuracy"] <= hi
+
+
+# ------------------------------------------------------------------------------ reconstruction
+
+
+def test_constant_baseline_has_no_detail():
+    img = phantom_patch_set(1, 32, seed=6)[0].astype(np.float32) / 127.5 - 1
+    base = constant_baseline(img)
+    assert base["detail"] == 0.0 and np.isfinite(base["psnr"])
+    m = np.zeros((32, 32))
+    m[8:24, 8:24] = 1
+    assert constant_baseline(img, m)["detail"] == 0.0
+
+
+# ------------------------------------------------------------------------------ whole run
+
+
+def test_evaluate_model_quick_end_to_end(tiny_model, phantom_data):
+    ev = evaluate_model(tiny_model, phantom_data, EvalSettings.quick())
+    r = ev.result
+    n = r["swd"]["recipe"]["images_per_side"]
+    assert n == 64 and r["swd"]["recipe"]["levels_px"] == [32, 16]
+    assert r["swd"]["recipe"]["patch_spacing_mm"] == 0.4
+    assert set(r["swd"]["sanity"]) == {"gaussian_noise", "blur_sigma3"}
+    assert np.isfinite(r["swd"]["generated"]["mean_ratio"])
+    assert set(r["c2st"]) >= {"generated", "real_vs_real", "known_fake_blur", "recipe"}
+    assert 0 <= r["c2st"]["generated"]["accuracy"] <= 1
+    for k in ("constant", "encoder", "inversion"):
+        assert set(r["reconstruction"][k]) == {"psnr", "ssim", "detail"}
+    assert r["reconstruction"]["constant"]["detail"] == 0.0
+    comp = r["compose"]
+    assert set(comp) >= {"constant", "stitch", "poisson", "encoder", "optimized"}
+    assert set(comp["optimized"]) == {"psnr", "ssim", "detail", "seam"}
+    assert set(r["spectrum"]) == {"heldout_real", "generated"}
+    assert r["targets"]["c2st_accuracy"]["met"] in (True, False)
+    assert ev.grid.dtype == np.uint8 and ev.grid.shape[1] > 6 * 32
+    json.dumps(r)  # plain JSON
+
+
+def test_swd_section_is_reproducible(tiny_model, phantom_data):
+    s = EvalSettings.quick(sections=("swd",), grid_rows=0)
+    a = evaluate_model(tiny_model, phantom_data, s).result["swd"]
+    b = evaluate_model(tiny_model, phantom_data, s).result["swd"]
+    assert a["generated"]["swd"] == b["generated"]["swd"] and a["floor"] == b["floor"]
+
+
+def test_update_card_keeps_the_tensor_file(tiny_model, phantom_data, weights_copy):
+    model = load_model(weights_copy)
+    before = sha256_file(weights_copy)
+    ev = evaluate_model(model, phantom_data, EvalSettings.quick(sections=("swd",)))
+    card_path = update_card(weights_copy, ev.result)
+    assert sha256_file(weights_copy) == before
+    card = json.loads(card_path.read_text())
+    assert card["sha256"] == before
+    assert card["evaluation"]["swd"]["floor"] == ev.result["swd"]["floor"]
+    assert card["note"] == "random weights for tests"  # the rest of the card is kept
+    # a later run of another section merges with the first (same file)
+    ev2 = evaluate_model(model, phantom_data, EvalSettings.quick(sections=("spectrum",)))
+    card = json.loads(update_card(weights_copy, ev2.result).read_text())
+    assert "swd" in card["evaluation"] and "spectrum" in card["evaluation"]
+    load_model(weights_copy)  # still loads: hash and card agree
+    other = dict(ev.result, model=dict(ev.result["model"], sha256="0" * 64))
+    with pytest.raises(CheckpointError, match="another file"):
+        update_card(weights_copy, other)
+
+
+# ------------------------------------------------------------------------------ CLI
+
+
+def test_cli_quick_json_grid_and_card(tmp_path, phantom_data, weights_copy, capsys):
+    grid = tmp_path / "grid.png"
+    argv = ["evaluate-model", "--weights", str(weights_copy), "--data", str(phantom_data)]
+    rc = main([*argv, "--quick", "--json", "--grid", str(grid), "--sections", "swd,spectrum"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    res = json.loads(out)
+    assert res["swd"]["recipe"]["images_per_side"] == 64 and "note" in res
+    img = cv2.imread(str(grid), cv2.IMREAD_GRAYSCALE)
+    assert img is not None and img.shape[0] > 2 * 32
+    # the grid is not silently replaced
+    assert main([*argv, "--quick", "--grid", str(grid)]) == 2
+    assert "exists" in capsys.readouterr().err
+    # quick numbers never go into a card
+    assert main([*argv, "--quick", "--update-card", "--sections", "swd"]) == 2
+    capsys.readouterr()
+    before = sha256_file(weights_copy)
+    small = ["--swd-n", "32", "--sections", "swd", "--seed", "1"]
+    assert main([*argv, *small, "--update-card"]) == 0
+    text = capsys.readouterr().out
+    assert "floor" in text and "model card updated" in text
+    card = json.loads(weights_copy.with_suffix(".json").read_text())
+    assert card["evaluation"]["swd"]["recipe"]["images_per_side"] == 32
+    assert sha256_file(weights_copy) == before
+
+
+def test_cli_bad_input_is_one_line(tmp_path, phantom_data, weights_copy, capsys):
+    argv = ["evaluate-model", "--weights", str(weights_copy), "--quick"]
+    assert main([*argv, "--data", str(tmp_path / "nowhere")]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main([*argv, "--data", str(phantom_data), "--grid", "x.jpg"]) == 2
+    assert main([*argv, "--data", str(phantom_data), "--sections", "fid"]) == 2
+    assert "unknown section" in capsys.readouterr().err
+    other = tmp_path / "d64"
+    other.mkdir()
+    save_phantom_dataset(other / "train.npz", 16, 64, seed=1)
+    save_phantom_dataset(other / "heldout.npz", 16, 64, seed=2)
+    assert main([*argv, "--data", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "64x64" in err and "32x32" in err and err.count("\n") == 1
+
+
+def test_real_vs_real_draws_the_train_side_with_the_same_lesion_share():
+    from stimstudio.train.evaluate import _like
+
+    kind = np.array([1] * 30 + [0] * 70)
+    ref = np.array([1] * 5 + [0] * 45)  # 10 % lesion
+    idx = _like(kind, np.arange(100), ref, 40, np.random.default_rng(0))
+    assert len(idx) == len(set(idx.tolist())) == 40
+    assert kind[idx].sum() == 4
