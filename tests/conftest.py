@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+# One thread: the test nets are tiny, and a busy machine with 2 OpenMP threads per process
+# stalls at every parallel-region barrier (measured: >10x slower steps under load).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -13,6 +15,8 @@ import torch  # noqa: E402
 
 from stimstudio.core.model import Model  # noqa: E402
 from stimstudio.core.nets import GeneratorConfig  # noqa: E402
+
+torch.set_num_threads(1)
 
 TINY = GeneratorConfig(
     resolution=32, z_dim=32, w_dim=32, mapping_layers=2, channel_base=512, channel_max=32
@@ -33,7 +37,6 @@ def make_tiny_model(seed: int = 0) -> Model:
 
 @pytest.fixture(scope="session")
 def tiny_model() -> Model:
-    torch.set_num_threads(2)
     return make_tiny_model()
 
 

@@ -167,6 +167,14 @@ cleanup(d)
 """
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.mark.slow
 def test_ddp_two_cpu_ranks_end_with_identical_weights(tmp_path, phantom_data):
     script = tmp_path / "ddp.py"
@@ -174,7 +182,7 @@ def test_ddp_two_cpu_ranks_end_with_identical_weights(tmp_path, phantom_data):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-        "--master_port", "29533", str(script), phantom_data, str(tmp_path / "ddp"),
+        "--master_port", str(free_port()), str(script), phantom_data, str(tmp_path / "ddp"),
     ]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
