@@ -190,3 +190,33 @@ def test_ddp_two_cpu_ranks_end_with_identical_weights(tmp_path, phantom_data):
     assert len(digests) == 2
     assert digests[0][2] == digests[1][2]
     assert int(digests[0][3]) >= 24  # both ranks counted the global batch
+
+
+def test_train_cli_both_phases_and_publish(tmp_path, phantom_data, capsys):
+    from stimstudio.cli.main import main
+
+    tiny = ["--resolution", "32", "--z-dim", "32", "--w-dim", "32", "--mapping-layers", "2"]
+    tiny += ["--channel-base", "256", "--channel-max", "32", "--batch", "4", "--precision", "fp32"]
+    run = tmp_path / "gan"
+    code = main(["train", "gan", "--data", phantom_data, "--run-dir", str(run), *tiny,
+                 "--total-kimg", "0.016", "--snapshot-kimg", "0.008", "--quiet", "--json"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["kimg"] >= 0.016
+    code = main(["train", "encoder", "--data", phantom_data, "--weights",
+                 str(run / "model-gan.safetensors"), "--run-dir", str(tmp_path / "enc"),
+                 "--batch", "4", "--total-kimg", "0.016", "--precision", "fp32", "--quiet"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    capsys.readouterr()
+    out = tmp_path / "weights" / "shipped.safetensors"
+    out.parent.mkdir()
+    code = main(["train", "publish", str(tmp_path / "enc" / "model-encoder.safetensors"),
+                 "--out", str(out), "--json"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    m = load_model(out)
+    assert m.card["name"] == "shipped" and m.card["phase"] == "encoder"
+    assert m.card["software"]["stimstudio"]
+    # a second publish without --force is refused with one line
+    code = main(
+        ["train", "publish", str(tmp_path / "enc" / "model-encoder.safetensors"), "--out", str(out)]
+    )
+    assert code == 2 and "--force" in capsys.readouterr().err

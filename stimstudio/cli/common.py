@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
+from ..core.jsonable import to_jsonable
 
 
 class UserError(Exception):
@@ -23,26 +23,10 @@ def tqdm_bar(args, **kwargs):
     return tqdm(disable=not progress_enabled(args), file=sys.stderr, dynamic_ncols=True, **kwargs)
 
 
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
-
-
 def emit(args, result: dict, text: str) -> None:
     """Results to stdout: one JSON document with --json, else the human text."""
     if getattr(args, "json", False):
-        print(json.dumps(_jsonable(result), indent=2))
+        print(json.dumps(to_jsonable(result), indent=2))
     else:
         print(text)
 

@@ -284,9 +284,9 @@ def cmd_compose(args) -> int:
         "placement": placement.__dict__,
         "fitted": {"texture": tnote, "template": pnote},
     }
-    from .common import _jsonable
+    from ..core.jsonable import to_jsonable
 
-    atomic_write_bytes(out / "metrics.json", json.dumps(_jsonable(result), indent=2).encode())
+    atomic_write_bytes(out / "metrics.json", json.dumps(to_jsonable(result), indent=2).encode())
     lines = [
         f"{'method':13s} {'PSNR in':>8s} {'SSIM in':>8s} {'detail':>7s} {'seam':>6s} {'shape':>6s}"
     ]

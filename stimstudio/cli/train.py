@@ -1,4 +1,4 @@
-"""`stimstudio dataset build`, `stimstudio train gan|encoder`, `stimstudio evaluate-model`."""
+"""`stimstudio dataset build`, `stimstudio train gan|encoder|publish`."""
 
 from __future__ import annotations
 
@@ -94,32 +94,27 @@ def cmd_dataset_build(args) -> int:
     return 0
 
 
-def cmd_train_gan(args) -> int:
+def _compute_for(device_choice: str, precision: str):
     from ..core.device import Compute, pick_device
-    from ..train.distributed import cleanup, init_distributed
-    from ..train.gan import GanConfig, GanTrainer
 
-    fields = {f.name for f in dataclasses.fields(GanConfig)} - {"extra"}
-    cfg = GanConfig(**{k: getattr(args, k) for k in fields})
-    device = pick_device(args.device)
-    precision = cfg.precision if cfg.precision in ("fp32", "bf16") else "fp32"
-    if device.type == "cuda" and cfg.precision == "fp16":
-        precision = "fp16"
-    d = init_distributed(device)
-    trainer = GanTrainer(cfg, Compute(device, precision), d)
-    msg = trainer.resume(args.resume_weights)
-    if d.is_main:
-        print(msg, flush=True)
-    bar = tqdm_bar(args, total=cfg.total_kimg, initial=trainer.nimg / 1000, unit="kimg")
+    device = pick_device(device_choice)
+    if device.type == "cuda" and precision == "fp16":
+        return Compute(device, "fp16")
+    return Compute(device, precision if precision in ("fp32", "bf16") else "fp32")
+
+
+def _drive(args, trainer, d, total_kimg: float, postfix) -> None:
+    """Run a trainer's step generator with a kimg progress bar; snapshot on Ctrl-C."""
+    from ..train.distributed import cleanup
+
+    bar = tqdm_bar(args, total=total_kimg, initial=trainer.nimg / 1000, unit="kimg")
     bar.disable = bar.disable or not d.is_main
     last = trainer.nimg / 1000
     try:
         for rec in trainer.train():
             bar.update(rec.kimg - last)
             last = rec.kimg
-            bar.set_postfix(
-                G=f"{rec.loss_g:.3f}", D=f"{rec.loss_d:.3f}", s_kimg=f"{rec.sec_per_kimg:.0f}"
-            )
+            bar.set_postfix(**postfix(rec))
             if rec.event and rec.event.startswith("rollback") and d.is_main:
                 print(f"stimstudio: {rec.event}", flush=True)
     except KeyboardInterrupt:
@@ -128,41 +123,55 @@ def cmd_train_gan(args) -> int:
     finally:
         bar.close()
         cleanup(d)
+
+
+def cmd_train_gan(args) -> int:
+    from ..train.distributed import init_distributed
+    from ..train.gan import GanConfig, GanTrainer
+
+    fields = {f.name for f in dataclasses.fields(GanConfig)} - {"extra"}
+    cfg = GanConfig(**{k: getattr(args, k) for k in fields})
+    compute = _compute_for(args.device, cfg.precision)
+    d = init_distributed(compute.device)
+    trainer = GanTrainer(cfg, compute, d)
+    msg = trainer.resume(args.resume_weights)
+    if d.is_main:
+        print(msg, flush=True)
+    _drive(
+        args,
+        trainer,
+        d,
+        cfg.total_kimg,
+        lambda r: {
+            "G": f"{r.loss_g:.3f}",
+            "D": f"{r.loss_d:.3f}",
+            "s_kimg": f"{r.sec_per_kimg:.0f}",
+        },
+    )
     out = {"kimg": trainer.nimg / 1000, "run_dir": str(Path(cfg.run_dir)), "steps": trainer.step}
     emit(args, out, f"trained to {out['kimg']:.1f} kimg; state in {cfg.run_dir}")
     return 0
 
 
 def cmd_train_encoder(args) -> int:
-    from ..core.device import Compute, pick_device
-    from ..train.distributed import cleanup, init_distributed
+    from ..train.distributed import init_distributed
     from ..train.encoder import EncoderTrainConfig, EncoderTrainer
 
     names = [f.name for f in dataclasses.fields(EncoderTrainConfig)]
     cfg = EncoderTrainConfig(**{k: getattr(args, k) for k in names})
-    device = pick_device(args.device)
-    precision = cfg.precision if cfg.precision in ("fp32", "bf16") else "fp32"
-    if device.type == "cuda" and cfg.precision == "fp16":
-        precision = "fp16"
-    d = init_distributed(device)
-    trainer = EncoderTrainer(cfg, Compute(device, precision), d)
+    compute = _compute_for(args.device, cfg.precision)
+    d = init_distributed(compute.device)
+    trainer = EncoderTrainer(cfg, compute, d)
     msg = trainer.resume()
     if d.is_main:
         print(msg, flush=True)
-    bar = tqdm_bar(args, total=cfg.total_kimg, initial=trainer.nimg / 1000, unit="kimg")
-    bar.disable = bar.disable or not d.is_main
-    last = trainer.nimg / 1000
-    try:
-        for rec in trainer.train():
-            bar.update(rec.kimg - last)
-            last = rec.kimg
-            bar.set_postfix(pix=f"{rec.losses['pixel']:.4f}", D=f"{rec.losses['loss_d']:.3f}")
-    except KeyboardInterrupt:
-        trainer.snapshot()
-        raise
-    finally:
-        bar.close()
-        cleanup(d)
+    _drive(
+        args,
+        trainer,
+        d,
+        cfg.total_kimg,
+        lambda r: {"pix": f"{r.losses['pixel']:.4f}", "D": f"{r.losses['loss_d']:.3f}"},
+    )
     out = {"kimg": trainer.nimg / 1000, "run_dir": cfg.run_dir, "steps": trainer.step}
     emit(args, out, f"encoder trained to {out['kimg']:.1f} kimg; model in {cfg.run_dir}")
     return 0

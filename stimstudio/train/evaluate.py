@@ -48,6 +48,7 @@ from ..core.compose import Composite, Mask, Placement, compose
 from ..core.device import Compute
 from ..core.errors import CheckpointError, DatasetError, OptionError
 from ..core.invert import InversionSettings, encode, perceptual_for, run_inversion, synthesize
+from ..core.jsonable import to_jsonable
 from ..core.metrics import detail_fidelity, psnr, ssim
 from ..core.model import Model, atomic_write_bytes, sha256_file
 from .dataset import PatchSet, load_patches
@@ -1123,7 +1124,7 @@ def update_card(weights: str | Path, evaluation: dict) -> Path:
         merged.update(new)
         new = merged
         new["targets"] = targets_met(new)
-    card["evaluation"] = _jsonable(_without_history(new))
+    card["evaluation"] = to_jsonable(_without_history(new))
     atomic_write_bytes(card_path, json.dumps(card, indent=2).encode())
     return card_path
 
@@ -1132,22 +1133,6 @@ def _without_history(obj):
     """The card keeps the numbers, not the classifier's per-epoch log."""
     if isinstance(obj, dict):
         return {k: _without_history(v) for k, v in obj.items() if k != "history"}
-    return obj
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
     return obj
 
 
