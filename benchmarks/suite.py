@@ -347,6 +347,12 @@ def scaling() -> dict:
 # -- driver ------------------------------------------------------------------------------------
 
 
+def _gui_sections() -> dict[str, Callable]:
+    from . import gui_bench
+
+    return {"gui_scrubbing": gui_bench.gui_scrubbing, "responsiveness": gui_bench.responsiveness}
+
+
 SECTIONS: dict[str, Callable] = {}
 
 
@@ -375,7 +381,8 @@ def run(
         "export": lambda: export_loop(model, 49 if quick else 147),
         "scaling": scaling,
     }
-    plan.update({k: (lambda f=f: f(model, quick)) for k, f in SECTIONS.items()})
+    sections = {**_gui_sections(), **SECTIONS}
+    plan.update({k: (lambda f=f: f(model, quick)) for k, f in sections.items()})
     for name, fn in plan.items():
         if only and name not in only:
             continue
