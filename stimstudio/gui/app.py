@@ -147,6 +147,10 @@ def run_app(argv: list[str] | None = None) -> int:
             )
         print(args.screenshot)
         win.close()
+        win.deleteLater()
+        from PySide6.QtCore import QCoreApplication, QEvent
+
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         return 0
 
     install_excepthook(lambda: win)

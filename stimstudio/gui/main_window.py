@@ -190,6 +190,7 @@ class MainWindow(QMainWindow):
             "placement": ("placement", "PlacementPage"),
             "generate": ("generate", "GeneratePage"),
             "interpolate": ("interpolate", "InterpolatePage"),
+            "generator": ("generator", "GeneratorPage"),
         }
         if name in classes:
             module, cls = classes[name]
@@ -349,13 +350,22 @@ class MainWindow(QMainWindow):
 
     def load_model(self) -> None:
         if self.loader is not None and self.loader.isRunning():
+            self._reload_pending = True  # load again with the new settings when it is done
             return
+        self._reload_pending = False
         self.model_label.setText("Model: loading…")
         self.device_label.setText("Device: …")
         self.loader = ModelLoader(self.weights_path(), self.prefs.device, self.prefs.precision)
         self.loader.loaded.connect(self._model_loaded)
         self.loader.failed.connect(self._model_failed)
+        self.loader.finished.connect(self._loader_finished)
         self.loader.start()
+
+    def _loader_finished(self) -> None:
+        if self.loader is not None:
+            self.loader.wait()
+        if getattr(self, "_reload_pending", False):
+            self.load_model()
 
     def _model_loaded(self, model, compute) -> None:
         self.model, self.compute, self.model_error = model, compute, None
@@ -441,6 +451,7 @@ class MainWindow(QMainWindow):
         return task
 
     def _task_finished(self, task) -> None:
+        task.wait()  # `finished` comes just before the thread ends: never drop a running QThread
         self.tasks.discard(task)
         self._update_tasks()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -20,13 +22,14 @@ def make_window(qtbot, tiny_weights):
     from stimstudio.gui.app import make_app
 
     make_app()
+    created = []
 
     def make(weights=tiny_weights, wait_model=True, recovery=False, offer_restore=False):
         from stimstudio.gui.main_window import MainWindow
 
         win = MainWindow(weights=weights, recovery=recovery)
         win.force_close = True
-        qtbot.addWidget(win)
+        created.append(win)
         win.show()
         if wait_model:
             with qtbot.waitSignal(win.model_changed, timeout=60000):
@@ -37,7 +40,19 @@ def make_window(qtbot, tiny_weights):
             win.start(offer_restore=offer_restore)
         return win
 
-    return make
+    yield make
+    # Tear down deterministically: stop the workers, delete the widgets, and collect the
+    # garbage now, while no worker thread is running (PySide + pyqtgraph objects collected
+    # later, during another test's threads, can crash the interpreter).
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    for win in created:
+        win.close()
+        win.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    QCoreApplication.processEvents()
+    created.clear()
+    gc.collect()
 
 
 @pytest.fixture

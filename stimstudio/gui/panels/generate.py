@@ -63,13 +63,13 @@ LOSS_COLORS = {
 
 
 def metrics_text(m: dict) -> str:
-    parts = [
-        f"PSNR {m['psnr_in_mask']:.1f} dB · SSIM {m['ssim_in_mask']:.2f}",
-        f"detail {m['detail_in_mask']:.2f} · seam {m['seam_strength']:.2f}",
-    ]
+    lines = [f"PSNR {m['psnr_in_mask']:.1f}  SSIM {m['ssim_in_mask']:.2f}"]
+    lines.append(f"detail {m['detail_in_mask']:.2f}")
+    last = f"seam {m['seam_strength']:.2f}"
     if "shape_agreement" in m:
-        parts.append(f"shape {m['shape_agreement']:.2f}")
-    return "\n".join(parts)
+        last += f"  shape {m['shape_agreement']:.2f}"
+    lines.append(last)
+    return "\n".join(lines)
 
 
 def result_record(comp, model, settings, placement: dict, seconds: float) -> dict:
@@ -156,7 +156,7 @@ class GeneratePage(QWidget):
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "loss (weighted terms, log)")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
-        self.plot.addLegend(offset=(-10, 10))
+        self._add_legend()
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setToolTip("Each term of Eq. 4 as it is optimised (log scale)")
         self.curves: dict[str, pg.PlotDataItem] = {}
@@ -334,10 +334,18 @@ class GeneratePage(QWidget):
 
     def _reset_plot(self) -> None:
         self.plot.clear()
-        self.plot.addLegend(offset=(-10, 10))
+        self._add_legend()
         self.curves = {}
         self._losses = {}
         self._steps = []
+
+    def _add_legend(self) -> None:
+        if self.plot.plotItem.legend is not None:
+            self.plot.plotItem.legend.scene() and self.plot.plotItem.legend.scene().removeItem(
+                self.plot.plotItem.legend
+            )
+            self.plot.plotItem.legend = None
+        self.plot.addLegend(offset=(-10, -10), brush=pg.mkBrush(21, 23, 26, 200))
 
     def _on_step(self, rec: dict) -> None:
         step, total = rec["step"], rec["total"]
@@ -399,6 +407,8 @@ class GeneratePage(QWidget):
         show_error(self.ctx, message, detail)
 
     def _on_finished(self) -> None:
+        if self.worker is not None:
+            self.worker.wait()  # let the thread end before its object is released
         self.worker = None
         self._redraw_plot()
         self.btn_run.setEnabled(self.ctx.model is not None)

@@ -1,0 +1,374 @@
+"""Generator page (beyond the paper): random stimuli by seed — dragged continuously through
+fractional seeds — truncation ψ with a layer cutoff, noise mode, and per-layer style mixing of
+the seed's sample with anchors (coarse layers: shape and layout; fine layers: texture).
+
+The preview renders through the same coalescing render worker as the path slider.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..widgets import DragSpinBox, ImageTile, hint, icon
+
+CHANNEL = "generator"
+N_EXTRA = 2  # anchors that can be mixed in beside the seed
+SOURCE_COLORS = ["#2f6f9f", "#8a5a2b", "#3d7a4a"]
+PRESET_TIPS = {
+    "coarse": "Coarse layers: overall shape, layout, large structures",
+    "middle": "Middle layers: medium structures",
+    "fine": "Fine layers: texture, small detail",
+}
+
+
+class GeneratorPage(QWidget):
+    def __init__(self, ctx, parent=None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.project = ctx.project
+        self._syncing = False
+        self.requested_key = None
+        self.shown_key = None
+        self.shown_wplus = None
+        self.shown_image = None
+        self._layers: list[int] = []
+        self._presets: dict[str, list[int]] = {}
+
+        # -- seed and truncation
+        box = QGroupBox("Sample")
+        form = QFormLayout(box)
+        self.seed = DragSpinBox(drag_per_pixel=0.02)
+        self.seed.setRange(0, 1_000_000)
+        self.seed.setDecimals(2)
+        self.seed.setSingleStep(1)
+        self.seed.setToolTip(
+            "Seed of the random sample. Type a number, use the arrows, or drag left/right "
+            "on the box to move smoothly through in-between seeds (Shift: finer)."
+        )
+        self.seed.valueChanged.connect(self._controls_changed)
+        self.psi = QSlider(Qt.Orientation.Horizontal)
+        self.psi.setRange(0, 150)
+        self.psi.setToolTip(
+            "Truncation ψ: 1 = the generator as trained; lower pulls toward the average "
+            "mammogram (more typical, less varied); 0 = the average itself"
+        )
+        self.psi.valueChanged.connect(self._controls_changed)
+        self.psi_label = QLabel("ψ 1.00")
+        self.psi_label.setObjectName("stat")
+        prow = QHBoxLayout()
+        prow.addWidget(self.psi, 1)
+        prow.addWidget(self.psi_label)
+        self.cutoff = QSpinBox()
+        self.cutoff.setToolTip("Truncate only the first N layers (the coarse ones)")
+        self.cutoff.valueChanged.connect(self._controls_changed)
+        self.noise = QComboBox()
+        self.noise.addItems(["const", "random", "none"])
+        self.noise.setToolTip(
+            "Per-pixel noise of the generator: const = fixed (reproducible), random = new "
+            "noise per render, none = off (smoother)"
+        )
+        self.noise.currentTextChanged.connect(self._controls_changed)
+        form.addRow("Seed", self.seed)
+        form.addRow("Truncation", prow)
+        form.addRow("Cutoff", self.cutoff)
+        form.addRow("Noise", self.noise)
+
+        # -- sources and mixing
+        mix = QGroupBox("Style mixing")
+        ml = QVBoxLayout(mix)
+        self.source_combos: list[QComboBox] = []
+        srcform = QFormLayout()
+        for i in range(N_EXTRA):
+            cb = QComboBox()
+            cb.setToolTip("An anchor whose layers can be mixed into the sample")
+            cb.currentIndexChanged.connect(self._sources_changed)
+            self.source_combos.append(cb)
+            srcform.addRow(f"Source {chr(ord('B') + i)}", cb)
+        ml.addLayout(srcform)
+        self.preset_combos: dict[str, QComboBox] = {}
+        prow2 = QHBoxLayout()
+        for name in ("coarse", "middle", "fine"):
+            col = QVBoxLayout()
+            lab = QLabel(name.capitalize())
+            lab.setToolTip(PRESET_TIPS[name])
+            cb = QComboBox()
+            cb.setToolTip(PRESET_TIPS[name] + ": take them from this source")
+            cb.activated.connect(lambda _i, n=name: self._preset_chosen(n))
+            col.addWidget(lab)
+            col.addWidget(cb)
+            prow2.addLayout(col)
+            self.preset_combos[name] = cb
+        ml.addLayout(prow2)
+        self.grid = QTableWidget()
+        self.grid.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.grid.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.grid.verticalHeader().setDefaultSectionSize(22)
+        self.grid.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.grid.setToolTip("Click a cell: that layer comes from that source")
+        self.grid.cellClicked.connect(self._cell_clicked)
+        ml.addWidget(self.grid, 1)
+        reset = QPushButton("All layers from the seed")
+        reset.clicked.connect(self.reset_mixing)
+        ml.addWidget(reset)
+
+        side = QVBoxLayout()
+        side.addWidget(box)
+        side.addWidget(mix, 1)
+        sidew = QWidget()
+        sidew.setLayout(side)
+        sidew.setFixedWidth(300)
+
+        self.preview = ImageTile("Sample", 220)
+        self.preview.setToolTip("The generator's image for these settings")
+        keep = QPushButton(icon("anchor"), "Keep as anchor  (K)")
+        keep.setObjectName("primary")
+        keep.setToolTip("Add this image's latent to the anchors, for paths")
+        keep.clicked.connect(self.keep)
+        self.info = QLabel("")
+        self.info.setObjectName("hint")
+        self.info.setWordWrap(True)
+        center = QVBoxLayout()
+        center.addWidget(self.preview, 1)
+        brow = QHBoxLayout()
+        brow.addWidget(self.info, 1)
+        brow.addWidget(keep)
+        center.addLayout(brow)
+        center.addWidget(
+            hint(
+                "StyleGAN's early layers set the coarse structure, the late ones the fine "
+                "texture. Mix the texture of one anchor into the shape of another by taking "
+                "the fine layers from it."
+            )
+        )
+        self.placeholder = QLabel("Load a model (Settings) to draw samples.")
+        self.placeholder.setObjectName("placeholder")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        center.addWidget(self.placeholder)
+
+        lay = QHBoxLayout(self)
+        lay.addWidget(sidew)
+        lay.addLayout(center, 1)
+
+        sc = QShortcut(QKeySequence("K"), self)
+        sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        sc.activated.connect(self.keep)
+        ctx.render_worker.rendered.connect(self._rendered)
+        ctx.model_changed.connect(lambda _m: self.refresh())
+        self.project.changed.connect(self._on_changed)
+        self.project.reset.connect(self.refresh)
+        self.refresh()
+
+    # -- project -> screen -------------------------------------------------------------------
+
+    def _on_changed(self, key: str) -> None:
+        if key in ("generator", "anchors"):
+            self.refresh()
+
+    def sources(self) -> list[str]:
+        """Anchor ids mixed in beside the seed (missing anchors are dropped)."""
+        ids = self.project.get("generator").get("sources") or []
+        return [i for i in ids if self.project.anchor(i) is not None]
+
+    def mixing(self) -> list[int]:
+        g = self.project.get("generator")
+        n = len(self._layers)
+        mix = g.get("mixing")
+        k = len(self.sources()) + 1
+        if mix is None or len(mix) != n:
+            return [0] * n
+        return [int(m) if 0 <= int(m) < k else 0 for m in mix]
+
+    def refresh(self) -> None:
+        model = self.ctx.model
+        self.placeholder.setVisible(model is None)
+        self.preview.setVisible(model is not None)
+        if model is not None:
+            from stimstudio.core.generate import layer_resolutions, mixing_presets
+
+            self._layers = layer_resolutions(model)
+            self._presets = mixing_presets(model)
+        g = self.project.get("generator")
+        self._syncing = True
+        self.seed.setValue(float(g.get("seed", 0.0)))
+        self.psi.setValue(int(round(float(g.get("psi", 1.0)) * 100)))
+        self.psi_label.setText(f"ψ {g.get('psi', 1.0):.2f}")
+        n = len(self._layers)
+        self.cutoff.setRange(0, max(n, 1))
+        self.cutoff.setSuffix(f" of {n} layers" if n else "")
+        cut = g.get("cutoff")
+        self.cutoff.setValue(n if cut is None else int(cut))
+        self.noise.setCurrentText(g.get("noise_mode", "const"))
+        anchors = self.project.get("anchors")
+        srcs = self.sources()
+        for i, cb in enumerate(self.source_combos):
+            cb.clear()
+            cb.addItem("—", None)
+            for a in anchors:
+                cb.addItem(a["name"], a["id"])
+            cb.setCurrentIndex(cb.findData(srcs[i]) if i < len(srcs) else 0)
+        names = ["Seed"] + [self.project.anchor(i)["name"] for i in srcs]
+        for cb in self.preset_combos.values():
+            cb.clear()
+            cb.addItems(names)
+        self._fill_grid(names)
+        self._syncing = False
+        self.request()
+
+    def _fill_grid(self, names: list[str]) -> None:
+        mix = self.mixing()
+        self.grid.setColumnCount(len(names))
+        self.grid.setHorizontalHeaderLabels(names)
+        self.grid.setRowCount(len(self._layers))
+        self.grid.setVerticalHeaderLabels([f"{i} · {r} px" for i, r in enumerate(self._layers)])
+        for r in range(len(self._layers)):
+            for c in range(len(names)):
+                on = mix[r] == c
+                it = QTableWidgetItem("●" if on else "")
+                it.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                if on:
+                    it.setBackground(QBrush(QColor(SOURCE_COLORS[c % len(SOURCE_COLORS)])))
+                self.grid.setItem(r, c, it)
+        for name, cb in self.preset_combos.items():
+            rows = self._presets.get(name, [])
+            vals = {mix[r] for r in rows}
+            cb.setCurrentIndex(vals.pop() if len(vals) == 1 else -1)
+            res = sorted({self._layers[r] for r in rows})
+            if res:
+                cb.setToolTip(f"{PRESET_TIPS[name]} ({res[0]}–{res[-1]} px): take them from")
+
+    # -- screen -> project -------------------------------------------------------------------
+
+    def _set(self, changes: dict, text: str, merge: str | None = None) -> None:
+        g = dict(self.project.get("generator"))
+        g.update(changes)
+        if g != self.project.get("generator"):
+            self.project.set("generator", g, text, merge)
+
+    def _controls_changed(self, *_) -> None:
+        if self._syncing:
+            return
+        n = len(self._layers)
+        psi = self.psi.value() / 100
+        self.psi_label.setText(f"ψ {psi:.2f}")
+        self._set(
+            {
+                "seed": round(self.seed.value(), 4),
+                "psi": psi,
+                "cutoff": None if self.cutoff.value() >= n else self.cutoff.value(),
+                "noise_mode": self.noise.currentText(),
+            },
+            "Generator settings",
+            merge="generator-controls",
+        )
+
+    def _sources_changed(self, *_) -> None:
+        if self._syncing:
+            return
+        ids = [cb.currentData() for cb in self.source_combos]
+        ids = [i for i in ids if i]
+        self._set({"sources": ids, "mixing": None}, "Mixing sources")
+
+    def _cell_clicked(self, row: int, col: int) -> None:
+        mix = self.mixing()
+        if 0 <= row < len(mix) and mix[row] != col:
+            mix[row] = col
+            self._set({"mixing": mix}, f"Layer {row} from source {col}")
+
+    def _preset_chosen(self, name: str) -> None:
+        col = self.preset_combos[name].currentIndex()
+        self.set_preset(name, col)
+
+    def set_preset(self, name: str, col: int) -> None:
+        mix = self.mixing()
+        for r in self._presets.get(name, []):
+            mix[r] = col
+        self._set({"mixing": mix}, f"{name.capitalize()} layers from source {col}")
+
+    def reset_mixing(self) -> None:
+        self._set({"mixing": None}, "Mixing reset")
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def render_key(self):
+        g = self.project.get("generator")
+        model = self.ctx.model
+        return (
+            model.sha256 if model is not None else None,
+            float(g.get("seed", 0.0)),
+            float(g.get("psi", 1.0)),
+            g.get("cutoff"),
+            g.get("noise_mode", "const"),
+            tuple(self.sources()),
+            tuple(self.mixing()),
+        )
+
+    def request(self) -> None:
+        model = self.ctx.model
+        if model is None:
+            return
+        key = self.render_key()
+        _, seed, psi, cutoff, noise_mode, srcs, mix = key
+        others = [np.asarray(self.project.anchor(i)["wplus"], np.float32) for i in srcs]
+
+        def job():
+            from stimstudio.core.generate import latent_for_seed, style_mix
+
+            w = latent_for_seed(model, seed, psi, cutoff).wplus
+            if not others or not any(mix):
+                return w
+            weights = np.zeros((len(mix), len(others) + 1), np.float32)
+            weights[np.arange(len(mix)), list(mix)] = 1
+            return style_mix([w, *others], weights)
+
+        self.requested_key = key
+        self.ctx.render_worker.request(CHANNEL, key, job, noise_mode)
+
+    def _rendered(self, out: dict) -> None:
+        if out["channel"] != CHANNEL or out["key"] != self.requested_key:
+            return
+        self.shown_key, self.shown_wplus, self.shown_image = out["key"], out["wplus"], out["image"]
+        self.preview.set_image(out["image"])
+        _, seed, psi, cutoff, noise, srcs, mix = out["key"]
+        words = [f"seed {seed:g}", f"ψ {psi:.2f}"]
+        if cutoff is not None:
+            words.append(f"first {cutoff} layers truncated")
+        if srcs and any(mix):
+            words.append(f"{sum(1 for m in mix if m)} of {len(mix)} layers mixed in")
+        self.preview.title.setText(" · ".join(words))
+        self.info.setText("from cache" if out["cached"] else f"rendered in {out['ms']:.0f} ms")
+
+    def keep(self) -> None:
+        if self.shown_wplus is None:
+            return
+        _, seed, psi, cutoff, noise, srcs, mix = self.shown_key
+        mixed = bool(srcs) and any(mix)
+        src = {
+            "method": "mix" if mixed else "seed",
+            "seed": seed,
+            "truncation_psi": psi,
+            "truncation_cutoff": cutoff,
+            "noise_mode": noise,
+        }
+        if mixed:
+            src["mixing"] = list(mix)
+            src["sources"] = ["seed"] + [self.project.anchor(i)["name"] for i in srcs]
+        name = f"Seed {seed:g}" + (" (mix)" if mixed else "")
+        self.ctx.add_anchor(name, self.shown_wplus, src, self.shown_image)
