@@ -89,9 +89,10 @@ def responsiveness(model, quick: bool = False) -> dict:
 
     from stimstudio.core.compose import Mask, Placement
     from stimstudio.core.invert import InversionSettings
-    from stimstudio.gui.workers import ComposeWorker
+    from stimstudio.gui.workers import ComposeWorker, warm_up
 
     app = _app()
+    warm_up()  # as the app's model loader does: the first optimiser's imports hold the GIL
     R = model.resolution
     rng = np.random.default_rng(0)
     tex = rng.uniform(-0.5, 0.5, (R, R)).astype(np.float32)
