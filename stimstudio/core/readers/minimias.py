@@ -112,7 +112,7 @@ def read_minimias(path: str | Path, info: dict[str, list[dict]] | None = None) -
         )
     num = int(re.sub(r"\D", "", ref) or 0)
     return Mammogram(
-        pixels=(raw.astype(np.float32) / maxval),
+        pixels=_unit(raw, maxval),
         raw=raw,
         spacing_mm=(SPACING_MM, SPACING_MM),
         laterality=("L" if num % 2 == 0 else "R") if num else None,
@@ -133,3 +133,10 @@ def read_minimias(path: str | Path, info: dict[str, list[dict]] | None = None) -
 
 def is_minimias(path: Path) -> bool:
     return bool(re.fullmatch(r"mdb\d{3}", path.stem.lower())) and path.suffix.lower() == ".pgm"
+
+
+def _unit(raw: np.ndarray, maxval: float) -> np.ndarray:
+    """float32 in [0, 1], scaled in place: one float copy, not two (reader memory budget)."""
+    px = raw.astype(np.float32)
+    px *= np.float32(1.0 / maxval)
+    return px
