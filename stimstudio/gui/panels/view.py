@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -92,7 +91,7 @@ class ViewPage(QWidget):
         self.roi.setZValue(20)
         self.roi.hide()
         self.canvas.vb.addItem(self.roi)
-        self.roi_label = pg.TextItem("", color="#9fd3ff", anchor=(0, 1))
+        self.roi_label = pg.TextItem("", color="#9fd3ff", anchor=(0, 1), fill=(21, 23, 26, 190))
         self.roi_label.setZValue(21)
         self.canvas.vb.addItem(self.roi_label)
         self.roi.sigRegionChanged.connect(self._roi_moved)
@@ -118,23 +117,36 @@ class ViewPage(QWidget):
         self.outlines.setToolTip("Show the data set's lesion annotations (O)")
         self.outlines.toggled.connect(self._show_lesions)
         self.info = QLabel("")
-        self.info.setObjectName("hint")
-        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.info.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.info.setObjectName("stat")
+        self.info.setWordWrap(True)
         top = QHBoxLayout()
         top.addWidget(fit)
         top.addWidget(QLabel("Window"))
         top.addWidget(self.window_combo)
         top.addWidget(self.outlines)
-        top.addWidget(self.info, 1)
+        top.addStretch(1)
 
+        self.samples_button = QPushButton("Open the sample images")
+        self.samples_button.setToolTip("Three small mini-MIAS crops: two masses and normal tissue")
+        self.samples_button.clicked.connect(self._open_samples)
+        prow = QHBoxLayout()
+        prow.addStretch(1)
+        prow.addWidget(self.samples_button)
+        prow.addStretch(1)
+        self.empty = QWidget()
+        el = QVBoxLayout(self.empty)
+        el.addStretch(1)
+        el.addWidget(self.placeholder)
+        el.addLayout(prow)
+        el.addStretch(1)
         left = QVBoxLayout()
         left.addLayout(top)
         left.addWidget(self.canvas, 1)
-        left.addWidget(self.placeholder, 1)
+        left.addWidget(self.empty, 1)
 
         # side bar: the working patches
         box = QGroupBox("Field of view → patch")
+        self.fov_box = box
         bl = QVBoxLayout(box)
         self.size_spin = QSpinBox()
         self.size_spin.setRange(16, 8192)
@@ -179,6 +191,7 @@ class ViewPage(QWidget):
         tiles.addWidget(self.tile_template)
 
         side = QVBoxLayout()
+        side.addWidget(self.info)
         side.addWidget(box)
         side.addLayout(tiles, 1)
         side.addWidget(
@@ -211,6 +224,11 @@ class ViewPage(QWidget):
         self._show_current()
         self._update_tiles()
 
+    def _open_samples(self) -> None:
+        from ..prefs import sample_files
+
+        self.ctx.open_paths(sample_files())
+
     # -- model geometry ----------------------------------------------------------------------
 
     def resolution(self) -> int:
@@ -225,6 +243,9 @@ class ViewPage(QWidget):
         return max(16, int(round(fov_mm / float(self.mammo.spacing_mm[1]))))
 
     def _update_fov_label(self) -> None:
+        if self.mammo is None:
+            self.fov_label.setText("")
+            return
         R = self.resolution()
         size = int(self.roi.size().x())
         if self.mammo is not None and self.mammo.spacing_mm:
@@ -255,11 +276,13 @@ class ViewPage(QWidget):
         path = self.project.get("current")
         has = bool(path)
         self.canvas.setVisible(has)
-        self.placeholder.setVisible(not has)
+        self.empty.setVisible(not has)
+        self.fov_box.setEnabled(has)
         if not has:
             self.mammo = None
             self.roi.hide()
             self.info.setText("")
+            self.fov_label.setText("")
             return
         if self.mammo is not None and self.mammo.source == path:
             return
@@ -292,9 +315,9 @@ class ViewPage(QWidget):
         sp = f", {m.spacing_mm[1] * 1000:.0f} µm" if m.spacing_mm else ""
         view = " ".join(v for v in (m.laterality, m.view) if v)
         self.info.setText(
-            f"{Path(m.source).name} · {w}x{h}{sp}"
+            f"{Path(m.source).name}\n{w} x {h} px{sp}"
             + (f" · {view}" if view else "")
-            + f" · {len(m.lesions)} lesion{'s' if len(m.lesions) != 1 else ''}"
+            + f"\n{len(m.lesions)} annotated lesion{'s' if len(m.lesions) != 1 else ''}"
         )
         self.lesion_combo.clear()
         self.lesion_combo.addItem("—")
