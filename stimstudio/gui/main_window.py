@@ -77,6 +77,19 @@ def memory_text(compute=None) -> str:
     return "Memory: " + (" · ".join(parts) if parts else "n/a")
 
 
+def disconnect_all(obj, signals) -> None:
+    """Drop every connection of these signals (a closing window must not get late calls)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "failed to disconnect": none there
+        for name in signals:
+            try:
+                getattr(obj, name).disconnect()
+            except (RuntimeError, TypeError):
+                pass
+
+
 class Notice(QFrame):
     """A banner across the top of the window for something the user should act on."""
 
@@ -142,6 +155,7 @@ class MainWindow(QMainWindow):
         self._mammos: OrderedDict[str, object] = OrderedDict()
         self.recovery = Recovery() if recovery else None
         self.force_close = False  # screenshots and tests close without asking
+        self._closing = False
         self.render_worker = RenderWorker(parent=self)
         self.render_worker.start()
 
@@ -453,6 +467,8 @@ class MainWindow(QMainWindow):
     def _task_finished(self, task) -> None:
         task.wait()  # `finished` comes just before the thread ends: never drop a running QThread
         self.tasks.discard(task)
+        if self._closing:
+            return  # a late signal, already queued when the window closed
         self._update_tasks()
 
     def _update_tasks(self) -> None:
@@ -758,14 +774,19 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop workers (waiting for them) so the process can exit cleanly."""
+        self._closing = True
         for p in self.pages.values():
             stop = getattr(p, "shutdown", None)
             if stop:
                 stop()
         for t in list(self.tasks):
             t.cancel()
+            disconnect_all(t, ("done", "progress", "failed", "finished"))
             t.wait(10000)
+        self.tasks.clear()
+        disconnect_all(self.render_worker, ("rendered", "failed"))
         if self.loader is not None:
+            disconnect_all(self.loader, ("loaded", "failed", "finished"))
             self.loader.wait(30000)
         self.render_worker.stop()
         self._autosave_timer.stop()

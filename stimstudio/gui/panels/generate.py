@@ -418,8 +418,12 @@ class GeneratePage(QWidget):
 
     def shutdown(self) -> None:
         if self.worker is not None:
+            from ..main_window import disconnect_all
+
             self.worker.cancel()
+            disconnect_all(self.worker, ("step", "completed", "cancelled_at", "failed", "finished"))
             self.worker.wait(30000)
+            self.worker = None
 
     # -- results -----------------------------------------------------------------------------
 
