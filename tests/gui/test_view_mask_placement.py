@@ -119,3 +119,25 @@ def test_placement_keys_handle_and_rotation_direction(window, qtbot):
     # a placement that pushes the texture off the template is reported, not raised
     window.project.set("placement", {"dx": 200.0, "dy": 0.0, "scale": 1.0, "angle": 0.0}, "p")
     assert "outside" in page.problem.text()
+
+
+def test_dropping_files_opens_them_and_remembers_them(window, qtbot, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    film = make_minimias(tmp_path / "drop")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(film))])
+    ev = QDropEvent(
+        QPointF(100, 100),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(ev)
+    qtbot.waitUntil(lambda: window.pages["view"].mammo is not None, timeout=20000)
+    assert window.project.get("library") == [str(film)]
+    assert window.prefs.recent[0] == str(film)
+    window.project.undo.undo()  # adding files is undoable too
+    assert window.project.get("library") == []
