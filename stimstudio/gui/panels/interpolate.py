@@ -139,7 +139,7 @@ class InterpolatePage(QWidget):
         trow.addWidget(self.btn_play)
         trow.addWidget(self.slider, 1)
         trow.addWidget(self.fps)
-        trow.addWidget(self.frame_label)
+        self.frame_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         self.film = QListWidget()
         self.film.setViewMode(QListView.ViewMode.IconMode)
@@ -176,6 +176,7 @@ class InterpolatePage(QWidget):
         center = QVBoxLayout()
         center.addWidget(self.placeholder)
         center.addWidget(self.frame_view, 1)
+        center.addWidget(self.frame_label)
         center.addLayout(trow)
         center.addWidget(self.film)
         center.addWidget(self.dist_plot)
@@ -282,7 +283,15 @@ class InterpolatePage(QWidget):
 
         built = self.build_path()
         ok = not isinstance(built, str)
-        for w in (self.frame_view, self.slider, self.btn_play, self.film, self.dist_plot):
+        for w in (
+            self.frame_view,
+            self.slider,
+            self.btn_play,
+            self.film,
+            self.dist_plot,
+            self.fps,
+            self.frame_label,
+        ):
             w.setVisible(ok)
         self.placeholder.setVisible(not ok)
         self.btn_export.setEnabled(ok and self.ctx.model is not None)
@@ -473,8 +482,12 @@ class InterpolatePage(QWidget):
             self.film.blockSignals(True)
             self.film.setCurrentRow(i)
             self.film.blockSignals(False)
+        pf = self.project.get("path_frames")
+        if self._positions is not None and pf is not None and i < len(pf["images"]):
+            self.frame_view.set_image(pf["images"][i])  # the computed frame, at once
         if self.ctx.model is None:
-            self.frame_view.clear("no model loaded")
+            if self._positions is None:
+                self.frame_view.clear("no model loaded")
             return
         path = self._cpath
         key = (
