@@ -253,8 +253,7 @@ class RenderWorker(QThread):
         self.wait(5000)
 
     def run(self) -> None:
-        from stimstudio.core.invert import synthesize
-
+        synthesize = None  # imported at the first render: torch must not slow the launch
         while True:
             with self._cv:
                 while not self._pending and not self._stop:
@@ -269,6 +268,8 @@ class RenderWorker(QThread):
                     continue
                 t0 = time.perf_counter()
                 try:
+                    if synthesize is None:
+                        from stimstudio.core.invert import synthesize
                     wplus = job() if callable(job) else job
                     image = synthesize(model, wplus, compute, noise_mode)[0]
                 except Exception as exc:  # noqa: BLE001

@@ -233,15 +233,15 @@ class InterpolatePage(QWidget):
 
     def build_path(self):
         """The core Path of the project's settings, or a sentence saying what is missing."""
-        from stimstudio.core.errors import StimStudioError
-        from stimstudio.core.interpolate import Anchor, Path
-        from stimstudio.core.latent import Latent
-
         p = self.project.get("path")
         anchors = [self.project.anchor(i) for i in p["anchors"]]
         anchors = [a for a in anchors if a is not None]
         if len(anchors) < 2:
             return self.placeholder.text()
+        from stimstudio.core.errors import StimStudioError
+        from stimstudio.core.interpolate import Anchor, Path
+        from stimstudio.core.latent import Latent
+
         try:
             path = Path(
                 [
