@@ -46,3 +46,28 @@ def test_main_dispatches_gui_flags_to_the_app(monkeypatch):
     assert main(["--screenshot", "x.png"]) == 0
     assert seen == [["--screenshot", "x.png"]]
     assert Path(app.__file__).name == "app.py"
+
+
+def test_window_shows_before_torch_is_imported(tmp_path):
+    """Opening instantly: torch (seconds to import) loads with the model, after the window."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from stimstudio.gui.app import make_app\n"
+        "from stimstudio.gui.main_window import MainWindow\n"
+        "app = make_app()\n"
+        "win = MainWindow(recovery=False)\n"
+        "win.show(); app.processEvents()\n"
+        "print('torch' in sys.modules)\n"
+        "win.force_close = True; win.close()\n"
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", STIMSTUDIO_CONFIG_DIR=str(tmp_path))
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False"
