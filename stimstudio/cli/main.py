@@ -31,7 +31,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="stimstudio", description="Realistic, controllable mammogram stimuli.")
+    parser = _Parser(
+        prog="stimstudio",
+        description="Realistic, controllable mammogram stimuli. Without a verb, `stimstudio` "
+        "opens the app.",
+    )
     from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"stimstudio {__version__}")
