@@ -372,7 +372,7 @@ def run(
     report["patches"] = patch_note
     plan = {
         "inversion": lambda: inversion_quality_per_second(
-            model, patches, 60 if quick else 200, 150 if quick else 1000
+            model, patches, 100 if quick else 200, 400 if quick else 1000
         ),
         "masked": lambda: masked_vs_diffuse(model, patches, 30 if quick else 100),
         "throughput": lambda: step_throughput(model, patches[0]),
