@@ -200,8 +200,11 @@ def cmd_train_publish(args) -> int:
     data = {}
     if args.data_manifest:
         manifest = json.loads(Path(args.data_manifest).read_text())
+        recipe = manifest.get("recipe") or {}
+        if recipe.get("spacing_mm"):
+            card["spacing_mm"] = recipe["spacing_mm"]  # the model's pixel size (field of view)
         data = {
-            "recipe": manifest.get("recipe"),
+            "recipe": recipe,
             "counts": manifest.get("counts"),
             "split": manifest.get("split"),
         }

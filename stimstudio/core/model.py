@@ -47,6 +47,17 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def public_mode(path: str | os.PathLike) -> None:
+    """mkstemp makes 0600 files; give results the ordinary 0666 & ~umask."""
+    os.chmod(path, 0o666 & ~_umask())
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary file in the same folder, then rename: never a half file."""
     path = Path(path)
@@ -56,6 +67,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        public_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -159,6 +171,7 @@ class Model:
             card["w_avg"] = [float(x) for x in self.G.w_avg.float().cpu()]
             card["tensor_dtype"] = str(dtype).replace("torch.", "")
             card["sha256"] = digest
+            public_mode(tmp)
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
