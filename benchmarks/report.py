@@ -171,6 +171,9 @@ def markdown(report: dict, figures: Path) -> str:
         for k, v in s["batch"].items():
             lines.append(f"| {k} | {v['ms_per_batch']:.1f} | {v['ms_per_image']:.1f} |")
         lines.append("")
+    notes = Path(__file__).with_name("NOTES.md")
+    if notes.is_file():
+        lines += [notes.read_text().strip(), ""]
     secs = {k[:-8]: v for k, v in report.items() if k.endswith("_seconds")}
     lines += ["Section run times (s): " + ", ".join(f"{k} {v}" for k, v in secs.items()), ""]
     _ = np
