@@ -152,6 +152,70 @@ def masked_vs_diffuse(model: Model, patches: np.ndarray, steps: int, compute=CPU
     return {"pairs": len(rows), "median": agg}
 
 
+# -- 1c. style mixing vs masked optimisation (issue 9) -----------------------------------------
+
+
+def lesion_pairs(model: Model, n: int, data: str | None, seed: int = 0):
+    """(lesion patch, its mask, tissue patch of another film) from the held-out split."""
+    from stimstudio.train.dataset import load_patches
+
+    if not (data and Path(data, "heldout.npz").exists()):
+        return []
+    ps = load_patches(Path(data, "heldout.npz"))
+    rng = np.random.default_rng(seed)
+    lesions = rng.permutation(np.nonzero((ps.kind == 1) & (ps.masks.sum((1, 2)) > 50))[0])
+    tissue = np.nonzero(ps.kind == 0)[0]
+    pairs = []
+    for i in lesions[:n]:
+        others = tissue[ps.film[tissue] != ps.film[i]]
+        j = rng.choice(others)
+        pairs.append((ps.as_float([i])[0, 0], ps.masks[i], ps.as_float([j])[0, 0]))
+    return pairs
+
+
+def stylemix_vs_optimisation(model: Model, data: str | None, n: int, steps: int) -> dict:
+    from stimstudio.core.compose import Composite, Mask, Placement, compose
+
+    rows = []
+    for tex, lmask, tmpl in lesion_pairs(model, n, data):
+        t0 = time.perf_counter()
+        comp, marks = None, {}
+        for rec in compose(
+            model,
+            tex,
+            tmpl,
+            Mask.from_array(lmask, feather=2.0),
+            Placement(),
+            InversionSettings(steps=steps, preview_every=0),
+            stylemix_optimize=True,
+        ):
+            if isinstance(rec, Composite):
+                comp = rec
+            elif rec.done:
+                marks.setdefault("first_done", time.perf_counter() - t0)
+        total = time.perf_counter() - t0
+        row = {
+            m: dict(comp.metrics[m]) for m in ("optimized", "stylemix", "stylemix+opt", "stitch")
+        }
+        row["optimized"]["seconds"] = marks.get("first_done")
+        row["stylemix"]["seconds"] = (
+            0.0  # one encoder pass + one G forward on top of compose's encode
+        )
+        row["stylemix+opt"]["seconds"] = total - marks.get("first_done", 0.0)
+        rows.append(row)
+    if not rows:
+        return {"note": "needs --data with held-out lesion patches"}
+    agg = {
+        m: {
+            k: float(np.median([r[m][k] for r in rows]))
+            for k in rows[0][m]
+            if rows[0][m][k] is not None
+        }
+        for m in rows[0]
+    }
+    return {"pairs": len(rows), "steps": steps, "median": agg}
+
+
 # -- 2. step throughput ------------------------------------------------------------------------
 
 
@@ -375,6 +439,7 @@ def run(
             model, patches, 100 if quick else 200, 400 if quick else 1000
         ),
         "masked": lambda: masked_vs_diffuse(model, patches, 30 if quick else 100),
+        "stylemix": lambda: stylemix_vs_optimisation(model, data, 3 if quick else 8, 100),
         "throughput": lambda: step_throughput(model, patches[0]),
         "scrubbing": lambda: scrubbing(model),
         "readers": lambda: readers(Path(tempfile.mkdtemp())),
