@@ -185,3 +185,18 @@ def file_label(path: str | Path) -> str:
 
 
 ICON_SIZE = QSize(20, 20)
+
+
+def side_and_center(owner: QWidget, side, *center: QWidget, side_width: int = 260) -> None:
+    """The pages' layout: a fixed-width side column of controls, stretching views beside it."""
+    from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout
+
+    column = QWidget()
+    column.setLayout(side)
+    column.setFixedWidth(side_width)
+    views = QVBoxLayout()
+    for w in center:
+        views.addWidget(w, 1)
+    lay = QHBoxLayout(owner)
+    lay.addWidget(column)
+    lay.addLayout(views, 1)

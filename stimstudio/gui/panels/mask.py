@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QSlider,
@@ -25,7 +24,7 @@ from stimstudio.core.errors import StimStudioError
 from ..canvas.image_view import ImageCanvas
 from ..canvas.lasso import LassoTool
 from ..errors import show_error
-from ..widgets import hint, icon
+from ..widgets import hint, icon, side_and_center
 
 OVERLAY_LUT = np.zeros((256, 4), np.uint8)
 OVERLAY_LUT[:, 0], OVERLAY_LUT[:, 1], OVERLAY_LUT[:, 2] = 255, 96, 80
@@ -140,16 +139,7 @@ class MaskPage(QWidget):
         )
         side.addStretch(1)
         side.addWidget(nxt)
-        sidew = QWidget()
-        sidew.setLayout(side)
-        sidew.setFixedWidth(260)
-
-        center = QVBoxLayout()
-        center.addWidget(self.canvas, 1)
-        center.addWidget(self.placeholder, 1)
-        lay = QHBoxLayout(self)
-        lay.addWidget(sidew)
-        lay.addLayout(center, 1)
+        side_and_center(self, side, self.canvas, self.placeholder)
 
         for key, slot in (
             ("L", lambda: self.set_tool("freehand")),

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QVBoxLayout,
@@ -22,7 +21,7 @@ from PySide6.QtWidgets import (
 from stimstudio.core.errors import StimStudioError
 
 from ..canvas.image_view import ImageCanvas
-from ..widgets import hint
+from ..widgets import hint, side_and_center
 from .mask import core_mask
 
 NEUTRAL = {"dx": 0.0, "dy": 0.0, "scale": 1.0, "angle": 0.0}
@@ -101,21 +100,13 @@ class PlacementPage(QWidget):
         side.addWidget(self.problem)
         side.addWidget(
             hint(
-                "The preview is the plain stitch (the first of the four methods). Keys: arrows "
+                "The preview is the plain stitch (the first of the compose methods). Keys: arrows "
                 "move (Shift: 5 px), + / − scale, [ / ] rotate (Shift: 15°), R resets."
             )
         )
         side.addStretch(1)
         side.addWidget(nxt)
-        sidew = QWidget()
-        sidew.setLayout(side)
-        sidew.setFixedWidth(260)
-        center = QVBoxLayout()
-        center.addWidget(self.canvas, 1)
-        center.addWidget(self.placeholder, 1)
-        lay = QHBoxLayout(self)
-        lay.addWidget(sidew)
-        lay.addLayout(center, 1)
+        side_and_center(self, side, self.canvas, self.placeholder)
 
         keys = (
             ("Left", lambda: self.nudge(dx=-1)),
