@@ -40,7 +40,7 @@ def test_dragging_the_seed_updates_the_preview_without_stalls(window, qtbot):
     qtbot.waitUntil(lambda: page.shown_key == page.requested_key, timeout=10000)
     timer.stop()
     assert page.shown_key[1] == seed
-    assert max(gaps[2:]) < 150, f"UI thread stalled {max(gaps)} ms"
+    assert max(gaps[2:]) < 50, f"UI thread stalled {max(gaps)} ms"  # measured 15-20 ms
     # the whole drag is one undo step
     window.project.undo.undo()
     assert window.project.get("generator")["seed"] == 0.0
