@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from ..errors import show_error
 from ..widgets import ImageTile, hint, icon
 from ..workers import ComposeWorker
-from .mask import core_mask
+from .mask import compose_inputs
 from .placement import placement_of
 
 METHOD_TITLES = {
@@ -239,20 +239,10 @@ class GeneratePage(QWidget):
 
     def inputs(self):
         """(texture, template, Mask, Placement dict) or a sentence saying what is missing."""
-        tex, tpl, rec = (self.project.get(k) for k in ("texture", "template", "mask"))
-        if tex is None:
-            return "No texture patch yet: cut one on page 1 (T)."
-        if tpl is None:
-            return "No shape template yet: cut one on page 1 (M)."
-        if rec is None:
-            return "No texture mask yet: lasso the tumor on page 2."
-        from stimstudio.core.errors import StimStudioError
-
-        try:
-            mask = core_mask(rec, tex["image"].shape)
-        except StimStudioError as exc:
-            return str(exc)
-        return tex["image"], tpl["image"], mask, dict(self.project.get("placement"))
+        got = compose_inputs(self.project)
+        if isinstance(got, str):
+            return got
+        return (*got, dict(self.project.get("placement")))
 
     def _show_input(self) -> None:
         if self.worker is not None:

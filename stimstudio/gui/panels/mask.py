@@ -40,6 +40,23 @@ def core_mask(record: dict, shape: tuple[int, int]):
     return Mask.from_array(record["array"], float(record.get("feather", 2.0)))
 
 
+def compose_inputs(project):
+    """(texture, template, core Mask) from the project, or a sentence saying what is missing."""
+    from stimstudio.core.errors import StimStudioError
+
+    tex, tpl, rec = (project.get(k) for k in ("texture", "template", "mask"))
+    if tex is None:
+        return "No texture patch yet: cut one on page 1 (T)."
+    if tpl is None:
+        return "No shape template yet: cut one on page 1 (M)."
+    if rec is None:
+        return "No texture mask yet: lasso the tumor on page 2."
+    try:
+        return tex["image"], tpl["image"], core_mask(rec, tex["image"].shape)
+    except StimStudioError as exc:
+        return str(exc)
+
+
 class MaskPage(QWidget):
     def __init__(self, ctx, parent=None):
         super().__init__(parent)

@@ -22,7 +22,7 @@ from stimstudio.core.errors import StimStudioError
 
 from ..canvas.image_view import ImageCanvas
 from ..widgets import hint, side_and_center
-from .mask import core_mask
+from .mask import compose_inputs
 
 NEUTRAL = {"dx": 0.0, "dy": 0.0, "scale": 1.0, "angle": 0.0}
 
@@ -140,17 +140,7 @@ class PlacementPage(QWidget):
 
     def inputs(self):
         """(texture, template, core Mask) or a sentence saying what is missing."""
-        tex, tpl, rec = (self.project.get(k) for k in ("texture", "template", "mask"))
-        if tex is None:
-            return "No texture patch yet: cut one on page 1 (T)."
-        if tpl is None:
-            return "No shape template yet: cut one on page 1 (M)."
-        if rec is None:
-            return "No texture mask yet: lasso the tumor on page 2."
-        try:
-            return tex["image"], tpl["image"], core_mask(rec, tex["image"].shape)
-        except StimStudioError as exc:
-            return str(exc)
+        return compose_inputs(self.project)
 
     def _on_changed(self, key: str) -> None:
         if key in ("texture", "template", "mask", "placement"):
