@@ -57,6 +57,9 @@ class Preferences:
     feather: float = 2.0
     autosave_seconds: int = 60
     recent: list[str] = field(default_factory=list)
+    export: dict = field(default_factory=dict)  # the Export dialog's last settings
+    export_folder: str = ""  # where the last export went (the dialog starts there)
+    samples_offered: bool = False  # the first run opens the sample images once
 
     @classmethod
     def load(cls) -> Preferences:

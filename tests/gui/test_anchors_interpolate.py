@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 
+from stimstudio.core.export import ExportSettings
 from stimstudio.gui.panels.interpolate import key_text
 from tests.gui.helpers import set_patches
 
@@ -122,8 +123,16 @@ def test_perceptual_spacing_loop_play_and_export(window, qtbot, tmp_path):
     page.btn_play.setChecked(True)
     qtbot.waitUntil(lambda: page.slider.value() >= 3, timeout=5000)
     page.btn_play.setChecked(False)
-    task = page.export_frames(tmp_path)
-    qtbot.waitUntil(lambda: task.isFinished(), timeout=30000)
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["frames"] == 8 and manifest["spacing"] == "perceptual" and manifest["loop"]
-    assert len(list(tmp_path.glob("frame_*.png"))) == 8
+    out = tmp_path / "loop"
+    settings = ExportSettings(formats=("png", "tiff"), bits=16, preview="gif")
+    task = page.export_frames(out, settings, "loopA")
+    qtbot.waitUntil(lambda: task.isFinished(), timeout=60000)
+    qtbot.waitUntil(lambda: task.export_state["result"] is not None, timeout=5000)
+    manifest = json.loads((out / "manifest.json").read_text())
+    c = manifest["continuum"]
+    assert manifest["complete"] and c["frames"] == 8 and c["spacing"] == "perceptual" and c["loop"]
+    assert sorted(p.name for p in (out / "png").glob("*.png"))[0] == "loopA_0000.png"
+    assert len(list((out / "png").glob("*.png"))) == 8 and len(list(out.glob("tiff/*.tif"))) == 8
+    header = (out / "conditions.csv").read_text().splitlines()[0].split(",")
+    assert header[0] == "imageFile" and all(h.isidentifier() for h in header)
+    assert any(out.glob("*.gif"))

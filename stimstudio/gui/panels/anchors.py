@@ -43,6 +43,14 @@ def source_text(src: dict) -> str:
     return method or "latent"
 
 
+def core_anchor(a: dict):
+    """A project anchor (a dict in the project file) as a core `Anchor` for paths and export."""
+    from stimstudio.core.interpolate import Anchor
+    from stimstudio.core.latent import Latent
+
+    return Anchor(a["name"], Latent(a["wplus"], a["source"], a["model_sha256"]))
+
+
 class AnchorsPanel(QWidget):
     def __init__(self, ctx, parent=None):
         super().__init__(parent)
@@ -82,6 +90,11 @@ class AnchorsPanel(QWidget):
         remove = QPushButton(icon("remove"), "Remove")
         remove.setToolTip("Remove the selected anchors (Delete)")
         remove.clicked.connect(self.remove_selected)
+        export = QPushButton(icon("export"), "Export…")
+        export.setToolTip(
+            "Write the selected anchors as single stimuli (PNG/TIFF/DICOM, PsychoPy file)"
+        )
+        export.clicked.connect(self.export_selected)
         make_path = QPushButton(icon("path"), "Make path")
         make_path.setObjectName("primary")
         make_path.setToolTip("A path through the selected anchors, in list order (page 5)")
@@ -96,7 +109,8 @@ class AnchorsPanel(QWidget):
         grid.addWidget(load, 1, 0)
         grid.addWidget(save, 1, 1)
         grid.addWidget(remove, 2, 0)
-        grid.addWidget(make_path, 2, 1)
+        grid.addWidget(export, 2, 1)
+        grid.addWidget(make_path, 3, 0, 1, 2)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(self.list, 1)
@@ -164,6 +178,18 @@ class AnchorsPanel(QWidget):
         path["anchors"] = [i for i in path["anchors"] if i not in ids]
         what = "anchor" if len(ids) == 1 else f"{len(ids)} anchors"
         self.project.set_many({"anchors": anchors, "path": path}, f"Remove {what}")
+
+    def export_selected(self) -> None:
+        """The selected anchors (all when none is selected) as stills, through the dialog."""
+        ids = self.selected_ids() or [a["id"] for a in self.project.get("anchors")]
+        anchors = [self.project.anchor(i) for i in ids]
+        anchors = [core_anchor(a) for a in anchors if a is not None]
+        if not anchors:
+            show_error(self.ctx, "There are no anchors to export yet.")
+            return
+        from ..export_dialog import export_with_dialog
+
+        export_with_dialog(self.ctx, anchors, len(anchors), kind="stills")
 
     def make_path(self) -> None:
         ids = self.selected_ids()

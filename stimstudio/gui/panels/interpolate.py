@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -102,7 +101,10 @@ class InterpolatePage(QWidget):
         self.compute_label.setObjectName("hint")
         self.compute_label.setWordWrap(True)
         self.btn_export = QPushButton(icon("export"), "Export frames…")
-        self.btn_export.setToolTip("Write every frame (PNG) and a manifest (JSON) into a folder")
+        self.btn_export.setToolTip(
+            "Write every frame (PNG/TIFF/DICOM), a preview, a PsychoPy conditions file and a\n"
+            "manifest that regenerates the frames bit-identically"
+        )
         self.btn_export.clicked.connect(self.export_dialog)
         keep = QPushButton(icon("anchor"), "Keep frame as anchor")
         keep.setToolTip("Add the frame on screen to the anchors (K)")
@@ -239,15 +241,13 @@ class InterpolatePage(QWidget):
         if len(anchors) < 2:
             return self.placeholder.text()
         from stimstudio.core.errors import StimStudioError
-        from stimstudio.core.interpolate import Anchor, Path
-        from stimstudio.core.latent import Latent
+        from stimstudio.core.interpolate import Path
+
+        from .anchors import core_anchor
 
         try:
             path = Path(
-                [
-                    Anchor(a["name"], Latent(a["wplus"], a["source"], a["model_sha256"]))
-                    for a in anchors
-                ],
+                [core_anchor(a) for a in anchors],
                 frames=int(p["frames"]),
                 loop=bool(p["loop"]),
                 method=p["method"],
@@ -560,65 +560,23 @@ class InterpolatePage(QWidget):
     # -- export ------------------------------------------------------------------------------
 
     def export_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Export the frames into a folder")
-        if folder:
-            self.export_frames(Path(folder))
+        """The Export dialog for the whole path (formats, size, preview, PsychoPy file)."""
+        if self._cpath is None:
+            return
+        from ..export_dialog import export_with_dialog
 
-    def export_frames(self, folder: Path):
+        export_with_dialog(self.ctx, self._cpath, self._cpath.frames)
+
+    def export_frames(self, folder: Path, settings=None, continuum_id: str = "continuum", **kw):
+        """Export the path into `folder` with `settings` (no dialog; returns the task)."""
         if self._cpath is None or not self.ctx.require_model():
             return None
-        path, model, compute = self._cpath, self.ctx.model, self.ctx.compute
+        from stimstudio.core.export import ExportSettings
 
-        def job(task):
-            from stimstudio import __version__
-            from stimstudio.core.errors import ExportError
-            from stimstudio.core.imageio import save_image
-            from stimstudio.core.interpolate import render_path
-            from stimstudio.core.model import atomic_write_bytes
+        from ..export_dialog import run_export
 
-            existing = sorted(folder.glob("frame_*.png"))
-            if existing:
-                raise ExportError(
-                    f"{folder} already holds frames ({existing[0].name}, …): choose an empty folder"
-                )
-            pf = render_path(path, model, compute, should_stop=task.cancelled)
-            if task.cancelled():
-                return None
-            files = []
-            for f in pf.frames:
-                name = f"frame_{f.index:04d}.png"
-                save_image(folder / name, f.image)
-                files.append(
-                    {
-                        "file": name,
-                        "position": f.position,
-                        "segment": f.segment,
-                        "t": f.t,
-                        "step_distance": f.step_distance,
-                    }
-                )
-            manifest = {
-                "app_version": __version__,
-                "model": {"name": model.name, "sha256": model.sha256},
-                "anchors": [a.name for a in path.anchors],
-                "frames": len(files),
-                "loop": path.loop,
-                "method": path.method,
-                "spacing": path.spacing,
-                "metric": pf.metric,
-                "cv": pf.cv,
-                "distances": [float(x) for x in pf.distances],
-                "files": files,
-            }
-            atomic_write_bytes(folder / "manifest.json", json.dumps(manifest, indent=2).encode())
-            return len(files)
-
-        return self.ctx.run_task(
-            job,
-            "Exporting frames…",
-            lambda n: (
-                n and self.ctx.statusBar().showMessage(f"Exported {n} frames to {folder}", 8000)
-            ),
+        return run_export(
+            self.ctx, self._cpath, Path(folder), settings or ExportSettings(), continuum_id, **kw
         )
 
     def shutdown(self) -> None:
