@@ -77,6 +77,38 @@ def test_freehand_lasso_by_dragging_then_feather_merges(window, qtbot):
     assert window.project.get("mask")["feather"] == 2.0
 
 
+def test_brush_adds_and_erases_one_undo_step_per_stroke(window, qtbot):
+    set_patches(window)  # a square mask 10..22
+    window.show_page("mask")
+    page = window.pages["mask"]
+    before = page.brush.base.copy()
+    page.set_tool("add")
+    page.brush_size.setValue(2.0)
+    qtbot.wait(50)
+    n = window.project.undo.count()
+    drag(page.canvas, [(25, 5), (27, 5), (29, 5)])  # a stroke outside the square
+    rec = window.project.get("mask")
+    assert rec["source"] == "brush" and rec["polygon"] is None
+    added = rec["array"] & ~before
+    assert added[4:7, 24:30].all() and not added[20:, :].any()  # painted where dragged only
+    assert rec["array"][before].all()  # the old mask is kept
+    assert window.project.undo.count() == n + 1 and window.project.undo.undoText() == "Brush add"
+    page.set_tool("erase")
+    page.brush_size.setValue(3.0)
+    qtbot.wait(50)
+    click(page.canvas, 16, 16)  # a dab in the middle of the square
+    arr = window.project.get("mask")["array"]
+    assert not arr[15:18, 15:18].any() and arr[11, 11] and arr[5, 27]
+    assert "painted" in page.stats.text()
+    window.project.undo.undo()
+    window.project.undo.undo()
+    np.testing.assert_array_equal(page.brush.base, before)
+    # erasing everything leaves no mask, not an empty one that would fail later
+    page.brush_size.setValue(40.0)
+    click(page.canvas, 16, 16)
+    assert window.project.get("mask") is None
+
+
 def test_vertex_editing_moves_a_corner(window, qtbot):
     set_patches(window)
     page = window.pages["mask"]

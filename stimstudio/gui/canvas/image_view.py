@@ -30,7 +30,9 @@ class ToolViewBox(pg.ViewBox):
             ev.accept()
             pos = self.mapSceneToView(ev.scenePos())
             if ev.isStart():
-                self.tool.drag_start(pos)
+                # the drag is reported after the mouse has moved: start where it was pressed
+                self.tool.drag_start(self.mapSceneToView(ev.buttonDownScenePos()))
+                self.tool.drag_move(pos)
             elif ev.isFinish():
                 self.tool.drag_finish(pos)
             else:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from stimstudio.core.errors import StimStudioError
 
+from ..canvas.brush import BrushTool
 from ..canvas.image_view import ImageCanvas
 from ..canvas.lasso import LassoTool
 from ..errors import show_error
@@ -79,6 +80,9 @@ class MaskPage(QWidget):
         self.editor: pg.PolyLineROI | None = None
         self.lasso = LassoTool(self.canvas, self)
         self.lasso.finished.connect(self._lasso_finished)
+        self.brush = BrushTool(self.canvas, self)
+        self.brush.painted.connect(self._show_painting)
+        self.brush.finished.connect(self._brush_finished)
 
         self.placeholder = QLabel(
             "No texture patch yet. On page 1 (View), put the box over a tumor and press T."
@@ -101,13 +105,34 @@ class MaskPage(QWidget):
         self.btn_edit.setToolTip(
             "Drag the corners of the mask outline; drag the inside to move it (E)"
         )
+        self.btn_add = QPushButton(icon("brush"), "Brush: add  (B)")
+        self.btn_add.setToolTip("Paint pixels into the mask; each stroke is one undo step (B)")
+        self.btn_erase = QPushButton(icon("erase"), "Brush: erase  (X)")
+        self.btn_erase.setToolTip("Paint pixels out of the mask (X)")
         self.btn_pan = QPushButton("Pan / zoom  (V)")
         self.btn_pan.setToolTip("No tool: drag to pan, wheel to zoom (V)")
         self.tool_group = QButtonGroup(self)
-        for b in (self.btn_free, self.btn_poly, self.btn_edit, self.btn_pan):
+        for b in (
+            self.btn_free,
+            self.btn_poly,
+            self.btn_edit,
+            self.btn_add,
+            self.btn_erase,
+            self.btn_pan,
+        ):
             b.setCheckable(True)
             self.tool_group.addButton(b)
             tl.addWidget(b)
+        self.brush_size = QDoubleSpinBox()
+        self.brush_size.setRange(0.5, 40.0)
+        self.brush_size.setSingleStep(0.5)
+        self.brush_size.setValue(4.0)
+        self.brush_size.setSuffix(" px")
+        self.brush_size.setToolTip("Brush radius in patch pixels ([ and ] change it)")
+        self.brush_size.valueChanged.connect(lambda v: setattr(self.brush, "radius", float(v)))
+        bform = QFormLayout()
+        bform.addRow("Brush radius", self.brush_size)
+        tl.addLayout(bform)
         self.btn_free.setChecked(True)
         self.tool_group.buttonClicked.connect(self._tool_clicked)
 
@@ -162,7 +187,11 @@ class MaskPage(QWidget):
             ("L", lambda: self.set_tool("freehand")),
             ("P", lambda: self.set_tool("polygon")),
             ("E", lambda: self.set_tool("edit")),
+            ("B", lambda: self.set_tool("add")),
+            ("X", lambda: self.set_tool("erase")),
             ("V", lambda: self.set_tool(None)),
+            ("[", lambda: self.brush_size.setValue(self.brush_size.value() - 1)),
+            ("]", lambda: self.brush_size.setValue(self.brush_size.value() + 1)),
             ("Return", self.lasso.finish),
             ("Enter", self.lasso.finish),
             ("Escape", self.lasso.cancel),
@@ -180,21 +209,28 @@ class MaskPage(QWidget):
 
     # -- tools -------------------------------------------------------------------------------
 
+    def _tool_buttons(self) -> dict:
+        return {
+            "freehand": self.btn_free,
+            "polygon": self.btn_poly,
+            "edit": self.btn_edit,
+            "add": self.btn_add,
+            "erase": self.btn_erase,
+        }
+
     def tool(self) -> str | None:
-        return {self.btn_free: "freehand", self.btn_poly: "polygon", self.btn_edit: "edit"}.get(
-            self.tool_group.checkedButton()
-        )
+        checked = self.tool_group.checkedButton()
+        return next((k for k, b in self._tool_buttons().items() if b is checked), None)
 
     def set_tool(self, name: str | None) -> None:
-        btn = {"freehand": self.btn_free, "polygon": self.btn_poly, "edit": self.btn_edit}.get(
-            name, self.btn_pan
-        )
+        btn = self._tool_buttons().get(name, self.btn_pan)
         btn.setChecked(True)
         self._tool_clicked(btn)
 
     def _tool_clicked(self, _btn) -> None:
         name = self.tool()
         self.lasso.activate(name if name in ("freehand", "polygon") else None)
+        self.brush.activate(name if name in ("add", "erase") else None)
         self._update_editor()
 
     # -- state -> screen ---------------------------------------------------------------------
@@ -237,6 +273,8 @@ class MaskPage(QWidget):
         self._update_editor()
 
     def _draw_mask(self, rec, shape) -> None:
+        self.brush.cancel()
+        self.brush.set_base(shape, None)
         if rec is None:
             self.overlay.clear()
             self.outline.setData([], [])
@@ -248,6 +286,7 @@ class MaskPage(QWidget):
             self.overlay.clear()
             self.stats.setText(str(exc))
             return
+        self.brush.set_base(shape, mask.binary)
         soft = mask.soft()
         self.overlay.setImage(soft, levels=(0.0, 1.0), autoLevels=False)
         self.overlay.setRect(0, 0, shape[1], shape[0])
@@ -259,7 +298,9 @@ class MaskPage(QWidget):
             self.outline.setData([], [])
         area = int(mask.binary.sum())
         frac = 100.0 * area / mask.binary.size
-        kind = {"annotation": "from the annotation"}.get(rec.get("source", ""), "lassoed")
+        kind = {"annotation": "from the annotation", "brush": "painted"}.get(
+            rec.get("source", ""), "lassoed"
+        )
         self.stats.setText(
             f"Mask {kind}: {area} px ({frac:.1f} % of the patch), feather {mask.feather:g} px"
         )
@@ -302,6 +343,24 @@ class MaskPage(QWidget):
             show_error(self.ctx, str(exc))
             return
         verb = "Edit mask corners" if how == "edit" else f"Lasso ({how})"
+        self.project.set("mask", rec, verb)
+
+    def _show_painting(self, work: np.ndarray) -> None:
+        """The stroke in progress, hard-edged (the feather applies once it is committed)."""
+        self.overlay.setImage(work.astype(np.float32), levels=(0.0, 1.0), autoLevels=False)
+
+    def _brush_finished(self, array: np.ndarray) -> None:
+        """One stroke = one undo step; the mask becomes a painted array (corners are gone)."""
+        verb = "Brush add" if self.brush.mode == "add" else "Brush erase"
+        if not array.any():
+            self.project.set("mask", None, f"{verb} (mask now empty)")
+            return
+        rec = {
+            "polygon": None,
+            "array": array.copy(),
+            "feather": float(self.feather.value()),
+            "source": "brush",
+        }
         self.project.set("mask", rec, verb)
 
     def _editor_changed(self, roi) -> None:
