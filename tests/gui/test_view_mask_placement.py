@@ -173,3 +173,64 @@ def test_dropping_files_opens_them_and_remembers_them(window, qtbot, tmp_path):
     assert window.prefs.recent[0] == str(film)
     window.project.undo.undo()  # adding files is undoable too
     assert window.project.get("library") == []
+
+
+def test_dicom_windows_from_the_header_become_presets(window, qtbot, tmp_path):
+    from tests.readers_helpers import phantom, write_dicom
+
+    p = write_dicom(
+        tmp_path / "a.dcm",
+        phantom(),
+        WindowCenter=[1500, 3000],
+        WindowWidth=[3000, 500],
+        WindowCenterWidthExplanation=["NORMAL", "HARDER"],
+    )
+    window.open_paths([p])
+    view = window.pages["view"]
+    qtbot.waitUntil(lambda: view.mammo is not None, timeout=20000)
+    names = [view.window_combo.itemText(i) for i in range(view.window_combo.count())]
+    assert "File: NORMAL (C 1500 / W 3000)" in names and "File: HARDER (C 3000 / W 500)" in names
+    assert view.window_combo.currentText().startswith("File: NORMAL")  # the one applied
+    before = view.mammo.pixels.copy()
+    roi = view.roi_rect()
+    i = names.index("File: HARDER (C 3000 / W 500)")
+    view.window_combo.setCurrentIndex(i)
+    view._window_preset(i)
+    qtbot.waitUntil(lambda: view.mammo.info["window"].get("index") == 1, timeout=20000)
+    assert not np.allclose(view.mammo.pixels, before)
+    assert view.roi_rect() == roi  # the box stays where it was
+
+
+def test_library_filters_by_pathology_kind_and_shape(window, qtbot, tmp_path):
+    import shutil
+
+    folder = tmp_path / "mias"
+    make_minimias(folder)
+    shutil.copy(folder / "mdb001.pgm", folder / "mdb002.pgm")
+    shutil.copy(folder / "mdb001.pgm", folder / "mdb003.pgm")
+    (folder / "Info.txt").write_text(
+        "mdb001 G CIRC M 100 120 20\nmdb002 G SPIC B 90 110 15\nmdb003 G NORM\n"
+    )
+    window.open_paths([folder])
+    lib = window.library
+    qtbot.waitUntil(lambda: len(lib.info) == 3, timeout=30000)
+    shapes = [lib.shape.itemText(i) for i in range(lib.shape.count())]
+    assert shapes == ["any shape", "circumscribed", "spiculated"]
+
+    def shown():
+        return sorted(
+            lib.list.item(i).text().split("\n")[0]
+            for i in range(lib.list.count())
+            if not lib.list.item(i).isHidden()
+        )
+
+    lib.shape.setCurrentText("spiculated")
+    assert shown() == ["mdb002.pgm"] and lib.count.text() == "1 of 3 films"
+    lib.shape.setCurrentText("any shape")
+    lib.pathology.setCurrentText("malignant")
+    assert shown() == ["mdb001.pgm"]
+    lib.pathology.setCurrentText("no lesion")
+    assert shown() == ["mdb003.pgm"]
+    lib.pathology.setCurrentText("any pathology")
+    lib.kind.setCurrentText("mass")
+    assert shown() == ["mdb001.pgm", "mdb002.pgm"]

@@ -83,6 +83,14 @@ def lesion_summary(info: dict) -> str:
     return text + (f"  (+{len(les) - 1})" if len(les) > 1 else "")
 
 
+ANY_SHAPE = "any shape"
+
+
+def _shape_text(lesion: dict) -> str:
+    """CBIS-DDSM writes shapes in capitals with underscores; show them as words."""
+    return str(lesion.get("shape") or "").replace("_", " ").lower()
+
+
 class LibraryPanel(QWidget):
     def __init__(self, ctx, parent=None):
         super().__init__(parent)
@@ -100,6 +108,12 @@ class LibraryPanel(QWidget):
         self.kind = QComboBox()
         self.kind.addItems(["any kind", "mass", "calcification", "distortion", "asymmetry"])
         self.kind.setToolTip("Show only films with lesions of this kind")
+        self.shape = QComboBox()
+        self.shape.addItem(ANY_SHAPE)
+        self.shape.setToolTip(
+            "Show only films with lesions of this shape (the shapes the annotations name:\n"
+            "mini-MIAS circumscribed / spiculated / ill-defined, CBIS-DDSM mass shapes)"
+        )
         self.list = QListWidget()
         self.list.setIconSize(QSize(THUMB, THUMB))
         self.list.setSpacing(2)
@@ -120,6 +134,7 @@ class LibraryPanel(QWidget):
         filt = QHBoxLayout()
         filt.addWidget(self.pathology)
         filt.addWidget(self.kind)
+        filt.addWidget(self.shape)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addLayout(row)
@@ -135,6 +150,7 @@ class LibraryPanel(QWidget):
         self.search.textChanged.connect(self._apply_filter)
         self.pathology.currentIndexChanged.connect(self._apply_filter)
         self.kind.currentIndexChanged.connect(self._apply_filter)
+        self.shape.currentIndexChanged.connect(self._apply_filter)
         self.list.currentItemChanged.connect(self._selected)
         QShortcut(QKeySequence.StandardKey.Delete, self.list, self.remove_selected)
         self.project.changed.connect(self._on_changed)
@@ -233,6 +249,7 @@ class LibraryPanel(QWidget):
             )
         lines += info.get("notes", [])
         it.setToolTip("\n".join(lines))
+        self._update_shapes()
         self._apply_filter()
 
     def _sync(self, *_) -> None:
@@ -296,7 +313,25 @@ class LibraryPanel(QWidget):
         ):
             return False
         k = self.kind.currentText()
-        return k == "any kind" or any(le["kind"] == k for le in lesions)
+        if k != "any kind" and not any(le["kind"] == k for le in lesions):
+            return False
+        sh = self.shape.currentText()
+        return sh == ANY_SHAPE or any(_shape_text(le) == sh for le in lesions)
+
+    def _update_shapes(self) -> None:
+        """The shape filter offers the shapes that the open films' annotations name."""
+        shapes = sorted(
+            {_shape_text(le) for i in self.info.values() for le in i.get("lesions") or []} - {""}
+        )
+        have = [self.shape.itemText(i) for i in range(1, self.shape.count())]
+        if shapes == have:
+            return
+        current = self.shape.currentText()
+        self.shape.blockSignals(True)
+        self.shape.clear()
+        self.shape.addItems([ANY_SHAPE, *shapes])
+        self.shape.setCurrentText(current if current in shapes else ANY_SHAPE)
+        self.shape.blockSignals(False)
 
     def _apply_filter(self, *_) -> None:
         shown = 0

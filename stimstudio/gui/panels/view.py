@@ -32,6 +32,17 @@ WINDOWS = {
     "Fatty tissue": (0.0, 0.6),
 }
 
+AUTO_WINDOW = "Auto (min–max)"
+
+
+def file_window_text(opt: dict) -> str:
+    """A DICOM VOI option as a preset name: 'File: SOFT (C 2047 / W 4096)'."""
+    expl = str(opt.get("explanation") or "").strip()
+    if opt.get("kind") == "lut":
+        return f"File: {expl or 'VOI LUT'} (LUT {opt['index'] + 1})"
+    what = expl or f"window {opt['index'] + 1}"
+    return f"File: {what} (C {opt['center']:g} / W {opt['width']:g})"
+
 
 def model_spacing_mm(model) -> float:
     card = (model.card if model is not None else None) or {}
@@ -109,8 +120,11 @@ class ViewPage(QWidget):
         fit.setToolTip("Fit the whole film into the view (F)")
         fit.clicked.connect(self.canvas.fit)
         self.window_combo = QComboBox()
-        self.window_combo.addItems([*WINDOWS, "Auto (min–max)"])
-        self.window_combo.setToolTip("Window/level presets; fine-tune with the histogram")
+        self.window_combo.addItems([*WINDOWS, AUTO_WINDOW])
+        self.window_combo.setToolTip(
+            "Window/level presets; fine-tune with the histogram. 'File:' entries are the\n"
+            "windows and VOI LUTs of the DICOM header (the film is re-read with them)"
+        )
         self.window_combo.activated.connect(self._window_preset)
         self.outlines = QCheckBox("Lesion outlines")
         self.outlines.setChecked(True)
@@ -310,7 +324,7 @@ class ViewPage(QWidget):
         preview = m.preview(2048)
         self.canvas.set_image(preview, (h, w), m.pixels, levels=WINDOWS["Full range"])
         self.canvas.hist.setLevels(0.0, 1.0)
-        self.window_combo.setCurrentIndex(0)
+        self._fill_window_presets(m)
         self._show_lesions()
         sp = f", {m.spacing_mm[1] * 1000:.0f} µm" if m.spacing_mm else ""
         view = " ".join(v for v in (m.laterality, m.view) if v)
@@ -339,13 +353,66 @@ class ViewPage(QWidget):
         if self.mammo is not None:
             self.canvas.show_lesions(self.mammo.lesions, self.outlines.isChecked())
 
+    def _fill_window_presets(self, m) -> None:
+        """The generic presets, plus every window / VOI LUT that the DICOM header offers."""
+        self.window_combo.blockSignals(True)
+        self.window_combo.clear()
+        self.window_combo.addItems([*WINDOWS, AUTO_WINDOW])
+        info = m.info or {}
+        options = info.get("voi_available") or []
+        for opt in options:
+            self.window_combo.addItem(file_window_text(opt), opt)
+        used = info.get("window") or {}
+        current = 0
+        for i, opt in enumerate(options):
+            if opt["kind"] == used.get("kind", "").replace("VOI LUT", "lut") and opt[
+                "index"
+            ] == used.get("index"):
+                current = len(WINDOWS) + 1 + i
+        self.window_combo.setCurrentIndex(current)
+        self.window_combo.blockSignals(False)
+
     def _window_preset(self, i: int) -> None:
         name = self.window_combo.itemText(i)
+        opt = self.window_combo.itemData(i)
+        if isinstance(opt, dict):
+            self._apply_file_window(opt)
+            return
         if name in WINDOWS:
             self.canvas.set_levels(*WINDOWS[name])
         elif self.mammo is not None:
             lo, hi = self.canvas.image.quickMinMax()
             self.canvas.set_levels(float(lo), float(hi))
+
+    def _apply_file_window(self, opt: dict) -> None:
+        """Re-read the film with the header's window / VOI LUT (in a worker; the box stays).
+
+        The film's values themselves change, so patches cut afterwards are cut from the film
+        as this window shows it."""
+        if self.mammo is None or not self.mammo.source:
+            return
+        path, kind, index = self.mammo.source, opt["kind"], int(opt["index"])
+
+        def job(task):
+            from stimstudio.core.readers import read_mammogram
+
+            m = read_mammogram(path, voi=kind, voi_index=index)
+            m.preview(2048)
+            return m
+
+        def done(m) -> None:
+            if self.mammo is None or self.mammo.source != path:
+                return  # another film was opened meanwhile
+            self.mammo = m
+            h, w = m.shape
+            self.canvas.set_image(
+                m.preview(2048), (h, w), m.pixels, levels=(0.0, 1.0), reset_view=False
+            )
+            self.canvas.hist.setLevels(0.0, 1.0)
+            self.ctx.remember_mammogram(path, m)
+            self.ctx.statusBar().showMessage(f"Window from the file: {file_window_text(opt)}", 6000)
+
+        self.ctx.run_task(job, "Applying the file's window…", done)
 
     # -- the field-of-view box ---------------------------------------------------------------
 
