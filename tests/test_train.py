@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -142,6 +143,34 @@ def test_encoder_phase_lowers_reconstruction_loss(tmp_path, phantom_data):
     g1 = load_model(cfg.weights).G.state_dict()
     for k, v in model.G.state_dict().items():
         assert torch.allclose(v, g1[k], atol=1e-2), k
+
+    # A new run warm-started from that encoder begins with its weights, not random ones.
+    warm = EncoderTrainer(
+        dataclasses.replace(
+            cfg,
+            run_dir=str(tmp_path / "enc2"),
+            init_encoder=str(tmp_path / "enc" / "model-encoder.safetensors"),
+        ),
+        CPU,
+    )
+    assert "initialised from" in warm.resume()
+    e1 = model.E.state_dict()
+    for k, v in warm.model.E.state_dict().items():
+        if v.dtype.is_floating_point and k != "w_avg":
+            assert torch.allclose(v, e1[k].float(), atol=1e-2), k
+    cold = EncoderTrainer(dataclasses.replace(cfg, run_dir=str(tmp_path / "enc3")), CPU)
+    cold.resume()
+    assert not all(
+        torch.allclose(v, e1[k].float(), atol=1e-2)
+        for k, v in cold.model.E.state_dict().items()
+        if v.dtype.is_floating_point
+    )
+    # a phase-1 file has no trained encoder: refused, not silently used
+    with pytest.raises(CheckpointError, match="no trained encoder"):
+        EncoderTrainer(
+            dataclasses.replace(cfg, run_dir=str(tmp_path / "enc4"), init_encoder=cfg.weights),
+            CPU,
+        ).resume()
 
 
 DDP_SCRIPT = r"""

@@ -47,6 +47,9 @@ class EncoderTrainConfig:
     precision: str = "bf16"
     vgg16: str = ""
     divergence_limit: float = 1e4
+    # A model file whose encoder starts this run (when the run has no state yet): after the
+    # generator trained further, the previous encoder is a far better start than random.
+    init_encoder: str = ""
 
 
 @dataclass
@@ -110,6 +113,8 @@ class EncoderTrainer:
     def resume(self) -> str:
         if not (self.state_path.exists() or self.state_path.with_name("state-prev.pt").exists()):
             msg = "starting a new encoder run"
+            if self.cfg.init_encoder:
+                msg += self._init_encoder(self.cfg.init_encoder)
         else:
             st = load_state(self.state_path)
             if st.get("g_sha256") and st["g_sha256"] != self.model.sha256:
@@ -131,6 +136,25 @@ class EncoderTrainer:
         broadcast_module(self.model.E, self.dist)
         broadcast_module(self.model.D, self.dist)
         return msg
+
+    def _init_encoder(self, path: str) -> str:
+        """Copy the encoder of another model file (same architecture) into this run."""
+        src = load_model(path, device="cpu")
+        if src.E is None or (src.card or {}).get("phase") == "gan":
+            raise CheckpointError(f"{path} holds no trained encoder to start from")
+        mine, theirs = self.model.E.state_dict(), src.E.state_dict()
+        bad = [k for k in mine if k not in theirs or theirs[k].shape != mine[k].shape]
+        if bad or len(theirs) != len(mine):
+            raise CheckpointError(
+                f"the encoder in {path} has another architecture than this model's "
+                f"(first difference: {(bad or sorted(set(theirs) - set(mine)))[0]})"
+            )
+        with torch.no_grad():
+            self.model.E.load_state_dict(
+                {k: v.float() if v.is_floating_point() else v for k, v in theirs.items()}
+            )
+            self.model.E.w_avg.copy_(self.model.G.w_avg)  # offsets are from this G's w_avg
+        return f", encoder initialised from {path}"
 
     def _step(self, x: torch.Tensor) -> dict:
         cfg, m = self.cfg, self.model
