@@ -316,6 +316,23 @@ class MainWindow(QMainWindow):
         for dock in self.findChildren(QDockWidget):
             self.view_menu.addAction(dock.toggleViewAction())
 
+        tools = mb.addMenu("&Tools")
+        tools.addAction(
+            self._action(
+                "&Judgement test…",
+                self.open_judgement_test,
+                tip="Real/fake judgement test: a participant rates real and generated images "
+                "full screen; every answer is saved at once",
+            )
+        )
+        tools.addAction(
+            self._action(
+                "&Analyze judgements…",
+                self.open_judgement_analysis,
+                tip="ROC, AUC (bootstrap CI), d', c and test-retest agreement from results CSVs",
+            )
+        )
+
         help_menu = mb.addMenu("&Help")
         samples = help_menu.addMenu("&Samples")
         for path in sample_files():
@@ -720,6 +737,16 @@ class MainWindow(QMainWindow):
         self.prefs_changed.emit()
         if reload:
             self.load_model()
+
+    def open_judgement_test(self) -> None:
+        from .judgement import open_judgement_test
+
+        open_judgement_test(self)
+
+    def open_judgement_analysis(self) -> None:
+        from .judgement import open_judgement_analysis
+
+        open_judgement_analysis(self)
 
     def show_shortcuts(self) -> None:
         rows = [
