@@ -167,6 +167,8 @@ class MainWindow(QMainWindow):
         self._mem_timer = QTimer(self)
         self._mem_timer.timeout.connect(self._update_memory)
         self._mem_timer.start(2000)
+        self._autosave_task = None
+        self._autosave_again = False
         self._autosave_timer = QTimer(self)
         self._autosave_timer.timeout.connect(self.autosave)
         if self.recovery is not None:
@@ -662,13 +664,39 @@ class MainWindow(QMainWindow):
         return True
 
     def autosave(self) -> None:
-        """Write the recovery copy when there is something unsaved (every minute, each run)."""
-        if self.recovery is None or not self.project.dirty:
+        """Write the recovery copy when there is something unsaved (every minute, each run).
+
+        The state is snapshotted here (values are replaced, never changed in place, so a
+        shallow copy is a consistent snapshot) and compressed and written in a worker: a
+        project with many anchors takes tens of ms to pack, which the UI must not wait for.
+        One write at a time; a request during a write runs once it is done."""
+        if self.recovery is None or not self.project.dirty or self._closing:
             return
-        try:
-            self.recovery.write(self.project, self.model_info())
-        except Exception as exc:  # noqa: BLE001 - autosave must never interrupt work
-            self.statusBar().showMessage(f"Autosave failed: {exc}", 8000)
+        if self._autosave_task is not None:
+            self._autosave_again = True
+            return
+        recovery, snapshot = self.recovery, self.project.snapshot()
+        info = self.model_info()
+
+        def job(task):
+            recovery.write_state(*snapshot, info)
+
+        def done(_):
+            self._autosave_task = None
+            if self.project.dirty is False and self.recovery is not None:
+                self.recovery.discard()  # saved meanwhile: no stale recovery copy
+            if self._autosave_again:
+                self._autosave_again = False
+                self.autosave()
+
+        def failed(message: str, _detail: str) -> None:
+            self._autosave_task = None
+            self.statusBar().showMessage(f"Autosave failed: {message}", 8000)
+
+        self._autosave_task = self.run_task(job, "", done, on_failed=failed)
+
+    def autosave_pending(self) -> bool:
+        return self._autosave_task is not None
 
     def offer_restore(self) -> bool:
         """After a crash: offer the recovery copy of the last session."""
@@ -785,7 +813,13 @@ class MainWindow(QMainWindow):
     def show_page(self, name: str) -> None:
         self.tabs.setCurrentWidget(self.pages[name])
 
-    def start(self, project: str | None = None, files=(), offer_restore: bool = True) -> None:
+    def start(
+        self,
+        project: str | None = None,
+        files=(),
+        offer_restore: bool = True,
+        first_run_samples: bool = True,
+    ) -> None:
         """What happens right after the window is shown."""
         self.load_model()
         restored = self.offer_restore() if offer_restore else False
@@ -795,6 +829,19 @@ class MainWindow(QMainWindow):
             self.open_project(project)
         if files:
             self.open_paths(files)
+        if first_run_samples and not (project or files or restored):
+            self.open_samples_first_run()
+
+    def open_samples_first_run(self) -> None:
+        """The very first start opens the shipped samples, so there is something to try."""
+        if self.prefs.samples_offered or self.project.get("library") or not sample_files():
+            return
+        self.prefs.samples_offered = True
+        self._save_prefs()
+        self.open_paths(sample_files())
+        self.statusBar().showMessage(
+            "Opened the sample images — Help ▸ Samples has them any time", 10000
+        )
 
     def _update_memory(self) -> None:
         self.memory_label.setText(memory_text(self.compute))

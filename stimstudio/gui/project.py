@@ -172,6 +172,10 @@ class Project(QObject):
         self.undo.setClean()
         self.dirty_changed.emit(False)
 
+    def snapshot(self) -> tuple[dict, Path | None]:
+        """(state, path) as they are now; values are replaced on change, never mutated."""
+        return copy.copy(self.state), self.path
+
     def anchor(self, anchor_id: str) -> dict | None:
         return next((a for a in self.state["anchors"] if a["id"] == anchor_id), None)
 
@@ -361,9 +365,11 @@ class Recovery:
         atomic_write_bytes(self.lock_path, json.dumps(info).encode())
 
     def write(self, project: Project, model_info: dict | None = None) -> None:
-        write_project(
-            self.autosave_path, copy.copy(project.state), model_info or {}, original=project.path
-        )
+        self.write_state(*project.snapshot(), model_info)
+
+    def write_state(self, state: dict, original: Path | None, model_info: dict | None) -> None:
+        """Write a snapshot (from `Project.snapshot()`); safe to call from a worker thread."""
+        write_project(self.autosave_path, state, model_info or {}, original=original)
 
     def discard(self) -> None:
         self.autosave_path.unlink(missing_ok=True)

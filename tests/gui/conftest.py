@@ -24,7 +24,13 @@ def make_window(qtbot, tiny_weights):
     make_app()
     created = []
 
-    def make(weights=tiny_weights, wait_model=True, recovery=False, offer_restore=False):
+    def make(
+        weights=tiny_weights,
+        wait_model=True,
+        recovery=False,
+        offer_restore=False,
+        first_run_samples=False,
+    ):
         from stimstudio.gui.main_window import MainWindow
 
         win = MainWindow(weights=weights, recovery=recovery)
@@ -33,11 +39,11 @@ def make_window(qtbot, tiny_weights):
         win.show()
         if wait_model:
             with qtbot.waitSignal(win.model_changed, timeout=60000):
-                win.start(offer_restore=offer_restore)
+                win.start(offer_restore=offer_restore, first_run_samples=first_run_samples)
             # the loader then warms up torch (first-run imports) before it ends
             qtbot.waitUntil(lambda: not win.loader.isRunning(), timeout=60000)
         else:
-            win.start(offer_restore=offer_restore)
+            win.start(offer_restore=offer_restore, first_run_samples=first_run_samples)
         return win
 
     yield make

@@ -101,13 +101,15 @@ def _dead_pid() -> int:
 
 
 @pytest.mark.parametrize("answer", ["yes", "no"])
-def test_autosave_and_restore_after_a_crash(make_window, monkeypatch, answer):
+def test_autosave_and_restore_after_a_crash(make_window, qtbot, monkeypatch, answer):
     import json
 
     win = make_window(recovery=True)
     _fill(win)
-    win.autosave()
+    win.autosave()  # written in a worker
+    win.autosave()  # a second request while it writes runs after it, not beside it
     rec = win.recovery
+    qtbot.waitUntil(lambda: not win.autosave_pending(), timeout=10000)
     assert rec.autosave_path.is_file()
     # a crash: the process is gone, its lock and recovery copy stay behind
     rec.lock_path.write_text(json.dumps({"pid": _dead_pid()}))
@@ -158,3 +160,15 @@ def test_settings_are_saved_and_a_new_weights_file_reloads_the_model(
     assert (config_dir() / "preferences.json").is_file()
     assert window.pages["generate"].steps.value() == 42
     qtbot.waitUntil(lambda: not window.loader.isRunning(), timeout=30000)
+
+
+def test_first_run_opens_the_samples_once(make_window, qtbot):
+    from stimstudio.gui.prefs import Preferences, sample_files
+
+    assert sample_files(), "the shipped samples are missing from resources/samples"
+    win = make_window(first_run_samples=True)
+    qtbot.waitUntil(lambda: len(win.project.get("library")) == len(sample_files()), timeout=20000)
+    assert Preferences.load().samples_offered
+    second = make_window(first_run_samples=True)  # the next start: the user's own empty library
+    qtbot.wait(200)
+    assert second.project.get("library") == []
