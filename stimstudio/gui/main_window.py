@@ -786,6 +786,8 @@ class MainWindow(QMainWindow):
             ("T / M", "View: cut the ROI as texture / as template"),
             ("L / P", "Mask: freehand lasso / polygon lasso"),
             ("Enter / Esc", "Mask: close / cancel a polygon"),
+            ("E / B / X / V", "Mask: edit corners / brush add / brush erase / pan"),
+            ("[ / ]", "Mask: smaller / larger brush"),
             ("Arrows, + / −, [ / ]", "Placement: move, scale, rotate (Shift: 5x)"),
             ("Ctrl+Enter / Esc", "Generate: run / cancel"),
             ("Space, ← / →", "Interpolate: play/pause, previous/next frame"),
