@@ -378,6 +378,17 @@ def run_export(
     return task
 
 
+def suggest_folder(parent: str, kind: str = "continuum") -> Path:
+    """A new folder beside the last export (continuum-001, -002, …): Export just works."""
+    base = Path(parent).expanduser() if parent else Path.home() / "StimStudio exports"
+    stem = "continuum" if kind == "continuum" else "stimuli"
+    for i in range(1, 10000):
+        cand = base / f"{stem}-{i:03d}"
+        if not cand.exists():
+            return cand
+    return base / stem
+
+
 def export_with_dialog(ctx, target, frames: int, kind: str = "continuum") -> None:
     """Show the dialog (remembering the last settings and folder), then run the export."""
     if not ctx.require_model():
@@ -389,7 +400,7 @@ def export_with_dialog(ctx, target, frames: int, kind: str = "continuum") -> Non
         resolution=ctx.model.resolution,
         kind=kind,
         last=prefs.export,
-        folder=prefs.export_folder,
+        folder=str(suggest_folder(prefs.export_folder, kind)),
     )
     if dlg.exec() != QDialog.DialogCode.Accepted:
         return
@@ -407,4 +418,10 @@ def export_with_dialog(ctx, target, frames: int, kind: str = "continuum") -> Non
     )
 
 
-__all__ = ["ExportDialog", "export_with_dialog", "run_export", "settings_from_dict"]
+__all__ = [
+    "ExportDialog",
+    "export_with_dialog",
+    "run_export",
+    "settings_from_dict",
+    "suggest_folder",
+]

@@ -8,7 +8,12 @@ import json
 from PySide6.QtWidgets import QMessageBox
 
 from stimstudio.core.export import ExportSettings
-from stimstudio.gui.export_dialog import ExportDialog, run_export, settings_from_dict
+from stimstudio.gui.export_dialog import (
+    ExportDialog,
+    run_export,
+    settings_from_dict,
+    suggest_folder,
+)
 
 
 def test_dialog_gathers_settings_and_remembers_them(qtbot, tmp_path):
@@ -89,3 +94,10 @@ def _click(box, text):
             b.click()
             return 0
     raise AssertionError(f"no {text} button")
+
+
+def test_suggested_folder_is_new_beside_the_last_export(tmp_path):
+    assert suggest_folder(str(tmp_path)) == tmp_path / "continuum-001"
+    (tmp_path / "continuum-001").mkdir()
+    assert suggest_folder(str(tmp_path)) == tmp_path / "continuum-002"
+    assert suggest_folder(str(tmp_path), "stills") == tmp_path / "stimuli-001"
