@@ -249,3 +249,17 @@ def test_train_cli_both_phases_and_publish(tmp_path, phantom_data, capsys):
         ["train", "publish", str(tmp_path / "enc" / "model-encoder.safetensors"), "--out", str(out)]
     )
     assert code == 2 and "--force" in capsys.readouterr().err
+
+
+def test_path_length_regularisation_runs_and_resumes(tmp_path, phantom_data):
+    cfg = tiny_gan_config(tmp_path, phantom_data, pl_weight=2.0, pl_interval=2)
+    t = GanTrainer(cfg, CPU)
+    t.resume()
+    assert t.opt_g.param_groups[0]["lr"] < cfg.lr  # lazy regularisation scales the lr
+    recs = list(t.train())
+    assert recs and all(np.isfinite(r.loss_g) for r in recs)
+    pl = float(t.pl_mean)
+    assert pl > 0  # the running mean of |J^T y| is tracked
+    again = GanTrainer(cfg, CPU)
+    again.resume()
+    assert float(again.pl_mean) == pytest.approx(pl)
