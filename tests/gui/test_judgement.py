@@ -33,11 +33,11 @@ from tests.conftest import smooth_image
 @pytest.fixture(autouse=True)
 def _app(qtbot, monkeypatch):
     """The app's style; the setup dialog's memory of the last entries starts empty."""
-    import stimstudio.gui.judgement as judgement
+    import stimstudio.gui.judgement.setup as setup
     from stimstudio.gui.app import make_app
 
     make_app()
-    monkeypatch.setattr(judgement, "_last", {})
+    monkeypatch.setattr(setup, "_last", {})
 
 
 def make_folders(root: Path, n_real: int = 3, n_generated: int = 3, size: int = 64):

@@ -1,0 +1,51 @@
+"""The judgement test in the app: set up a session, run it full screen, analyse the results.
+
+Every number (trial order, ratings, ROC, AUC, d', c, Sokal-Michener agreement) comes from
+`stimstudio.core.judgements`; this module only asks, shows, times and stores through it. Each
+answer is on disk before the next image appears (`JudgementRun.respond`), so a crash or a
+stopped session loses nothing, and a participant can continue an interrupted session.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QDialog
+
+from .analysis import JudgementAnalysisDialog
+from .runner import JudgementRunner
+from .setup import JudgementSetupDialog
+
+__all__ = [
+    "JudgementAnalysisDialog",
+    "JudgementRunner",
+    "JudgementSetupDialog",
+    "open_judgement_analysis",
+    "open_judgement_test",
+]
+
+
+def open_judgement_test(parent=None) -> JudgementRunner | None:
+    """Tools ▸ Judgement test…: the setup dialog, then the full-screen runner."""
+    dlg = JudgementSetupDialog(parent)
+    if dlg.exec() != QDialog.DialogCode.Accepted or dlg.run is None:
+        return None
+    runner = JudgementRunner(dlg.run, dlg.results_file, parent)
+    runner.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    status = getattr(parent, "statusBar", None)
+    if status is not None:
+        path = dlg.results_file
+        runner.ended.connect(lambda n: status().showMessage(f"{n} answers saved to {path}", 10000))
+    runner.showFullScreen()
+    runner.activateWindow()
+    runner.setFocus()
+    return runner
+
+
+def open_judgement_analysis(parent=None, files=()) -> JudgementAnalysisDialog:
+    """Tools ▸ Analyze judgements…: a window beside the app; asks for files when none given."""
+    dlg = JudgementAnalysisDialog(parent, files)
+    dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dlg.show()
+    if not files:
+        QTimer.singleShot(0, dlg.open_files_dialog)
+    return dlg
