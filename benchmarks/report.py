@@ -57,6 +57,8 @@ def markdown(report: dict, figures: Path) -> str:
         f"Patches: {report['patches']}.",
         "",
     ]
+    if report.get("note"):
+        lines[3:3] = [f"Conditions: {report['note']}"]
     inv = report.get("inversion")
     if inv:
         fig = plot_inversion(report, figures / "inversion.png")

@@ -15,6 +15,14 @@ def register(sub) -> None:
     b.add_argument("--quick", action="store_true", help="fewer patches and steps")
     b.add_argument("--only", action="append", help="run only this section (repeatable)")
     b.add_argument("--out", default="BENCHMARKS.md", help="markdown report to write")
+    b.add_argument(
+        "--note", help="how the machine was loaded during the run (written under the header)"
+    )
+    b.add_argument(
+        "--from-json",
+        metavar="JSON",
+        help="re-write the report from an earlier run's BENCHMARKS.json (measures nothing)",
+    )
     add_common(b)
     b.set_defaults(func=cmd_bench)
 
@@ -33,13 +41,27 @@ def _suite():
 
 def cmd_bench(args) -> int:
     root, suite, report = _suite()
-    res = suite.run(
-        args.weights,
-        args.data,
-        args.quick,
-        args.only,
-        progress=None if args.quiet else lambda name: print(f"bench: {name} ...", file=sys.stderr),
-    )
+    if args.from_json:
+        import json
+
+        try:
+            res = json.loads(Path(args.from_json).read_text())
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{args.from_json} is not a readable benchmark result: {exc}") from None
+        if not isinstance(res, dict) or "machine" not in res:
+            raise UserError(f"{args.from_json} is not a BENCHMARKS.json (no 'machine' entry)")
+    else:
+        res = suite.run(
+            args.weights,
+            args.data,
+            args.quick,
+            args.only,
+            progress=None
+            if args.quiet
+            else lambda name: print(f"bench: {name} ...", file=sys.stderr),
+        )
+    if args.note:
+        res["note"] = args.note
     out = Path(args.out)
     from ..core.model import atomic_write_bytes
 
