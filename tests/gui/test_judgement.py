@@ -131,7 +131,7 @@ def test_every_answer_is_on_disk_before_the_next_image(qtbot, tmp_path):
 def test_display_time_masks_the_image_and_iti_blanks_the_screen(qtbot, tmp_path):
     real, generated = make_folders(tmp_path, 2, 2)
     out = tmp_path / "study"
-    dlg = setup_dialog(real, generated, out, levels=1, display_time=0.05, iti=0.2)
+    dlg = setup_dialog(real, generated, out, levels=1, display_time=0.05, iti=1.5)
     runner = start_runner(qtbot, dlg)
     assert runner.instructions.text().startswith("R = real, F = fake   ·")
     qtbot.waitUntil(lambda: runner.state == "mask", timeout=15000)

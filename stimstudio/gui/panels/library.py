@@ -12,6 +12,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -131,10 +132,10 @@ class LibraryPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(open_btn)
         row.addWidget(folder_btn)
-        filt = QHBoxLayout()
-        filt.addWidget(self.pathology)
-        filt.addWidget(self.kind)
-        filt.addWidget(self.shape)
+        filt = QGridLayout()  # two filters a row: three side by side would widen the dock
+        filt.addWidget(self.pathology, 0, 0)
+        filt.addWidget(self.kind, 0, 1)
+        filt.addWidget(self.shape, 1, 0, 1, 2)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addLayout(row)
