@@ -10,7 +10,6 @@ the app never deletes files it did not write.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -288,10 +287,7 @@ class ExportDialog(QDialog):
         super().accept()
 
     def settings_dict(self) -> dict:
-        d = asdict(self.settings())
-        d["formats"] = list(d["formats"])
-        d.pop("data_root", None)
-        return d
+        return self.settings().output_dict()
 
 
 def run_export(
@@ -374,7 +370,6 @@ def run_export(
     task = ctx.run_task(job, "Exporting…", finished, on_progress, failed)
     progress.canceled.connect(task.cancel)
     task.export_state = state
-    task.progress_dialog = progress
     return task
 
 

@@ -683,7 +683,7 @@ class MainWindow(QMainWindow):
 
         def done(_):
             self._autosave_task = None
-            if self.project.dirty is False and self.recovery is not None:
+            if not self.project.dirty and self.recovery is not None:
                 self.recovery.discard()  # saved meanwhile: no stale recovery copy
             if self._autosave_again:
                 self._autosave_again = False

@@ -364,9 +364,6 @@ class Recovery:
         info = {"pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
         atomic_write_bytes(self.lock_path, json.dumps(info).encode())
 
-    def write(self, project: Project, model_info: dict | None = None) -> None:
-        self.write_state(*project.snapshot(), model_info)
-
     def write_state(self, state: dict, original: Path | None, model_info: dict | None) -> None:
         """Write a snapshot (from `Project.snapshot()`); safe to call from a worker thread."""
         write_project(self.autosave_path, state, model_info or {}, original=original)

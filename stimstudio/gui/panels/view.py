@@ -363,13 +363,11 @@ class ViewPage(QWidget):
         for opt in options:
             self.window_combo.addItem(file_window_text(opt), opt)
         used = info.get("window") or {}
-        current = 0
-        for i, opt in enumerate(options):
-            if opt["kind"] == used.get("kind", "").replace("VOI LUT", "lut") and opt[
-                "index"
-            ] == used.get("index"):
-                current = len(WINDOWS) + 1 + i
-        self.window_combo.setCurrentIndex(current)
+        applied = ({"VOI LUT": "lut"}.get(used.get("kind"), used.get("kind")), used.get("index"))
+        keys = [(opt["kind"], opt["index"]) for opt in options]
+        self.window_combo.setCurrentIndex(
+            len(WINDOWS) + 1 + keys.index(applied) if applied in keys else 0
+        )
         self.window_combo.blockSignals(False)
 
     def _window_preset(self, i: int) -> None:
