@@ -236,3 +236,35 @@ def test_real_vs_real_draws_the_train_side_with_the_same_lesion_share():
     idx = _like(kind, np.arange(100), ref, 40, np.random.default_rng(0))
     assert len(idx) == len(set(idx.tolist())) == 40
     assert kind[idx].sum() == 4
+
+
+def test_check_card_reproduces_the_card_and_names_a_changed_number(
+    phantom_data, weights_copy, capsys
+):
+    argv = ["evaluate-model", "--weights", str(weights_copy), "--data", str(phantom_data)]
+    assert main([*argv, "--check-card"]) == 2
+    assert "holds no evaluation" in capsys.readouterr().err
+    # two runs with different settings go into the card; each section keeps its own
+    run1 = ["--swd-n", "32", "--sections", "swd,reconstruction", "--recon-n", "2", "--steps", "3"]
+    assert main([*argv, *run1, "--update-card", "--quiet"]) == 0
+    assert main([*argv, "--sections", "spectrum", "--seed", "1", "--update-card", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--check-card", "--json", "--quiet"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    check = res["card_check"]
+    assert check["reproduced"] and check["sections"] == ["swd", "reconstruction", "spectrum"]
+    assert check["compared"] == check["agree"] > 20
+    assert res["swd"]["recipe"]["images_per_side"] == 32  # the card's size, not the default
+    # a number that the model does not produce is caught and named
+    card_path = weights_copy.with_suffix(".json")
+    card = json.loads(card_path.read_text())
+    card["evaluation"]["swd"]["generated"]["ratios"][0] *= 1.5
+    card_path.write_text(json.dumps(card))
+    assert main([*argv, "--check-card", "--sections", "swd", "--quiet"]) == 1
+    text = capsys.readouterr().out
+    assert "NOT reproduced" in text and "swd.generated.ratios[0]" in text
+    # settings come from the card: size options are refused, one line each
+    assert main([*argv, "--check-card", "--swd-n", "8"]) == 2
+    assert "leave out --swd-n" in capsys.readouterr().err
+    assert main([*argv, "--check-card", "--sections", "c2st"]) == 2
+    assert "no c2st numbers" in capsys.readouterr().err

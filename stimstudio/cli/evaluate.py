@@ -26,11 +26,26 @@ def register(sub) -> None:
         "--update-card", action="store_true", help="write the numbers into the model card JSON"
     )
     p.add_argument(
-        "--sections",
-        default=",".join(SECTIONS),
-        help=f"comma-separated subset of {','.join(SECTIONS)} (default: all)",
+        "--check-card",
+        action="store_true",
+        help="re-measure the model card's numbers with the settings it records and compare "
+        "(exit 1 when a number differs by more than --tolerance)",
     )
-    p.add_argument("--kinds", default=d.kinds, choices=["all", "tissue", "lesion"])
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.01,
+        help="--check-card: allowed difference, relative (absolute below 1); default 0.01",
+    )
+    p.add_argument(
+        "--sections",
+        default=None,
+        help=f"comma-separated subset of {','.join(SECTIONS)} (default: all; with "
+        "--check-card: every section the card holds)",
+    )
+    p.add_argument(
+        "--kinds", default=None, choices=["all", "tissue", "lesion"], help=f"({d.kinds})"
+    )
     p.add_argument("--swd-n", type=int, help=f"images per side for SWD (default {d.swd_n})")
     p.add_argument("--c2st-fit", type=int, help=f"classifier fit set per side ({d.c2st_fit})")
     p.add_argument("--c2st-test", type=int, help=f"classifier test set per side ({d.c2st_test})")
@@ -43,27 +58,37 @@ def register(sub) -> None:
     p.add_argument("--recon-n", type=int, help=f"held-out patches to invert ({d.recon_n})")
     p.add_argument("--compose-n", type=int, help=f"lesion compose pairs ({d.compose_n})")
     p.add_argument("--steps", type=int, help=f"Eq. 4 steps ({d.steps})")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, help="(0)")
     p.add_argument("--force", action="store_true", help="replace an existing grid file")
     add_model_options(p)
     add_common(p)
     p.set_defaults(func=cmd_evaluate)
 
 
-def settings_from_args(args):
-    from ..train.evaluate import EvalSettings
+SIZE_OPTIONS = (
+    "kinds",
+    "seed",
+    "swd_n",
+    "c2st_fit",
+    "c2st_test",
+    "c2st_max_epochs",
+    "recon_n",
+    "compose_n",
+    "steps",
+)
 
-    sections = tuple(s.strip() for s in args.sections.split(",") if s.strip())
-    over = {"sections": sections, "kinds": args.kinds, "seed": args.seed}
-    for name in (
-        "swd_n",
-        "c2st_fit",
-        "c2st_test",
-        "c2st_max_epochs",
-        "recon_n",
-        "compose_n",
-        "steps",
-    ):
+
+def _sections(args) -> tuple[str, ...] | None:
+    if args.sections is None:
+        return None
+    return tuple(s.strip() for s in args.sections.split(",") if s.strip())
+
+
+def settings_from_args(args):
+    from ..train.evaluate import SECTIONS, EvalSettings
+
+    over = {"sections": _sections(args) or SECTIONS}
+    for name in SIZE_OPTIONS:
         v = getattr(args, name)
         if v is not None:
             over[name] = v
@@ -75,6 +100,8 @@ def settings_from_args(args):
 
 
 def cmd_evaluate(args) -> int:
+    if args.check_card:
+        return cmd_check_card(args)
     from ..core.model import default_weights_path
     from ..train.evaluate import evaluate_model, update_card, write_png
     from .generate import load_model_for
@@ -88,22 +115,11 @@ def cmd_evaluate(args) -> int:
     model, compute = load_model_for(args)
     weights = model.path or Path(args.weights or default_weights_path())
 
-    bars: dict = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        bar = bars.get(stage)
-        if bar is None:
-            for other in bars.values():
-                other.close()
-            bar = bars[stage] = tqdm_bar(args, desc=stage, total=total, leave=False)
-        bar.total = total
-        bar.update(done - bar.n)
-
+    progress, close = _progress_bars(args)
     try:
         ev = evaluate_model(model, args.data, settings, compute, args.vgg16, progress)
     finally:
-        for bar in bars.values():
-            bar.close()
+        close()
     res = ev.result
     if args.quick:
         res["note"] = "--quick: tiny sizes for a smoke test; these numbers are not a result"
@@ -116,6 +132,120 @@ def cmd_evaluate(args) -> int:
         res["card"] = str(update_card(weights, res))
     emit(args, res, format_text(res))
     return 0
+
+
+def _progress_bars(args):
+    """One tqdm bar per evaluation stage; returns (callback, close)."""
+    bars: dict = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            for other in bars.values():
+                other.close()
+            bar = bars[stage] = tqdm_bar(args, desc=stage, total=total, leave=False)
+        bar.total = total
+        bar.update(done - bar.n)
+
+    def close() -> None:
+        for bar in bars.values():
+            bar.close()
+
+    return progress, close
+
+
+def cmd_check_card(args) -> int:
+    """Re-run the card's own measurements and say whether they come out the same."""
+    import json
+
+    from ..train.evaluate import (
+        compare_with_card,
+        evaluate_model,
+        section_settings,
+        settings_from_card,
+    )
+    from .generate import load_model_for
+
+    for flag, bad in (("--quick", args.quick), ("--update-card", args.update_card)):
+        if bad:
+            raise UserError(f"--check-card re-measures the card's numbers; leave out {flag}")
+    given = [n for n in SIZE_OPTIONS if getattr(args, n) is not None]
+    if given:
+        opt = "--" + given[0].replace("_", "-")
+        raise UserError(f"--check-card uses the settings the card records; leave out {opt}")
+    if not args.tolerance >= 0:
+        raise UserError(f"--tolerance must be >= 0, got {args.tolerance}")
+    if args.grid:
+        raise UserError("--check-card writes no grid; leave out --grid")
+    model, compute = load_model_for(args)
+    card = model.card or {}
+    card_eval = card.get("evaluation")
+    name = model.path.name if model.path else "the model"
+    if not isinstance(card_eval, dict):
+        raise UserError(
+            f"the model card of {name} holds no evaluation; run evaluate-model --update-card"
+        )
+    if (card_eval.get("model") or {}).get("sha256") not in (None, model.sha256):
+        raise UserError(f"the card's evaluation is of another file than {name} (sha256 differs)")
+    card_compute = str(card_eval.get("compute") or "")
+    card_precision = card_compute.rpartition(", ")[2] or None
+    if args.precision == "auto" and card_precision and card_precision != compute.precision:
+        args.precision = card_precision  # measure as the card was measured
+        model, compute = load_model_for(args)
+    recorded = section_settings(card_eval)
+    wanted = _sections(args) or tuple(recorded)
+    missing = [sec for sec in wanted if sec not in recorded]
+    if missing:
+        raise UserError(
+            f"the card of {name} holds no {missing[0]} numbers with their settings to check"
+        )
+    groups: dict[str, list[str]] = {}
+    for sec in wanted:
+        groups.setdefault(json.dumps(recorded[sec], sort_keys=True), []).append(sec)
+    progress, close = _progress_bars(args)
+    merged: dict = {}
+    try:
+        for key, secs in groups.items():
+            settings = settings_from_card(json.loads(key), secs)
+            ev = evaluate_model(model, args.data, settings, compute, args.vgg16, progress)
+            for sec in secs:
+                merged[sec] = ev.result.get(sec)
+            merged.setdefault("model", ev.result["model"])
+            merged.setdefault("data", ev.result["data"])
+    finally:
+        close()
+    check = compare_with_card(card_eval, merged, wanted, args.tolerance)
+    res = {
+        "model": merged.get("model"),
+        "data": merged.get("data"),
+        "compute": compute.describe(),
+        "card_compute": card_compute,
+        "card_evaluated_at": card_eval.get("evaluated_at"),
+        "card_check": check,
+        **{sec: merged.get(sec) for sec in wanted},
+    }
+    emit(args, res, format_check(res))
+    return 0 if check["reproduced"] else 1
+
+
+def format_check(res: dict) -> str:
+    c = res["card_check"]
+    lines = [
+        f"card check of {res['model'].get('file')}: sections {', '.join(c['sections'])}; "
+        f"this run {res['compute']}, the card {res['card_compute'] or '?'} "
+        f"({res.get('card_evaluated_at') or 'date unknown'})",
+        f"{c['agree']} of {c['compared']} numbers agree within {c['tolerance']:g} "
+        f"(relative, absolute below 1): {'REPRODUCED' if c['reproduced'] else 'NOT reproduced'}",
+    ]
+    w = c.get("largest_difference")
+    if w:
+        lines.append(f"largest difference: {w['number']} card {w['card']:.6g} now {w['now']:.6g}")
+    for r in c["differences"][:12]:
+        now = "missing" if r["now"] is None else f"{r['now']:.6g}"
+        lines.append(f"  differs: {r['number']} card {r['card']:.6g} now {now}")
+    if len(c["differences"]) > 12:
+        lines.append(f"  … and {len(c['differences']) - 12} more (see --json)")
+    return "\n".join(lines)
 
 
 def _f(v, nd=2) -> str:

@@ -1119,14 +1119,90 @@ def update_card(weights: str | Path, evaluation: dict) -> Path:
         )
     old = card.get("evaluation")
     new = dict(evaluation)
+    ran = [sec for sec in (new.get("settings") or {}).get("sections", []) if sec in new]
+    new["section_settings"] = {sec: new["settings"] for sec in ran}
     if isinstance(old, dict) and (old.get("model") or {}).get("sha256") == digest:
         merged = dict(old)
         merged.update(new)
+        merged["section_settings"] = {**section_settings(old), **new["section_settings"]}
         new = merged
         new["targets"] = targets_met(new)
     card["evaluation"] = to_jsonable(_without_history(new))
     atomic_write_bytes(card_path, json.dumps(card, indent=2).encode())
     return card_path
+
+
+def section_settings(card_eval: dict) -> dict[str, dict]:
+    """The settings each section of a card's evaluation was measured with.
+
+    Cards merge sections from several runs, so the top-level settings describe only the
+    latest run; older cards without a per-section record give just that run's sections.
+    """
+    recorded = card_eval.get("section_settings")
+    if isinstance(recorded, dict):
+        return dict(recorded)
+    latest = card_eval.get("settings") or {}
+    return {sec: latest for sec in latest.get("sections", []) if sec in card_eval}
+
+
+def settings_from_card(recorded: dict, sections) -> EvalSettings:
+    """EvalSettings as a card recorded them, for the given sections."""
+    known = {f.name for f in fields(EvalSettings)}
+    kw = {k: v for k, v in recorded.items() if k in known and k != "sections"}
+    s = EvalSettings(**kw, sections=tuple(sections))
+    s.validate()
+    return s
+
+
+def _numbers(obj, path: str = "") -> dict[str, float]:
+    """Every number of a result section by its dotted path (list items by index)."""
+    out: dict[str, float] = {}
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k != "history" and "seconds" not in k:  # timings are not results
+                out.update(_numbers(v, f"{path}.{k}" if path else str(k)))
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            out.update(_numbers(v, f"{path}[{i}]"))
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        out[path] = float(obj)
+    return out
+
+
+def compare_with_card(card_eval: dict, result: dict, sections, tolerance: float = 0.01) -> dict:
+    """Does a fresh evaluation reproduce the card? Every number of every checked section.
+
+    A number agrees when |now - card| <= tolerance * max(1, |card|): seeded runs on the same
+    machine give identical numbers; other thread counts or devices round differently.
+    """
+    card_n: dict[str, float] = {}
+    now_n: dict[str, float] = {}
+    for sec in sections:
+        card_n.update(_numbers(card_eval.get(sec), sec))
+        now_n.update(_numbers(result.get(sec), sec))
+    rows = []
+    for key, want in card_n.items():
+        got = now_n.get(key)
+        if got is None:
+            rows.append({"number": key, "card": want, "now": None, "agrees": False})
+            continue
+        both_nan = math.isnan(want) and math.isnan(got)
+        ok = both_nan or abs(got - want) <= tolerance * max(1.0, abs(want))
+        rows.append({"number": key, "card": want, "now": got, "agrees": bool(ok)})
+    worst = max(
+        (r for r in rows if r["now"] is not None and not math.isnan(r["card"])),
+        key=lambda r: abs(r["now"] - r["card"]) / max(1.0, abs(r["card"])),
+        default=None,
+    )
+    return {
+        "sections": list(sections),
+        "tolerance": tolerance,
+        "compared": len(rows),
+        "agree": sum(r["agrees"] for r in rows),
+        "reproduced": bool(rows) and all(r["agrees"] for r in rows),
+        "differences": [r for r in rows if not r["agrees"]],
+        "largest_difference": worst,
+    }
 
 
 def _without_history(obj):
@@ -1143,4 +1219,7 @@ __all__ = [
     "C2STNet",
     "evaluate_model",
     "update_card",
+    "compare_with_card",
+    "section_settings",
+    "settings_from_card",
 ]
