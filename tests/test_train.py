@@ -263,3 +263,58 @@ def test_path_length_regularisation_runs_and_resumes(tmp_path, phantom_data):
     again = GanTrainer(cfg, CPU)
     again.resume()
     assert float(again.pl_mean) == pytest.approx(pl)
+
+
+def test_full_disk_keeps_the_previous_state_and_says_so_in_one_line(
+    tmp_path, phantom_data, capsys, monkeypatch
+):
+    from stimstudio.cli.main import main
+
+    tiny = ["--resolution", "32", "--z-dim", "32", "--w-dim", "32", "--mapping-layers", "2"]
+    tiny += ["--channel-base", "256", "--channel-max", "32", "--batch", "4", "--precision", "fp32"]
+    run = tmp_path / "gan"
+    argv = ["train", "gan", "--data", phantom_data, "--run-dir", str(run), *tiny, "--quiet"]
+    assert main([*argv, "--total-kimg", "0.008", "--snapshot-kimg", "0.008"]) == 0
+    good = (run / "state.pt").read_bytes()
+    real_save = torch.save
+
+    def full_disk(obj, f, *a, **k):  # half a file, then what torch's zip writer raises
+        with open(f, "wb") as fh:
+            fh.write(b"PK\x03\x04 partial")
+        raise RuntimeError("PytorchStreamWriter failed writing file data/3: file write failed")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    capsys.readouterr()
+    assert main([*argv, "--total-kimg", "0.016", "--snapshot-kimg", "0.008"]) == 2
+    err = capsys.readouterr().err
+    assert "previous state is kept" in err and "disk" in err and err.count("\n") == 1
+    assert (run / "state.pt").read_bytes() == good
+    assert not (run / "state.pt.part").exists()
+    monkeypatch.setattr(torch, "save", real_save)
+    # a model file that cannot be written: one line, no half file left behind
+    import errno
+
+    import stimstudio.core.model as model_mod
+
+    def no_space(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", a[1] if len(a) > 1 else None)
+
+    monkeypatch.setattr(model_mod, "save_file", no_space)
+    out = tmp_path / "w" / "m.safetensors"
+    out.parent.mkdir()
+    code = main(["train", "publish", str(run / "model-gan.safetensors"), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "the disk is full" in err and err.count("\n") == 1
+    assert list(out.parent.iterdir()) == []
+
+
+def test_unreadable_state_resumes_from_the_one_before_and_says_so(tmp_path, phantom_data):
+    cfg = tiny_gan_config(tmp_path, phantom_data, snapshot_kimg=0.008, total_kimg=0.016)
+    t = GanTrainer(cfg, CPU)
+    t.resume()
+    list(t.train())
+    run = tmp_path / "run"
+    assert (run / "state-prev.pt").exists()
+    (run / "state.pt").write_bytes(b"truncated")
+    msg = GanTrainer(cfg, CPU).resume()
+    assert "state-prev.pt" in msg and "state.pt" in msg and "the state before it was used" in msg

@@ -7,6 +7,7 @@ exit 0 done, 2 user error (one line `stimstudio: error: ...`), 1 bug (traceback)
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
@@ -45,6 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def describe_os_error(exc: OSError) -> str:
+    """What went wrong with which file, in the words a user acts on."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full{where}; free some space and run again (finished files are kept)"
+    return f"{exc.strerror or exc}{where}"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -56,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (StimStudioError, UserError) as exc:
         print(f"stimstudio: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a vanished folder, no permission: one line, no trace
+        print(f"stimstudio: error: {describe_os_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("stimstudio: interrupted", file=sys.stderr)

@@ -7,6 +7,8 @@ caller checks losses before saving.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import random
 from pathlib import Path
@@ -32,6 +34,7 @@ def set_rng_state(state: dict) -> None:
 
 
 def save_state(path: str | Path, state: dict) -> None:
+    """Write `state` whole or not at all; on failure the previous state.pt stays as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
@@ -39,21 +42,43 @@ def save_state(path: str | Path, state: dict) -> None:
         torch.save(state, tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
-    except OSError as exc:
-        if tmp.exists():
+    except (OSError, RuntimeError) as exc:  # torch's zip writer reports a full disk as RuntimeError
+        with contextlib.suppress(OSError):
             tmp.unlink()
-        raise CheckpointError(f"could not write training state to {path}: {exc}") from exc
+        kept = " (the previous state is kept)" if path.exists() else ""
+        raise CheckpointError(f"could not write training state {path}{kept}: {_why(exc)}") from exc
     if path.exists():
         os.replace(path, path.with_name(path.stem + "-prev" + path.suffix))
     os.replace(tmp, path)
 
 
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full; free some space and resume"
+    text = str(exc)
+    if "write" in text.lower() and isinstance(exc, RuntimeError):
+        return f"{text.splitlines()[0]} (is the disk full?)"
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def load_state(path: str | Path) -> dict:
+    """The state at `path`, or the one before it when `path` is unreadable (then the returned
+    dict's "loaded_from" names state-prev.pt and "unreadable" says what was wrong)."""
     path = Path(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # a truncated pickle raises several kinds
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        state["loaded_from"] = str(path)
+        return state
+    except Exception as exc:  # a missing file or a truncated pickle raise several kinds
         prev = path.with_name(path.stem + "-prev" + path.suffix)
         if prev.exists():
-            return torch.load(prev, map_location="cpu", weights_only=False)
+            try:
+                state = torch.load(prev, map_location="cpu", weights_only=False)
+            except Exception as exc2:
+                raise CheckpointError(
+                    f"training states {path.name} and {prev.name} are both unreadable: {exc2}"
+                ) from exc2
+            state["loaded_from"] = str(prev)
+            state["unreadable"] = f"{path.name}: {str(exc).splitlines()[0] if str(exc) else exc}"
+            return state
         raise CheckpointError(f"training state {path} is unreadable: {exc}") from exc

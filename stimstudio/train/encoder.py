@@ -132,7 +132,9 @@ class EncoderTrainer:
             if self.dist.is_main:
                 set_rng_state(st["rng"])
                 self.rng.bit_generator.state = st["np_rng"]
-            msg = f"resumed encoder from {self.state_path} at {self.nimg / 1000:.1f} kimg"
+            msg = f"resumed encoder from {st['loaded_from']} at {self.nimg / 1000:.1f} kimg"
+            if st.get("unreadable"):
+                msg += f" ({st['unreadable']}; the state before it was used)"
         broadcast_module(self.model.E, self.dist)
         broadcast_module(self.model.D, self.dist)
         return msg

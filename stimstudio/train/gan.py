@@ -208,8 +208,11 @@ class GanTrainer:
     def resume(self, weights: str | None = None) -> str:
         """Resume from runs/ state when present, else from a weights file, else start fresh."""
         if self.state_path.exists() or self.state_path.with_name("state-prev.pt").exists():
-            self.load(load_state(self.state_path))
-            msg = f"resumed from {self.state_path} at {self.nimg / 1000:.1f} kimg"
+            state = load_state(self.state_path)
+            self.load(state)
+            msg = f"resumed from {state['loaded_from']} at {self.nimg / 1000:.1f} kimg"
+            if state.get("unreadable"):
+                msg += f" ({state['unreadable']}; the state before it was used)"
         elif weights:
             m = load_model(weights)
             if m.G.cfg != self.cfg.generator_config():
