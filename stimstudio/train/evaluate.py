@@ -1074,7 +1074,7 @@ def evaluate_model(
             s.grid_cols,
             (
                 "held-out real",
-                "generated" + (f" ({kimg:g} kimg)" if isinstance(kimg, (int, float)) else ""),
+                "generated" + (f" ({kimg:.1f} kimg)" if isinstance(kimg, (int, float)) else ""),
             ),
         )
     result["targets"] = targets_met(result)
