@@ -405,7 +405,7 @@ class MainWindow(QMainWindow):
         self.render_worker.set_model(model, compute)
         card = model.card or {}
         kimg = card.get("kimg")
-        extra = f" · {kimg} kimg" if kimg is not None else ""
+        extra = f" · {float(kimg):.1f} kimg" if isinstance(kimg, (int, float)) else ""
         self.model_label.setText(f"Model: {model.name} · {model.resolution} px{extra}")
         self.model_label.setProperty("warning", False)
         self.model_label.style().polish(self.model_label)

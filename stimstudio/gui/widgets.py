@@ -200,3 +200,25 @@ def side_and_center(owner: QWidget, side, *center: QWidget, side_width: int = 26
     lay = QHBoxLayout(owner)
     lay.addWidget(column)
     lay.addLayout(views, 1)
+
+
+def decade_log_axis(orientation: str = "left"):
+    """A log axis labelled at decades only, unless the view spans too little for two decades.
+
+    pyqtgraph labels every 2x..9x tick of a log axis, and on a short plot those labels run
+    into each other; the grid lines stay.
+    """
+    import pyqtgraph as pg
+
+    class DecadeLogAxis(pg.AxisItem):
+        def logTickStrings(self, values, scale, spacing):
+            strings = super().logTickStrings(values, scale, spacing)
+            lo, hi = self.range if self.range else (0.0, 0.0)
+            few = abs(hi - lo) < 1.5  # under ~1.5 decades: keep 2x and 5x too
+            out = []
+            for v, s in zip(values, strings):
+                mant = round(10 ** (v - np.floor(v + 1e-9)), 6)
+                out.append(s if mant == 1 or (few and mant in (2, 5)) else "")
+            return out
+
+    return DecadeLogAxis(orientation)

@@ -77,3 +77,17 @@ def test_generate_without_mask_explains_instead_of_crashing(window, errors):
     window.pages["generate"].run()
     assert errors and "mask" in errors[0][1]
     assert window.pages["generate"].worker is None
+
+
+def test_loss_axis_labels_decades_only_unless_the_range_is_short(qtbot):
+    import math
+
+    from stimstudio.gui.widgets import decade_log_axis
+
+    axis = decade_log_axis("left")
+    axis.setLogMode(False, True)
+    ticks = [math.log10(v) for v in (0.001, 0.002, 0.005, 0.009, 0.01)]
+    axis.setRange(math.log10(3e-4), math.log10(0.02))  # 1.8 decades: decades only
+    assert axis.tickStrings(ticks, 1.0, 1.0) == ["0.001", "", "", "", "0.01"]
+    axis.setRange(math.log10(1.5e-3), math.log10(0.012))  # 0.9 decades: 2x and 5x as well
+    assert axis.tickStrings(ticks, 1.0, 1.0) == ["0.001", "0.002", "0.005", "", "0.01"]

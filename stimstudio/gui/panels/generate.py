@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..errors import show_error
-from ..widgets import ImageTile, hint, icon
+from ..widgets import ImageTile, decade_log_axis, hint, icon
 from ..workers import ComposeWorker
 from .mask import compose_inputs
 from .placement import placement_of
@@ -149,7 +149,7 @@ class GeneratePage(QWidget):
         self.tile_input.setToolTip("What the generator is asked to reproduce inside the mask")
         self.tile_preview = ImageTile("Live preview", 140)
         self.tile_preview.setToolTip("The generator's current image, every few steps")
-        self.plot = pg.PlotWidget()
+        self.plot = pg.PlotWidget(axisItems={"left": decade_log_axis("left")})
         self.plot.setBackground("#15171a")
         self.plot.setLogMode(y=True)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
