@@ -7,6 +7,53 @@ from pathlib import Path
 
 from .common import add_common, emit, tqdm_bar
 
+# What each training setting does, for `--help` (the names are the config fields').
+GAN_HELP = {
+    "run_dir": "folder for state.pt, snapshots, sample grids and metrics.jsonl; a run resumes "
+    "when it holds a state",
+    "resolution": "patch size in px, a power of two; the data set must have it",
+    "z_dim": "latent z size",
+    "w_dim": "intermediate latent w size",
+    "mapping_layers": "layers of the mapping network z -> w",
+    "channel_base": "channels of a block = min(channel_base / its resolution, channel_max)",
+    "channel_max": "upper limit on the channels of any block",
+    "batch": "images per step and process (torchrun: times the number of processes)",
+    "lr": "Adam learning rate of G and D (equalized learning rate in every layer)",
+    "r1_gamma": "R1 penalty weight on real images (StyleGAN2-ADA: 0.0002 x resolution^2 / batch)",
+    "r1_interval": "lazy R1: every N discriminator steps",
+    "ema_kimg": "half-life of the EMA generator in kimg",
+    "ema_rampup": "EMA half-life ramp-up as a fraction of the images seen (0 = none)",
+    "style_mixing": "probability of mixing two latents in a training sample",
+    "augment": "DiffAugment policy: comma-separated color, translation, cutout (or none)",
+    "total_kimg": "stop after this many thousand real images (counted over resumes)",
+    "snapshot_kimg": "write state, model file and sample grid every N kimg",
+    "seed": "seed of weights, batches and noise",
+    "precision": "bf16 (autocast, fastest on CPU and recent GPUs) | fp16 | fp32",
+    "divergence_limit": "a loss above this (or not finite) rolls back to the last good state",
+    "pl_weight": "path-length regularisation weight (0 = off; StyleGAN2 used 2)",
+    "pl_interval": "lazy path-length regularisation: every N generator steps",
+    "pl_decay": "decay of the running path-length mean",
+    "pl_batch_shrink": "path-length batch = batch / this",
+}
+ENCODER_HELP = {
+    "weights": "the phase-1 model (model-gan.safetensors of a GAN run, or a shipped model)",
+    "run_dir": "folder for this encoder run; a new generator needs a new folder",
+    "batch": "images per step and process",
+    "lr": "Adam learning rate of E and D (In-domain GAN inversion: 1e-4)",
+    "lambda_perceptual": "lambda1 of Eq. 2: perceptual term weight",
+    "lambda_adv": "lambda2 of Eq. 2: adversarial term weight",
+    "r1_gamma": "gamma of Eq. 3: R1 penalty of the discriminator",
+    "total_kimg": "stop after this many thousand real images",
+    "snapshot_kimg": "write state and model file every N kimg",
+    "seed": "seed of batches and initial weights",
+    "precision": "bf16 | fp16 | fp32",
+    "vgg16": "local torchvision VGG16 state dict as the perceptual network F (default: the "
+    "phase-1 discriminator's features; nothing is downloaded)",
+    "divergence_limit": "a loss above this (or not finite) rolls back to the last good state",
+    "init_encoder": "a model file whose encoder starts a new run (after the generator trained "
+    "further, the previous encoder is a far better start than random weights)",
+}
+
 
 def register(sub) -> None:
     ds = sub.add_parser("dataset", help="build patch data sets from mammograms")
@@ -14,13 +61,36 @@ def register(sub) -> None:
     b = dsub.add_parser("build", help="cut tissue and lesion patches, split by patient")
     b.add_argument("source", help="folder of mammograms (mini-MIAS, DICOM, PNG/TIFF, ...)")
     b.add_argument("out", help="output folder (train.npz, heldout.npz, manifest.json)")
-    b.add_argument("--resolution", type=int, default=128)
-    b.add_argument("--spacing-mm", type=float, default=0.4)
-    b.add_argument("--tissue-per-image", type=int, default=32)
-    b.add_argument("--lesion-per-lesion", type=int, default=16)
-    b.add_argument("--lesion-fraction", type=float, default=None)
-    b.add_argument("--heldout-fraction", type=float, default=0.2)
-    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--resolution", type=int, default=128, help="patch size in px (128)")
+    b.add_argument(
+        "--spacing-mm", type=float, default=0.4, help="pixel spacing of the patches in mm (0.4)"
+    )
+    b.add_argument(
+        "--tissue-per-image",
+        type=int,
+        default=32,
+        help="breast-tissue patches per film, inside the breast only (32)",
+    )
+    b.add_argument(
+        "--lesion-per-lesion",
+        type=int,
+        default=16,
+        help="lesion-centred patches per annotated lesion, randomly turned, flipped, "
+        "scaled and shifted (16)",
+    )
+    b.add_argument(
+        "--lesion-fraction",
+        type=float,
+        default=None,
+        help="scale each lesion to this fraction of the patch (default: keep the spacing)",
+    )
+    b.add_argument(
+        "--heldout-fraction",
+        type=float,
+        default=0.2,
+        help="share of patients held out for evaluation; the split is by patient (0.2)",
+    )
+    b.add_argument("--seed", type=int, default=0, help="seed of the split and the patches (0)")
     add_common(b)
     b.set_defaults(func=cmd_dataset_build)
 
@@ -36,9 +106,9 @@ def register(sub) -> None:
         if f.name == "data":
             g.add_argument(flag, required=True, help="train.npz from `dataset build`")
         else:
-            g.add_argument(flag, type=type(f.default), default=f.default)
+            g.add_argument(flag, type=type(f.default), default=f.default, help=_help(GAN_HELP, f))
     g.add_argument("--resume-weights", help="start from a model file when runs/ has no state")
-    g.add_argument("--device", default="auto")
+    g.add_argument("--device", default="auto", help="auto | cuda | mps | cpu")
     add_common(g)
     g.set_defaults(func=cmd_train_gan)
 
@@ -47,11 +117,15 @@ def register(sub) -> None:
 
     for f in dataclasses.fields(EncoderTrainConfig):
         flag = "--" + f.name.replace("_", "-")
-        if f.name in ("data", "weights"):
-            e.add_argument(flag, required=True)
+        if f.name == "data":
+            e.add_argument(flag, required=True, help="train.npz from `dataset build`")
+        elif f.name == "weights":
+            e.add_argument(flag, required=True, help=ENCODER_HELP["weights"])
         else:
-            e.add_argument(flag, type=type(f.default), default=f.default)
-    e.add_argument("--device", default="auto")
+            e.add_argument(
+                flag, type=type(f.default), default=f.default, help=_help(ENCODER_HELP, f)
+            )
+    e.add_argument("--device", default="auto", help="auto | cuda | mps | cpu")
     add_common(e)
     e.set_defaults(func=cmd_train_encoder)
 
@@ -63,6 +137,11 @@ def register(sub) -> None:
     pub.add_argument("--force", action="store_true")
     add_common(pub)
     pub.set_defaults(func=cmd_train_publish)
+
+
+def _help(table: dict, f) -> str:
+    shown = f" (default {f.default})" if f.default not in ("", None) else ""
+    return f"{table.get(f.name, '')}{shown}".strip()
 
 
 def cmd_dataset_build(args) -> int:
