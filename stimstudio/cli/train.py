@@ -164,11 +164,18 @@ def cmd_dataset_build(args) -> int:
 
     manifest = build_dataset(args.source, args.out, recipe, progress=progress)
     bar.close()
-    c = manifest["counts"]
+    c, pat = manifest["counts"], manifest["patients"]
+    rules = ", ".join(f"{n} by {rule}" for rule, n in pat["identified_by"].items())
     text = (
-        f"train: {c['train']['patches']} patches from {c['train']['films']} images; "
-        f"held-out: {c['heldout']['patches']} from {c['heldout']['films']} images -> {args.out}"
+        f"train: {c['train']['patches']} patches from {c['train']['films']} images of "
+        f"{pat['train']} patients; held-out: {c['heldout']['patches']} from "
+        f"{c['heldout']['films']} images of {pat['heldout']} patients -> {args.out}\n"
+        f"patients identified: {rules}"
     )
+    if manifest.get("skipped"):
+        text += f"\nskipped {len(manifest['skipped'])} unreadable: {manifest['skipped'][0]}"
+    if manifest.get("note"):
+        text += f"\nnote: {manifest['note']}"
     emit(args, manifest, text)
     return 0
 

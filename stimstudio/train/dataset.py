@@ -21,6 +21,8 @@ from ..core.errors import DatasetError, ReaderError
 from ..core.mammogram import Mammogram
 from ..core.model import atomic_write_bytes
 from ..core.readers import list_mammograms, read_mammogram
+from ..core.readers.cbis_ddsm import CASE_RE as CBIS_CASE_RE
+from ..core.readers.ddsm import split_name as ddsm_split_name
 
 
 @dataclass
@@ -56,12 +58,35 @@ def breast_mask(pixels: np.ndarray) -> np.ndarray:
     return (mask == 1) | holes
 
 
-def patient_id(path: Path) -> str:
-    """mini-MIAS pairs films (2k-1, 2k) as one patient; other sets: one file, one patient."""
+INBREAST_RE = re.compile(r"^\d+_([0-9a-f]+)_MG_", re.IGNORECASE)
+NO_IDENTITY = "none (one file, one patient)"
+
+
+def patient_id(path: Path, mammo: Mammogram | None = None) -> tuple[str, str]:
+    """(patient, rule): who a film belongs to, so that no patient is on both sides of the split.
+
+    Data sets name their patients in different places: mini-MIAS pairs films 2k-1 and 2k
+    (left and right breast); CBIS-DDSM case folders carry P_NNNNN; DDSM view files start with
+    the case (A_1234_1.LEFT_CC); INbreast file names carry a patient hash; other DICOM files
+    have PatientID. Only a file with none of these counts as its own patient.
+    """
     m = re.fullmatch(r"mdb(\d{3})", path.stem.lower())
     if m:
-        return f"mias-patient-{(int(m.group(1)) + 1) // 2:03d}"
-    return path.stem
+        return f"mias-patient-{(int(m.group(1)) + 1) // 2:03d}", "mini-MIAS film pairs"
+    for part in reversed(path.parts[:-1]):
+        c = CBIS_CASE_RE.match(part)
+        if c:
+            return f"cbis-{c.group(3).upper()}", "CBIS-DDSM patient (case folder)"
+    d = ddsm_split_name(path)
+    if d:
+        return f"ddsm-{d[0].rsplit('_', 1)[0].upper()}", "DDSM case (file name)"
+    i = INBREAST_RE.match(path.name)
+    if i:
+        return f"inbreast-{i.group(1).lower()}", "INbreast patient (file name)"
+    pid = str(((mammo.info if mammo else None) or {}).get("patient_id") or "").strip()
+    if pid:
+        return f"dicom-{pid}", "DICOM PatientID"
+    return f"file-{path.stem}", NO_IDENTITY
 
 
 def _rescaled(mammo: Mammogram, spacing_mm: float) -> tuple[np.ndarray, float]:
@@ -142,33 +167,45 @@ def build_dataset(
     files = list_mammograms(source)
     if not files:
         raise DatasetError(f"no readable images found under {source}")
-    patients = sorted({patient_id(p) for p in files})
-    if len(patients) < 2:
-        raise DatasetError(
-            f"{source} holds images of only {len(patients)} patient; a held-out split needs 2+"
-        )
-    n_held = max(1, round(len(patients) * recipe.heldout_fraction))
-    heldout = set(patients[-n_held:])  # the last patients: a stable, documented split
+    # Read every film first: the patient of a DICOM file is in its header.
     rng = np.random.default_rng(recipe.seed)
-    out = {s: {"patches": [], "kind": [], "film": [], "masks": []} for s in ("train", "heldout")}
-    films = {"train": [], "heldout": []}
+    films_read = []  # (patient, name, cuts)
+    rules: dict[str, int] = {}
     skipped = []
     for i, path in enumerate(files):
         try:
             mammo = read_mammogram(path)
         except ReaderError as exc:
             skipped.append(f"{path.name}: {exc}")
-            continue
-        split = "heldout" if patient_id(path) in heldout else "train"
-        films[split].append(path.name)
-        for patch, kind, lmask in cut_patches(mammo, recipe, rng):
+        else:
+            pid, rule = patient_id(path, mammo)
+            rules[rule] = rules.get(rule, 0) + 1
+            films_read.append((pid, path.name, list(cut_patches(mammo, recipe, rng))))
+        if progress:
+            progress(i + 1, len(files))
+    if not films_read:
+        raise DatasetError(
+            f"none of the {len(files)} images under {source} could be read "
+            f"(first: {skipped[0] if skipped else '?'})"
+        )
+    patients = sorted({f[0] for f in films_read})
+    if len(patients) < 2:
+        raise DatasetError(
+            f"{source} holds images of only {len(patients)} patient; a held-out split needs 2+"
+        )
+    n_held = max(1, round(len(patients) * recipe.heldout_fraction))
+    heldout = set(patients[-n_held:])  # the last patients: a stable, documented split
+    out = {s: {"patches": [], "kind": [], "film": [], "masks": []} for s in ("train", "heldout")}
+    films = {"train": [], "heldout": []}
+    for pid, name, cuts in films_read:
+        split = "heldout" if pid in heldout else "train"
+        films[split].append(name)
+        for patch, kind, lmask in cuts:
             d = out[split]
             d["patches"].append(np.round(np.clip(patch, 0, 1) * 255).astype(np.uint8))
             d["kind"].append(kind)
             d["film"].append(len(films[split]) - 1)
             d["masks"].append(np.zeros((recipe.resolution,) * 2, bool) if lmask is None else lmask)
-        if progress:
-            progress(i + 1, len(files))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = {}
@@ -196,10 +233,22 @@ def build_dataset(
         "source": str(Path(source).name),
         "recipe": asdict(recipe),
         "split": "by patient; held-out = last patients in sorted order",
+        "patients": {
+            "train": len(patients) - n_held,
+            "heldout": n_held,
+            "identified_by": rules,
+        },
         "films": films,
         "counts": counts,
         "skipped": skipped,
     }
+    alone = rules.get(NO_IDENTITY, 0)
+    if alone:
+        manifest["note"] = (
+            f"{alone} of {len(films_read)} images carry no patient identity (no known data-set "
+            "naming, no DICOM PatientID) and count as one patient each: if a patient has "
+            "several of them, they can fall on both sides of the split"
+        )
     atomic_write_bytes(out_dir / "manifest.json", json.dumps(manifest, indent=2).encode())
     return manifest
 
