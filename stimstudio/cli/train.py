@@ -235,7 +235,8 @@ def cmd_train_gan(args) -> int:
         },
     )
     out = {"kimg": trainer.nimg / 1000, "run_dir": str(Path(cfg.run_dir)), "steps": trainer.step}
-    emit(args, out, f"trained to {out['kimg']:.1f} kimg; state in {cfg.run_dir}")
+    if d.is_main:  # one report, not one per torchrun process
+        emit(args, out, f"trained to {round(out['kimg'], 3):g} kimg; state in {cfg.run_dir}")
     return 0
 
 
@@ -259,7 +260,12 @@ def cmd_train_encoder(args) -> int:
         lambda r: {"pix": f"{r.losses['pixel']:.4f}", "D": f"{r.losses['loss_d']:.3f}"},
     )
     out = {"kimg": trainer.nimg / 1000, "run_dir": cfg.run_dir, "steps": trainer.step}
-    emit(args, out, f"encoder trained to {out['kimg']:.1f} kimg; model in {cfg.run_dir}")
+    if d.is_main:
+        emit(
+            args,
+            out,
+            f"encoder trained to {round(out['kimg'], 3):g} kimg; model in {cfg.run_dir}",
+        )
     return 0
 
 
