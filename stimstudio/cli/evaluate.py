@@ -238,7 +238,9 @@ def format_check(res: dict) -> str:
         f"(relative, absolute below 1): {'REPRODUCED' if c['reproduced'] else 'NOT reproduced'}",
     ]
     w = c.get("largest_difference")
-    if w:
+    if c["identical"] == c["compared"]:
+        lines.append("every number is identical to the card's")
+    elif w:
         lines.append(f"largest difference: {w['number']} card {w['card']:.6g} now {w['now']:.6g}")
     for r in c["differences"][:12]:
         now = "missing" if r["now"] is None else f"{r['now']:.6g}"

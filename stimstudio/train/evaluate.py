@@ -1199,6 +1199,7 @@ def compare_with_card(card_eval: dict, result: dict, sections, tolerance: float 
         "tolerance": tolerance,
         "compared": len(rows),
         "agree": sum(r["agrees"] for r in rows),
+        "identical": sum(r["now"] == r["card"] for r in rows),
         "reproduced": bool(rows) and all(r["agrees"] for r in rows),
         "differences": [r for r in rows if not r["agrees"]],
         "largest_difference": worst,
