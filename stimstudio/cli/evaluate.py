@@ -158,6 +158,7 @@ def cmd_check_card(args) -> int:
     """Re-run the card's own measurements and say whether they come out the same."""
     import json
 
+    from ..core.device import Compute
     from ..train.evaluate import (
         compare_with_card,
         evaluate_model,
@@ -189,9 +190,8 @@ def cmd_check_card(args) -> int:
         raise UserError(f"the card's evaluation is of another file than {name} (sha256 differs)")
     card_compute = str(card_eval.get("compute") or "")
     card_precision = card_compute.rpartition(", ")[2] or None
-    if args.precision == "auto" and card_precision and card_precision != compute.precision:
-        args.precision = card_precision  # measure as the card was measured
-        model, compute = load_model_for(args)
+    if args.precision == "auto" and card_precision in ("fp32", "bf16", "fp16"):
+        compute = Compute(compute.device, card_precision)  # measure as the card was measured
     recorded = section_settings(card_eval)
     wanted = _sections(args) or tuple(recorded)
     missing = [sec for sec in wanted if sec not in recorded]
