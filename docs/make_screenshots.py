@@ -41,8 +41,7 @@ def main(out_dir: str = "docs/screenshots") -> int:
     win.start(offer_restore=False, first_run_samples=False)
     _wait(app, lambda: win.model is not None, what="the model")
     samples = {p.stem: p for p in sample_files()}
-    mass = next(p for s, p in samples.items() if "spiculated" in s)
-    normal = next(p for s, p in samples.items() if "normal" in s)
+    mass, normal = samples["mdb181"], samples["mdb003"]  # spiculated mass; normal tissue
     view = win.pages["view"]
 
     # 1. the texture from the mass, the template from normal tissue

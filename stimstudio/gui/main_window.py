@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from .errors import show_error, show_exception
-from .prefs import Preferences, sample_files
+from .prefs import Preferences, sample_files, sample_title
 from .project import SUFFIX, Project, Recovery
 from .widgets import icon
 from .workers import ModelLoader, RenderWorker, TaskWorker
@@ -338,7 +338,9 @@ class MainWindow(QMainWindow):
         help_menu = mb.addMenu("&Help")
         samples = help_menu.addMenu("&Samples")
         for path in sample_files():
-            samples.addAction(self._action(path.stem, lambda _=False, p=path: self.open_paths([p])))
+            samples.addAction(
+                self._action(sample_title(path), lambda _=False, p=path: self.open_paths([p]))
+            )
         samples.addSeparator()
         samples.addAction(self._action("Open all samples", lambda: self.open_paths(sample_files())))
         help_menu.addAction(self._action("&Keyboard shortcuts", self.show_shortcuts, "F1"))

@@ -36,8 +36,31 @@ def resources_dir() -> Path:
 
 
 def sample_files() -> list[Path]:
+    """The shipped sample films: mini-MIAS crops (`mdbNNN.pgm` beside their `Info.txt`)."""
     folder = resources_dir() / "samples"
-    return sorted(folder.glob("*.png")) if folder.is_dir() else []
+    return sorted(folder.glob("mdb*.pgm")) if folder.is_dir() else []
+
+
+def sample_title(path: Path) -> str:
+    """A menu line for a sample film from its Info.txt row, e.g. 'mdb028 · mass (CIRC, M)'."""
+    from stimstudio.core.readers.minimias import CLASS_NAMES, SHAPES, find_info, parse_info
+
+    path = Path(path)
+    try:
+        info = find_info(path)
+        rows = parse_info(info).get(path.stem.lower(), []) if info else []
+    except Exception:  # noqa: BLE001 - a menu label must never stop the app
+        rows = []
+    words = []
+    for row in rows:
+        cls = row["class"]
+        if cls == "NORM":
+            words.append("normal tissue, no lesion")
+            continue
+        sev = {"B": "benign", "M": "malignant"}.get(row["severity"] or "", "")
+        shape = SHAPES.get(cls, "")
+        words.append(" ".join(w for w in (sev, shape, CLASS_NAMES.get(cls, cls.lower())) if w))
+    return f"{path.stem} · {', '.join(words)}" if words else path.stem
 
 
 @dataclass
