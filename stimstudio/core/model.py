@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from .errors import CheckpointError
 from .nets import (
@@ -28,6 +29,7 @@ from .nets import (
     Generator,
     GeneratorConfig,
 )
+from .nets.projected import ProjectedConfig, ProjectedDiscriminator
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 DEFAULT_NAME = "stimstudio-minimias-128"
@@ -77,7 +79,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 @dataclass
 class Model:
-    """Generator (EMA), encoder and discriminator that belong together, plus their card."""
+    """Generator (EMA), encoder and discriminator that belong together, plus their card.
+
+    `P` is the projected discriminator a generator was trained against (its random projections
+    and scale discriminators; the ImageNet feature network comes from its wheel). It is stored
+    under `P.` so that a run resumes from the shipped file on a new machine; `D` stays the
+    StyleGAN2 discriminator that the encoder phase and the perceptual fallback use.
+    """
 
     G: Generator
     E: Encoder
@@ -85,6 +93,7 @@ class Model:
     card: dict = field(default_factory=dict)
     path: Path | None = None
     sha256: str | None = None
+    P: ProjectedDiscriminator | None = None
 
     @classmethod
     def create(
@@ -126,20 +135,26 @@ class Model:
         return self.path.stem if self.path else "unsaved model"
 
     def architecture(self) -> dict:
-        return {
+        arch = {
             "generator": self.G.cfg.to_dict(),
             "discriminator": self.D.cfg.to_dict(),
             "encoder": self.E.cfg.to_dict(),
             "num_ws": self.G.num_ws,
         }
+        if self.P is not None:
+            arch["projected_discriminator"] = self.P.cfg.to_dict()
+        return arch
+
+    def _nets(self) -> list[nn.Module]:
+        return [n for n in (self.G, self.E, self.D, self.P) if n is not None]
 
     def eval_mode(self) -> Model:
-        for net in (self.G, self.E, self.D):
+        for net in self._nets():
             net.eval().requires_grad_(False)
         return self
 
     def to(self, device) -> Model:
-        for net in (self.G, self.E, self.D):
+        for net in self._nets():
             net.to(device)
         return self
 
@@ -148,6 +163,9 @@ class Model:
         for prefix, net in (("G", self.G), ("E", self.E), ("D", self.D)):
             for k, v in net.state_dict().items():
                 out[f"{prefix}.{k}"] = v
+        if self.P is not None:
+            for k, v in self.P.shipped_state_dict().items():
+                out[f"P.{k}"] = v
         return out
 
     def save(self, path: str | Path, dtype: torch.dtype = torch.float16, **card_extra) -> Path:
@@ -191,7 +209,7 @@ def _read_card(path: Path) -> dict:
         raise CheckpointError(f"model card {card_path.name} is not valid JSON: {exc}") from exc
 
 
-def _build(card: dict, name: str) -> Model:
+def _build(card: dict, name: str, with_projected: bool = False) -> Model:
     arch = card.get("architecture")
     if not isinstance(arch, dict):
         raise CheckpointError(f"model card of {name} has no 'architecture' section")
@@ -199,9 +217,13 @@ def _build(card: dict, name: str) -> Model:
         g_cfg = GeneratorConfig(**arch["generator"])
         d_cfg = DiscriminatorConfig(**arch["discriminator"])
         e_cfg = EncoderConfig(**arch["encoder"])
-        return Model(Generator(g_cfg), Encoder(e_cfg), Discriminator(d_cfg), card=card)
+        p_cfg = None
+        if with_projected and "projected_discriminator" in arch:
+            p_cfg = ProjectedConfig(**arch["projected_discriminator"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"model card of {name} has an invalid architecture: {exc}") from exc
+    P = ProjectedDiscriminator(p_cfg) if p_cfg is not None else None
+    return Model(Generator(g_cfg), Encoder(e_cfg), Discriminator(d_cfg), card=card, P=P)
 
 
 def load_model(
@@ -209,8 +231,13 @@ def load_model(
     device: torch.device | str = "cpu",
     expect_resolution: int | None = None,
     verify_hash: bool = True,
+    with_projected: bool = False,
 ) -> Model:
-    """Load and validate a model; every problem becomes one CheckpointError sentence."""
+    """Load and validate a model; every problem becomes one CheckpointError sentence.
+
+    The projected discriminator (`P.` tensors) is only built when asked for (training
+    resumes): using a model never needs the feature network.
+    """
     path = Path(path) if path is not None else default_weights_path()
     if path.suffix == ".json":
         path = path.with_suffix(".safetensors")
@@ -230,7 +257,9 @@ def load_model(
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path.name} is not a readable safetensors file: {exc}") from exc
-    model = _build(card, path.name)
+    model = _build(card, path.name, with_projected)
+    if model.P is None:
+        tensors = {k: v for k, v in tensors.items() if not k.startswith("P.")}
     if expect_resolution is not None and model.resolution != expect_resolution:
         raise CheckpointError(
             f"{path.name} is a {model.resolution}x{model.resolution} model; "
@@ -252,13 +281,18 @@ def load_model(
                 f"{path.name}: tensor {k} has shape {tuple(tensors[k].shape)}, "
                 f"the architecture needs {tuple(shape)}"
             )
-    for prefix, net in (("G", model.G), ("E", model.E), ("D", model.D)):
+    for prefix, net in (("G", model.G), ("E", model.E), ("D", model.D), ("P", model.P)):
+        if net is None:
+            continue
         sub = {
             k[len(prefix) + 1 :]: (v.float() if v.is_floating_point() else v)
             for k, v in tensors.items()
             if k.startswith(prefix + ".")
         }
-        net.load_state_dict(sub)
+        if prefix == "P":
+            net.load_shipped_state_dict(sub)
+        else:
+            net.load_state_dict(sub)
     for k, v in tensors.items():
         if v.is_floating_point() and not torch.isfinite(v).all():
             raise CheckpointError(f"{path.name}: tensor {k} holds NaN or infinite values")

@@ -1,6 +1,8 @@
-"""Phase 1: train the StyleGAN2 generator and discriminator on mammogram patches.
+"""Phase 1: train the StyleGAN2 generator against a discriminator on mammogram patches.
 
-Non-saturating logistic loss, lazy R1, EMA generator, style-mixing regularisation, DiffAugment,
+Two discriminator kinds (`--discriminator`): "stylegan2" (residual D, non-saturating logistic
+loss, lazy R1) and "projected" (frozen EfficientNet-Lite0 features, random mixing, scale
+discriminators, hinge loss, no R1; see core/nets/projected.py for why). Common to both: EMA generator, style-mixing regularisation, DiffAugment,
 bf16 autocast on CPU, resumable atomic state, a divergence guard that rolls back to the last
 good state, sample grids and a JSONL metrics log. Gradients are averaged across torchrun ranks
 the way stylegan2-ada-pytorch does it (one flat all-reduce per step), which also covers the
@@ -22,9 +24,15 @@ import torch
 import torch.nn.functional as F
 
 from ..core.device import Compute
-from ..core.errors import CheckpointError, DatasetError
+from ..core.errors import CheckpointError, DatasetError, OptionError
 from ..core.model import Model, load_model
 from ..core.nets import GeneratorConfig
+from ..core.nets.projected import (
+    ProjectedConfig,
+    ProjectedDiscriminator,
+    hinge_d_loss,
+    hinge_g_loss,
+)
 from .augment import diff_augment
 from .checkpoint import load_state, rng_state, save_state, set_rng_state
 from .dataset import load_patches
@@ -60,6 +68,11 @@ class GanConfig:
     pl_interval: int = 4
     pl_decay: float = 0.01
     pl_batch_shrink: int = 2
+    # "stylegan2" (the original recipe) or "projected" (Sauer et al. 2021)
+    discriminator: str = "stylegan2"
+    # extra snapshots every N minutes of CPU time (equal-CPU-time comparisons; 0 = off);
+    # each keeps its model file as model-gan-cpuNNNNmin.safetensors
+    snapshot_cpu_minutes: float = 0.0
     extra: dict = field(default_factory=dict)
 
     def generator_config(self) -> GeneratorConfig:
@@ -86,7 +99,22 @@ class GanProgress:
     event: str | None = None  # "snapshot", "rollback", ...
 
 
-ARCH_KEYS = ("resolution", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max")
+ARCH_KEYS = (
+    "resolution",
+    "z_dim",
+    "w_dim",
+    "mapping_layers",
+    "channel_base",
+    "channel_max",
+    "discriminator",
+)
+DISCRIMINATORS = ("stylegan2", "projected")
+
+
+def lazy_factor(interval: int) -> float:
+    """Lazy regularisation scales lr and beta2 by interval / (interval + 1) (StyleGAN2,
+    App. B); an interval of 0 means the regulariser is off, so nothing is scaled."""
+    return interval / (interval + 1) if interval > 0 else 1.0
 
 
 def _batches(patches: np.ndarray, batch: int, rng: np.random.Generator, d: Dist) -> Iterator:
@@ -141,26 +169,47 @@ class GanTrainer:
                 f"{cfg.resolution}px (rebuild the data set or change --resolution)"
             )
         self.patches = ps.patches
-        torch.manual_seed(cfg.seed + self.dist.rank)
+        if len(self.patches) < cfg.batch * self.dist.world_size:
+            raise DatasetError(
+                f"{cfg.data} holds {len(self.patches)} patches, fewer than one batch of "
+                f"{cfg.batch * self.dist.world_size}; lower --batch or build a larger data set"
+            )
+        if cfg.discriminator not in DISCRIMINATORS:
+            raise OptionError(
+                f"--discriminator must be one of {', '.join(DISCRIMINATORS)}, "
+                f"not {cfg.discriminator!r}"
+            )
         model = Model.create(cfg.generator_config(), seed=cfg.seed)
+        # Model.create seeds globally for identical weights on every rank; from here on each
+        # rank draws its own z, mixing, noise and augmentation.
+        torch.manual_seed(cfg.seed + 7717 * self.dist.rank)
         self.device = compute.device
         model.to(self.device)
         self.G, self.D = model.G, model.D
         self.E = model.E
-        for net in (self.G, self.D):
-            net.train().requires_grad_(True)
+        self.projected = cfg.discriminator == "projected"
+        self.P = None
+        if self.projected:
+            with torch.random.fork_rng():
+                torch.manual_seed(cfg.seed + 1)  # the same random projection on every rank
+                self.P = ProjectedDiscriminator(ProjectedConfig(resolution=cfg.resolution))
+            self.P.to(self.device).train()
+            self.P.discs.requires_grad_(True)
+        self.disc = self.P if self.projected else self.D  # the one this run trains
+        self.G.train().requires_grad_(True)
+        if not self.projected:
+            self.D.train().requires_grad_(True)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        # lazy regularisation scales lr and beta2 by interval / (interval + 1) (StyleGAN2, App. B)
-        gb = cfg.pl_interval / (cfg.pl_interval + 1) if cfg.pl_weight > 0 else 1.0
+        gb = lazy_factor(cfg.pl_interval) if cfg.pl_weight > 0 else 1.0
         self.opt_g = torch.optim.Adam(
             self.G.parameters(), lr=cfg.lr * gb, betas=(0.0, 0.99**gb), eps=1e-8
         )
         self.pl_mean = torch.zeros([], device=compute.device)
-        mb = cfg.r1_interval / (cfg.r1_interval + 1)
-        self.opt_d = torch.optim.Adam(
-            self.D.parameters(), lr=cfg.lr * mb, betas=(0.0, 0.99**mb), eps=1e-8
-        )
+        mb = 1.0 if self.projected else lazy_factor(cfg.r1_interval)
+        d_params = self.P.trainable_parameters() if self.projected else self.D.parameters()
+        self.opt_d = torch.optim.Adam(d_params, lr=cfg.lr * mb, betas=(0.0, 0.99**mb), eps=1e-8)
         self.step, self.nimg, self.train_seconds = 0, 0, 0.0
+        self.cpu_seconds = 0.0
         self.rng = np.random.default_rng(cfg.seed + 1000 * self.dist.rank)
         self.rollbacks = 0
         self.fixed_z = torch.randn(32, cfg.z_dim, generator=torch.Generator().manual_seed(123))
@@ -171,12 +220,14 @@ class GanTrainer:
             "config": asdict(self.cfg),
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
+            "P": None if self.P is None else self.P.shipped_state_dict(),
             "G_ema": self.G_ema.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "step": self.step,
             "nimg": self.nimg,
             "train_seconds": self.train_seconds,
+            "cpu_seconds": self.cpu_seconds,
             "augment": self.cfg.augment,
             "pl_mean": float(self.pl_mean),
             "rng": rng_state(),
@@ -184,7 +235,8 @@ class GanTrainer:
         }
 
     def load(self, state: dict) -> None:
-        old = state.get("config", {})
+        old = dict(state.get("config", {}))
+        old.setdefault("discriminator", "stylegan2")
         diff = [k for k in ARCH_KEYS if k in old and old[k] != getattr(self.cfg, k)]
         if diff:
             k = diff[0]
@@ -194,11 +246,14 @@ class GanTrainer:
             )
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
+        if self.P is not None:
+            self.P.load_shipped_state_dict(state["P"])
         self.G_ema.load_state_dict(state["G_ema"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.step, self.nimg = state["step"], state["nimg"]
         self.train_seconds = state.get("train_seconds", 0.0)
+        self.cpu_seconds = state.get("cpu_seconds", self.train_seconds)
         self.pl_mean.fill_(float(state.get("pl_mean", 0.0)))
         if self.dist.rank == 0 and "rng" in state:
             set_rng_state(state["rng"])
@@ -214,7 +269,7 @@ class GanTrainer:
             if state.get("unreadable"):
                 msg += f" ({state['unreadable']}; the state before it was used)"
         elif weights:
-            m = load_model(weights)
+            m = load_model(weights, with_projected=self.projected)
             if m.G.cfg != self.cfg.generator_config():
                 raise CheckpointError(
                     f"{weights} has another generator configuration than this run asks for"
@@ -224,19 +279,27 @@ class GanTrainer:
             self.D.load_state_dict(m.D.state_dict())
             self.nimg = int(float(m.card.get("kimg", 0)) * 1000)
             self.train_seconds = float(m.card.get("training_seconds", 0.0))
+            self.cpu_seconds = 0.0
             msg = (
                 f"resumed networks from {weights} at {self.nimg / 1000:.1f} kimg (fresh optimizer)"
             )
+            if self.projected and m.P is not None:
+                self.P.load_shipped_state_dict(m.P.shipped_state_dict())
+            elif self.projected:
+                msg += "; its generator was trained with the stylegan2 discriminator, so the "
+                msg += "projected discriminator starts fresh"
         else:
             msg = "starting a new run"
         broadcast_module(self.G, self.dist)
         broadcast_module(self.D, self.dist)
         broadcast_module(self.G_ema, self.dist)
+        if self.P is not None:
+            broadcast_module(self.P, self.dist)
         return msg
 
     # -- one step ---------------------------------------------------------------------------
     def _d_step(self, real: torch.Tensor, do_r1: bool) -> tuple[float, float | None]:
-        cfg, G, D = self.cfg, self.G, self.D
+        cfg, G, D = self.cfg, self.G, self.disc
         z = torch.randn(real.shape[0], cfg.z_dim, device=self.device)
         self.opt_d.zero_grad(set_to_none=True)
         with self.compute.autocast():
@@ -244,10 +307,13 @@ class GanTrainer:
                 fake = G.synthesize(_ws_with_mixing(G, z, cfg.style_mixing), noise_mode="random")
             logits_fake = D(diff_augment(fake.float(), cfg.augment))
             logits_real = D(diff_augment(real, cfg.augment))
-        loss = F.softplus(logits_fake.float()).mean() + F.softplus(-logits_real.float()).mean()
+        if self.projected:
+            loss = hinge_d_loss(logits_real.float(), logits_fake.float())
+        else:
+            loss = F.softplus(logits_fake.float()).mean() + F.softplus(-logits_real.float()).mean()
         loss.backward()
         r1_val = None
-        if do_r1:
+        if do_r1 and not self.projected:
             real_r1 = real.detach().requires_grad_(True)
             with self.compute.autocast():
                 logits = D(diff_augment(real_r1, cfg.augment))
@@ -255,23 +321,27 @@ class GanTrainer:
             r1 = grad.square().sum(dim=[1, 2, 3]).mean()
             (r1 * (cfg.r1_gamma / 2) * cfg.r1_interval).backward()
             r1_val = float(r1.detach())
-        all_reduce_grads(D, self.dist)
+        all_reduce_grads(self.P.discs if self.projected else D, self.dist)
         self.opt_d.step()
         return float(loss.detach()), r1_val
 
     def _g_step(self, batch: int) -> float:
-        cfg, G, D = self.cfg, self.G, self.D
+        cfg, G, D = self.cfg, self.G, self.disc
+        trained = self.P.discs if self.projected else D
         z = torch.randn(batch, cfg.z_dim, device=self.device)
         self.opt_g.zero_grad(set_to_none=True)
-        D.requires_grad_(False)
+        trained.requires_grad_(False)
         with self.compute.autocast():
             ws = _ws_with_mixing(G, z, cfg.style_mixing)
             fake = G.synthesize(ws, noise_mode="random")
             logits = D(diff_augment(fake.float(), cfg.augment))
-        loss = F.softplus(-logits.float()).mean()
+        if self.projected:
+            loss = hinge_g_loss(logits.float())
+        else:
+            loss = F.softplus(-logits.float()).mean()
         loss.backward()
-        D.requires_grad_(True)
-        if cfg.pl_weight > 0 and self.step % cfg.pl_interval == 0:
+        trained.requires_grad_(True)
+        if cfg.pl_weight > 0 and cfg.pl_interval > 0 and self.step % cfg.pl_interval == 0:
             self._path_length_penalty(batch).backward()
         all_reduce_grads(G, self.dist)
         self.opt_g.step()
@@ -307,7 +377,7 @@ class GanTrainer:
                 be.copy_(b)
 
     # -- loop -------------------------------------------------------------------------------
-    def snapshot(self, final: bool = False) -> None:
+    def snapshot(self, final: bool = False, cpu_minutes: float | None = None) -> None:
         if not self.dist.is_main:
             return
         save_state(self.state_path, self.state())
@@ -315,13 +385,23 @@ class GanTrainer:
             imgs = torch.cat([self.G_ema(z[None].to(self.device)) for z in self.fixed_z])
         save_grid(imgs, self.run_dir / f"samples-{self.nimg // 1000:05d}kimg.png")
         save_grid(imgs, self.run_dir / "samples-latest.png")
-        model = Model(self.G_ema, self.E, self.D)
-        model.save(
-            self.run_dir / "model-gan.safetensors",
+        model = Model(self.G_ema, self.E, self.D, P=self.P)
+        card = dict(
             kimg=round(self.nimg / 1000, 3),
             training_seconds=round(self.train_seconds, 1),
+            cpu_seconds=round(self.cpu_seconds, 1),
+            discriminator=self.cfg.discriminator,
             phase="gan",
         )
+        model.save(self.run_dir / "model-gan.safetensors", **card)
+        if cpu_minutes is not None:
+            tag = (
+                f"cpu{cpu_minutes:04.0f}min"
+                if cpu_minutes == int(cpu_minutes)
+                else (f"cpu{cpu_minutes:06.1f}min")
+            )
+            model.save(self.run_dir / f"model-gan-{tag}.safetensors", **card)
+            save_grid(imgs, self.run_dir / f"samples-{tag}.png")
 
     def log(self, record: dict) -> None:
         if self.dist.is_main:
@@ -334,10 +414,12 @@ class GanTrainer:
         batches = _batches(self.patches, cfg.batch, self.rng, self.dist)
         batch_total = cfg.batch * self.dist.world_size
         next_snap = (self.nimg // int(cfg.snapshot_kimg * 1000) + 1) * int(cfg.snapshot_kimg * 1000)
+        every_cpu = cfg.snapshot_cpu_minutes * 60
+        next_cpu = (int(self.cpu_seconds // every_cpu) + 1) * every_cpu if every_cpu > 0 else None
         while self.nimg < cfg.total_kimg * 1000:
             if stop is not None and stop():
                 break
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             real = next(batches).to(self.device)
             do_r1 = cfg.r1_interval > 0 and self.step % cfg.r1_interval == 0
             loss_d, r1 = self._d_step(real, do_r1)
@@ -355,11 +437,17 @@ class GanTrainer:
             self._update_ema(batch_total)
             dt = time.perf_counter() - t0
             self.train_seconds += dt
+            self.cpu_seconds += time.process_time() - c0
             event = None
-            if self.nimg >= next_snap:
-                next_snap += int(cfg.snapshot_kimg * 1000)
+            if next_cpu is not None and self.cpu_seconds >= next_cpu:
+                self.snapshot(cpu_minutes=round(next_cpu / 60, 1))
+                next_cpu += every_cpu
+                event = "snapshot"
+            elif self.nimg >= next_snap:
                 self.snapshot()
                 event = "snapshot"
+            if self.nimg >= next_snap:
+                next_snap += int(cfg.snapshot_kimg * 1000)
             if self.step % 20 == 0 or event:
                 self.log(
                     {
@@ -370,6 +458,7 @@ class GanTrainer:
                         "r1": r1,
                         "sec_per_kimg": round(dt * 1000 / batch_total, 1),
                         "time": round(self.train_seconds, 1),
+                        "cpu": round(self.cpu_seconds, 1),
                     }
                 )
             yield GanProgress(
