@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from .errors import show_error, show_exception
+from .model_status import model_status
 from .prefs import Preferences, sample_files, sample_title
 from .project import SUFFIX, Project, Recovery
 from .widgets import icon
@@ -150,6 +151,7 @@ class MainWindow(QMainWindow):
         self.model = None
         self.compute = None
         self.model_error: str | None = None
+        self.model_status = None  # ModelStatus of the loaded model
         self.loader: ModelLoader | None = None
         self.tasks: set[TaskWorker] = set()
         self._mammos: OrderedDict[str, object] = OrderedDict()
@@ -344,6 +346,14 @@ class MainWindow(QMainWindow):
         samples.addSeparator()
         samples.addAction(self._action("Open all samples", lambda: self.open_paths(sample_files())))
         help_menu.addAction(self._action("&Keyboard shortcuts", self.show_shortcuts, "F1"))
+        help_menu.addAction(
+            self._action(
+                "About the &model…",
+                self.show_model_about,
+                tip="What the loaded model was trained on and how it measures against its "
+                "quality targets",
+            )
+        )
         help_menu.addAction(self._action("&About StimStudio", self.show_about))
 
         tb = QToolBar("Main")
@@ -371,8 +381,8 @@ class MainWindow(QMainWindow):
         self.device_label.setToolTip("Where the model computes; change it in Settings (Ctrl+,)")
         self.model_label = QPushButton("Model: loading…")
         self.model_label.setObjectName("statusButton")
-        self.model_label.setToolTip("The generator + encoder in use. Click to choose another.")
-        self.model_label.clicked.connect(self.open_settings)
+        self.model_label.setToolTip("The generator + encoder in use. Click for its status.")
+        self.model_label.clicked.connect(self.show_model_about)
         self.memory_label = QLabel(memory_text())
         for w in (self.task_label, self.task_bar, self.model_label, self.device_label):
             sb.addPermanentWidget(w)
@@ -405,11 +415,13 @@ class MainWindow(QMainWindow):
     def _model_loaded(self, model, compute) -> None:
         self.model, self.compute, self.model_error = model, compute, None
         self.render_worker.set_model(model, compute)
-        card = model.card or {}
-        kimg = card.get("kimg")
-        extra = f" · {float(kimg):.1f} kimg" if isinstance(kimg, (int, float)) else ""
-        self.model_label.setText(f"Model: {model.name} · {model.resolution} px{extra}")
-        self.model_label.setProperty("warning", False)
+        self.model_status = model_status(model.card, model.name)
+        self.model_label.setText(f"Model: {model.name} · {self.model_status.short}")
+        self.model_label.setToolTip(
+            f"{self.model_status.summary}\n\n{model.resolution} px. Click for the model's "
+            "evaluation (Help ▸ About the model)."
+        )
+        self.model_label.setProperty("warning", not self.model_status.ready)
         self.model_label.style().polish(self.model_label)
         self.device_label.setText(f"Device: {compute.describe()}")
         self.notice.hide()
@@ -418,6 +430,7 @@ class MainWindow(QMainWindow):
 
     def _model_failed(self, message: str, detail: str) -> None:
         self.model, self.compute, self.model_error = None, None, message
+        self.model_status = None
         self.render_worker.set_model(None, None)
         self.model_label.setText("No model — choose one in Settings…")
         self.model_label.setProperty("warning", True)
@@ -811,6 +824,12 @@ class MainWindow(QMainWindow):
             "inversion (Zhu et al. 2020); StyleGAN2 (Karras et al.).<br>Sample images: "
             "mini-MIAS (Suckling et al. 1994), research use only.",
         )
+
+    def show_model_about(self) -> None:
+        """Help ▸ About the model: the card's evaluation against its targets, or why none."""
+        from .panels.settings import ModelAboutDialog
+
+        ModelAboutDialog(self).exec()
 
     # -- navigation and lifecycle ------------------------------------------------------------
 

@@ -101,6 +101,7 @@ class ImageTile(QFrame):
 
     def clear(self, text: str = "—") -> None:
         self._pm = None
+        self.image_array = None
         self.image.setPixmap(QPixmap())
         self.image.setText(text)
 
@@ -109,6 +110,7 @@ class ImageTile(QFrame):
             self.clear()
             return
         self._pm = QPixmap.fromImage(qimage(img, model_range))
+        self.image_array = img if model_range else None  # what a zoom view shows
         self.image.setText("")
         self._rescale()
 
@@ -132,7 +134,8 @@ class ImageTile(QFrame):
 
     def mouseReleaseEvent(self, event):  # noqa: N802
         super().mouseReleaseEvent(event)
-        self.clicked.emit()
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit()
 
 
 class DragSpinBox(QDoubleSpinBox):

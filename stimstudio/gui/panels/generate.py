@@ -4,6 +4,7 @@ their metrics (the paper's Fig. 4)."""
 
 from __future__ import annotations
 
+import html
 import json
 import time
 from dataclasses import asdict
@@ -40,6 +41,12 @@ METHOD_TITLES = {
     "stylemix": "Style mix",
     "stylemix+opt": "Style mix + Eq. 4",
 }
+METHOD_SHORT = {
+    "encoder": "encoder",
+    "optimized": "Eq. 4",
+    "stylemix": "style mix",
+    "stylemix+opt": "style mix + Eq. 4",
+}
 METHOD_TIPS = {
     "stitch": "The texture pasted with a feathered edge: the input of the generator",
     "poisson": "Gradient-domain (Poisson) blending of the texture into the template",
@@ -54,12 +61,18 @@ METRICS_TIP = (
     "relative to the template's own (1 = no visible seam).\nShape: SSIM of the coarse image "
     "outside the mask against the template (1 = layout kept)."
 )
+LOSS_NAMES = {"perceptual": "λ3 · perceptual", "encoder": "λ4 · encoder"}
 LOSS_COLORS = {
     "pixel": "#4aa3df",
     "perceptual": "#e3a33c",
     "encoder": "#5ad17a",
     "total": "#e4e7eb",
 }
+
+
+def perceptual_name(vgg16_path: str) -> str:
+    """The perceptual network's name as results record it (core.nets.perceptual)."""
+    return "vgg16-conv4_3" if vgg16_path else "discriminator-blocks1-3"
 
 
 def metrics_text(m: dict) -> str:
@@ -72,8 +85,10 @@ def metrics_text(m: dict) -> str:
     return "\n".join(lines)
 
 
-def result_record(comp, model, settings, placement: dict, seconds: float) -> dict:
-    """A Composite as plain project data."""
+def result_record(
+    comp, model, settings, placement: dict, seconds: float, sources: dict | None = None
+) -> dict:
+    """A Composite as plain project data; sources: the texture's and template's film paths."""
     return {
         "images": dict(comp.images),
         "metrics": {k: {n: float(v) for n, v in m.items()} for k, m in comp.metrics.items()},
@@ -87,6 +102,8 @@ def result_record(comp, model, settings, placement: dict, seconds: float) -> dic
         "seconds": round(seconds, 2),
         "model_sha256": model.sha256,
         "model_name": model.name,
+        "texture_file": (sources or {}).get("texture"),
+        "template_file": (sources or {}).get("template"),
     }
 
 
@@ -121,6 +138,12 @@ class GeneratePage(QWidget):
         self.steps.valueChanged.connect(self._steps_changed)
         self.mix_opt = QCheckBox("Also optimise from the style mix")
         self.mix_opt.setToolTip("A sixth result: Eq. 4 started from the style mix (twice as long)")
+        self.model_notice = QLabel("")
+        self.model_notice.setObjectName("modelNotice")
+        self.model_notice.setWordWrap(True)
+        self.model_notice.setTextFormat(Qt.TextFormat.RichText)
+        self.model_notice.linkActivated.connect(lambda _link: ctx.show_model_about())
+        self.model_notice.hide()
         self.settings_label = QLabel("")
         self.settings_label.setObjectName("hint")
         more = QPushButton("Settings…")
@@ -138,7 +161,7 @@ class GeneratePage(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
-        self.status = QLabel("Ready when the texture, template and mask are.")
+        self.status = QLabel("")
         self.status.setObjectName("stat")
         prow = QHBoxLayout()
         prow.addWidget(self.progress, 1)
@@ -156,14 +179,29 @@ class GeneratePage(QWidget):
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "loss (weighted terms, log)")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
-        self._add_legend()
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setToolTip("Each term of Eq. 4 as it is optimised (log scale)")
         self.curves: dict[str, pg.PlotDataItem] = {}
+        # the legend above the plot, never over the curves
+        self.legend = QLabel(
+            " &nbsp; ".join(
+                f"<span style='color:{c}'>━━</span> {LOSS_NAMES.get(k, k)}"
+                for k, c in LOSS_COLORS.items()
+            )
+        )
+        self.legend.setObjectName("hint")
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        plot_box = QVBoxLayout()
+        plot_box.setSpacing(2)
+        plot_box.addWidget(self.legend)
+        plot_box.addWidget(self.plot, 1)
+        for tile in (self.tile_input, self.tile_preview):
+            tile.clicked.connect(lambda t=tile: self.zoom_tile(t))
+            tile.setCursor(Qt.CursorShape.PointingHandCursor)
         live = QHBoxLayout()
         live.addWidget(self.tile_input, 1)
         live.addWidget(self.tile_preview, 1)
-        live.addWidget(self.plot, 2)
+        live.addLayout(plot_box, 2)
 
         # results
         self.results_box = QGroupBox("Results")
@@ -179,6 +217,7 @@ class GeneratePage(QWidget):
         self.btn_save.setEnabled(False)
 
         lay = QVBoxLayout(self)
+        lay.addWidget(self.model_notice)
         lay.addLayout(top)
         lay.addWidget(self.settings_label)
         lay.addLayout(prow)
@@ -217,11 +256,28 @@ class GeneratePage(QWidget):
 
     def _update_settings_label(self) -> None:
         p = self.ctx.prefs
-        per = "VGG16" if p.vgg16 else "discriminator features"
+        where = self.ctx.compute.describe() if self.ctx.compute else "no model"
         self.settings_label.setText(
-            f"λ3 {p.lambda_perceptual:g} · λ4 {p.lambda_encoder:g} · lr {p.lr:g} · "
-            f"perceptual: {per} · {self.ctx.compute.describe() if self.ctx.compute else 'no model'}"
+            f"Eq. 4 weights: perceptual λ3 {p.lambda_perceptual:g}, encoder λ4 "
+            f"{p.lambda_encoder:g}, step size {p.lr:g} · perceptual features: "
+            f"{perceptual_name(p.vgg16)} · {where}"
         )
+        self.settings_label.setToolTip(
+            "Eq. 4 minimises pixel error + λ3 × perceptual distance + λ4 × encoder "
+            "consistency inside the mask (Settings, Ctrl+, changes them)"
+        )
+
+    def _update_model_notice(self) -> None:
+        status = getattr(self.ctx, "model_status", None)
+        if self.ctx.model is None or status is None or status.ready:
+            self.model_notice.hide()
+            return
+        self.model_notice.setText(
+            f"{html.escape(status.brief)} <a href='about' style='color:#9fc9ea'>About the "
+            "model…</a>"
+        )
+        self.model_notice.setToolTip(status.summary)
+        self.model_notice.show()
 
     def _on_changed(self, key: str) -> None:
         if key in ("texture", "template", "mask", "placement"):
@@ -233,6 +289,7 @@ class GeneratePage(QWidget):
         if self.steps.value() != self.ctx.prefs.steps:
             self.steps.setValue(self.ctx.prefs.steps)
         self._update_settings_label()
+        self._update_model_notice()
         self._show_input()
         self._show_result()
         self.btn_run.setEnabled(self.worker is None and self.ctx.model is not None)
@@ -248,10 +305,19 @@ class GeneratePage(QWidget):
         if self.worker is not None:
             return
         got = self.inputs()
+        idle = self.project.get("result") is None
         if isinstance(got, str):
             self.tile_input.clear(got)
             self.tile_input.image.setWordWrap(True)
+            if idle:
+                self.status.setText(f"Not ready: {got[:1].lower()}{got[1:]}")
             return
+        if idle:
+            self.status.setText(
+                "Ready: press Generate (Ctrl+Enter)"
+                if self.ctx.model is not None
+                else "Texture, template and mask are ready; waiting for the model"
+            )
         from stimstudio.core.compose import place, stitch
         from stimstudio.core.errors import StimStudioError
 
@@ -324,18 +390,9 @@ class GeneratePage(QWidget):
 
     def _reset_plot(self) -> None:
         self.plot.clear()
-        self._add_legend()
         self.curves = {}
         self._losses = {}
         self._steps = []
-
-    def _add_legend(self) -> None:
-        if self.plot.plotItem.legend is not None:
-            self.plot.plotItem.legend.scene() and self.plot.plotItem.legend.scene().removeItem(
-                self.plot.plotItem.legend
-            )
-            self.plot.plotItem.legend = None
-        self.plot.addLegend(offset=(-10, -10), brush=pg.mkBrush(21, 23, 26, 200))
 
     def _on_step(self, rec: dict) -> None:
         step, total = rec["step"], rec["total"]
@@ -372,17 +429,20 @@ class GeneratePage(QWidget):
             ys = [v * weights.get(k, 1.0) for v in vals]
             if k not in self.curves:
                 pen = pg.mkPen(LOSS_COLORS.get(k, "#c678dd"), width=2)
-                name = {"perceptual": "λ3 · perceptual", "encoder": "λ4 · encoder"}.get(k, k)
-                self.curves[k] = self.plot.plot(name=name, pen=pen)
+                self.curves[k] = self.plot.plot(name=LOSS_NAMES.get(k, k), pen=pen)
             self.curves[k].setData(self._steps[: len(ys)], ys)
 
     def _on_completed(self, comp) -> None:
         seconds = time.perf_counter() - self._t0
-        rec = result_record(comp, self.ctx.model, self._settings, self._placement, seconds)
+        sources = {}
+        for which in ("texture", "template"):
+            patch = self.project.get(which) or {}
+            sources[which] = (patch.get("source") or {}).get("file") or None
+        rec = result_record(comp, self.ctx.model, self._settings, self._placement, seconds, sources)
         self.project.set("result", rec, "Generate")
         self.last_outcome = "done"
         self.progress.setValue(100)
-        self.status.setText(f"done in {seconds:.1f} s · perceptual: {comp.perceptual}")
+        self.status.setText(f"done in {seconds:.1f} s · perceptual features: {comp.perceptual}")
         self.ctx.statusBar().showMessage(f"Generated in {seconds:.1f} s", 6000)
         self.ctx.autosave()
 
@@ -446,13 +506,15 @@ class GeneratePage(QWidget):
                 self.tile_preview.title.setText("Result: optimized")
             self.status.setText(
                 f"last run: {res['settings'].get('steps')} steps in {res.get('seconds', 0):.1f} s"
-                f" · perceptual: {res.get('perceptual', '')}"
+                f" · perceptual features: {res.get('perceptual', '')}"
             )
             self.progress.setValue(100)
         order = [m for m in METHOD_TITLES if m in res["images"]]
         for col, name in enumerate(order):
             tile = ImageTile(METHOD_TITLES[name], 80)
-            tile.setToolTip(METHOD_TIPS.get(name, "") + "\n\n" + METRICS_TIP)
+            tile.setToolTip(METHOD_TIPS.get(name, "") + "\n\n" + METRICS_TIP + "\n\nClick to zoom.")
+            tile.setCursor(Qt.CursorShape.PointingHandCursor)
+            tile.clicked.connect(lambda n=name: self.zoom_result(n))
             tile.set_image(res["images"][name])
             if name in res["metrics"]:
                 tile.caption.setText(metrics_text(res["metrics"][name]))
@@ -470,6 +532,52 @@ class GeneratePage(QWidget):
             self.result_tiles[name] = tile
             self.keep_buttons[name] = keep
 
+    def _zoom_items(self) -> list:
+        res = self.project.get("result")
+        items = []
+        if res is not None:
+            for name in (m for m in METHOD_TITLES if m in res["images"]):
+                m = res["metrics"].get(name)
+                caption = metrics_text(m).replace("\n", " · ") if m else ""
+                items.append((METHOD_TITLES[name], res["images"][name], caption))
+        return items
+
+    def zoom_result(self, method: str):
+        """A larger, zoomable view of the results, opened on `method` (← / → for the others)."""
+        from ..zoom import ZoomDialog
+
+        items = self._zoom_items()
+        titles = [t for t, _, _ in items]
+        if METHOD_TITLES.get(method) not in titles:
+            return None
+        dlg = ZoomDialog(items, titles.index(METHOD_TITLES[method]), self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.show()
+        self.zoom_dialog = dlg
+        return dlg
+
+    def zoom_tile(self, tile: ImageTile):
+        """The input or live-preview tile, larger (with the results to flip to)."""
+        from ..zoom import ZoomDialog
+
+        if tile.image_array is None:
+            return None
+        items = [(tile.title.text(), tile.image_array, "")] + self._zoom_items()
+        dlg = ZoomDialog(items, 0, self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.show()
+        self.zoom_dialog = dlg
+        return dlg
+
+    def anchor_name(self, method: str) -> str:
+        """'mdb181 on mdb003 · Eq. 4': which texture, which template, which method."""
+        res = self.project.get("result") or {}
+        short = METHOD_SHORT.get(method, METHOD_TITLES.get(method, method))
+        tex, tpl = res.get("texture_file"), res.get("template_file")
+        if tex and tpl:
+            return f"{Path(tex).stem} on {Path(tpl).stem} · {short}"
+        return METHOD_TITLES.get(method, method)
+
     def keep(self, method: str) -> None:
         res = self.project.get("result")
         if res is None or method not in res["latents"]:
@@ -477,7 +585,7 @@ class GeneratePage(QWidget):
         src = dict(res["latent_sources"].get(method, {}))
         src.update({"compose_method": method, "placement": res.get("placement")})
         self.ctx.add_anchor(
-            METHOD_TITLES.get(method, method),
+            self.anchor_name(method),
             res["latents"][method],
             src,
             res["images"][method],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from html import escape
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -165,3 +167,34 @@ class SettingsDialog(QDialog):
             weights=self.weights.text(),
             vgg16=self.vgg16.text(),
         )
+
+
+class ModelAboutDialog(QDialog):
+    """Help ▸ About the model: the loaded model's card, its evaluation against its targets."""
+
+    def __init__(self, ctx, parent=None):
+        super().__init__(parent or ctx)
+        self.ctx = ctx
+        self.setWindowTitle("About the model")
+        self.text = QTextBrowser()
+        self.text.setOpenExternalLinks(False)
+        status = getattr(ctx, "model_status", None)
+        if ctx.model is not None and status is not None:
+            path = f"<p style='color:#8d97a2'>{ctx.model.path}</p>" if ctx.model.path else ""
+            self.text.setHtml(status.html + path)
+        elif ctx.model_error:
+            self.text.setHtml(f"<p><b>No model is loaded.</b> {escape(ctx.model_error)}</p>")
+        else:
+            self.text.setHtml("<p>The model is still loading.</p>")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        choose = buttons.addButton("Choose another model…", QDialogButtonBox.ButtonRole.ActionRole)
+        choose.clicked.connect(self._settings)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.text, 1)
+        lay.addWidget(buttons)
+        self.resize(660, 540)
+
+    def _settings(self) -> None:
+        self.accept()
+        self.ctx.open_settings()
