@@ -89,7 +89,7 @@ class ScaleDiscriminator(nn.Module):
             nxt = _disc_width(size, cfg.disc_channel_max)
             layers.append(DownBlock(c, nxt, cfg.separable))
             c = nxt
-        layers.append(_sn_conv(c, 1, 4, bias=False))
+        layers.append(_sn_conv(c, 1, min(4, size), bias=False))  # tiny test models: < 4 px
         self.main = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -136,7 +136,7 @@ class ProjectedDiscriminator(nn.Module):
         self.projection = FeatureProjection(self.lite0.channels, cfg)
         sizes = [cfg.resolution // s * 2 for s in (4, 8, 16, 32)]  # CSM doubles each size
         self.discs = nn.ModuleList(
-            ScaleDiscriminator(c, max(s, cfg.end_size), cfg)
+            ScaleDiscriminator(c, s, cfg)
             for c, s in list(zip(self.projection.channels, sizes))[: cfg.num_discs]
         )
 

