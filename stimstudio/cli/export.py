@@ -64,7 +64,11 @@ def register(sub) -> None:
 
     r = sub.add_parser(
         "regenerate",
-        help="render an export again from its manifest and check every frame bit for bit",
+        help="check an export: every file on disk against its sha256, every frame rendered "
+        "and encoded again against the manifest",
+        description="Exit 0 only when every listed file is there unchanged and every frame "
+        "renders bit-identically and encodes to the same bytes; otherwise each missing or "
+        "changed file and each differing frame is named and the exit status is 2.",
     )
     r.add_argument("manifest", help="manifest.json (or its folder)")
     r.add_argument("--out", help="also write the regenerated export to this (new) folder")
@@ -251,7 +255,7 @@ def cmd_regenerate(args) -> int:
 
     from ..core.device import pick_compute
     from ..core.errors import CheckpointError, ExportError
-    from ..core.export import iter_regenerate, load_manifest, manifest_model_path
+    from ..core.export import iter_regenerate, listed_files, load_manifest, manifest_model_path
     from ..core.model import load_model
 
     doc = load_manifest(args.manifest)
@@ -284,30 +288,42 @@ def cmd_regenerate(args) -> int:
                 res = rec.result
     finally:
         bar.close()
+    problems = res.problems()
     result = {
         "manifest": str(res.manifest),
         "frames": res.frames,
         "identical": res.identical,
         "differing": res.differing,
+        "missing_files": res.missing_files,
+        "changed_files": res.changed_files,
+        "unverified_files": res.unverified_files,
+        "bytes_differ": res.bytes_differ,
+        "manifest_differs": res.manifest_differs,
         "model_differs": res.model_differs,
         "ok": res.ok,
+        "problems": problems,
         "notes": res.notes,
         "out": str(res.out_dir) if res.out_dir else None,
         "device": compute.describe(),
     }
+    n_files = sum(1 for _ in listed_files(doc))
     if res.ok:
-        text = f"all {res.frames} frames are bit-identical to the manifest ({compute.describe()})"
+        text = (
+            f"all {res.frames} frames are bit-identical to the manifest and all {n_files} "
+            f"files on disk match their sha256 ({compute.describe()})"
+        )
     else:
         text = f"{res.identical} of {res.frames} frames are bit-identical to the manifest"
     if res.out_dir:
         text += f"; written to {res.out_dir}"
-    text = "\n".join([text, *res.notes])
+    text = "\n".join([text, *problems, *res.notes])
     emit(args, result, text)
-    if res.differing and not args.allow_other_model:
-        first = res.differing[0]
+    other_model_only = args.allow_other_model and not (
+        res.missing_files or res.changed_files or (res.bytes_differ and not res.differing)
+    )
+    if not res.ok and not other_model_only:
         raise ExportError(
-            f"{len(res.differing)} of {res.frames} frames differ from the manifest (first: "
-            f"frame {first}); {'; '.join(res.notes) or 'same model, device type and precision'}"
+            f"the export does not match its manifest ({'; '.join(problems) or 'see above'})"
         )
     return 0
 

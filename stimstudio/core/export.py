@@ -4,7 +4,10 @@ One export folder holds one continuum (frames along a path through W+) or a set 
 
     manifest.json            everything needed to make the frames again (see `regenerate`)
     conditions.csv           PsychoPy conditions: identifier headers, `imageFile` relative paths
+                             (always an 8-bit image; 16-bit files in png16File/tiffFile/dicomFile)
     png/ tiff/ dicom/        one folder per chosen format: <id>_0000.png, ...
+    display/                 8-bit PNG copies, when no chosen format is an 8-bit PNG (PsychoPy
+                             converts other images with Pillow to RGBA, which clips 16 bits)
     anchors/                 the anchors' latents, when kept as files rather than inline
     preview.gif | .mp4       animated preview
     contact_sheet.png        every frame on one sheet
@@ -17,7 +20,11 @@ Rules kept here:
   resumed export keeps finished frames untouched and renders only the rest.
 - Frames are rendered one at a time (batch 1, constant noise, fp32 unless asked otherwise):
   the same request on the same device type gives the same bits, which `regenerate` checks
-  against each frame's recorded `image_sha256` (the raw float32 generator output).
+  against each frame's recorded `image_sha256` (the raw float32 generator output). It also
+  checks every file the manifest lists against its sha256, and encodes each frame again and
+  compares the bytes: DICOM UIDs are derived from the request's sha256, so the same request
+  always gives byte-identical files in every format, and a regenerated manifest equals the
+  original except for its times.
 - Synthetic images say so: DICOM headers (ConversionType SYN, ImageType DERIVED\\SECONDARY,
   patient name SYNTHETIC, descriptions and comments), PNG tEXt, TIFF ImageDescription, GIF
   comment. Nothing of a source image's header is copied: sources are recorded as a path
@@ -62,6 +69,8 @@ CONDITIONS_NAME = "conditions.csv"
 SHEET_NAME = "contact_sheet.png"
 
 FORMATS = ("png", "tiff", "dicom")
+DISPLAY = "display"  # 8-bit PNG copies for PsychoPy when no chosen format is an 8-bit PNG
+UID_RULE = "derived from request_sha256 (study, series) and the instance number (SOP)"
 EXTENSIONS = {"png": ".png", "tiff": ".tif", "dicom": ".dcm"}
 PREVIEWS = ("gif", "mp4")
 INTERPOLATIONS = {
@@ -210,6 +219,10 @@ class ExportProgress:
 
 class ModelMismatchError(ExportError):
     """The model file is not the one an export was made with."""
+
+
+class DamagedManifestError(ExportError):
+    """A manifest.json that is there but cannot be read as the export it was."""
 
 
 # ------------------------------------------------------------------------------ leak guard
@@ -472,17 +485,20 @@ def dicom_bytes(
     instance_number: int,
     series_description: str = "SYNTHETIC stimulus",
     comments: str = "",
+    sop_uid: str | None = None,
 ) -> bytes:
-    """A DICOM Secondary Capture image (16-bit MONOCHROME2), new UIDs, labelled synthetic.
+    """A DICOM Secondary Capture image (16-bit MONOCHROME2), labelled synthetic.
 
     Nothing here comes from any source image: patient fields hold SYNTHETIC or are empty
-    (type 2), and there are no dates.
+    (type 2), and there are no dates. The SOP instance UID is derived from the series UID and
+    the instance number unless given, so the same request gives the same bytes (regenerate).
     """
     from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage
 
     arr = quantize(img01, 16)
-    sop_uid = generate_uid()
+    if sop_uid is None:
+        sop_uid = derived_uid(series_uid, "instance", str(int(instance_number)))
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
     meta.MediaStorageSOPInstanceUID = sop_uid
@@ -513,6 +529,9 @@ def dicom_bytes(
     ds.StudyDescription = "SYNTHETIC STIMULI (StimStudio)"
     ds.SeriesDescription = series_description[:64]
     ds.SeriesNumber = 1
+    # General Series, Type 2C: required for a paired body part. A synthetic patch has no
+    # side; "empty when actually unknown" is the standard's value for that (dciodvfy: valid).
+    ds.Laterality = ""
     ds.InstanceNumber = int(instance_number)
     ds.DerivationDescription = SYNTHETIC_LABEL
     ds.ImageComments = (SYNTHETIC_LABEL + (". " + comments if comments else ""))[:10240]
@@ -535,6 +554,17 @@ def dicom_bytes(
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
     return buf.getvalue()
+
+
+def derived_uid(*parts: str) -> str:
+    """A DICOM UID that depends only on `parts` (pydicom's root + a hash of them).
+
+    Export UIDs are derived from the request's sha256, so exporting or regenerating the same
+    request gives byte-identical DICOM files; a different request gives different UIDs.
+    """
+    from pydicom.uid import generate_uid
+
+    return generate_uid(entropy_srcs=["stimstudio-export", *map(str, parts)])
 
 
 def read_frame(path: str | os.PathLike) -> np.ndarray:
@@ -776,6 +806,7 @@ class _Job:
     settings: ExportSettings
     positions: list[float] | None = None  # given when regenerating or resuming
     anchor_names: list[str] = field(default_factory=list)
+    dicom_uids: dict | None = None  # a manifest's, when regenerating (else derived)
 
     @property
     def segments(self) -> int:
@@ -814,14 +845,27 @@ def _job_for_path(path, cid: str, settings: ExportSettings) -> _Job:
     return _Job("stills", cid, anchors, len(anchors), False, "none", "none", None, settings)
 
 
+def needs_display_copy(settings: ExportSettings) -> bool:
+    """True when no chosen format is an 8-bit PNG: the frames then get 8-bit display copies.
+
+    PsychoPy's ImageStim converts images with Pillow to RGBA, which clips 16-bit values (a
+    frame holding 2361..47518 shows white); the conditions file's `imageFile` must point at
+    8-bit images, and the 16-bit files get their own columns.
+    """
+    return not ("png" in settings.formats and settings.bits == 8)
+
+
 def _frame_files(job: _Job, i: int) -> dict[str, str]:
-    """Relative paths (forward slashes) of frame i in each format."""
+    """Relative paths (forward slashes) of frame i in each format (+ "display" when needed)."""
     if job.kind == "stills":
         stem = job.anchor_names[i]
     else:
         width = max(4, len(str(job.frames - 1)))
         stem = f"{job.cid}_{i:0{width}d}"
-    return {fmt: f"{fmt}/{stem}{EXTENSIONS[fmt]}" for fmt in job.settings.formats}
+    files = {fmt: f"{fmt}/{stem}{EXTENSIONS[fmt]}" for fmt in job.settings.formats}
+    if needs_display_copy(job.settings):
+        files[DISPLAY] = f"{DISPLAY}/{stem}.png"
+    return files
 
 
 def _anchor_names(anchors: list[Anchor]) -> list[str]:
@@ -873,14 +917,29 @@ def load_manifest(path: str | os.PathLike) -> dict:
     if not p.is_file():
         raise ExportError(f"manifest not found: {p}")
     try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ExportError(f"{p} is not a readable manifest ({exc})") from None
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ExportError(f"cannot read {p}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise DamagedManifestError(f"{p} is a damaged manifest (not UTF-8 text)") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if p.name != MANIFEST_NAME:
+            raise ExportError(f"{p} is not a StimStudio export manifest (not JSON)") from None
+        raise DamagedManifestError(
+            f"{p} is a damaged manifest (JSON breaks at line {exc.lineno} column {exc.colno}: "
+            f"{exc.msg})"
+        ) from None
     if not isinstance(doc, dict) or doc.get("format") != EXPORT_FORMAT:
+        if p.name == MANIFEST_NAME and isinstance(doc, dict) and "request_sha256" in doc:
+            raise DamagedManifestError(f"{p} is a damaged manifest (no 'format')")
         raise ExportError(f"{p} is not a StimStudio export manifest")
-    for key in ("request", "model", "anchors", "output", "compute"):
+    for key in ("request", "request_sha256", "model", "anchors", "output", "compute"):
         if key not in doc:
-            raise ExportError(f"{p} is a damaged manifest (no {key!r})")
+            raise DamagedManifestError(f"{p} is a damaged manifest (no {key!r})")
+    if not all(isinstance(doc[k], dict) for k in ("request", "model", "output", "compute")):
+        raise DamagedManifestError(f"{p} is a damaged manifest (a section is not an object)")
     doc["_path"] = str(p)
     return doc
 
@@ -945,7 +1004,8 @@ def remove_incomplete_export(out_dir: str | os.PathLike) -> None:
 
 
 def export_status(out_dir: str | os.PathLike) -> str:
-    """ "missing" | "empty" | "complete" | "incomplete" | "other" (files but no export)."""
+    """ "missing" | "empty" | "complete" | "incomplete" | "damaged" (a manifest.json that
+    cannot be read) | "other" (files but no export)."""
     out = Path(out_dir)
     if not out.exists():
         return "missing"
@@ -955,6 +1015,8 @@ def export_status(out_dir: str | os.PathLike) -> str:
         return "empty"
     try:
         doc = load_manifest(out)
+    except DamagedManifestError:
+        return "damaged"
     except ExportError:
         return "other"
     return "complete" if doc.get("complete") else "incomplete"
@@ -1009,6 +1071,35 @@ def export(path, model, out_dir, settings=None, compute=None, **kwargs) -> Expor
     return last.result
 
 
+def _encode_frame(
+    job: _Job, i: int, img: np.ndarray, out_spacing: float | None, uids: dict
+) -> dict[str, tuple[str, bytes]]:
+    """Frame i's files: kind -> (relative path, bytes). The same request and generator
+    output always give the same bytes (export, resume and regenerate share this)."""
+    settings = job.settings
+    img01 = _to01(resize(img, settings.size, settings.interpolation))
+    out = {}
+    for fmt, rel in _frame_files(job, i).items():
+        if fmt == DISPLAY:
+            data = png_bytes(img01, 8)
+        elif fmt == "png":
+            data = png_bytes(img01, settings.bits)
+        elif fmt == "tiff":
+            data = tiff_bytes(img01)
+        else:
+            data = dicom_bytes(
+                img01,
+                pixel_spacing_mm=out_spacing,
+                study_uid=uids["study_uid"],
+                series_uid=uids["series_uid"],
+                instance_number=i + 1,
+                series_description=f"SYNTHETIC {job.kind} {job.cid}",
+                comments=f"{job.kind} {job.cid}, frame {i} of {job.frames}",
+            )
+        out[fmt] = (rel, data)
+    return out
+
+
 def _check_anchors(job: _Job, model: Model) -> None:
     for a in job.anchors:
         try:
@@ -1055,6 +1146,14 @@ def _run(
     same = old is not None and old.get("request_sha256") == request_sha
     if status == "other" and not overwrite:
         raise ExportError(f"{out} already holds other files; choose an empty folder or overwrite")
+    if status == "damaged" and not overwrite:
+        try:
+            load_manifest(out)
+        except DamagedManifestError as exc:
+            reason = str(exc)
+        raise ExportError(
+            f"{reason}; the export there cannot be resumed or checked: overwrite it to start again"
+        )
     if old is not None and not same and not overwrite:
         raise ExportError(
             f"{out} holds another export (different anchors, path or settings); "
@@ -1078,7 +1177,7 @@ def _run(
         manifest = old
         manifest.pop("_path", None)
     else:
-        if old is not None or status == "other":
+        if old is not None or status in ("other", "damaged"):
             _remove_export(out)
         manifest = None
 
@@ -1120,13 +1219,12 @@ def _run(
     size = settings.size or native
     spacing_mm = manifest["output"]["pixel_spacing_mm"]
     out_spacing = spacing_mm * native / size if spacing_mm else None
-    uids = manifest.get("dicom_uids", {})
-    study_uid = uids.get("study_uid")
-    series_uid = uids.get("series_uid")
-    if "dicom" in settings.formats and not study_uid:
-        from pydicom.uid import generate_uid
-
-        study_uid, series_uid = generate_uid(), generate_uid()
+    uids = dict(manifest.get("dicom_uids") or {})
+    if "dicom" in settings.formats and not uids.get("study_uid"):
+        uids = {
+            "study_uid": derived_uid(request_sha, "study"),
+            "series_uid": derived_uid(request_sha, "series"),
+        }
     kept = written = 0
     # Keep only frames whose files are all there and unchanged; rewrite the journal clean
     # (a torn last line from a crash must not swallow the next record).
@@ -1168,23 +1266,8 @@ def _run(
                     step = 0.0
                     first_emb = emb
                 emb_prev = (i, emb)
-            img01 = _to01(resize(img, settings.size, settings.interpolation))
             files = {}
-            for fmt, rel in _frame_files(job, i).items():
-                if fmt == "png":
-                    data = png_bytes(img01, settings.bits)
-                elif fmt == "tiff":
-                    data = tiff_bytes(img01)
-                else:
-                    data = dicom_bytes(
-                        img01,
-                        pixel_spacing_mm=out_spacing,
-                        study_uid=study_uid,
-                        series_uid=series_uid,
-                        instance_number=i + 1,
-                        series_description=f"SYNTHETIC {job.kind} {job.cid}",
-                        comments=f"{job.kind} {job.cid}, frame {i} of {job.frames}",
-                    )
+            for fmt, (rel, data) in _encode_frame(job, i, img, out_spacing, uids).items():
                 files[fmt] = {"path": rel, "sha256": _write_if_changed(out / rel, data)}
             rec = {
                 "index": i,
@@ -1237,10 +1320,11 @@ def _run(
     if distances and np.mean(distances) > 0:
         cv = float(np.std(distances) / np.mean(distances))
     out_files: dict[str, str] = {}
+    out_sha: dict[str, str] = {}  # file name -> sha256, checked by regenerate
     if settings.conditions:
         text = conditions_csv(job, frames)
         guard.check(text, "the conditions file")
-        _write(out / CONDITIONS_NAME, text.encode("utf-8"))
+        out_sha[CONDITIONS_NAME] = _write(out / CONDITIONS_NAME, text.encode("utf-8"))
         out_files["conditions"] = CONDITIONS_NAME
     primary = _primary_format(settings.formats)
     if settings.preview and job.kind == "continuum":
@@ -1255,16 +1339,17 @@ def _run(
             frames8 = frames8 + frames8[-2:0:-1]  # forth and back: a smooth open-path preview
         name = f"preview.{settings.preview}"
         if settings.preview == "gif":
-            _write(out / name, gif_bytes(frames8, settings.fps))
+            out_sha[name] = _write(out / name, gif_bytes(frames8, settings.fps))
         else:
             write_mp4(out / name, frames8, settings.fps)
+            out_sha[name] = sha256_file(out / name)
         out_files["preview"] = name
     if settings.contact_sheet:
         yield ExportProgress("sheet", 0, 1, "contact sheet")
         imgs = [read_frame(out / f["files"][primary]["path"]) for f in frames]
         labels = [f.get("stimulus") or str(f["index"]) for f in frames]
         sheet = contact_sheet(imgs, labels)
-        _write(out / SHEET_NAME, png_bytes(sheet, 8))
+        out_sha[SHEET_NAME] = _write(out / SHEET_NAME, png_bytes(sheet, 8))
         out_files["contact_sheet"] = SHEET_NAME
     manifest["complete"] = True
     manifest["frames"] = frames
@@ -1276,6 +1361,7 @@ def _run(
         "cv": cv,
     }
     manifest["files"] = out_files
+    manifest["files_sha256"] = out_sha
     manifest["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     text = json.dumps(manifest, indent=1)
     guard.check(text, "the manifest")
@@ -1296,6 +1382,14 @@ def _frame_files_ok(out: Path, rec: dict) -> bool:
         return bool(rec["files"]) and isinstance(rec.get("image_sha256"), str)
     except (KeyError, TypeError, AttributeError):
         return False
+
+
+def _image_kind(files: dict) -> str:
+    """The file kind a frame shows on screen: its 8-bit display copy, else its PNG."""
+    for k in (DISPLAY, "png"):
+        if k in files:
+            return k
+    return _primary_format(list(files))  # an export made before display copies existed
 
 
 def _primary_format(formats) -> str:
@@ -1398,9 +1492,11 @@ def _new_manifest(job, model, compute, request, request_sha, out, data_root, nea
         },
     }
     if "dicom" in settings.formats:
-        from pydicom.uid import generate_uid
-
-        doc["dicom_uids"] = {"study_uid": generate_uid(), "series_uid": generate_uid()}
+        doc["dicom_uids"] = job.dicom_uids or {
+            "study_uid": derived_uid(request_sha, "study"),
+            "series_uid": derived_uid(request_sha, "series"),
+            "rule": UID_RULE,
+        }
     return doc
 
 
@@ -1435,21 +1531,23 @@ def conditions_text(groups) -> str:
         cols.remove("angle")
     if kinds == {"continuum", "stills"}:
         cols.insert(2, "stimulus")
-    formats = []
+    extra: dict[str, str] = {}  # file kind -> column, in order of appearance
     for g in groups:
         for f in g[3]:
-            formats += [fmt for fmt in f["files"] if fmt not in formats]
-    primary = _primary_format(formats) if formats else "png"
-    cols += [f"{fmt}File" for fmt in formats if fmt != primary]
+            files = f["files"]
+            for fmt in files:
+                if fmt == _image_kind(files) or fmt in extra:
+                    continue
+                extra[fmt] = "png16File" if fmt == "png" and DISPLAY in files else f"{fmt}File"
+    cols += list(dict.fromkeys(extra.values()))
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)
     for kind, _loop, cid, frames, prefix in groups:
         for f in frames:
             files = f["files"]
-            first = files.get(primary) or next(iter(files.values()))
             row = {
-                "imageFile": prefix + first["path"],
+                "imageFile": prefix + files[_image_kind(files)]["path"],
                 "continuum": cid if kind == "continuum" else "",
                 "stimulus": f.get("stimulus", ""),
                 "frame": f["index"],
@@ -1461,9 +1559,9 @@ def conditions_text(groups) -> str:
                 "stepDistance": f.get("step_distance"),
                 "cumulativeDistance": f.get("cumulative_distance"),
             }
-            for fmt in formats:
-                if fmt != primary and fmt in files:
-                    row[f"{fmt}File"] = prefix + files[fmt]["path"]
+            for fmt, col in extra.items():
+                if fmt != _image_kind(files) and fmt in files:
+                    row[col] = prefix + files[fmt]["path"]
             w.writerow([_fmt(row.get(c)) for c in cols])
     return buf.getvalue()
 
@@ -1473,17 +1571,148 @@ def conditions_text(groups) -> str:
 
 @dataclass
 class RegenerateResult:
+    """What `regenerate` found. `ok` only when every check passed."""
+
     manifest: Path
     frames: int
-    identical: int
-    differing: list[int]
+    identical: int  # frames whose fresh render matches the recorded generator output
+    differing: list[int]  # frames whose fresh render does not
     model_differs: bool
     notes: list[str]
     out_dir: Path | None = None
+    # The export folder's own files (relative paths), checked against the manifest's sha256:
+    missing_files: list[str] = field(default_factory=list)
+    changed_files: list[str] = field(default_factory=list)
+    unverified_files: list[str] = field(default_factory=list)  # no sha256 recorded (older)
+    # Files whose freshly encoded bytes (or, with out_dir, the regenerated files) differ from
+    # the bytes the manifest records:
+    bytes_differ: list[str] = field(default_factory=list)
+    # With out_dir: manifest keys whose regenerated value differs (times, model path and
+    # compute environment are not compared; environment changes are notes).
+    manifest_differs: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.differing and not self.model_differs and self.identical == self.frames
+        return (
+            not self.differing
+            and not self.model_differs
+            and self.identical == self.frames
+            and not self.missing_files
+            and not self.changed_files
+            and not self.bytes_differ
+            and not self.manifest_differs
+        )
+
+    def problems(self) -> list[str]:
+        """One line per failed check, naming frames and files (empty when `ok`)."""
+        out = []
+
+        def names(xs, n=8):
+            more = f" and {len(xs) - n} more" if len(xs) > n else ""
+            return ", ".join(map(str, xs[:n])) + more
+
+        if self.differing:
+            out.append(
+                f"{len(self.differing)} of {self.frames} frames render differently from the "
+                f"manifest: frame {names(self.differing)}"
+            )
+        if self.missing_files:
+            out.append(f"missing from the export folder: {names(self.missing_files)}")
+        if self.changed_files:
+            out.append(f"changed since the export (sha256): {names(self.changed_files)}")
+        if self.bytes_differ:
+            out.append(
+                f"encoded again, these files' bytes differ from the manifest's record: "
+                f"{names(self.bytes_differ)}"
+            )
+        if self.manifest_differs:
+            out.append(f"the regenerated manifest differs in: {names(self.manifest_differs)}")
+        return out
+
+
+# Manifest keys a regenerated manifest may change: when, where the model file was, and the
+# software environment (reported in notes when it differs).
+_VOLATILE = {"created", "finished", "_path", "compute"}
+
+
+def _inside(base: Path, rel: str) -> Path:
+    if not isinstance(rel, str):
+        raise ExportError(f"a damaged manifest: a file name is {rel!r}")
+    p = (base / rel).resolve()
+    if base.resolve() not in p.parents:
+        raise ExportError(f"a damaged manifest: the file {rel!r} is outside its folder")
+    return p
+
+
+def listed_files(doc: dict) -> list[tuple[str, str | None]]:
+    """Every file a finished manifest lists, with its recorded sha256 (None: not recorded)."""
+    out: dict[str, str | None] = {}
+    for fr in doc.get("frames") or []:
+        for f in (fr.get("files") or {}).values():
+            out[f["path"]] = f.get("sha256")
+    recorded = doc.get("files_sha256") or {}
+    for name in (doc.get("files") or {}).values():
+        if isinstance(name, str):
+            out[name] = recorded.get(name)
+    for a in doc.get("anchors") or []:
+        if isinstance(a.get("file"), str):
+            out[a["file"]] = a.get("sha256")
+    return list(out.items())
+
+
+def verify_files(doc: dict, base: str | os.PathLike | None = None):
+    """Check every file a manifest lists against its recorded sha256.
+
+    Returns (missing, changed, unverified) lists of relative paths; `base` defaults to the
+    manifest's folder.
+    """
+    base = Path(base) if base is not None else Path(doc["_path"]).parent
+    missing, changed, unverified = [], [], []
+    try:
+        items = listed_files(doc)
+    except (KeyError, TypeError, AttributeError):
+        raise DamagedManifestError(
+            f"{doc.get('_path', 'the manifest')} is a damaged manifest (file records)"
+        ) from None
+    for rel, sha in items:
+        p = _inside(base, rel)
+        if not p.is_file():
+            missing.append(rel)
+        elif sha is None:
+            unverified.append(rel)
+        elif sha256_file(p) != sha:
+            changed.append(rel)
+    return missing, changed, unverified
+
+
+def manifest_differences(old: dict, new: dict) -> list[str]:
+    """Dotted keys where two manifests differ (times, model path and compute excluded)."""
+    diffs = []
+
+    def walk(a, b, prefix):
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b), key=str):
+                key = f"{prefix}{k}"
+                if key in _VOLATILE or key == "model.file":
+                    continue
+                walk(a.get(k, _ABSENT), b.get(k, _ABSENT), key + ".")
+        elif a != b:
+            diffs.append(prefix.rstrip("."))
+
+    walk(old, new, "")
+    return diffs
+
+
+_ABSENT = object()
+
+
+def _environment_notes(old: dict, new: dict) -> list[str]:
+    a, b = old.get("compute") or {}, new.get("compute") or {}
+    return [
+        f"{k} was {a.get(k)}, now {b.get(k)}"
+        for k in sorted(set(a) | set(b))
+        if k != "describe" and a.get(k) != b.get(k)
+    ]
 
 
 def _manifest_anchors(doc: dict, base: Path) -> list[Anchor]:
@@ -1512,7 +1741,9 @@ def _manifest_anchors(doc: dict, base: Path) -> list[Anchor]:
 
 
 def settings_from_manifest(doc: dict) -> ExportSettings:
-    o = dict(doc["output"])
+    """The settings as requested (request.output): `output` holds resolved values (e.g. the
+    pixel spacing taken from the model card), which would change the request's sha256."""
+    o = dict((doc.get("request") or {}).get("output") or doc["output"])
     keys = {f for f in ExportSettings.__dataclass_fields__ if f != "data_root"}
     s = ExportSettings(**{k: o[k] for k in keys if k in o})
     s.formats = tuple(s.formats)
@@ -1554,11 +1785,15 @@ def iter_regenerate(
     should_stop: Callable[[], bool] | None = None,
     overwrite: bool = False,
 ) -> Iterator[ExportProgress]:
-    """Render every frame of an export again and compare it bit for bit with the manifest.
+    """Check an export: its files on disk, and every frame rendered and encoded again.
 
-    With `out_dir`, a full export is written there too (same files, new DICOM UIDs). A model
-    other than the manifest's raises ModelMismatchError unless `allow_other_model`. The last
-    record's `result` is a `RegenerateResult`.
+    Every file the manifest lists is checked against its sha256 (missing and changed files
+    are named). Every frame is rendered again and compared bit for bit with the recorded
+    generator output, and encoded again and compared byte for byte with the recorded files.
+    With `out_dir`, a full export is written there instead of encoding in memory; its files
+    and manifest are compared with the original. A model other than the manifest's raises
+    ModelMismatchError unless `allow_other_model`. The last record's `result` is a
+    `RegenerateResult`.
     """
     doc = (
         manifest
@@ -1599,28 +1834,91 @@ def iter_regenerate(
             c["metric"],
             settings_from_manifest(doc),
             positions=[float(p) for p in c["positions"]],
+            dicom_uids=doc.get("dicom_uids"),
         )
         want = {int(f["index"]): f["image_sha256"] for f in doc["frames"]}
-    except (KeyError, TypeError, ValueError) as exc:
+        recorded = {
+            int(f["index"]): {k: v["sha256"] for k, v in f["files"].items()} for f in doc["frames"]
+        }
+        names = [a["name"] for a in doc["anchors"]]
+        missing, changed, unverified = verify_files(doc, mpath.parent)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExportError(f"{mpath} is a damaged manifest ({exc!r})") from None
     if len(job.positions) != job.frames or len(want) != job.frames:
         raise ExportError(f"{mpath} is a damaged manifest (frame count)")
-    job.anchor_names = [a.name for a in job.anchors]
+    job.anchor_names = names
+    if unverified:
+        notes.append(
+            f"{len(unverified)} file(s) listed without a recorded sha256 (an older manifest): "
+            + ", ".join(unverified)
+        )
+    uids = doc.get("dicom_uids") or {}
+    old_uids = "dicom" in job.settings.formats and not uids.get("rule")
+    if old_uids:
+        notes.append(
+            "this export's DICOM instance UIDs were random (made before UIDs were derived from "
+            "the request): its DICOM files cannot be made byte-identical and are not compared"
+        )
     if differs and allow_other_model:
         for a in job.anchors:  # the user accepted another model: do not refuse the latents
             a.latent.model_sha256 = model.sha256
-    identical, differing = 0, []
+
+    def result(identical, differing, bytes_differ, out=None, manifest_differs=()):
+        return RegenerateResult(
+            mpath,
+            job.frames,
+            identical,
+            differing,
+            bool(differs),
+            notes,
+            out,
+            missing,
+            changed,
+            unverified,
+            bytes_differ,
+            list(manifest_differs),
+        )
+
+    def compare_bytes(i: int, files: dict[str, str]) -> list[str]:
+        rels = _frame_files(job, i)
+        return [
+            rels[k]
+            for k, sha in files.items()
+            if not (old_uids and k == "dicom") and recorded.get(i, {}).get(k) != sha
+        ]
+
+    identical, differing, bytes_differ = 0, [], []
     if out_dir is not None:
+        if Path(out_dir).resolve() == mpath.parent.resolve():
+            raise ExportError("regenerate into a new folder, not the export being checked")
         for rec in _run(job, model, out_dir, compute, should_stop, False, overwrite, threads):
             if rec.finished and not rec.cancelled:
                 for f in rec.result.frames:
-                    if want.get(f["index"]) == f["image_sha256"]:
+                    i = f["index"]
+                    if want.get(i) == f["image_sha256"]:
                         identical += 1
                     else:
-                        differing.append(f["index"])
-                res = RegenerateResult(
-                    mpath, job.frames, identical, differing, bool(differs), notes, Path(out_dir)
-                )
+                        differing.append(i)
+                    bytes_differ += compare_bytes(
+                        i, {k: v["sha256"] for k, v in f["files"].items()}
+                    )
+                new = load_manifest(out_dir)
+                old_extra = doc.get("files_sha256") or {}
+                bytes_differ += [
+                    n
+                    for n, sha in (new.get("files_sha256") or {}).items()
+                    if n in old_extra and old_extra[n] != sha
+                ]
+                skip = {"dicom_uids"} if old_uids else set()
+                mdiff = [
+                    k
+                    for k in manifest_differences(doc, new)
+                    if k.split(".")[0] not in skip
+                    and not (old_uids and k.startswith("frames.") or k == "frames")
+                    and not (k == "files_sha256" and not old_extra)
+                ]
+                notes.extend(_environment_notes(doc, new))
+                res = result(identical, differing, bytes_differ, Path(out_dir), mdiff)
                 yield ExportProgress(
                     "done", job.frames, job.frames, "done", finished=True, result=res
                 )
@@ -1628,6 +1926,9 @@ def iter_regenerate(
             yield rec
         return
     _check_anchors(job, model)
+    spacing_mm = doc["output"].get("pixel_spacing_mm")
+    size = job.settings.size or model.resolution
+    out_spacing = spacing_mm * model.resolution / size if spacing_mm else None
     with _exact(compute, threads):
         for i in range(job.frames):
             if should_stop is not None and should_stop():
@@ -1640,8 +1941,10 @@ def iter_regenerate(
                 identical += 1
             else:
                 differing.append(i)
+            encoded = _encode_frame(job, i, img, out_spacing, uids)
+            bytes_differ += compare_bytes(i, {k: _sha256(d) for k, (_r, d) in encoded.items()})
             yield ExportProgress("frames", i + 1, job.frames, "checked", frame=i)
-    res = RegenerateResult(mpath, job.frames, identical, differing, bool(differs), notes)
+    res = result(identical, differing, bytes_differ)
     yield ExportProgress("done", job.frames, job.frames, "done", finished=True, result=res)
 
 
