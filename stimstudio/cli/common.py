@@ -6,8 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-from ..core.jsonable import to_jsonable
-
 
 class UserError(Exception):
     """An option problem found by the CLI itself (exit 2, one line)."""
@@ -26,6 +24,8 @@ def tqdm_bar(args, **kwargs):
 def emit(args, result: dict, text: str) -> None:
     """Results to stdout: one JSON document with --json, else the human text."""
     if getattr(args, "json", False):
+        from ..core.jsonable import to_jsonable  # numpy: imported only when it is needed
+
         print(json.dumps(to_jsonable(result), indent=2))
     else:
         print(text)

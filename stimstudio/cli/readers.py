@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .common import UserError, add_common, emit, refuse_existing
+
+if TYPE_CHECKING:
+    import numpy as np
 
 OUT_SUFFIXES = (".png", ".tif", ".tiff")
 
@@ -192,8 +194,10 @@ def _encode(img: np.ndarray, suffix: str) -> bytes:
 
 
 def cmd_convert(args) -> int:
+    import numpy as np
+
+    from ..core.atomic import atomic_write_bytes
     from ..core.errors import ExportError
-    from ..core.model import atomic_write_bytes
 
     out = Path(args.out)
     suffix = out.suffix.lower()
