@@ -84,3 +84,16 @@ def test_reason_does_not_change_equality_or_describe():
 def test_cli_shows_a_precision_warning_as_one_line(capsys):
     _show_warning("bf16 is slow here", dv.PrecisionWarning, "x.py", 1)
     assert capsys.readouterr().err == "stimstudio: warning: bf16 is slow here\n"
+
+
+@pytest.mark.parametrize("phase", [["gan"], ["encoder", "--weights", "w.safetensors"]])
+def test_training_default_precision_follows_the_probe(phase, emulated, capsys):
+    from stimstudio.cli.main import build_parser
+    from stimstudio.cli.train import _compute_for
+
+    argv = ["train", *phase, "--data", "train.npz"]
+    args = build_parser(argv).parse_args(argv)
+    assert args.precision == "auto"
+    compute = _compute_for("cpu", args.precision)
+    assert compute.precision == "fp32"
+    assert "precision: fp32 (auto: fp32 (AVX2 test" in capsys.readouterr().err
