@@ -39,7 +39,11 @@ def add_common(p) -> None:
 def add_model_options(p) -> None:
     p.add_argument("--weights", help="model .safetensors (default: the shipped model)")
     p.add_argument("--device", default="auto", help="auto | cuda | mps | cpu")
-    p.add_argument("--precision", default="auto", help="auto (fp32) | fp32 | bf16 | fp16")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        help="auto (fp32) | fp32 | bf16 (fast only where the hardware has it natively) | fp16",
+    )
     p.add_argument("--vgg16", help="local torchvision vgg16 state-dict for the perceptual loss")
 
 
