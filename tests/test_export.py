@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import csv
-import json
 import keyword
 import os
 
@@ -31,6 +30,7 @@ from stimstudio.core.export import (
 )
 from stimstudio.core.generate import latent_for_seed
 from stimstudio.core.interpolate import Anchor, Path
+from stimstudio.core.jsonable import loads_strict
 from stimstudio.core.latent import Latent
 from stimstudio.core.model import load_model
 
@@ -325,4 +325,6 @@ def test_manifest_is_plain_json(tmp_path, model):
         ExportSettings(preview=None),
         continuum_id="c",
     )
-    json.loads((tmp_path / "e" / "manifest.json").read_text())  # no NaN / Infinity tokens
+    # Python's json.loads accepts NaN / Infinity; strict parsers (and loads_strict) do not
+    doc = loads_strict((tmp_path / "e" / "manifest.json").read_text())
+    assert doc["complete"] is True

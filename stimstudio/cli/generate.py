@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -284,9 +283,9 @@ def cmd_compose(args) -> int:
         "placement": placement.__dict__,
         "fitted": {"texture": tnote, "template": pnote},
     }
-    from ..core.jsonable import to_jsonable
+    from ..core.jsonable import dumps_strict
 
-    atomic_write_bytes(out / "metrics.json", json.dumps(to_jsonable(result), indent=2).encode())
+    atomic_write_bytes(out / "metrics.json", dumps_strict(result, indent=2).encode())
     lines = [
         f"{'method':13s} {'PSNR in':>8s} {'SSIM in':>8s} {'detail':>7s} {'seam':>6s} {'shape':>6s}"
     ]

@@ -3,7 +3,6 @@ optional masses) written as PNGs, with mass masks and a `phantoms.json` manifest
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .common import UserError, add_common, emit, refuse_existing, tqdm_bar
@@ -121,7 +120,9 @@ def cmd_phantom(args) -> int:
         "dense": "bright",
         "items": items,
     }
-    _write(atomic_write_bytes, manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
+    from ..core.jsonable import dumps_strict
+
+    _write(atomic_write_bytes, manifest_path, (dumps_strict(manifest, indent=2) + "\n").encode())
     result = {"out": str(out), "count": len(items), "manifest": str(manifest_path), **manifest}
     text = (
         f"{len(items)} {args.background} phantom(s) {w}x{h}, {args.bits}-bit"

@@ -56,6 +56,7 @@ from .export import (
 )
 from .interpolate import METHODS, SPACINGS, Anchor
 from .interpolate import Path as LatentPath
+from .jsonable import dumps_strict
 from .latent import Latent, load_latent
 from .model import Model
 
@@ -426,5 +427,5 @@ def write_batch_summary(spec: BatchSpec) -> Path | None:
         "continua": entries,
         "conditions": "conditions.csv",
     }
-    _write(spec.out / "batch.json", json.dumps(summary, indent=1).encode())
+    _write(spec.out / "batch.json", dumps_strict(summary, indent=1).encode())
     return out_csv

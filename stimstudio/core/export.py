@@ -59,6 +59,7 @@ from .device import Compute
 from .errors import CheckpointError, ExportError, LatentError, OptionError
 from .interpolate import Anchor, Renderer, even_positions, latent_at, uniform_positions
 from .interpolate import Path as LatentPath
+from .jsonable import dumps_strict
 from .latent import Latent, load_latent
 from .model import Model, atomic_write_bytes, sha256_file
 
@@ -961,7 +962,7 @@ def _read_journal(out: Path) -> dict[int, dict]:
 
 def _journal_append(out: Path, rec: dict) -> None:
     with open(out / JOURNAL_NAME, "a", encoding="utf-8") as f:
-        f.write(json.dumps(rec) + "\n")
+        f.write(dumps_strict(rec) + "\n")
         f.flush()
         os.fsync(f.fileno())
 
@@ -1208,7 +1209,7 @@ def _run(
         manifest = _new_manifest(
             job, model, compute, request, request_sha, out, data_root, near, guard
         )
-        text = json.dumps(manifest, indent=1)
+        text = dumps_strict(manifest, indent=1)
         guard.check(text, "the manifest")
         _write(out / MANIFEST_NAME, text.encode())
         (out / JOURNAL_NAME).unlink(missing_ok=True)
@@ -1234,7 +1235,8 @@ def _run(
             valid[i] = rec
     journal = valid
     _write(
-        out / JOURNAL_NAME, "".join(json.dumps(journal[i]) + "\n" for i in sorted(journal)).encode()
+        out / JOURNAL_NAME,
+        "".join(dumps_strict(journal[i]) + "\n" for i in sorted(journal)).encode(),
     )
     emb_prev: tuple[int, np.ndarray] | None = None
     first_emb: np.ndarray | None = None
@@ -1363,7 +1365,7 @@ def _run(
     manifest["files"] = out_files
     manifest["files_sha256"] = out_sha
     manifest["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    text = json.dumps(manifest, indent=1)
+    text = dumps_strict(manifest, indent=1)
     guard.check(text, "the manifest")
     _write(out / MANIFEST_NAME, text.encode())
     (out / JOURNAL_NAME).unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -23,3 +24,18 @@ def to_jsonable(obj):
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
+
+
+def dumps_strict(obj, **kwargs) -> str:
+    """JSON text that every JSON parser reads: non-finite floats become null (missing), and
+    `allow_nan=False` guards that no NaN / Infinity token is ever written."""
+    return json.dumps(to_jsonable(obj), allow_nan=False, **kwargs)
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
+
+
+def loads_strict(text: str | bytes):
+    """Parse JSON as strict parsers do: NaN, Infinity and -Infinity are refused."""
+    return json.loads(text, parse_constant=_refuse_constant)

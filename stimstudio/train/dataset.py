@@ -8,7 +8,6 @@ them can state its recipe.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -18,6 +17,7 @@ import cv2
 import numpy as np
 
 from ..core.errors import DatasetError, ReaderError
+from ..core.jsonable import dumps_strict
 from ..core.mammogram import Mammogram
 from ..core.model import atomic_write_bytes
 from ..core.readers import list_mammograms, read_mammogram
@@ -249,7 +249,7 @@ def build_dataset(
             "naming, no DICOM PatientID) and count as one patient each: if a patient has "
             "several of them, they can fall on both sides of the split"
         )
-    atomic_write_bytes(out_dir / "manifest.json", json.dumps(manifest, indent=2).encode())
+    atomic_write_bytes(out_dir / "manifest.json", dumps_strict(manifest, indent=2).encode())
     return manifest
 
 
