@@ -143,6 +143,12 @@ def test_encoder_phase_lowers_reconstruction_loss(tmp_path, phantom_data):
     g1 = load_model(cfg.weights).G.state_dict()
     for k, v in model.G.state_dict().items():
         assert torch.allclose(v, g1[k], atol=1e-2), k
+    # D was fine-tuned for Eq. 3, but the file ships the phase-1 D whose features the encoder
+    # was trained against (inversion uses them as "discriminator-blocks1-3")
+    d1 = load_model(cfg.weights).D.state_dict()
+    assert any(not torch.equal(v, d1[k]) for k, v in trainer.model.D.state_dict().items())
+    for k, v in model.D.state_dict().items():
+        assert torch.equal(v, d1[k]), k
 
     # A new run warm-started from that encoder begins with its weights, not random ones.
     warm = EncoderTrainer(

@@ -312,7 +312,7 @@ def cmd_train_publish(args) -> int:
 
     out = Path(args.out).with_suffix(".safetensors")
     refuse_existing(out, args.force)
-    model = load_model(args.model)
+    model = load_model(args.model, with_projected=True)  # the GAN's D travels with it
     card = dict(model.card)
     data = {}
     if args.data_manifest:

@@ -10,6 +10,7 @@ F is a frozen copy of the GAN-phase discriminator unless a VGG16 file is given.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
@@ -67,7 +68,9 @@ class EncoderTrainer:
         self.run_dir = Path(cfg.run_dir)
         self.state_path = self.run_dir / "state.pt"
         ps = load_patches(cfg.data)
-        self.model: Model = load_model(cfg.weights, device=compute.device)
+        # with_projected: the GAN's projected discriminator travels on to the encoder's model
+        # file, so a later GAN resume from it keeps its trained discriminator
+        self.model: Model = load_model(cfg.weights, device=compute.device, with_projected=True)
         if ps.patches.shape[-1] != self.model.resolution:
             raise DatasetError(
                 f"{cfg.data} holds {ps.patches.shape[-1]}px patches; the model is "
@@ -76,6 +79,10 @@ class EncoderTrainer:
         self.patches = ps.patches
         self.F = perceptual_for(self.model, cfg.vgg16 or None)  # frozen copy of phase-1 D
         m = self.model
+        # The model file ships the phase-1 discriminator, not the one fine-tuned here for
+        # Eq. 3: inversion uses D's features as "discriminator-blocks1-3", and those must be
+        # the features the encoder was trained against (the frozen copy in self.F).
+        self.D_phase1 = copy.deepcopy(m.D).eval().requires_grad_(False)
         m.G.eval().requires_grad_(False)
         m.E.train().requires_grad_(True)
         m.D.train().requires_grad_(True)
@@ -208,7 +215,7 @@ class EncoderTrainer:
             rec = m.G.synthesize(m.E(self.fixed.to(self.compute.device)), noise_mode="const").cpu()
         m.E.train()
         save_grid(torch.cat([self.fixed, rec]), self.run_dir / "reconstructions-latest.png")
-        out = Model(m.G, m.E, m.D, card=dict(m.card))
+        out = Model(m.G, m.E, self.D_phase1, card=dict(m.card), P=m.P)
         out.save(
             self.run_dir / "model-encoder.safetensors",
             encoder_kimg=round(self.nimg / 1000, 3),
