@@ -1,12 +1,14 @@
 """Generator page (issue 9's app part): drag the seed, edit the mixing grid; the preview follows
-through the render worker and the UI thread does not stall."""
+through the render worker, which renders off the UI thread and coalesces requests (stall times
+are measured by `stimstudio bench`, not asserted here: a busy machine would fail any limit)."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
-from PySide6.QtCore import QElapsedTimer, QEvent, QPoint, Qt, QTimer
+from PySide6.QtCore import QEvent, QPoint, Qt
 
 from tests.gui.helpers import send_mouse
 
@@ -16,11 +18,15 @@ def test_dragging_the_seed_updates_the_preview_without_stalls(window, qtbot):
     page = window.pages["generator"]
     qtbot.waitUntil(lambda: page.shown_key == page.requested_key, timeout=10000)
     assert page.preview.has_image()
-    clock, gaps = QElapsedTimer(), []
-    timer = QTimer()
-    timer.timeout.connect(lambda: gaps.append(clock.restart()))
-    clock.start()
-    timer.start(5)
+    worker = window.render_worker
+    requests0, renders0 = worker.request_count, worker.render_count
+    render_threads = []
+
+    def where(out):  # runs in the thread that emits: the worker's, for a fresh render
+        if not out["cached"]:
+            render_threads.append(threading.get_ident())
+
+    worker.rendered.connect(where, Qt.ConnectionType.DirectConnection)
     box = page.seed
     y = box.height() // 2
     send_mouse(box, QEvent.Type.MouseButtonPress, QPoint(10, y))
@@ -38,9 +44,12 @@ def test_dragging_the_seed_updates_the_preview_without_stalls(window, qtbot):
     seed = window.project.get("generator")["seed"]
     assert 2.5 < seed < 3.5 and seed != int(seed)  # 150 px x 0.02 per px: a fractional seed
     qtbot.waitUntil(lambda: page.shown_key == page.requested_key, timeout=10000)
-    timer.stop()
-    assert page.shown_key[1] == seed
-    assert max(gaps[2:]) < 50, f"UI thread stalled {max(gaps)} ms"  # measured 15-20 ms
+    worker.rendered.disconnect(where)
+    assert page.shown_key[1] == seed  # the newest request is the one shown
+    # each move is a request; the worker renders at most one per request, never on the UI thread
+    requests = worker.request_count - requests0
+    assert requests >= 10 and worker.render_count - renders0 <= requests
+    assert render_threads and threading.main_thread().ident not in render_threads
     # the whole drag is one undo step
     window.project.undo.undo()
     assert window.project.get("generator")["seed"] == 0.0
