@@ -26,6 +26,7 @@ from stimstudio.core.judgements import (
     build_session,
     criterion,
     dprime,
+    format_table,
     load_session,
     psychopy_conditions,
     rating,
@@ -462,8 +463,12 @@ def test_analyze_errors():
         Response("p", 1, 0, "a.png", "real", "real", 1, 2),
         Response("p", 1, 1, "b.png", "generated", "real", 1, 4),
     ]
-    with pytest.raises(JudgementError, match="different confidence scales"):
-        analyze(mixed)
+    a = analyze(mixed, n_boot=200)  # issue 16: mixed scales give what can be given, and say so
+    assert a.participants[0].auc is None and a.pooled.auc is None and a.mean_auc is None
+    assert a.participants[0].sdt.hit_rate == 1.0 and a.participants[0].sdt.fa_rate == 1.0
+    assert any("different confidence scales" in n for n in a.notes)
+    table = format_table(a)
+    assert "p" in table and "note:" in table
 
 
 @pytest.mark.parametrize("suffix", [".png", ".svg"])

@@ -3,9 +3,33 @@ test (real vs generated) — building a session and analysing its results."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from .common import UserError, add_common, emit, refuse_existing
+
+# The results format read by core.judgements.read_results (kept here so that --help does not
+# import numpy; the README's "Judgement results" section says the same).
+RESULTS_FORMAT = """\
+Results file: CSV, UTF-8, one row per answer, a header row naming the columns (any order;
+other columns are ignored). Several files may be given; rows are pooled by participant.
+  participant        participant id (one line)                           required
+  session            session number, 1, 2, ... (a retest is session 2)   required
+  trial              trial number within the session                     required
+  image              image id or path; a retest is paired by this        required
+  truth              real | generated (also: fake, gan)                  required
+  response           real | fake (also: generated)                       required
+  confidence         1..N, 1 = guessing, N = sure                        required
+  confidence_levels  N, the size of the confidence scale                 optional
+  rt_ms              response time in ms                                 optional
+  timestamp          ISO 8601 time of the answer                         optional
+Without confidence_levels (or with it empty) a participant's scale is taken as 1..the highest
+confidence they gave; the AUC, ROC points, d' and c do not depend on it. Answer + confidence
+give a rating 1..2N (1 = surely fake, 2N = surely real); real images are the signal.
+Participants may use different scales: each is analysed on their own; the pooled row then has
+d', c, hit and false-alarm rates (from real/fake answers) but no AUC or ROC over ratings.
+Sessions: each participant's numbers pool all their sessions unless --session N is given;
+Sokal-Michener test-retest agreement always compares sessions over the images both showed."""
 
 
 def register(sub) -> None:
@@ -34,11 +58,22 @@ def register(sub) -> None:
     a = jsub.add_parser(
         "analyze",
         help="ROC, AUC (bootstrap CI), d', c and Sokal-Michener test-retest from results CSVs",
+        description="Per participant and pooled: AUC with a bootstrap CI, ROC points, d', c, "
+        "hit and false-alarm rates; Sokal-Michener test-retest between sessions. Notes below "
+        "the table say how sessions were treated, which scales were inferred or not pooled, "
+        "and which numbers rest on too few trials.",
+        epilog=RESULTS_FORMAT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _analyze_args(a)
     j.set_defaults(func=lambda args: _missing_action(j))
 
-    aj = sub.add_parser("analyze-judgements", help="same as `judge analyze`")
+    aj = sub.add_parser(
+        "analyze-judgements",
+        help="same as `judge analyze`",
+        epilog=RESULTS_FORMAT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _analyze_args(aj)
 
 
@@ -49,8 +84,18 @@ def _missing_action(parser) -> int:
 def _analyze_args(a) -> None:
     a.add_argument("results", nargs="+", help="results CSV file(s) of the judgement test")
     a.add_argument("--figure", help="write the ROC curves to this .png, .svg or .pdf")
-    a.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for AUC CI")
-    a.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    a.add_argument(
+        "--session",
+        type=int,
+        default=None,
+        metavar="N",
+        help="analyse session N only (default: each participant's sessions pooled); "
+        "test-retest agreement still compares all sessions",
+    )
+    a.add_argument(
+        "--bootstrap", type=int, default=2000, help="bootstrap resamples for AUC CI (default 2000)"
+    )
+    a.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     a.add_argument(
         "--correction",
         choices=("loglinear", "extreme", "none"),
@@ -130,7 +175,15 @@ def cmd_analyze(args) -> int:
             raise UserError(f"the folder of {figure} does not exist")
         refuse_existing(figure, args.force)
     responses = read_results(args.results)
-    analysis = analyze(responses, n_boot=args.bootstrap, seed=args.seed, correction=args.correction)
+    if args.session is not None and args.session < 1:
+        raise UserError(f"--session must be 1 or more, not {args.session}")
+    analysis = analyze(
+        responses,
+        n_boot=args.bootstrap,
+        seed=args.seed,
+        correction=args.correction,
+        session=args.session,
+    )
     result = analysis.to_dict()
     result["files"] = [str(p) for p in args.results]
     text = format_table(analysis)

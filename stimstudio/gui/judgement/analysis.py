@@ -236,10 +236,12 @@ class JudgementAnalysisDialog(QDialog):
         self._fill_table(analysis)
         self._draw(self._curves(analysis))
         s = analysis.settings
-        self.status.setText(
+        text = (
             f"{analysis.pooled.n_trials} answers of {len(analysis.participants)} "
             f"participant(s) · bootstrap {s['bootstrap']} · {s['correction']} correction"
         )
+        # Sessions pooled, scales inferred or not pooled, too few trials: said where seen.
+        self.status.setText("\n".join([text, *(f"Note: {n}" for n in analysis.notes)]))
         self._enable_saving()
         self.computed.emit(analysis)
 
