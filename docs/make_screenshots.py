@@ -36,7 +36,7 @@ def main(out_dir: str = "docs/screenshots") -> int:
     app = make_app()
     win = MainWindow(recovery=False)
     win.force_close = True
-    win.resize(1500, 900)
+    win.resize(1280, 720)
     win.show()
     win.start(offer_restore=False, first_run_samples=False)
     _wait(app, lambda: win.model is not None, what="the model")

@@ -111,6 +111,9 @@ class ImageTile(QFrame):
             return
         self._pm = QPixmap.fromImage(qimage(img, model_range))
         self.image_array = img if model_range else None  # what a zoom view shows
+        # a wrapped (message) label sizes by height-for-width, which for a pixmap is its
+        # current size: the tile would keep growing and squeeze what is below it
+        self.image.setWordWrap(False)
         self.image.setText("")
         self._rescale()
 
@@ -190,13 +193,31 @@ def file_label(path: str | Path) -> str:
 ICON_SIZE = QSize(20, 20)
 
 
+def scroll_column(column: QWidget, width: int) -> QWidget:
+    """A page's side column of controls at a fixed width, scrolling up and down when the window
+    is too low for all of it (so no page sets the window's minimum height)."""
+    from PySide6.QtWidgets import QFrame, QScrollArea
+
+    column.setFixedWidth(width)
+    area = QScrollArea()
+    area.setObjectName("sideColumn")
+    area.setWidget(column)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+    area.setFixedWidth(width + 12)  # room for the scroll bar when it shows
+    area.setMinimumHeight(120)
+    return area
+
+
 def side_and_center(owner: QWidget, side, *center: QWidget, side_width: int = 260) -> None:
     """The pages' layout: a fixed-width side column of controls, stretching views beside it."""
     from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout
 
     column = QWidget()
     column.setLayout(side)
-    column.setFixedWidth(side_width)
+    column = scroll_column(column, side_width)
     views = QVBoxLayout()
     for w in center:
         views.addWidget(w, 1)

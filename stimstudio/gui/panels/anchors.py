@@ -58,6 +58,8 @@ class AnchorsPanel(QWidget):
         self.project = ctx.project
         self.list = QListWidget()
         self.list.setIconSize(QSize(THUMB, THUMB))
+        self.list.setWordWrap(True)  # long names wrap instead of being cut
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.list.setEditTriggers(
             QAbstractItemView.EditTrigger.DoubleClicked
@@ -76,9 +78,11 @@ class AnchorsPanel(QWidget):
         add_seed.setToolTip("Keep the generator's sample for this seed as an anchor")
         add_seed.clicked.connect(lambda: self.add_seed(self.seed.value()))
         inv_tex = QPushButton("Invert texture")
+        inv_tex.setObjectName("compact")
         inv_tex.setToolTip("Find the latent of the texture patch (encoder + Eq. 4)")
         inv_tex.clicked.connect(lambda: self.invert_patch("texture"))
         inv_tpl = QPushButton("Invert template")
+        inv_tpl.setObjectName("compact")
         inv_tpl.setToolTip("Find the latent of the shape template (encoder + Eq. 4)")
         inv_tpl.clicked.connect(lambda: self.invert_patch("template"))
         load = QPushButton("Load…")

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -76,12 +77,15 @@ def perceptual_name(vgg16_path: str) -> str:
 
 
 def metrics_text(m: dict) -> str:
-    lines = [f"PSNR {m['psnr_in_mask']:.1f}  SSIM {m['ssim_in_mask']:.2f}"]
-    lines.append(f"detail {m['detail_in_mask']:.2f}")
-    last = f"seam {m['seam_strength']:.2f}"
+    """One short line per metric, so five tiles fit side by side."""
+    lines = [
+        f"PSNR {m['psnr_in_mask']:.1f}",
+        f"SSIM {m['ssim_in_mask']:.2f}",
+        f"detail {m['detail_in_mask']:.2f}",
+        f"seam {m['seam_strength']:.2f}",
+    ]
     if "shape_agreement" in m:
-        last += f"  shape {m['shape_agreement']:.2f}"
-    lines.append(last)
+        lines.append(f"shape {m['shape_agreement']:.2f}")
     return "\n".join(lines)
 
 
@@ -136,7 +140,7 @@ class GeneratePage(QWidget):
         self.steps.setPrefix("steps ")
         self.steps.setToolTip("Optimisation steps (paper: 100); more in Settings (Ctrl+,)")
         self.steps.valueChanged.connect(self._steps_changed)
-        self.mix_opt = QCheckBox("Also optimise from the style mix")
+        self.mix_opt = QCheckBox("+ Eq. 4 from style mix")
         self.mix_opt.setToolTip("A sixth result: Eq. 4 started from the style mix (twice as long)")
         self.model_notice = QLabel("")
         self.model_notice.setObjectName("modelNotice")
@@ -149,6 +153,10 @@ class GeneratePage(QWidget):
         more = QPushButton("Settings…")
         more.setObjectName("flat")
         more.clicked.connect(ctx.open_settings)
+        self.btn_save = QPushButton(icon("export"), "Save results…")
+        self.btn_save.setToolTip("Write each method's image (PNG) and the metrics (JSON)")
+        self.btn_save.clicked.connect(self.save_results)
+        self.btn_save.setEnabled(False)
         top = QHBoxLayout()
         top.addWidget(self.btn_run)
         top.addWidget(self.btn_cancel)
@@ -156,28 +164,34 @@ class GeneratePage(QWidget):
         top.addWidget(self.mix_opt)
         top.addStretch(1)
         top.addWidget(more)
-        self.settings_label.setWordWrap(True)
+        self.settings_label.setWordWrap(False)
+        # a long line is cut at the window's edge (the tooltip has it all), never widens it
+        self.settings_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.settings_label.setMinimumWidth(1)
 
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
         self.status = QLabel("")
         self.status.setObjectName("stat")
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status.setMinimumWidth(1)
         prow = QHBoxLayout()
         prow.addWidget(self.progress, 1)
         prow.addWidget(self.status, 2)
+        prow.addWidget(self.btn_save)
 
         # live area
-        self.tile_input = ImageTile("Input: stitch", 140)
+        self.tile_input = ImageTile("Input: stitch", 90)
         self.tile_input.setToolTip("What the generator is asked to reproduce inside the mask")
-        self.tile_preview = ImageTile("Live preview", 140)
+        self.tile_preview = ImageTile("Live preview", 90)
         self.tile_preview.setToolTip("The generator's current image, every few steps")
         self.plot = pg.PlotWidget(axisItems={"left": decade_log_axis("left")})
         self.plot.setBackground("#15171a")
         self.plot.setLogMode(y=True)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLabel("bottom", "step")
-        self.plot.setLabel("left", "loss (weighted terms, log)")
+        self.plot.setLabel("left", "weighted loss")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setToolTip("Each term of Eq. 4 as it is optimised (log scale)")
@@ -204,17 +218,13 @@ class GeneratePage(QWidget):
         live.addLayout(plot_box, 2)
 
         # results
-        self.results_box = QGroupBox("Results")
+        self.results_box = QGroupBox("Results — hover one for its numbers' meaning, click to zoom")
         self.results_box.setToolTip(METRICS_TIP)
         self.results_grid = QGridLayout(self.results_box)
         self.result_tiles: dict[str, ImageTile] = {}
         self.keep_buttons: dict[str, QPushButton] = {}
         self.results_hint = hint("The methods appear here side by side when a run finishes.")
         self.results_grid.addWidget(self.results_hint, 0, 0)
-        self.btn_save = QPushButton(icon("export"), "Save results…")
-        self.btn_save.setToolTip("Write each method's image (PNG) and the metrics (JSON)")
-        self.btn_save.clicked.connect(self.save_results)
-        self.btn_save.setEnabled(False)
 
         lay = QVBoxLayout(self)
         lay.addWidget(self.model_notice)
@@ -223,10 +233,6 @@ class GeneratePage(QWidget):
         lay.addLayout(prow)
         lay.addLayout(live, 2)
         lay.addWidget(self.results_box, 3)
-        brow = QHBoxLayout()
-        brow.addWidget(hint(METRICS_TIP.replace("\n", " ")), 1)
-        brow.addWidget(self.btn_save)
-        lay.addLayout(brow)
 
         for key, slot in (("Ctrl+Return", self.run), ("Ctrl+Enter", self.run)):
             sc = QShortcut(QKeySequence(key), self)
@@ -258,9 +264,8 @@ class GeneratePage(QWidget):
         p = self.ctx.prefs
         where = self.ctx.compute.describe() if self.ctx.compute else "no model"
         self.settings_label.setText(
-            f"Eq. 4 weights: perceptual λ3 {p.lambda_perceptual:g}, encoder λ4 "
-            f"{p.lambda_encoder:g}, step size {p.lr:g} · perceptual features: "
-            f"{perceptual_name(p.vgg16)} · {where}"
+            f"Eq. 4: λ3 {p.lambda_perceptual:g} × perceptual ({perceptual_name(p.vgg16)}) · "
+            f"λ4 {p.lambda_encoder:g} × encoder · step size {p.lr:g} · {where}"
         )
         self.settings_label.setToolTip(
             "Eq. 4 minimises pixel error + λ3 × perceptual distance + λ4 × encoder "
@@ -442,7 +447,8 @@ class GeneratePage(QWidget):
         self.project.set("result", rec, "Generate")
         self.last_outcome = "done"
         self.progress.setValue(100)
-        self.status.setText(f"done in {seconds:.1f} s · perceptual features: {comp.perceptual}")
+        self.status.setText(f"done in {seconds:.1f} s")
+        self.status.setToolTip(f"perceptual features: {comp.perceptual}")
         self.ctx.statusBar().showMessage(f"Generated in {seconds:.1f} s", 6000)
         self.ctx.autosave()
 
@@ -506,23 +512,25 @@ class GeneratePage(QWidget):
                 self.tile_preview.title.setText("Result: optimized")
             self.status.setText(
                 f"last run: {res['settings'].get('steps')} steps in {res.get('seconds', 0):.1f} s"
-                f" · perceptual features: {res.get('perceptual', '')}"
             )
+            self.status.setToolTip(f"perceptual features: {res.get('perceptual', '')}")
             self.progress.setValue(100)
         order = [m for m in METHOD_TITLES if m in res["images"]]
         for col, name in enumerate(order):
-            tile = ImageTile(METHOD_TITLES[name], 80)
+            tile = ImageTile(METHOD_TITLES[name], 60)
+            tile.caption.setWordWrap(False)
+            tile.caption.setObjectName("tileMetrics")
             tile.setToolTip(METHOD_TIPS.get(name, "") + "\n\n" + METRICS_TIP + "\n\nClick to zoom.")
             tile.setCursor(Qt.CursorShape.PointingHandCursor)
             tile.clicked.connect(lambda n=name: self.zoom_result(n))
             tile.set_image(res["images"][name])
             if name in res["metrics"]:
                 tile.caption.setText(metrics_text(res["metrics"][name]))
-            keep = QPushButton(icon("anchor"), "Keep as anchor")
+            keep = QPushButton(icon("anchor"), "Keep")
             has_latent = name in res["latents"]
             keep.setEnabled(has_latent)
             keep.setToolTip(
-                "Add this result to the anchors (for paths)"
+                "Keep this result as an anchor (for paths)"
                 if has_latent
                 else "Only the generator's results have a latent code"
             )

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..widgets import DragSpinBox, ImageTile, hint, icon
+from ..widgets import DragSpinBox, ImageTile, hint, icon, scroll_column
 
 CHANNEL = "generator"
 N_EXTRA = 2  # anchors that can be mixed in beside the seed
@@ -134,9 +134,9 @@ class GeneratorPage(QWidget):
         side.addWidget(mix, 1)
         sidew = QWidget()
         sidew.setLayout(side)
-        sidew.setFixedWidth(300)
+        sidew = scroll_column(sidew, 280)
 
-        self.preview = ImageTile("Sample", 220)
+        self.preview = ImageTile("Sample", 160)
         self.preview.setToolTip("The generator's image for these settings")
         keep = QPushButton(icon("anchor"), "Keep as anchor  (K)")
         keep.setObjectName("primary")

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..errors import show_error
-from ..widgets import ImageTile, display_uint8, icon, image_icon
+from ..widgets import ImageTile, display_uint8, icon, image_icon, scroll_column
 
 FILM_THUMB = 56
 CHANNEL = "path"
@@ -118,10 +118,10 @@ class InterpolatePage(QWidget):
         side.addWidget(self.btn_export)
         sidew = QWidget()
         sidew.setLayout(side)
-        sidew.setFixedWidth(280)
+        sidew = scroll_column(sidew, 262)
 
         # -- frame view and transport
-        self.frame_view = ImageTile("Frame", 200)
+        self.frame_view = ImageTile("Frame", 140)
         self.frame_view.setToolTip("The stimulus at the slider's position")
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setToolTip("Scrub along the path (← / → step one frame)")

@@ -115,10 +115,18 @@ class LibraryPanel(QWidget):
             "Show only films with lesions of this shape (the shapes the annotations name:\n"
             "mini-MIAS circumscribed / spiculated / ill-defined, CBIS-DDSM mass shapes)"
         )
+        for combo in (self.pathology, self.kind, self.shape):  # the dock stays narrow
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(8)
         self.list = QListWidget()
         self.list.setIconSize(QSize(THUMB, THUMB))
         self.list.setSpacing(2)
         self.list.setUniformItemSizes(False)
+        self.list.setWordWrap(True)  # long lesion lines wrap instead of being cut
+        self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setToolTip("Click a film to view it; Delete removes it from the library")
         self.count = QLabel("")
         self.count.setObjectName("hint")

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..canvas.image_view import ImageCanvas
-from ..widgets import ImageTile, hint, icon
+from ..widgets import ImageTile, hint, icon, scroll_column
 
 DEFAULT_RESOLUTION = 128  # the shipped model's, used until a model is loaded
 DEFAULT_MODEL_SPACING_MM = 0.4  # the training patch recipe's pixel spacing
@@ -216,7 +216,7 @@ class ViewPage(QWidget):
         )
         sidew = QWidget()
         sidew.setLayout(side)
-        sidew.setFixedWidth(270)
+        sidew = scroll_column(sidew, 262)
 
         lay = QHBoxLayout(self)
         lay.addLayout(left, 1)
