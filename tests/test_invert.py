@@ -121,3 +121,25 @@ def test_projector_baseline_improves(tiny_model, target):
     w = recs[-1].wplus
     assert np.allclose(w, w[0:1])  # one w broadcast to every layer
     assert torch.is_tensor(tiny_model.G.synthesis.blocks[0].conv1.noise_const)  # G untouched
+
+
+def test_each_step_reports_the_latent_its_losses_and_preview_belong_to(tiny_model, target):
+    """Step k's losses and preview are of w_k; rendering the reported w+ gives that preview."""
+    from stimstudio.core.invert import synthesize
+
+    s = InversionSettings(steps=6, preview_every=1)
+    for rec in invert(tiny_model, target, square_mask(), s):
+        np.testing.assert_allclose(synthesize(tiny_model, rec.wplus)[0], rec.preview, atol=1e-5)
+
+
+def test_masked_balance_of_pixel_and_perceptual_terms_does_not_move_with_the_lasso(
+    tiny_model, target
+):
+    """Both terms are means over the mask: with the same kind of error everywhere, a lasso of
+    a tenth of the patch and one of all of it weigh perceptual against pixel alike."""
+    w0 = encode(tiny_model, target)[0].numpy()
+    ratios = []
+    for lo, hi in ((11, 21), (4, 28), (0, 32)):  # ~10 %, ~56 %, 100 % of the patch
+        rec = next(invert(tiny_model, target, square_mask(lo, hi), InversionSettings(steps=0), w0))
+        ratios.append(rec.losses["perceptual"] / rec.losses["pixel"])
+    assert max(ratios) / min(ratios) < 3.0, ratios

@@ -4,8 +4,8 @@
 
 starting at w = E(x), w in W+. (The paper prints ||x - G(E(x))|| in the first term; the
 intended term, as in idinvert, is ||x - G(w)||.) With a mask, the pixel and perceptual terms
-see only the masked part (soft masks weight pixels); the encoder term keeps the rest on the
-manifold. An optional small weight on the template outside the mask is a user setting, off by
+see only the masked part (soft masks weight pixels); both are means over the mask, so their
+balance does not depend on the lasso's size; the encoder term keeps the rest on the manifold. An optional small weight on the template outside the mask is a user setting, off by
 default as in the paper.
 
 Long computations are generators: each step yields an `InversionStep`, and a `should_stop`
@@ -193,7 +193,7 @@ def invert(
         if feat_x is not None:
             with compute.autocast():
                 feat = F(img if m is None else img * m)
-            perc = F.distance(feat_x, feat).mean()
+            perc = F.distance(feat_x, feat, m).mean()
             losses["perceptual"] = perc
             total = total + s.lambda_perceptual * perc
         if s.lambda_encoder > 0:
@@ -204,6 +204,8 @@ def invert(
             total = total + s.lambda_encoder * enc
         losses["total"] = total
         done = step == s.steps
+        # the step reports w_k with its own losses and preview (taken before Adam moves it)
+        w_k = w.detach()[0].cpu().numpy().copy()
         if not done:
             opt.zero_grad(set_to_none=True)
             total.backward()
@@ -216,7 +218,7 @@ def invert(
             step,
             s.steps,
             {k: float(v.detach()) for k, v in losses.items()},
-            w.detach()[0].cpu().numpy().copy(),
+            w_k,
             preview=preview,
             ms_per_step=ms,
             done=done,
@@ -341,7 +343,7 @@ def project(
         img = img.float()
         pix = (x - img).square().mean() if m is None else ((x - img).square() * m).sum() / m.sum()
         with compute.autocast():
-            perc = F.distance(feat_x, F(img if m is None else img * m)).mean()
+            perc = F.distance(feat_x, F(img if m is None else img * m), m).mean()
         reg = 0.0
         for n in noise:
             v = n[None, None]
@@ -356,6 +358,7 @@ def project(
                 v = torch.nn.functional.avg_pool2d(v, 2)
         total = pix + s.lambda_perceptual * perc + s.regularize_noise_weight * reg
         done = step == s.steps
+        wplus = w.detach().unsqueeze(1).repeat(1, model.num_ws, 1)[0].cpu().numpy()  # w_k
         if not done:
             opt.zero_grad(set_to_none=True)
             total.backward()
@@ -364,7 +367,6 @@ def project(
                 for n in noise:
                     n -= n.mean()
                     n *= n.square().mean().rsqrt()
-        wplus = w.detach().unsqueeze(1).repeat(1, model.num_ws, 1)[0].cpu().numpy()
         preview = img.detach()[0, 0].cpu().numpy() if done or step % s.preview_every == 0 else None
         yield InversionStep(
             step,

@@ -59,11 +59,26 @@ class PerceptualFeatures(nn.Module):
             return [self.backbone(x)]
         return self.backbone.features(img, upto=3)
 
-    def distance(self, a: list[torch.Tensor], b: list[torch.Tensor]) -> torch.Tensor:
-        """Per-image mean squared feature difference, on the lambda3 scale. Shape [N]."""
+    def distance(
+        self, a: list[torch.Tensor], b: list[torch.Tensor], mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Per-image mean squared feature difference, on the lambda3 scale. Shape [N].
+
+        With a mask ([N or 1, 1, H, W] in [0, 1]) the mean is taken over the masked part of
+        each feature map only (the mask area-averaged to the map's size), as the pixel term
+        of Eq. 4 is averaged over the mask: then the balance of the two terms does not move
+        with the size of the lasso. (Averaged over the whole map instead, a lasso of 10 % of
+        the patch weighs the perceptual term 10x less than a full one.)
+        """
         total = 0.0
         for fa, fb in zip(a, b):
-            total = total + (fa.float() - fb.float()).square().mean(dim=[1, 2, 3])
+            d = (fa.float() - fb.float()).square()
+            if mask is None:
+                total = total + d.mean(dim=[1, 2, 3])
+            else:
+                mf = torch.nn.functional.adaptive_avg_pool2d(mask.float(), d.shape[-2:])
+                area = (mf.sum(dim=[1, 2, 3]) * d.shape[1]).clamp_min(1e-8)
+                total = total + (d * mf).sum(dim=[1, 2, 3]) / area
         return total * self.loss_scale
 
 
