@@ -156,6 +156,13 @@ class DragSpinBox(QDoubleSpinBox):
         self._dragged = False
         self.setCursor(Qt.CursorShape.SizeHorCursor)
 
+    def textFromValue(self, value: float) -> str:  # noqa: N802
+        """Whole numbers without decimals ('42', not '42.00'); in-between values as needed."""
+        text = f"{value:.{self.decimals()}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return text
+
     def mousePressEvent(self, event):  # noqa: N802
         if event.button() == Qt.MouseButton.LeftButton:
             self._press = event.position().toPoint()

@@ -72,9 +72,41 @@ def test_mixing_grid_and_presets(window, qtbot):
     for r in range(window.model.num_ws):
         np.testing.assert_allclose(w[r], lat.wplus[r] if r in fine else seed_w[r], atol=1e-6)
     assert page.grid.item(fine[0], 1).text() == "●"
-    # click a single cell: layer 0 from source B
+    # click a single cell: layer 0 from source B; undo names it as the panel does
     page._cell_clicked(0, 1)
     assert page.mixing()[0] == 1
+    assert window.project.undo.undoText() == "Layer 0 from Source B"
+    assert page.grid.horizontalHeaderItem(1).text() == "Source B: Texture source"
+    # a preset whose layers now come from two sources says so instead of going blank
+    name, rows = next((n, r) for n, r in mixing_presets(window.model).items() if len(r) > 1)
+    page.set_preset(name, 0)
+    page._cell_clicked(rows[0], 1)
+    combo = page.preset_combos[name]
+    assert combo.currentIndex() == -1 and combo.placeholderText() == "mixed"
     page.keep()
     kept = window.project.get("anchors")[-1]
     assert kept["source"]["method"] == "mix" and kept["name"].endswith("(mix)")
+
+
+def test_seed_and_truncation_read_and_move_sensibly(window, qtbot):
+    page = window.pages["generator"]
+    page.seed.setValue(42)
+    assert page.seed.text() == "42"
+    page.seed.setValue(42.37)
+    assert page.seed.text() == "42.37"
+    # ψ: dragging 50 px moves it by 0.1, not most of its range
+    box = page.psi
+    assert box.value() == 1.0
+    y = box.height() // 2
+    send_mouse(box, QEvent.Type.MouseButtonPress, QPoint(10, y))
+    for x in range(14, 61, 6):
+        send_mouse(
+            box,
+            QEvent.Type.MouseMove,
+            QPoint(x - 60, y),
+            Qt.MouseButton.NoButton,
+            Qt.MouseButton.LeftButton,
+        )
+    send_mouse(box, QEvent.Type.MouseButtonRelease, QPoint(-50, y), buttons=Qt.MouseButton.NoButton)
+    psi = window.project.get("generator")["psi"]
+    assert 0.85 <= psi < 1.0, psi

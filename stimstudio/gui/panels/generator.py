@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
-    QSlider,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -37,6 +36,11 @@ PRESET_TIPS = {
     "middle": "Middle layers: medium structures",
     "fine": "Fine layers: texture, small detail",
 }
+
+
+def source_label(col: int) -> str:
+    """Column 0 is the seed's sample; the anchors mixed in are Source B, Source C, ..."""
+    return "the seed" if col == 0 else f"Source {chr(ord('A') + col)}"
 
 
 class GeneratorPage(QWidget):
@@ -64,18 +68,19 @@ class GeneratorPage(QWidget):
             "on the box to move smoothly through in-between seeds (Shift: finer)."
         )
         self.seed.valueChanged.connect(self._controls_changed)
-        self.psi = QSlider(Qt.Orientation.Horizontal)
-        self.psi.setRange(0, 150)
+        # a spin box, not a slider: a slider a column wide moved ψ by 0.7 in 50 px
+        self.psi = DragSpinBox(drag_per_pixel=0.002)
+        self.psi.setRange(0.0, 1.5)
+        self.psi.setDecimals(2)
+        self.psi.setSingleStep(0.05)
+        self.psi.setPrefix("ψ ")
         self.psi.setToolTip(
             "Truncation ψ: 1 = the generator as trained; lower pulls toward the average "
-            "mammogram (more typical, less varied); 0 = the average itself"
+            "mammogram (more typical, less varied); 0 = the average itself. Arrows: ±0.05; "
+            "drag left/right: 0.1 per 50 px (Shift: finer)."
         )
         self.psi.valueChanged.connect(self._controls_changed)
-        self.psi_label = QLabel("ψ 1.00")
-        self.psi_label.setObjectName("stat")
-        prow = QHBoxLayout()
-        prow.addWidget(self.psi, 1)
-        prow.addWidget(self.psi_label)
+        prow = self.psi
         self.cutoff = QSpinBox()
         self.cutoff.setToolTip("Truncate only the first N layers (the coarse ones)")
         self.cutoff.valueChanged.connect(self._controls_changed)
@@ -101,7 +106,9 @@ class GeneratorPage(QWidget):
             cb.setToolTip("An anchor whose layers can be mixed into the sample")
             cb.currentIndexChanged.connect(self._sources_changed)
             self.source_combos.append(cb)
-            srcform.addRow(f"Source {chr(ord('B') + i)}", cb)
+            cb.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            cb.setMinimumContentsLength(8)
+            srcform.addRow(source_label(i + 1), cb)
         ml.addLayout(srcform)
         self.preset_combos: dict[str, QComboBox] = {}
         prow2 = QHBoxLayout()
@@ -110,6 +117,9 @@ class GeneratorPage(QWidget):
             lab = QLabel(name.capitalize())
             lab.setToolTip(PRESET_TIPS[name])
             cb = QComboBox()
+            cb.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            cb.setMinimumContentsLength(4)
+            cb.setPlaceholderText("mixed")  # shown when its layers come from several sources
             cb.setToolTip(PRESET_TIPS[name] + ": take them from this source")
             cb.activated.connect(lambda _i, n=name: self._preset_chosen(n))
             col.addWidget(lab)
@@ -208,8 +218,7 @@ class GeneratorPage(QWidget):
         g = self.project.get("generator")
         self._syncing = True
         self.seed.setValue(float(g.get("seed", 0.0)))
-        self.psi.setValue(int(round(float(g.get("psi", 1.0)) * 100)))
-        self.psi_label.setText(f"ψ {g.get('psi', 1.0):.2f}")
+        self.psi.setValue(float(g.get("psi", 1.0)))
         n = len(self._layers)
         self.cutoff.setRange(0, max(n, 1))
         self.cutoff.setSuffix(f" of {n} layers" if n else "")
@@ -224,7 +233,9 @@ class GeneratorPage(QWidget):
             for a in anchors:
                 cb.addItem(a["name"], a["id"])
             cb.setCurrentIndex(cb.findData(srcs[i]) if i < len(srcs) else 0)
-        names = ["Seed"] + [self.project.anchor(i)["name"] for i in srcs]
+        names = ["Seed"] + [
+            f"{source_label(k + 1)}: {self.project.anchor(i)['name']}" for k, i in enumerate(srcs)
+        ]
         for cb in self.preset_combos.values():
             cb.clear()
             cb.addItems(names)
@@ -266,8 +277,7 @@ class GeneratorPage(QWidget):
         if self._syncing:
             return
         n = len(self._layers)
-        psi = self.psi.value() / 100
-        self.psi_label.setText(f"ψ {psi:.2f}")
+        psi = round(self.psi.value(), 4)
         self._set(
             {
                 "seed": round(self.seed.value(), 4),
@@ -290,7 +300,7 @@ class GeneratorPage(QWidget):
         mix = self.mixing()
         if 0 <= row < len(mix) and mix[row] != col:
             mix[row] = col
-            self._set({"mixing": mix}, f"Layer {row} from source {col}")
+            self._set({"mixing": mix}, f"Layer {row} from {source_label(col)}")
 
     def _preset_chosen(self, name: str) -> None:
         col = self.preset_combos[name].currentIndex()
@@ -300,7 +310,7 @@ class GeneratorPage(QWidget):
         mix = self.mixing()
         for r in self._presets.get(name, []):
             mix[r] = col
-        self._set({"mixing": mix}, f"{name.capitalize()} layers from source {col}")
+        self._set({"mixing": mix}, f"{name.capitalize()} layers from {source_label(col)}")
 
     def reset_mixing(self) -> None:
         self._set({"mixing": None}, "Mixing reset")
