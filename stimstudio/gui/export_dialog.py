@@ -353,9 +353,9 @@ def run_export(
             r = rec.result
             state["result"] = r
             kept = f", {r.kept_frames} kept" if r.kept_frames else ""
-            ctx.statusBar().showMessage(
+            ctx.show_saved(
                 f"Exported {len(r.frames)} frames to {out_dir} ({r.written_frames} written{kept})",
-                10000,
+                out_dir,
             )
         if on_done:
             on_done(rec)

@@ -8,6 +8,7 @@ weights file yet) images can still be opened and viewed.
 
 from __future__ import annotations
 
+import html
 import os
 import time
 from collections import OrderedDict
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from .errors import show_error, show_exception
+from .folders import remember, start_path
 from .model_status import model_status
 from .prefs import Preferences, sample_files, sample_title
 from .project import SUFFIX, Project, Recovery
@@ -568,16 +570,20 @@ class MainWindow(QMainWindow):
         files, _ = QFileDialog.getOpenFileNames(
             self,
             "Open images",
-            "",
+            start_path("images"),
             "Mammograms (*.dcm *.dicom *.pgm *.png *.tif *.tiff *.jpg *.jpeg *.LJPEG);;"
             "All files (*)",
         )
         if files:
+            remember("images", files[0])
             self.open_paths(files)
 
     def open_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder of mammograms")
+        folder = QFileDialog.getExistingDirectory(
+            self, "Open a folder of mammograms", start_path("images")
+        )
         if folder:
+            remember("images", folder)
             self.open_paths([folder])
 
     def _fill_recent(self) -> None:
@@ -627,9 +633,10 @@ class MainWindow(QMainWindow):
 
     def open_project_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Open project", "", f"StimStudio project (*{SUFFIX})"
+            self, "Open project", start_path("project"), f"StimStudio project (*{SUFFIX})"
         )
         if path:
+            remember("project", path)
             self.open_project(path)
 
     def open_project(self, path) -> bool:
@@ -662,9 +669,16 @@ class MainWindow(QMainWindow):
         return self._save_to(self.project.path)
 
     def save_project_as(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save project", "stimuli" + SUFFIX, f"StimStudio project (*{SUFFIX})"
+        start = (
+            str(self.project.path)
+            if self.project.path
+            else start_path("project", "stimuli" + SUFFIX)
         )
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save project", start, f"StimStudio project (*{SUFFIX})"
+        )
+        if path:
+            remember("project", path)
         return bool(path) and self._save_to(Path(path))
 
     def _save_to(self, path: Path) -> bool:
@@ -824,6 +838,24 @@ class MainWindow(QMainWindow):
             "inversion (Zhu et al. 2020); StyleGAN2 (Karras et al.).<br>Sample images: "
             "mini-MIAS (Suckling et al. 1994), research use only.",
         )
+
+    def show_saved(self, text: str, folder) -> None:
+        """A finished export or save: say so across the top, with a button to open the folder."""
+        folder = Path(folder)
+        self.statusBar().showMessage(text, 10000)
+        self.notice.show_message(
+            f"<b>Done.</b> {html.escape(text)}", "Open folder", lambda: self.open_folder(folder)
+        )
+
+    def open_folder(self, folder) -> bool:
+        """Show a folder in the system's file manager."""
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        ok = QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        if not ok:
+            self.statusBar().showMessage(f"Could not open {folder}: open it by hand", 8000)
+        return ok
 
     def show_model_about(self) -> None:
         """Help ▸ About the model: the card's evaluation against its targets, or why none."""

@@ -93,31 +93,35 @@ def _evaluation_is_of_this_file(card: dict) -> bool | None:
     return ev_sha == card.get("sha256")
 
 
-def _evidence(card: dict, targets: dict) -> list[str]:
-    """Plain sentences for the targets that are not met, most telling first."""
+def _evidence(card: dict, targets: dict) -> list[tuple[str, str]]:
+    """(full, short) sentences for the targets that are not met, most telling first."""
     out = []
     c2st = targets.get("c2st_accuracy")
     if c2st and c2st.get("met") is False and _num(c2st.get("value")) is not None:
         rr = ((card.get("evaluation") or {}).get("c2st") or {}).get("real_vs_real") or {}
         base = _num(rr.get("accuracy"))
         base_text = f"; real vs real: {100 * base:.0f} %" if base is not None else ""
+        acc = _fmt("c2st_accuracy", c2st["value"])
         out.append(
-            f"a classifier tells its images from real patches {_fmt('c2st_accuracy', c2st['value'])}"
-            f" of the time (target {_fmt_target('c2st_accuracy', c2st.get('target'))}, "
-            f"chance 50 %{base_text})"
+            (
+                f"a classifier tells its images from real patches {acc} of the time (target "
+                f"{_fmt_target('c2st_accuracy', c2st.get('target'))}, chance 50 %{base_text})",
+                f"a classifier tells its images from real ones {acc} of the time (chance: 50 %)",
+            )
         )
     swd = targets.get("swd_mean_ratio")
     if swd and swd.get("met") is False and _num(swd.get("value")) is not None:
-        out.append(
-            f"texture statistics (SWD) are {_fmt('swd_mean_ratio', swd['value'])} the real-vs-real"
-            f" floor (target {_fmt_target('swd_mean_ratio', swd.get('target'))})"
-        )
+        ratio = _fmt("swd_mean_ratio", swd["value"])
+        target = _fmt_target("swd_mean_ratio", swd.get("target"))
+        text = f"texture statistics (SWD) are {ratio} the real-vs-real floor (target {target})"
+        out.append((text, text))
     det = targets.get("inversion_detail")
     if det and det.get("met") is False and _num(det.get("value")) is not None:
-        out.append(
+        text = (
             f"Eq. 4 keeps little fine detail of a texture (detail {_fmt('x', det['value'])}, "
             f"target {_fmt_target('inversion_detail', det.get('target'))})"
         )
+        out.append((text, text))
     return out
 
 
@@ -173,17 +177,19 @@ def model_status(card: dict | None, name: str = "model") -> ModelStatus:
             unmet=[],
         )
     evidence = _evidence(card, targets)
-    why = (": " + "; ".join(evidence) + ".") if evidence else "."
+    why = (": " + "; ".join(full for full, _ in evidence) + ".") if evidence else "."
     if any(key in REALISM_TARGETS for key in unmet):
         meaning = (
             "Its images are still easy to tell from real mammograms: use it to learn the "
             "workflow, not for an experiment."
         )
+        brief_meaning = "Learn the workflow with it, not for an experiment."
     else:
         meaning = (
             "Its samples pass the realism tests, but results lose fine detail of the texture: "
             "check every result by eye."
         )
+        brief_meaning = "Its results lose fine detail: check each by eye."
     body = (
         f"{name}: {_kimg_text(card)}; it meets {k} of its {n} quality targets{why} {meaning}{stale}"
     )
@@ -193,9 +199,9 @@ def model_status(card: dict | None, name: str = "model") -> ModelStatus:
         short=f"{kimg_short} · early: {k}/{n} targets met",
         summary=summary,
         html=f"<p><b>Early checkpoint.</b> {escape(body)}</p>{table}{about}",
-        brief=f"Early checkpoint ({kimg_short}): it meets {k} of its {n} quality targets"
-        + (f" — {evidence[0]}. " if evidence else ". ")
-        + meaning
+        brief=f"Early checkpoint ({kimg_short}): meets {k} of {n} quality targets"
+        + (f" — {evidence[0][1]}. " if evidence else ". ")
+        + brief_meaning
         + stale,
         met=k,
         total=n,

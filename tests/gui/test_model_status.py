@@ -33,8 +33,8 @@ def test_an_early_checkpoint_says_so_with_the_cards_numbers():
     s = model_status(_card({"c2st_accuracy": False, "swd_mean_ratio": False}), "m")
     assert not s.ready and (s.met, s.total) == (0, 2)
     assert s.short == "52.0 kimg · early: 0/2 targets met"
-    assert "95.6 %" in s.brief and "≤ 80.0 %" in s.brief and "real vs real: 58 %" in s.brief
-    assert "not for an experiment" in s.brief
+    assert "95.6 %" in s.brief and "chance: 50 %" in s.brief and "not for an experiment" in s.brief
+    assert "≤ 80.0 %" in s.summary and "real vs real: 58 %" in s.summary
     assert "7.07×" in s.summary and "≤ 1.50×" in s.summary
     assert "<table" in s.html and s.html.count("✘") == 2
 
@@ -42,7 +42,7 @@ def test_an_early_checkpoint_says_so_with_the_cards_numbers():
 def test_the_status_follows_the_card():
     later = model_status(_card({"c2st_accuracy": True, "swd_mean_ratio": False}, kimg=400), "m")
     assert later.short == "400.0 kimg · early: 1/2 targets met"
-    assert "7.07×" in later.brief  # the unmet one is the evidence now
+    assert "7.07×" in later.brief and "1 of 2" in later.brief  # the unmet one is the evidence
     done = model_status(_card({"c2st_accuracy": True, "swd_mean_ratio": True}, kimg=900), "m")
     assert done.ready and done.short == "900.0 kimg · 2/2 targets met"
     assert "Early" not in done.summary

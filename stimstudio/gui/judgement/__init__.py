@@ -29,6 +29,9 @@ def open_judgement_test(parent=None) -> JudgementRunner | None:
     dlg = JudgementSetupDialog(parent)
     if dlg.exec() != QDialog.DialogCode.Accepted or dlg.run is None:
         return None
+    from ..folders import remember
+
+    remember("judgements", dlg.results_file)  # Analyze judgements opens there next
     runner = JudgementRunner(dlg.run, dlg.results_file, parent)
     runner.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     status = getattr(parent, "statusBar", None)

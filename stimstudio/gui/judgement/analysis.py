@@ -34,6 +34,7 @@ from stimstudio.core.judgements import (
 )
 
 from ..errors import show_error
+from ..folders import remember, start_path
 from ..widgets import hint
 from ..workers import TaskWorker
 from .common import CORRECTIONS, ROC_COLORS, _num
@@ -183,10 +184,11 @@ class JudgementAnalysisDialog(QDialog):
         files, _ = QFileDialog.getOpenFileNames(
             self,
             "Open judgement results",
-            str(self.files[0].parent) if self.files else "",
+            str(self.files[0].parent) if self.files else start_path("judgements"),
             "Judgement results (*.csv);;All files (*)",
         )
         if files:
+            remember("judgements", files[0])
             self.set_files(files)
 
     def set_files(self, files) -> None:

@@ -39,6 +39,7 @@ from stimstudio.core.judgements import (
 )
 
 from ..errors import show_error
+from ..folders import remember, start_path
 from ..panels.settings import FileField
 from ..widgets import hint
 from .common import DEFAULT_LEVELS, MAX_KEY_LEVELS, _file_stem
@@ -51,9 +52,13 @@ _last: dict = {}
 class FolderField(FileField):
     """A line edit + Browse… that picks a folder."""
 
+    kind = "judgement-images"
+
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose a folder", self.edit.text())
+        start = self.edit.text() or start_path(self.kind)
+        folder = QFileDialog.getExistingDirectory(self, "Choose a folder", start)
         if folder:
+            remember(self.kind, folder)
             self.edit.setText(folder)
 
 
@@ -64,11 +69,12 @@ class ResultsField(FileField):
         path, _ = QFileDialog.getSaveFileName(
             self,
             "Results file (answers are appended)",
-            self.edit.text() or self.edit.placeholderText(),
+            self.edit.text() or start_path("judgements", Path(self.edit.placeholderText()).name),
             self.filt,
             options=QFileDialog.Option.DontConfirmOverwrite,
         )
         if path:
+            remember("judgements", path)
             self.edit.setText(path)
 
 
@@ -404,6 +410,7 @@ class JudgementSetupDialog(QDialog):
         )
         if not path:
             return
+        remember("judgements", path)
         path = Path(path)
         if path.suffix.lower() != ".csv":
             path = path.with_name(path.name + ".csv")

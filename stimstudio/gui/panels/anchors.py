@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..errors import show_error
+from ..folders import remember, start_path
 from ..widgets import hint, icon, image_icon
 
 THUMB = 64
@@ -262,9 +263,10 @@ class AnchorsPanel(QWidget):
 
     def load_dialog(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(
-            self, "Load latents", "", "Latent files (*.latent.npz *.npz)"
+            self, "Load latents", start_path("latents"), "Latent files (*.latent.npz *.npz)"
         )
         if files:
+            remember("latents", files[0])
             self.load_files(files)
 
     def load_files(self, files) -> None:
@@ -298,10 +300,15 @@ class AnchorsPanel(QWidget):
             show_error(self.ctx, "Select an anchor to save.")
             return
         a = self.project.anchor(ids[0])
+        safe = "".join(c if c.isalnum() or c in " -_.()" else "_" for c in a["name"]).strip()
         path, _ = QFileDialog.getSaveFileName(
-            self, "Save latent", f"{a['name']}.latent.npz", "Latent files (*.latent.npz)"
+            self,
+            "Save latent",
+            start_path("latents", f"{safe or 'anchor'}.latent.npz"),
+            "Latent files (*.latent.npz)",
         )
         if path:
+            remember("latents", path)
             self.save_anchor(a["id"], path)
 
     def save_anchor(self, anchor_id: str, path: str) -> None:

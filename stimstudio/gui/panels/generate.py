@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..errors import show_error
+from ..folders import remember, start_path
 from ..widgets import ImageTile, decade_log_axis, hint, icon
 from ..workers import ComposeWorker
 from .mask import compose_inputs
@@ -604,8 +605,11 @@ class GeneratePage(QWidget):
         res = self.project.get("result")
         if res is None:
             return
-        folder = QFileDialog.getExistingDirectory(self, "Save results into a folder")
+        folder = QFileDialog.getExistingDirectory(
+            self, "Save results into a folder", start_path("results")
+        )
         if folder:
+            remember("results", folder)
             self.write_results(Path(folder))
 
     def write_results(self, folder: Path) -> None:
@@ -630,7 +634,7 @@ class GeneratePage(QWidget):
         self.ctx.run_task(
             job,
             "Saving results…",
-            lambda names: self.ctx.statusBar().showMessage(
-                f"Saved {len(names)} images and metrics.json to {folder}", 8000
+            lambda names: self.ctx.show_saved(
+                f"Saved {len(names)} images and metrics.json to {folder}", folder
             ),
         )

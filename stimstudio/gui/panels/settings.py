@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..folders import remember, start_path
 from ..prefs import Preferences
 from ..widgets import hint
 
@@ -36,6 +37,8 @@ def _sci_spin(value: float, lo: float, hi: float, decimals: int = 7) -> QDoubleS
 
 
 class FileField(QWidget):
+    kind = "weights"  # which last folder its dialog opens in (folders.py)
+
     def __init__(self, value: str, placeholder: str, filt: str, parent=None):
         super().__init__(parent)
         self.filt = filt
@@ -50,8 +53,10 @@ class FileField(QWidget):
         lay.addWidget(browse)
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a file", self.edit.text(), self.filt)
+        start = self.edit.text() or start_path(self.kind)
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a file", start, self.filt)
         if path:
+            remember(self.kind, path)
             self.edit.setText(path)
 
     def text(self) -> str:
