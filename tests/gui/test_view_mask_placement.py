@@ -152,6 +152,11 @@ def test_placement_keys_handle_and_rotation_direction(window, qtbot):
     page.handle.setPos(page.handle.pos() + QPointF(3, 0), finish=True)
     assert abs(window.project.get("placement")["dx"] - 5.0) < 1e-6
     assert window.project.undo.undoText() == "Move texture"
+    # a corner drag scales: the undo entry says so (it used to say "Move texture")
+    page.handle.setSize(page.handle.size() * 1.2, finish=True)
+    assert window.project.undo.undoText() == "Scale texture"
+    page.handle.setAngle(page.handle.angle() + 10, finish=True)
+    assert window.project.undo.undoText() == "Rotate texture"
     # a placement that pushes the texture off the template is reported, not raised
     window.project.set("placement", {"dx": 200.0, "dy": 0.0, "scale": 1.0, "angle": 0.0}, "p")
     assert "outside" in page.problem.text()

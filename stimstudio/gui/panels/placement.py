@@ -33,6 +33,16 @@ def placement_of(d: dict):
     return Placement(**{k: float(d.get(k, NEUTRAL[k])) for k in NEUTRAL})
 
 
+def change_text(old: dict, new: dict, verb: str = "Move") -> str:
+    """The undo entry for a placement change, named by what changed: a corner drag scales
+    (and so moves the centre), a rotation handle rotates, the body moves."""
+    if abs(float(new["scale"]) - float(old["scale"])) > 1e-6:
+        return "Scale texture"
+    if abs(float(new["angle"]) - float(old["angle"])) > 1e-6:
+        return "Rotate texture"
+    return f"{verb} texture"
+
+
 class PlacementPage(QWidget):
     def __init__(self, ctx, parent=None):
         super().__init__(parent)
@@ -213,13 +223,16 @@ class PlacementPage(QWidget):
 
     def _handle_done(self) -> None:
         if not self._syncing and self.canvas.image_shape():
-            self.set_placement(self._handle_placement(), "Move texture")
+            pl = self._handle_placement()
+            self.set_placement(pl, change_text(self.project.get("placement"), pl))
 
     def _spin_changed(self) -> None:
         if self._syncing:
             return
         pl = {k: sp.value() for k, sp in self.spins.items()}
-        self.set_placement(pl, "Placement", merge="placement-spin")
+        self.set_placement(
+            pl, change_text(self.project.get("placement"), pl), merge="placement-spin"
+        )
 
     def set_placement(self, pl: dict, text: str, merge: str | None = None) -> None:
         pl = {k: float(pl[k]) for k in NEUTRAL}
@@ -234,7 +247,9 @@ class PlacementPage(QWidget):
         pl["dy"] += dy
         pl["scale"] = float(np.clip(pl["scale"] * scale, 0.05, 20))
         pl["angle"] = (pl["angle"] + angle + 180) % 360 - 180
-        self.set_placement(pl, "Nudge texture", merge="placement-keys")
+        self.set_placement(
+            pl, change_text(self.project.get("placement"), pl, "Nudge"), merge="placement-keys"
+        )
 
     def reset(self) -> None:
         self.set_placement(dict(NEUTRAL), "Reset placement")
