@@ -156,8 +156,12 @@ def test_esc_stops_keeping_the_answers_and_the_session_continues(qtbot, tmp_path
     answers = iter(["no", "yes", "yes"])
     asked = []
 
+    shown_behind = []
+
     def question(parent, title, text, *args, **kwargs):
         asked.append(text)
+        if isinstance(parent, JudgementRunner):  # is the stimulus still up behind the question?
+            shown_behind.append(parent.image.isVisible())
         yes = next(answers) == "yes"
         return QMessageBox.StandardButton.Yes if yes else QMessageBox.StandardButton.No
 
@@ -169,8 +173,9 @@ def test_esc_stops_keeping_the_answers_and_the_session_continues(qtbot, tmp_path
     answer(qtbot, runner, "fake", 1)
     wait_image(qtbot, runner)
     qtbot.keyClick(runner, Qt.Key.Key_Escape)  # "No": the session goes on
-    assert asked[0] == "Stop the session? Answers so far are saved."
-    assert runner.state == "image"
+    assert asked[0].startswith("Stop the session? Answers so far are saved.")
+    assert shown_behind == [False]  # hidden while asked
+    assert runner.state == "image" and runner.image.isVisible()  # and back after "No"
     with qtbot.waitSignal(runner.ended) as ended:
         qtbot.keyClick(runner, Qt.Key.Key_Escape)  # "Yes": stop, and the window closes
     assert ended.args == [2]
@@ -413,3 +418,20 @@ def test_tools_menu_opens_the_test_and_the_analysis(make_window, qtbot, tmp_path
     qtbot.waitUntil(lambda: analysis.analysis is not None, timeout=60000)
     assert analysis.analysis.participants[0].label == "P07"
     analysis.close()
+
+
+def test_setup_warns_when_real_and_generated_differ_in_size(qtbot, tmp_path):
+    real, generated = make_folders(tmp_path / "a", size=64)
+    dlg = setup_dialog(real, generated, tmp_path / "out")
+    qtbot.addWidget(dlg)
+    dlg._update_counts()
+    assert dlg.mismatch.isHidden() and dlg.mismatch.text() == ""
+    big, small = make_folders(tmp_path / "b", size=64)
+    for p in big.glob("*.png"):  # real crops at twice the generated images' size
+        Image.open(p).resize((128, 128)).save(p)
+    dlg.real.edit.setText(str(big))
+    dlg.generated.edit.setText(str(small))
+    dlg._update_counts()
+    assert not dlg.mismatch.isHidden()
+    assert "128×128" in dlg.mismatch.text() and "64×64" in dlg.mismatch.text()
+    assert "generated ones are magnified 2.0×" in dlg.mismatch.text()

@@ -301,10 +301,13 @@ class JudgementRunner(QWidget):
         for t, _ in held:
             t.stop()
         self.unsetCursor()
+        # the stimulus must not stay on screen, unanswered and untimed, behind the question
+        self.image.hide()
         answer = QMessageBox.question(
             self,
             "Stop the session?",
-            "Stop the session? Answers so far are saved.",
+            "Stop the session? Answers so far are saved.\n\nNo: the image comes back and "
+            "the time paused is left out of the response time.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
@@ -312,6 +315,7 @@ class JudgementRunner(QWidget):
             self._finish(stopped=True)
             self.close()
             return
+        self.image.show()
         self._paused_s += time.perf_counter() - paused_at
         self.setCursor(Qt.CursorShape.BlankCursor)
         for t, remaining in held:
