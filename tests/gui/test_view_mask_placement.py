@@ -243,3 +243,33 @@ def test_library_filters_by_pathology_kind_and_shape(window, qtbot, tmp_path):
     lib.pathology.setCurrentText("any pathology")
     lib.kind.setCurrentText("mass")
     assert shown() == ["mdb001.pgm", "mdb002.pgm"]
+
+
+def test_window_level_and_box_come_back_with_the_project(make_window, qtbot, tmp_path):
+    film = make_minimias(tmp_path / "mias")
+    win = make_window()
+    win.open_paths([film])
+    win.project.set("current", str(film), "Show image")
+    view = win.pages["view"]
+    qtbot.waitUntil(lambda: view.mammo is not None, timeout=20000)
+    view.window_combo.setCurrentIndex(1)
+    view._window_preset(1)
+    assert view.window_combo.currentText() == "Dense tissue"
+    # a manual change on the histogram: the preset box no longer names a preset
+    view.canvas.hist.setLevels(0.3, 0.7)
+    assert view.window_combo.currentIndex() == -1
+    assert view.window_combo.placeholderText() == "Custom"
+    view.roi.setPos([20, 30])  # the user's box
+    box = view.roi_rect()
+    saved = win.project.save(tmp_path / "p.stimproj")
+    # the same place reads one grey value on the film and on the patch cut from it
+    assert view.canvas.model_range is False and win.pages["mask"].canvas.model_range is True
+
+    again = make_window()
+    assert again.open_project(saved)
+    view2 = again.pages["view"]
+    qtbot.waitUntil(lambda: view2.mammo is not None, timeout=20000)
+    lo, hi = view2.canvas.current_levels()
+    assert abs(lo - 0.3) < 1e-4 and abs(hi - 0.7) < 1e-4
+    assert view2.window_combo.currentIndex() == -1
+    assert view2.roi_rect() == box

@@ -56,6 +56,9 @@ class ImageCanvas(QWidget):
     def __init__(self, histogram: bool = True, levels=(0.0, 1.0), parent=None):
         super().__init__(parent)
         self.default_levels = levels
+        # model-range images ([-1, 1]) read out in film grey levels (0..1) like the View page,
+        # so one place of one film reads the same number on every page
+        self.model_range = levels[0] < 0
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setBackground("#15171a")
         self.glw.ci.layout.setContentsMargins(0, 0, 0, 0)
@@ -67,6 +70,10 @@ class ImageCanvas(QWidget):
         if histogram:
             self.hist = pg.HistogramLUTItem(image=self.image)
             self.hist.setMaximumWidth(110)
+            # pyqtgraph's dim blue fill all but vanished on the dark theme
+            self.hist.fillHistogram(True, level=0.0, color=(159, 201, 234, 150))
+            self.hist.plot.setPen(pg.mkPen("#e4f1fb", width=1))
+            self.hist.region.setBrush(pg.mkBrush(74, 163, 223, 40))
             self.glw.addItem(self.hist, row=0, col=1)
         self.readout = QLabel(" ")
         self.readout.setObjectName("readout")
@@ -185,7 +192,9 @@ class ImageCanvas(QWidget):
         h, w = self._values.shape[:2]
         if 0 <= x < w and 0 <= y < h:
             v = float(self._values[y, x])
-            self.readout.setText(f"x {x}  y {y}   value {self._value_fmt.format(v)}")
+            if self.model_range:
+                v = (v + 1.0) / 2.0
+            self.readout.setText(f"x {x}  y {y}   grey {self._value_fmt.format(v)}")
             self.hovered.emit((x, y, v))
         else:
             self.readout.setText(f"x {x}  y {y}")

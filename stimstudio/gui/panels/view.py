@@ -106,6 +106,9 @@ class ViewPage(QWidget):
         self.roi_label.setZValue(21)
         self.canvas.vb.addItem(self.roi_label)
         self.roi.sigRegionChanged.connect(self._roi_moved)
+        self.roi.sigRegionChangeFinished.connect(self._store_view)
+        self.canvas.hist.sigLevelChangeFinished.connect(self._levels_edited)
+        self._restoring = False
 
         self.placeholder = QLabel(
             "Open a film: File ▸ Open images (Ctrl+O), a folder (Ctrl+Shift+O), drop files "
@@ -126,6 +129,7 @@ class ViewPage(QWidget):
             "windows and VOI LUTs of the DICOM header (the film is re-read with them)"
         )
         self.window_combo.activated.connect(self._window_preset)
+        self.window_combo.setPlaceholderText("Custom")  # shown after a manual window change
         self.outlines = QCheckBox("Lesion outlines")
         self.outlines.setChecked(True)
         self.outlines.setToolTip("Show the data set's lesion annotations (O)")
@@ -319,6 +323,14 @@ class ViewPage(QWidget):
         self.ctx.read_mammogram_async_with_error(path, done, failed)
 
     def set_mammogram(self, m) -> None:
+        self._restoring = True
+        try:
+            self._set_mammogram(m)
+            self._restore_view(m)
+        finally:
+            self._restoring = False
+
+    def _set_mammogram(self, m) -> None:
         self.mammo = m
         h, w = m.shape
         preview = m.preview(2048)
@@ -348,6 +360,66 @@ class ViewPage(QWidget):
         if m.lesions:
             self.snap_to_lesion(0)
         self._roi_moved()
+
+    # -- window/level and the box, per film, in the project ----------------------------------
+
+    def film_view(self, path: str | None = None) -> dict | None:
+        """What the project remembers of a film's view: levels, window name, box."""
+        path = path or (self.mammo.source if self.mammo is not None else None)
+        return ((self.project.get("view") or {}).get("films") or {}).get(str(path))
+
+    def _store_view(self, *_) -> None:
+        """Keep this film's window/level and box in the project (saved with it, not undone)."""
+        if self._restoring or self.mammo is None or not self.mammo.source:
+            return
+        lv = self.canvas.current_levels()
+        x, y, size = self.roi_rect()
+        entry = {
+            "levels": [round(lv[0], 6), round(lv[1], 6)] if lv else None,
+            "window": self.window_combo.currentText() or "Custom",
+            "box": [x, y, size],
+        }
+        view = dict(self.project.get("view") or {})
+        films = dict(view.get("films") or {})
+        if films.get(self.mammo.source) == entry:
+            return
+        films[self.mammo.source] = entry
+        view["films"] = films
+        self.project.set("view", view, "View")
+
+    def _restore_view(self, m) -> None:
+        saved = self.film_view(m.source)
+        if not saved:
+            return
+        if saved.get("levels"):
+            lo, hi = (float(v) for v in saved["levels"])
+            self.canvas.set_levels(lo, hi)
+            i = self.window_combo.findText(saved.get("window") or "")
+            self.window_combo.setCurrentIndex(i)  # -1: "Custom"
+        box = saved.get("box")
+        if box and len(box) == 3:
+            x, y, size = (int(v) for v in box)
+            self.roi.blockSignals(True)
+            self.roi.setSize([size, size])
+            self.roi.setPos([x, y])
+            self.roi.blockSignals(False)
+            self._roi_moved()
+
+    def _levels_edited(self, *_) -> None:
+        """A drag on the histogram: the preset box says Custom unless the levels match it."""
+        lv = self.canvas.current_levels()
+        i = self.window_combo.currentIndex()
+        name = self.window_combo.currentText()
+        if lv and i >= 0:
+            if name in WINDOWS:
+                expected = WINDOWS[name]
+            elif name == AUTO_WINDOW:
+                expected = tuple(float(v) for v in self.canvas.image.quickMinMax())
+            else:  # a file's window is applied to the values, shown at full range
+                expected = (0.0, 1.0)
+            if any(abs(a - b) > 1e-3 for a, b in zip(lv, expected)):
+                self.window_combo.setCurrentIndex(-1)
+        self._store_view()
 
     def _show_lesions(self, *_) -> None:
         if self.mammo is not None:
@@ -381,6 +453,7 @@ class ViewPage(QWidget):
         elif self.mammo is not None:
             lo, hi = self.canvas.image.quickMinMax()
             self.canvas.set_levels(float(lo), float(hi))
+        self._store_view()
 
     def _apply_file_window(self, opt: dict) -> None:
         """Re-read the film with the header's window / VOI LUT (in a worker; the box stays).
