@@ -162,7 +162,8 @@ def test_psychopy_conditions(tmp_path, model):
         assert "\\" not in f and not f.startswith("/") and f.startswith("png/")
         assert (tmp_path / "loop" / f).is_file()
     angles = [float(r["angle"]) for r in rows]
-    assert angles == pytest.approx([i * 45.0 for i in range(8)])  # 3 anchors, 8 frames, loop
+    # 3 anchors, 8 frames, loop: every anchor is a frame, steps shared 3 + 3 + 2
+    assert angles == pytest.approx([0, 40, 80, 120, 160, 200, 240, 300])
     seg_t = [(int(r["segment"]), float(r["segmentT"])) for r in rows]
     assert seg_t[0] == (0, 0) and seg_t[3][0] == 1 and seg_t[6][0] == 2
     steps = [float(r["stepDistance"]) for r in rows]
@@ -256,10 +257,10 @@ def test_never_overwrites_silently(tmp_path, model):
     with pytest.raises(ExportError, match="other files"):
         export(Path(an, frames=3), model, other, s, continuum_id="c")
     # overwrite replaces the old export's files and leaves the user's own files alone
-    res = export(Path(an, frames=2), model, out, s, continuum_id="c", overwrite=True)
+    res = export(Path(an[:2], frames=2), model, out, s, continuum_id="c", overwrite=True)
     assert sorted(p.name for p in (out / "png").iterdir()) == ["c_0000.png", "c_0001.png"]
     assert len(res.frames) == 2
-    res = export(Path(an, frames=2), model, other, s, continuum_id="c", overwrite=True)
+    res = export(Path(an[:2], frames=2), model, other, s, continuum_id="c", overwrite=True)
     assert (other / "notes.txt").read_text() == "mine"
 
 

@@ -284,3 +284,95 @@ def test_dciodvfy_reports_no_errors(tmp_path, model):
         assert "SCImage" in report  # it recognised the IOD
         errors = [ln for ln in report.splitlines() if ln.startswith("Error")]
         assert errors == [], report
+
+
+# ------------------------------------------------------------------------- spacing reuse
+
+
+def test_export_reuses_the_paths_spacing(tmp_path, model):
+    from stimstudio.core.export import export_sequence
+    from stimstudio.core.interpolate import compute_spacing
+
+    path = Path(anchors(model), frames=9, loop=True, spacing="perceptual")
+    found = compute_spacing(path, model)
+    assert path.spacing_result is found
+    s = ExportSettings(preview=None, contact_sheet=False)
+    recs = list(export_sequence(path, model, tmp_path / "a", s, continuum_id="c"))
+    assert not [r for r in recs if r.stage == "spacing"]  # nothing computed again
+    doc = load_manifest(tmp_path / "a")
+    assert doc["continuum"]["positions"] == [float(x) for x in found.positions]
+    assert doc["distances"]["steps"] == [float(x) for x in found.distances]
+    assert doc["continuum"]["step_distances"] == doc["distances"]["steps"]
+    # anchors are frames
+    assert {0.0, 1.0, 2.0} <= set(doc["continuum"]["positions"])
+    # without the cached result: the same positions, computed with progress records
+    bare = Path(anchors(model), frames=9, loop=True, spacing="perceptual")
+    recs = list(export_sequence(bare, model, tmp_path / "b", s, continuum_id="c"))
+    spacing = [r for r in recs if r.stage == "spacing"]
+    assert spacing and all(0 < r.done <= r.total for r in spacing)
+    assert load_manifest(tmp_path / "b")["continuum"]["positions"] == pytest.approx(
+        doc["continuum"]["positions"], abs=1e-9
+    )
+    # regenerate reproduces the export, manifest included
+    r = regenerate(tmp_path / "a", model, out_dir=tmp_path / "again")
+    assert r.ok, r.problems()
+
+
+def test_spacing_for_another_model_or_path_is_not_reused(tmp_path, model):
+    from stimstudio.core.export import export_sequence
+    from stimstudio.core.interpolate import compute_spacing
+
+    path = Path(anchors(model), frames=9, loop=True, spacing="perceptual")
+    compute_spacing(path, model)
+    path.frames = 10  # changed after the spacing was found
+    s = ExportSettings(preview=None, contact_sheet=False)
+    recs = list(export_sequence(path, model, tmp_path / "a", s, continuum_id="c"))
+    assert [r for r in recs if r.stage == "spacing"]
+    assert len(load_manifest(tmp_path / "a")["continuum"]["positions"]) == 10
+
+
+def test_cancel_during_spacing_writes_nothing(tmp_path, model):
+    from stimstudio.core.export import export_sequence
+
+    path = Path(anchors(model), frames=9, loop=True, spacing="perceptual")
+    n = []
+    recs = list(
+        export_sequence(
+            path,
+            model,
+            tmp_path / "a",
+            ExportSettings(preview=None),
+            should_stop=lambda: n.append(1) or len(n) > 2,
+        )
+    )
+    assert recs[-1].cancelled and recs[-1].stage == "spacing"
+    assert not (tmp_path / "a").exists() or not any((tmp_path / "a").iterdir())
+
+
+def test_cli_export_defaults_to_perceptual_spacing_and_shows_defaults(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # the help wraps lines
+    for shown in ("(default: 30)", "(default: perceptual)", "(default: gif)", "(default: 8)"):
+        assert shown in text
+
+
+def test_cli_export_default_spacing(tmp_path, capsys, tiny_weights):
+    out = tmp_path / "e"
+    rc, _, err = _run(
+        capsys,
+        "export",
+        "seed:1",
+        "seed:2",
+        "seed:3",
+        "--frames",
+        7,
+        "--out",
+        out,
+        "--weights",
+        tiny_weights,
+    )
+    assert rc == 0, err
+    c = load_manifest(out)["continuum"]
+    assert c["spacing"] == "perceptual" and {0.0, 1.0, 2.0} <= set(c["positions"])
+    assert len(c["step_distances"]) == 6

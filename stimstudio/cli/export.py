@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -10,23 +11,55 @@ from ..core.errors import ExportError
 from .common import UserError, add_common, add_model_options, emit, tqdm_bar
 
 
+class _DefaultsShown(argparse.HelpFormatter):
+    """Every option's default in its help line (unless the line already says it, or the
+    option is a plain switch or required)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        d = action.default
+        if (
+            "default" in text
+            or d is None
+            or d is False
+            or d is argparse.SUPPRESS
+            or action.required
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def register(sub) -> None:
     e = sub.add_parser(
         "export",
         help="render a continuum (or stills) to PNG/TIFF/DICOM + PsychoPy conditions + manifest",
         description="Anchors are latent files (.latent.npz) or seed:N. The folder gets "
-        "manifest.json, conditions.csv, one folder per format, a preview and a contact sheet.",
+        "manifest.json, conditions.csv, one folder per format, a preview and a contact sheet. "
+        "Every anchor is a frame. Perceptual spacing (the default) renders each frame about "
+        "three times to make the steps even within each segment; --spacing latent renders it "
+        "once (the paper's plain lerp, steps uneven to the eye).",
+        formatter_class=_DefaultsShown,
     )
     e.add_argument("anchors", nargs="+", help="anchor latents (.latent.npz) or seed:N, in order")
-    e.add_argument("--out", required=True, help="export folder (new or empty)")
+    e.add_argument("--out", required=True, help="export folder (new or empty; required)")
     e.add_argument("--id", default=None, help="continuum id (default: the folder's name)")
     e.add_argument("--stills", action="store_true", help="one image per anchor, no path")
-    e.add_argument("--frames", type=int, default=30)
+    e.add_argument("--frames", type=int, default=30, help="frames of the continuum")
     e.add_argument("--loop", action="store_true", help="close the path back to the first anchor")
-    e.add_argument("--method", default="lerp", choices=["lerp", "slerp"])
-    e.add_argument("--spacing", default="latent", choices=["latent", "perceptual", "pixel"])
+    e.add_argument("--method", default="lerp", choices=["lerp", "slerp"], help="interpolation")
     e.add_argument(
-        "--metric", default=None, choices=["perceptual", "pixel"], help="step distances in"
+        "--spacing",
+        default="perceptual",
+        choices=["latent", "perceptual", "pixel"],
+        help="equal steps in latent space, or even steps in the model's perceptual features "
+        "or in pixels",
+    )
+    e.add_argument(
+        "--metric",
+        default=None,
+        choices=["perceptual", "pixel"],
+        help="step distances reported in (default: pixel for pixel spacing, else perceptual)",
     )
     e.add_argument(
         "--format",
@@ -34,7 +67,13 @@ def register(sub) -> None:
         dest="formats",
         help="png | tiff | dicom (repeatable or comma-separated; default png)",
     )
-    e.add_argument("--bits", type=int, default=8, choices=[8, 16], help="PNG bit depth")
+    e.add_argument(
+        "--bits",
+        type=int,
+        default=8,
+        choices=[8, 16],
+        help="PNG bit depth (16-bit files get 8-bit display copies for PsychoPy)",
+    )
     e.add_argument("--size", default="native", help="output size in pixels, or native")
     e.add_argument(
         "--interpolation",
@@ -42,9 +81,9 @@ def register(sub) -> None:
         choices=["nearest", "linear", "cubic", "area", "lanczos"],
         help="resampling filter when --size differs from the model",
     )
-    e.add_argument("--preview", default="gif", choices=["gif", "mp4", "none"])
+    e.add_argument("--preview", default="gif", choices=["gif", "mp4", "none"], help="preview")
     e.add_argument("--fps", type=float, default=12.0, help="preview frame rate")
-    e.add_argument("--no-contact-sheet", action="store_true")
+    e.add_argument("--no-contact-sheet", action="store_true", help="no contact_sheet.png")
     e.add_argument("--no-conditions", action="store_true", help="no PsychoPy conditions.csv")
     e.add_argument(
         "--latents",
@@ -52,10 +91,22 @@ def register(sub) -> None:
         choices=["inline", "files"],
         help="anchors' latents in the manifest, or as files beside it",
     )
-    e.add_argument("--pixel-spacing", type=float, default=None, help="mm per pixel at native size")
-    e.add_argument("--data-root", help="sources are recorded relative to this folder")
+    e.add_argument(
+        "--pixel-spacing",
+        type=float,
+        default=None,
+        help="mm per pixel at native size (default: the model card's, else 0.4)",
+    )
+    e.add_argument(
+        "--data-root", help="sources are recorded relative to this folder (default: by name)"
+    )
     e.add_argument("--truncation", type=float, default=1.0, help="psi for seed:N anchors")
-    e.add_argument("--cutoff", type=int, default=None, help="truncate only the first N layers")
+    e.add_argument(
+        "--cutoff",
+        type=int,
+        default=None,
+        help="truncate only the first N layers (default: all layers)",
+    )
     e.add_argument("--resume", action="store_true", help="continue an interrupted export")
     e.add_argument("--force", action="store_true", help="replace an existing export there")
     add_model_options(e)
@@ -211,7 +262,8 @@ def cmd_export(args) -> int:
         what = LatentPath(anchors, args.frames, args.loop, args.method, args.spacing)
         what.validate()
         n = args.frames
-    bar = tqdm_bar(args, total=n, desc=cid, unit="frame")
+    bar = None
+    spacing_bar = None
     res = None
     try:
         for rec in export_sequence(
@@ -225,17 +277,34 @@ def cmd_export(args) -> int:
             overwrite=args.force,
             source_dirs=near,
         ):
+            if rec.stage == "spacing" and not rec.finished:
+                if spacing_bar is None:  # renders to find even steps (an upper bound)
+                    spacing_bar = tqdm_bar(args, total=rec.total, desc="spacing", unit="render")
+                spacing_bar.update(rec.done - spacing_bar.n)
             if rec.stage == "frames" and not rec.finished:
+                if spacing_bar is not None:
+                    spacing_bar.update(spacing_bar.total - spacing_bar.n)
+                    spacing_bar.close()
+                if bar is None:
+                    bar = tqdm_bar(args, total=n, desc=cid, unit="frame")
                 bar.update(1)
             if rec.finished:
                 res = rec.result
     except KeyboardInterrupt:
-        bar.close()
+        for b in (spacing_bar, bar):
+            if b is not None:
+                b.close()
         _interrupted_hint(out, "run the same command with --resume")
         raise
     except ExportError as exc:
         raise _with_flags(exc) from None
-    bar.close()
+    for b in (spacing_bar, bar):
+        if b is not None:
+            b.close()
+    if res is None:  # stopped while finding the spacing: nothing was written
+        from ..core.errors import Cancelled
+
+        raise Cancelled("export stopped before any frame was written")
     d = res.distances
     text = f"{len(res.frames)} frames -> {out} ({', '.join(settings.formats)})"
     if res.kept_frames:

@@ -57,7 +57,7 @@ import torch
 from .. import __version__
 from .device import Compute
 from .errors import CheckpointError, ExportError, LatentError, OptionError
-from .interpolate import Anchor, Renderer, even_positions, latent_at, uniform_positions
+from .interpolate import Anchor, Renderer, SpacingResult, iter_spacing, latent_at, uniform_positions
 from .interpolate import Path as LatentPath
 from .jsonable import dumps_strict
 from .latent import Latent, load_latent
@@ -216,6 +216,7 @@ class ExportProgress:
     finished: bool = False
     cancelled: bool = False
     result: ExportResult | None = None
+    eta: float | None = None  # seconds left in this stage, when known
 
 
 class ModelMismatchError(ExportError):
@@ -808,6 +809,11 @@ class _Job:
     positions: list[float] | None = None  # given when regenerating or resuming
     anchor_names: list[str] = field(default_factory=list)
     dicom_uids: dict | None = None  # a manifest's, when regenerating (else derived)
+    spacing_result: SpacingResult | None = None  # the Path's cached spacing, if any
+    # Step distances measured when the spacing was found (recorded in the manifest, so resume
+    # and regenerate use them rather than measuring again):
+    spacing_distances: list[float] | None = None
+    known_steps: list[float] | None = None  # steps not to measure again (frames-1 [+ closing])
 
     @property
     def segments(self) -> int:
@@ -836,6 +842,7 @@ def _job_for_path(path, cid: str, settings: ExportSettings) -> _Job:
             path.spacing,
             metric,
             settings,
+            spacing_result=path.spacing_result,
         )
     anchors = list(path)
     if not anchors or not all(isinstance(a, Anchor) for a in anchors):
@@ -1186,20 +1193,38 @@ def _run(
         # -- positions (cancellable; nothing is written before they are known)
         if job.kind == "continuum" and job.positions is None:
             p = job.path()
-            if job.spacing == "latent":
-                job.positions = [float(s) for s in uniform_positions(p)]
-            else:
-                yield ExportProgress("spacing", 0, 1, f"{job.spacing} spacing")
+            found = job.spacing_result
+            if found is not None and not found.matches(p, model, job.metric):
+                found = None  # computed for other anchors, settings or another model
+            if found is None and job.spacing != "latent":
                 with _exact(compute, threads):
-                    pos = even_positions(
-                        p, Renderer(model, compute, job.spacing), should_stop=should_stop
-                    )
-                if should_stop is not None and should_stop():
-                    yield ExportProgress(
-                        "spacing", 0, 1, "cancelled", finished=True, cancelled=True
-                    )
-                    return
-                job.positions = [float(s) for s in pos]
+                    for rec in iter_spacing(p, model, compute, job.metric, should_stop=should_stop):
+                        if rec.cancelled:
+                            yield ExportProgress(
+                                "spacing",
+                                rec.done,
+                                rec.total,
+                                "cancelled",
+                                finished=True,
+                                cancelled=True,
+                            )
+                            return
+                        if rec.finished:
+                            found = rec.result
+                        else:
+                            yield ExportProgress(
+                                "spacing",
+                                rec.done,
+                                rec.total,
+                                f"{job.spacing} spacing: {rec.message}",
+                                eta=rec.eta,
+                            )
+            if found is not None:
+                job.positions = [float(x) for x in found.positions]
+                job.spacing_distances = [float(x) for x in found.distances]
+                job.known_steps = job.spacing_distances
+            else:
+                job.positions = [float(x) for x in uniform_positions(p)]
         elif job.kind == "stills":
             job.positions = [float(i) for i in range(job.frames)]
         try:
@@ -1216,6 +1241,8 @@ def _run(
 
     # -- frames
     renderer = Renderer(model, compute, job.metric) if job.metric else None
+    if job.known_steps is None and manifest["continuum"].get("step_distances") is not None:
+        job.known_steps = list(manifest["continuum"]["step_distances"])  # resuming
     native = model.resolution
     size = settings.size or native
     spacing_mm = manifest["output"]["pixel_spacing_mm"]
@@ -1259,7 +1286,9 @@ def _run(
                 return
             img = _render(model, job.wplus(i), compute)
             step = None
-            if renderer is not None:
+            if job.known_steps is not None:
+                step = float(job.known_steps[i - 1]) if i > 0 else 0.0
+            elif renderer is not None:
                 emb = embed_of(i, img)
                 if i > 0:
                     prev = emb_prev[1] if emb_prev and emb_prev[0] == i - 1 else embed_of(i - 1)
@@ -1283,7 +1312,9 @@ def _run(
             yield ExportProgress("frames", i + 1, job.frames, "written", frame=i)
 
         closing = None
-        if renderer is not None and job.loop:
+        if job.known_steps is not None and job.loop:
+            closing = float(job.known_steps[-1])
+        elif renderer is not None and job.loop:
             last = emb_prev[1] if emb_prev and emb_prev[0] == job.frames - 1 else None
             last = last if last is not None else embed_of(job.frames - 1)
             first = first_emb if first_emb is not None else embed_of(0)
@@ -1475,6 +1506,8 @@ def _new_manifest(job, model, compute, request, request_sha, out, data_root, nea
             "metric": job.metric,
             "segments": job.segments if job.kind == "continuum" else None,
             "positions": job.positions,
+            # measured when the spacing was found (None: measured frame by frame)
+            "step_distances": job.spacing_distances,
         },
         "anchors": anchors,
         "seeds": seeds,
@@ -1742,6 +1775,20 @@ def _manifest_anchors(doc: dict, base: Path) -> list[Anchor]:
     return anchors
 
 
+def _recorded_steps(doc: dict) -> list[float] | None:
+    """The step distances a finished manifest records (frames-1 [+ closing]), or None."""
+    c = doc["continuum"]
+    if c.get("step_distances") is not None:
+        return [float(x) for x in c["step_distances"]]
+    if c.get("kind") != "continuum" or not c.get("metric"):
+        return None
+    steps = [f.get("step_distance") for f in doc["frames"][1:]]
+    closing = (doc.get("distances") or {}).get("closing")
+    if any(x is None for x in steps) or (c.get("loop") and closing is None):
+        return None
+    return [float(x) for x in steps] + ([float(closing)] if c.get("loop") else [])
+
+
 def settings_from_manifest(doc: dict) -> ExportSettings:
     """The settings as requested (request.output): `output` holds resolved values (e.g. the
     pixel spacing taken from the model card), which would change the request's sha256."""
@@ -1837,7 +1884,9 @@ def iter_regenerate(
             settings_from_manifest(doc),
             positions=[float(p) for p in c["positions"]],
             dicom_uids=doc.get("dicom_uids"),
+            spacing_distances=c.get("step_distances"),
         )
+        job.known_steps = _recorded_steps(doc)
         want = {int(f["index"]): f["image_sha256"] for f in doc["frames"]}
         recorded = {
             int(f["index"]): {k: v["sha256"] for k, v in f["files"].items()} for f in doc["frames"]

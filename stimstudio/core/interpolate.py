@@ -7,10 +7,20 @@ distances are always reported, whichever spacing is used.
 
 A path over anchors A, B, C has segments A->B, B->C (and C->A when it is a loop); a position
 `s` in [0, n_segments] names a point on it: segment floor(s), fraction s - floor(s).
+
+Every anchor is a frame, whatever the spacing: the frames' steps are shared out among the
+segments (each gets at least one) and spaced within each segment. Even spacing renders only
+at the frames' own positions and refines them a few rounds (`iter_spacing`, a generator of
+progress records, cancellable between batches); its result is kept on the `Path`
+(`Path.spacing_result`, checked against the model, anchors and settings) so that an export of
+the same path reuses the positions and step distances instead of computing them again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -39,12 +49,20 @@ class Path:
     loop: bool = False
     method: str = "lerp"
     spacing: str = "latent"
+    # The last computed spacing of this path (positions + step distances), reused by export
+    # when its key still matches; never compared or shown.
+    spacing_result: SpacingResult | None = field(default=None, repr=False, compare=False)
 
     def validate(self) -> None:
         if len(self.anchors) < 2:
             raise OptionError("a path needs at least 2 anchors")
         if self.frames < 2:
             raise OptionError(f"a path needs at least 2 frames, got {self.frames}")
+        if self.frames < self.min_frames:
+            raise OptionError(
+                f"a {'loop' if self.loop else 'path'} through {len(self.anchors)} anchors needs "
+                f"at least {self.min_frames} frames (every anchor is a frame), got {self.frames}"
+            )
         if self.method not in METHODS:
             raise OptionError(f"unknown interpolation {self.method!r}; choose lerp or slerp")
         if self.spacing not in SPACINGS:
@@ -56,6 +74,15 @@ class Path:
     @property
     def segments(self) -> int:
         return len(self.anchors) if self.loop else len(self.anchors) - 1
+
+    @property
+    def steps(self) -> int:
+        """Steps between frames (a loop's last frame steps back to the first)."""
+        return self.frames if self.loop else self.frames - 1
+
+    @property
+    def min_frames(self) -> int:
+        return len(self.anchors)
 
     def stack(self) -> np.ndarray:
         return np.stack([a.latent.wplus for a in self.anchors])
@@ -120,12 +147,37 @@ def latent_at(path: Path, s: float) -> np.ndarray:
     return (a + (b - a) * t).astype(np.float32)
 
 
+def allocate_steps(lengths, steps: int) -> list[int]:
+    """Share `steps` among segments of the given lengths, at least one each, so that the
+    longest step (length / count) is as short as it can be (D'Hondt)."""
+    lengths = [max(float(x), 0.0) for x in lengths]
+    if steps < len(lengths):
+        raise OptionError(f"{steps} steps cannot reach {len(lengths)} segments")
+    counts = [1] * len(lengths)
+    for _ in range(steps - len(lengths)):
+        k = max(range(len(lengths)), key=lambda j: (lengths[j] / counts[j], -j))
+        counts[k] += 1
+    return counts
+
+
+def _positions_from_counts(path: Path, counts: list[int]) -> np.ndarray:
+    pos = [] if path.loop else [0.0]
+    for k, n in enumerate(counts):
+        js = range(0, n) if path.loop else range(1, n + 1)
+        pos += [k + j / n for j in js]
+    return np.asarray(pos, np.float64)
+
+
 def uniform_positions(path: Path) -> np.ndarray:
-    """Frame positions equally spaced in the latent parameter (the paper's lerp)."""
-    n_seg = path.segments
-    if path.loop:
-        return np.arange(path.frames) * (n_seg / path.frames)
-    return np.linspace(0, n_seg, path.frames)
+    """Frame positions equally spaced in the latent parameter within each segment (the
+    paper's lerp), every anchor a frame; steps are shared equally among the segments (when
+    they do not divide evenly, the first segments get one more)."""
+    return _positions_from_counts(path, allocate_steps([1.0] * path.segments, path.steps))
+
+
+def anchor_frames(positions) -> list[int]:
+    """Indices of the frames that sit on an anchor (whole-number positions)."""
+    return [i for i, s in enumerate(positions) if abs(s - round(s)) < 1e-9]
 
 
 class Renderer:
@@ -199,44 +251,294 @@ def _balance(curve: _DenseCurve, left: float, right: float, iters: int = 24) -> 
     return (lo + hi) / 2
 
 
-def even_positions(
-    path: Path,
-    renderer: Renderer,
-    oversample: int = 8,
-    sweeps: int = 60,
-    should_stop: Callable[[], bool] | None = None,
-) -> np.ndarray:
-    """Positions whose rendered frames are equally far apart in the renderer's metric.
+SPACING_VERSION = 2  # changes when the algorithm would give other positions
 
-    Consecutive frames must be equal *chord* distances apart (what an observer compares),
-    not equal arc length: in feature space a path curves, and the two differ. Start from equal
-    arc length on a densely rendered path, then relax like a chain: each frame moves to the
-    point equally far from its two neighbours (Gauss-Seidel sweeps). The first frame stays on
-    the first anchor (and the last on the last anchor for an open path).
+
+@dataclass
+class SpacingResult:
+    """Positions of a path's frames and the step distances between them, in `metric`.
+
+    `key` names what they were computed from (model, anchors, frames, loop, method, spacing,
+    metric); `matches` says whether they still belong to a path and model.
     """
-    n_seg = path.segments
-    dense = np.linspace(0, n_seg, max(path.frames * oversample, 64) + 1)
-    ws = np.stack([latent_at(path, s) for s in dense])
-    emb = renderer.embed(renderer.images(ws))
-    if should_stop is not None and should_stop():
-        return uniform_positions(path)
-    seg_d = np.linalg.norm(np.diff(emb, axis=0), axis=1)
-    arc = np.concatenate([[0.0], np.cumsum(seg_d)])
-    if arc[-1] <= 0:
-        return uniform_positions(path)
-    n = path.frames
-    targets = np.arange(n) * (arc[-1] / n) if path.loop else np.linspace(0, arc[-1], n)
-    pos = np.interp(targets, arc, dense)
-    curve = _DenseCurve(dense, emb)
-    last = n if path.loop else n - 1  # frames 1..last-1 move; a loop closes on frame 0 at n_seg
-    for _ in range(sweeps):
-        if should_stop is not None and should_stop():
+
+    key: str
+    positions: np.ndarray
+    distances: np.ndarray  # frames - 1 steps (+ the closing step of a loop)
+    metric: str
+    spacing: str
+    renders: int = 0  # images rendered to find them
+    seconds: float = 0.0
+    images: np.ndarray | None = field(default=None, repr=False)  # the frames, when kept
+
+    @property
+    def cv(self) -> float:
+        d = self.distances
+        return float(d.std() / d.mean()) if len(d) and d.mean() > 0 else 0.0
+
+    def matches(self, path: Path, model: Model, metric: str) -> bool:
+        return self.key is not None and self.key == spacing_key(path, model, metric)
+
+
+@dataclass
+class SpacingProgress:
+    """One step of `iter_spacing`: `done` of `total` renders (total is an upper bound: the
+    refinement may stop early), and on the last record `result`."""
+
+    done: int
+    total: int
+    message: str = ""
+    finished: bool = False
+    cancelled: bool = False
+    result: SpacingResult | None = None
+    elapsed: float = 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left, from the rate so far (None before the first renders)."""
+        if self.done <= 0 or self.finished:
+            return None
+        return self.elapsed / self.done * max(self.total - self.done, 0)
+
+
+def spacing_key(path: Path, model: Model, metric: str) -> str | None:
+    """What a spacing result depends on; None for a model without a file hash (never reused)."""
+    if getattr(model, "sha256", None) is None:
+        return None
+    doc = {
+        "version": SPACING_VERSION,
+        "model": model.sha256,
+        "anchors": [
+            hashlib.sha256(np.ascontiguousarray(a.latent.wplus, np.float32).tobytes()).hexdigest()
+            for a in path.anchors
+        ],
+        "frames": path.frames,
+        "loop": path.loop,
+        "method": path.method,
+        "spacing": path.spacing,
+        "metric": metric,
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def default_metric(path: Path) -> str:
+    return "pixel" if path.spacing == "pixel" else "perceptual"
+
+
+class _Samples:
+    """Embeddings of rendered points of the path, by position (a loop's end is its start)."""
+
+    def __init__(self, path: Path, renderer: Renderer):
+        self.path, self.renderer = path, renderer
+        self.emb: dict[float, np.ndarray] = {}
+        self.images: dict[float, np.ndarray] = {}
+
+    def key(self, s: float) -> float:
+        s = float(s)
+        if self.path.loop and abs(s - self.path.segments) < 1e-12:
+            s = 0.0
+        return round(s, 12)
+
+    def missing(self, positions) -> list[float]:
+        out = []
+        for s in positions:
+            k = self.key(s)
+            if k not in self.emb and k not in out:
+                out.append(k)
+        return out
+
+    def add(self, positions: list[float]) -> None:
+        ws = np.stack([latent_at(self.path, s) for s in positions])
+        imgs = self.renderer.images(ws)
+        for s, img, e in zip(positions, imgs, self.renderer.embed(imgs)):
+            self.emb[s], self.images[s] = e, img
+
+    def at(self, positions) -> np.ndarray:
+        return np.stack([self.emb[self.key(s)] for s in positions])
+
+    def curve(self) -> _DenseCurve:
+        pos = sorted(self.emb)
+        emb = [self.emb[s] for s in pos]
+        if self.path.loop:
+            pos.append(float(self.path.segments))
+            emb.append(self.emb[0.0])
+        return _DenseCurve(np.asarray(pos), np.stack(emb))
+
+
+def _segment_lengths(curve: _DenseCurve, n_seg: int) -> list[float]:
+    """Polyline length of each segment through the rendered samples."""
+    out = []
+    for k in range(n_seg):
+        inside = (curve.dense >= k - 1e-12) & (curve.dense <= k + 1 + 1e-12)
+        e = curve.emb[inside]
+        out.append(float(np.linalg.norm(np.diff(e, axis=0), axis=1).sum()) if len(e) > 1 else 0.0)
+    return out
+
+
+def _relax(curve: _DenseCurve, path: Path, counts: list[int], old: np.ndarray) -> np.ndarray:
+    """Within each segment (anchors fixed), move frames until each is equally far from its two
+    neighbours on the sampled curve (chords, what an observer compares; Gauss-Seidel sweeps).
+    A segment whose step count changed starts again from equal arc length."""
+    pos = [] if path.loop else [0.0]
+    old_counts = _counts_of(old, path)
+    for k, n in enumerate(counts):
+        if n == old_counts[k]:
+            inner = [s for s in old if k < s < k + 1 - 1e-12]
+        else:
+            inside = (curve.dense >= k) & (curve.dense <= k + 1)
+            d = curve.dense[inside]
+            seg = np.linalg.norm(np.diff(curve.emb[inside], axis=0), axis=1)
+            arc = np.concatenate([[0.0], np.cumsum(seg)])
+            targets = np.linspace(0, arc[-1], n + 1)[1:-1]
+            inner = (
+                list(np.interp(targets, arc, d))
+                if arc[-1] > 0
+                else [k + j / n for j in range(1, n)]
+            )
+        ext = [float(k), *map(float, inner), float(k + 1)]
+        for _ in range(60):
+            moved = 0.0
+            for i in range(1, len(ext) - 1):
+                new = _balance(curve, ext[i - 1], ext[i + 1])
+                moved = max(moved, abs(new - ext[i]))
+                ext[i] = new
+            if moved < 1e-6:
+                break
+        pos += ext[:-1] if path.loop else ext[1:]
+    return np.asarray(pos, np.float64)
+
+
+def within_segment_cv(positions, distances, path: Path) -> float:
+    """Mean CV of the step distances inside each segment (what the refinement evens out)."""
+    d = np.asarray(distances, np.float64)
+    segs = np.array([min(int(np.floor(s + 1e-9)), path.segments - 1) for s in positions])
+    segs = segs[: len(d)]
+    cvs = [
+        float(d[segs == k].std() / d[segs == k].mean())
+        for k in np.unique(segs)
+        if (segs == k).sum() > 1 and d[segs == k].mean() > 0
+    ]
+    return float(np.mean(cvs)) if cvs else 0.0
+
+
+def _counts_of(positions: np.ndarray, path: Path) -> list[int]:
+    """Steps in each segment for positions that have every anchor as a frame."""
+    counts = [0] * path.segments
+    starts = positions if path.loop else positions[:-1]
+    for a in starts:
+        counts[min(int(np.floor(a + 1e-9)), path.segments - 1)] += 1
+    return counts
+
+
+def iter_spacing(
+    path: Path,
+    model: Model,
+    compute: Compute | None = None,
+    metric: str | None = None,
+    rounds: int = 3,
+    tolerance: float = 0.01,
+    should_stop: Callable[[], bool] | None = None,
+    keep_images: bool = False,
+) -> Iterator[SpacingProgress]:
+    """Find the frames' positions (and step distances in `metric`) for the path's spacing.
+
+    Latent spacing: equal latent steps, rendered once for the distances. Even spacing
+    ("perceptual" / "pixel"): render at the frames' own positions, share the steps among the
+    segments by their length, and move each frame to equal chord distances on the curve through
+    everything rendered so far; repeat while the steps' CV within segments is above
+    `tolerance`, at most `rounds` rounds (so at most rounds x frames renders, vs. 1 x for
+    latent spacing). Anchors stay frames, so steps differ between segments by the whole-number
+    share of steps (segment length / its steps): with few frames per segment this, not the
+    refinement, sets the overall CV.
+    Yields `SpacingProgress` after every batch; the last record has the `SpacingResult`, also
+    stored as `path.spacing_result`. Cancelled between batches (`cancelled=True`, no result).
+    """
+    path.validate()
+    metric = metric or default_metric(path)
+    t0 = time.perf_counter()
+    renderer = Renderer(model, compute, metric)
+    even = path.spacing != "latent"
+    spacer = (
+        renderer if not even or path.spacing == metric else Renderer(model, compute, path.spacing)
+    )
+    samples = _Samples(path, spacer)
+    total = path.frames * (rounds if even else 1)
+    done = 0
+    batch = 8
+
+    def stopped() -> bool:
+        return should_stop is not None and should_stop()
+
+    def render(positions, label):
+        nonlocal done
+        todo = samples.missing(positions)
+        for i in range(0, len(todo), batch):
+            if stopped():
+                return False
+            samples.add(todo[i : i + batch])
+            done += len(todo[i : i + batch])
+            yield SpacingProgress(min(done, total), total, label, elapsed=time.perf_counter() - t0)
+        return True
+
+    def chords(positions) -> np.ndarray:
+        return _distances(samples.at(positions), path.loop)
+
+    pos = uniform_positions(path)
+    for r in range(rounds if even else 1):
+        label = f"round {r + 1} of {rounds}" if even else "rendering frames"
+        ok = yield from render(pos, label)
+        if not ok:
+            yield SpacingProgress(done, total, "cancelled", finished=True, cancelled=True)
+            return
+        if not even:
             break
-        ext = np.concatenate([pos, [float(n_seg)]]) if path.loop else pos
-        for i in range(1, last):
-            ext[i] = _balance(curve, ext[i - 1], ext[i + 1])
-        pos = ext[:n]
-    return pos
+        if within_segment_cv(pos, chords(pos), path) <= tolerance or r == rounds - 1:
+            break
+        curve = samples.curve()
+        counts = allocate_steps(_segment_lengths(curve, path.segments), path.steps)
+        pos = _relax(curve, path, counts, pos)
+    if stopped():
+        yield SpacingProgress(done, total, "cancelled", finished=True, cancelled=True)
+        return
+    if spacer is renderer:
+        dist = chords(pos)
+    else:  # spaced in one metric, measured in another
+        imgs = np.stack([samples.images[samples.key(s)] for s in pos])
+        dist = _distances(renderer.embed(imgs), path.loop)
+    images = np.stack([samples.images[samples.key(s)] for s in pos]) if keep_images else None
+    result = SpacingResult(
+        spacing_key(path, model, metric),
+        pos,
+        np.asarray(dist, np.float64),
+        metric,
+        path.spacing,
+        renders=len(samples.emb),
+        seconds=time.perf_counter() - t0,
+        images=images,
+    )
+    path.spacing_result = result
+    yield SpacingProgress(
+        total, total, "done", finished=True, result=result, elapsed=result.seconds
+    )
+
+
+def compute_spacing(
+    path: Path, model: Model, compute=None, metric=None, **kw
+) -> SpacingResult | None:
+    """`iter_spacing` run to the end; None when cancelled."""
+    last = None
+    for rec in iter_spacing(path, model, compute, metric, **kw):
+        last = rec
+    return last.result if last is not None else None
+
+
+def even_positions(path: Path, renderer: Renderer, should_stop=None) -> np.ndarray:
+    """Evenly spaced positions in the renderer's metric (see `iter_spacing`)."""
+    p = Path(path.anchors, path.frames, path.loop, path.method, renderer.metric)
+    res = compute_spacing(
+        p, renderer.model, renderer.compute, renderer.metric, should_stop=should_stop
+    )
+    return res.positions if res is not None else uniform_positions(path)
 
 
 def render_path(
@@ -246,38 +548,42 @@ def render_path(
     metric: str | None = None,
     with_images: bool = True,
     should_stop: Callable[[], bool] | None = None,
+    on_progress: Callable[[SpacingProgress], None] | None = None,
 ) -> PathFrames:
     """Frames of the path at its spacing, with step distances in `metric`.
 
-    metric defaults to "perceptual" (the model's F) unless spacing is "pixel".
+    metric defaults to "perceptual" (the model's F) unless spacing is "pixel". A spacing
+    result already on the path for the same model and settings is used as it is (no renders
+    beyond the frames themselves when images are asked for).
     """
     path.validate()
     for a in path.anchors:
         a.latent.check_model(model, allow_other_model=True)
-    metric = metric or ("pixel" if path.spacing == "pixel" else "perceptual")
-    renderer = Renderer(model, compute, metric)
-    if path.spacing == "latent":
-        pos = uniform_positions(path)
-    else:
-        spacing_renderer = (
-            renderer if path.spacing == metric else Renderer(model, compute, path.spacing)
-        )
-        pos = even_positions(path, spacing_renderer, should_stop=should_stop)
-    ws = np.stack([latent_at(path, s) for s in pos])
-    imgs = renderer.images(ws)
-    dist = _distances(renderer.embed(imgs), path.loop)
+    metric = metric or default_metric(path)
+    res = path.spacing_result
+    if res is None or not res.matches(path, model, metric) or (with_images and res.images is None):
+        res = None
+        for rec in iter_spacing(
+            path, model, compute, metric, should_stop=should_stop, keep_images=with_images
+        ):
+            if on_progress is not None:
+                on_progress(rec)
+            if rec.finished:
+                res = rec.result
+    if res is None:  # cancelled
+        return PathFrames([], np.zeros(0), path.spacing, metric, {"cancelled": True})
+    pos, dist = res.positions, res.distances
     frames = []
     cum = 0.0
     for i, s in enumerate(pos):
         seg = min(int(np.floor(s)), path.segments - 1)
         step = float(dist[i - 1]) if i > 0 else 0.0
         cum += step
-        frames.append(
-            Frame(
-                i, float(s), seg, float(s - seg), ws[i], imgs[i] if with_images else None, step, cum
-            )
-        )
-    return PathFrames(frames, dist, path.spacing, metric)
+        img = res.images[i] if with_images and res.images is not None else None
+        frames.append(Frame(i, float(s), seg, float(s - seg), latent_at(path, s), img, step, cum))
+    return PathFrames(
+        frames, dist, path.spacing, metric, {"renders": res.renders, "seconds": res.seconds}
+    )
 
 
 def iter_frames(path: Path, positions: np.ndarray, model: Model, compute=None) -> Iterator[Frame]:
