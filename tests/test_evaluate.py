@@ -268,3 +268,14 @@ def test_check_card_reproduces_the_card_and_names_a_changed_number(
     assert "leave out --swd-n" in capsys.readouterr().err
     assert main([*argv, "--check-card", "--sections", "c2st"]) == 2
     assert "no c2st numbers" in capsys.readouterr().err
+
+
+def test_the_card_records_the_grid_only_as_a_path_inside_its_project(tmp_path):
+    from stimstudio.cli.evaluate import card_view
+
+    weights = tmp_path / "proj" / "weights" / "m.safetensors"
+    (tmp_path / "proj" / "docs").mkdir(parents=True)
+    inside = card_view({"grid": str(tmp_path / "proj" / "docs" / "g.png"), "x": 1}, weights)
+    assert inside == {"grid": "../docs/g.png", "x": 1}
+    outside = card_view({"grid": "/tmp/tmpabc/grid.png", "x": 1}, weights)
+    assert outside == {"x": 1}

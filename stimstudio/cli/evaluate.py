@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .common import UserError, add_common, add_model_options, emit, refuse_existing, tqdm_bar
@@ -129,9 +130,23 @@ def cmd_evaluate(args) -> int:
     if args.update_card:
         if args.quick:
             raise UserError("--update-card with --quick would put smoke-test numbers in the card")
-        res["card"] = str(update_card(weights, res))
+        res["card"] = str(update_card(weights, card_view(res, weights)))
     emit(args, res, format_text(res))
     return 0
+
+
+def card_view(res: dict, weights: Path) -> dict:
+    """What goes into the model card: the grid only as a path relative to the card, and only
+    when it lies in the card's project (a temporary or personal path means nothing to the
+    next reader of the card)."""
+    out = dict(res)
+    grid = out.pop("grid", None)
+    if grid:
+        root = Path(weights).resolve().parent.parent
+        g = Path(grid).resolve()
+        if g.is_relative_to(root):
+            out["grid"] = os.path.relpath(g, Path(weights).resolve().parent)
+    return out
 
 
 def _progress_bars(args):
