@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QProgressBar,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -100,6 +101,14 @@ class InterpolatePage(QWidget):
         self.compute_label = QLabel("")
         self.compute_label.setObjectName("hint")
         self.compute_label.setWordWrap(True)
+        # Spacing progress: renders done of at most N, time left, and Cancel (issue 16).
+        self.compute_bar = QProgressBar()
+        self.compute_bar.setTextVisible(False)
+        self.compute_bar.hide()
+        self.btn_cancel_compute = QPushButton("Cancel")
+        self.btn_cancel_compute.setToolTip("Stop computing the spacing (equal latent steps stay)")
+        self.btn_cancel_compute.clicked.connect(self.cancel_compute)
+        self.btn_cancel_compute.hide()
         self.btn_export = QPushButton(icon("export"), "Export frames…")
         self.btn_export.setToolTip(
             "Write every frame (PNG/TIFF/DICOM), a preview, a PsychoPy conditions file and a\n"
@@ -113,6 +122,8 @@ class InterpolatePage(QWidget):
         side = QVBoxLayout()
         side.addWidget(box)
         side.addWidget(self.compute_label)
+        side.addWidget(self.compute_bar)
+        side.addWidget(self.btn_cancel_compute)
         side.addStretch(1)
         side.addWidget(keep)
         side.addWidget(self.btn_export)
@@ -303,6 +314,8 @@ class InterpolatePage(QWidget):
             return
         key = self.path_key()
         changed = key != self._key
+        if self._cpath is not None and built.spacing_result is None:
+            built.spacing_result = self._cpath.spacing_result  # export reuses it if it matches
         self._cpath, self._key = built, key
         self.slider.blockSignals(True)
         self.slider.setRange(0, built.frames - 1)
@@ -424,7 +437,14 @@ class InterpolatePage(QWidget):
         def job(task):
             from stimstudio.core.interpolate import render_path
 
-            pf = render_path(path, model, compute, with_images=True, should_stop=task.cancelled)
+            pf = render_path(
+                path,
+                model,
+                compute,
+                with_images=True,
+                should_stop=task.cancelled,
+                on_progress=task.report,
+            )
             if task.cancelled():
                 return None
             return {
@@ -441,7 +461,14 @@ class InterpolatePage(QWidget):
 
         def done(rec):
             self._compute_task = None
-            if rec is None or rec["key"] != key_text(self._key):
+            self._compute_ui(False)
+            if rec is None:
+                self.compute_label.setText(
+                    "Spacing cancelled: the frames stay at equal latent steps until it is "
+                    "computed (change a setting to start again)."
+                )
+                return
+            if rec["key"] != key_text(self._key):
                 return
             for i, (img, w) in enumerate(zip(rec.pop("float_images"), rec.pop("wplus"))):
                 self.ctx.render_worker.prefill((self._key, i), img, w)
@@ -450,13 +477,40 @@ class InterpolatePage(QWidget):
 
         def failed(msg, detail):
             self._compute_task = None
+            self._compute_ui(False)
             show_error(self.ctx, msg, detail)
+
+        def progress(rec):
+            if rec.finished or not rec.total:
+                return
+            self.compute_bar.setRange(0, rec.total)
+            self.compute_bar.setValue(min(rec.done, rec.total))
+            eta = rec.eta
+            left = "" if eta is None else f" · about {eta:.0f} s left"
+            what = "even spacing" if spacing != "latent" else "frames"
+            self.compute_label.setText(
+                f"Computing {what}: {rec.done} of at most {rec.total} renders ({rec.message}){left}"
+            )
 
         spacing = path.spacing
         self.compute_label.setText(
             "computing perceptually even spacing…" if spacing != "latent" else "rendering frames…"
         )
-        self._compute_task = self.ctx.run_task(job, "Computing the path…", done, on_failed=failed)
+        self._compute_ui(True)
+        self._compute_task = self.ctx.run_task(
+            job, "Computing the path…", done, on_progress=progress, on_failed=failed
+        )
+
+    def _compute_ui(self, busy: bool) -> None:
+        self.compute_bar.setRange(0, 0)
+        self.compute_bar.setVisible(busy)
+        self.btn_cancel_compute.setVisible(busy)
+
+    def cancel_compute(self) -> None:
+        """Stop computing the path (between render batches); the latent steps stay."""
+        if self._compute_task is not None:
+            self._compute_task.cancel()
+            self._debounce.stop()
 
     # -- scrubbing ---------------------------------------------------------------------------
 
