@@ -81,8 +81,78 @@ def main(out_dir: str = "docs/screenshots") -> int:
     for page in ("view", "mask", "placement", "generate", "interpolate", "generator"):
         take_screenshot(win, out / f"{page}.png", timeout=600, page=page)
         print(out / f"{page}.png")
+    judgement_screens(app, win, out)
     win.close()
     return 0
+
+
+def judgement_screens(app, win, out: Path) -> None:
+    """The judgement test and its analysis: real 128-px patches of the sample films against
+    the generator's samples at the same size, one simulated participant."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from stimstudio.core.generate import sample
+    from stimstudio.core.imageio import fit_square, save_image, to_model_range
+    from stimstudio.core.readers import read_mammogram
+    from stimstudio.gui.judgement import JudgementAnalysisDialog, JudgementRunner
+    from stimstudio.gui.judgement.setup import JudgementSetupDialog
+    from stimstudio.gui.prefs import sample_files
+
+    root = Path(tempfile.mkdtemp(prefix="stimstudio-judgement-"))
+    real, generated = root / "real", root / "generated"
+    real.mkdir()
+    generated.mkdir()
+    R = win.model.resolution
+    k = 0
+    for film in sample_files():
+        px = read_mammogram(film).pixels
+        for y0, x0 in ((0, 0), (0, 128), (128, 0), (128, 128)):  # 256 px at 0.2 mm = one patch
+            patch, _ = fit_square(px[y0 : y0 + 256, x0 : x0 + 256], R)
+            save_image(real / f"real-{k:02d}.png", to_model_range(patch))
+            k += 1
+    for seed in range(k):
+        _, img = sample(win.model, seed)
+        save_image(generated / f"seed-{seed:02d}.png", img)
+
+    dlg = JudgementSetupDialog(win)
+    dlg.real.edit.setText(str(real))
+    dlg.generated.edit.setText(str(generated))
+    dlg.output.edit.setText(str(root / "study"))
+    dlg.participant.setText("P01")
+    dlg.seed.setText("3")
+    dlg.start()
+    runner = JudgementRunner(dlg.run, dlg.results_file)
+    runner.resize(1280, 720)
+    runner.show()
+    rng = np.random.default_rng(0)
+    first = True
+    while runner.state != "done":
+        _wait(app, lambda: runner.state in ("image", "mask", "done"), what="a trial")
+        if runner.state == "done":
+            break
+        if first:
+            time.sleep(0.3)
+            app.processEvents()
+            runner.grab().save(str(out / "judgement-runner.png"), "PNG")
+            print(out / "judgement-runner.png")
+            first = False
+        truth = runner.run.current.truth
+        says_real = rng.random() < (0.8 if truth == "real" else 0.3)
+        QTest.keyClick(runner, Qt.Key.Key_R if says_real else Qt.Key.Key_F)
+        QTest.keyClick(runner, str(int(rng.integers(1, runner.levels + 1))))
+        app.processEvents()
+    runner.close()
+
+    analysis = JudgementAnalysisDialog(win, [dlg.results_file])
+    analysis.resize(1280, 720)
+    analysis.show()
+    _wait(app, lambda: analysis.analysis is not None, what="the analysis")
+    time.sleep(0.3)
+    app.processEvents()
+    analysis.grab().save(str(out / "judgement-analysis.png"), "PNG")
+    print(out / "judgement-analysis.png")
+    analysis.close()
 
 
 if __name__ == "__main__":

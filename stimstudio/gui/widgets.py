@@ -148,9 +148,10 @@ class DragSpinBox(QDoubleSpinBox):
     which is how a seed is scrubbed through fractional values.
     """
 
-    def __init__(self, drag_per_pixel: float = 0.02, parent=None):
+    def __init__(self, drag_per_pixel: float = 0.02, parent=None, trim_zeros: bool = True):
         super().__init__(parent)
         self.drag_per_pixel = drag_per_pixel
+        self.trim_zeros = trim_zeros
         self._press: QPoint | None = None
         self._start = 0.0
         self._dragged = False
@@ -159,7 +160,7 @@ class DragSpinBox(QDoubleSpinBox):
     def textFromValue(self, value: float) -> str:  # noqa: N802
         """Whole numbers without decimals ('42', not '42.00'); in-between values as needed."""
         text = f"{value:.{self.decimals()}f}"
-        if "." in text:
+        if self.trim_zeros and "." in text:
             text = text.rstrip("0").rstrip(".")
         return text
 

@@ -69,7 +69,7 @@ class GeneratorPage(QWidget):
         )
         self.seed.valueChanged.connect(self._controls_changed)
         # a spin box, not a slider: a slider a column wide moved ψ by 0.7 in 50 px
-        self.psi = DragSpinBox(drag_per_pixel=0.002)
+        self.psi = DragSpinBox(drag_per_pixel=0.002, trim_zeros=False)
         self.psi.setRange(0.0, 1.5)
         self.psi.setDecimals(2)
         self.psi.setSingleStep(0.05)

@@ -63,6 +63,8 @@ class InterpolatePage(QWidget):
         self.path_list.setToolTip("The anchors in path order: drag to reorder")
         self.path_list.model().rowsMoved.connect(self._reordered)
         self.path_list.setMinimumHeight(130)
+        self.path_list.setWordWrap(True)  # long anchor names wrap instead of being cut
+        self.path_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         add = QPushButton("Add selected")
         add.setToolTip("Append the anchors selected in the Anchors panel")
         add.clicked.connect(self.add_selected)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QDoubleSpinBox,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QLabel,
     QPushButton,
@@ -94,35 +95,41 @@ class MaskPage(QWidget):
         # tools
         tools = QGroupBox("Lasso")
         tl = QVBoxLayout(tools)
-        self.btn_free = QPushButton(icon("lasso"), "Freehand  (L)")
+        self.btn_free = QPushButton(icon("lasso"), "Freehand (L)")
         self.btn_free.setToolTip("Freehand lasso: press, draw around the tumor, release (L)")
-        self.btn_poly = QPushButton(icon("polygon"), "Polygon  (P)")
+        self.btn_poly = QPushButton(icon("polygon"), "Polygon (P)")
         self.btn_poly.setToolTip(
             "Polygon lasso: click each corner; double-click or Enter closes; "
             "Backspace drops the last corner; Esc cancels (P)"
         )
-        self.btn_edit = QPushButton(icon("edit"), "Edit corners  (E)")
+        self.btn_edit = QPushButton(icon("edit"), "Corners (E)")
         self.btn_edit.setToolTip(
             "Drag the corners of the mask outline; drag the inside to move it (E)"
         )
-        self.btn_add = QPushButton(icon("brush"), "Brush: add  (B)")
+        self.btn_add = QPushButton(icon("brush"), "Add (B)")
         self.btn_add.setToolTip("Paint pixels into the mask; each stroke is one undo step (B)")
-        self.btn_erase = QPushButton(icon("erase"), "Brush: erase  (X)")
+        self.btn_erase = QPushButton(icon("erase"), "Erase (X)")
         self.btn_erase.setToolTip("Paint pixels out of the mask (X)")
-        self.btn_pan = QPushButton("Pan / zoom  (V)")
+        self.btn_pan = QPushButton("Pan (V)")
         self.btn_pan.setToolTip("No tool: drag to pan, wheel to zoom (V)")
         self.tool_group = QButtonGroup(self)
-        for b in (
-            self.btn_free,
-            self.btn_poly,
-            self.btn_edit,
-            self.btn_add,
-            self.btn_erase,
-            self.btn_pan,
+        grid = QGridLayout()  # two columns: the side column fits a 720 px high window
+        grid.setSpacing(4)
+        for i, b in enumerate(
+            (
+                self.btn_free,
+                self.btn_poly,
+                self.btn_edit,
+                self.btn_pan,
+                self.btn_add,
+                self.btn_erase,
+            )
         ):
             b.setCheckable(True)
+            b.setObjectName("compact")
             self.tool_group.addButton(b)
-            tl.addWidget(b)
+            grid.addWidget(b, i // 2, i % 2)
+        tl.addLayout(grid)
         self.brush_size = QDoubleSpinBox()
         self.brush_size.setRange(0.5, 40.0)
         self.brush_size.setSingleStep(0.5)
@@ -181,7 +188,7 @@ class MaskPage(QWidget):
         )
         side.addStretch(1)
         side.addWidget(nxt)
-        side_and_center(self, side, self.canvas, self.placeholder)
+        side_and_center(self, side, self.canvas, self.placeholder, side_width=276)
 
         for key, slot in (
             ("L", lambda: self.set_tool("freehand")),
