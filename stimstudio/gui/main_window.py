@@ -60,6 +60,17 @@ PAGE_TIPS = {
 MAMMO_CACHE = 4
 
 
+def initial_size() -> tuple[int, int]:
+    """1440x900, or the screen's free area when that is smaller (a 1280x720 laptop)."""
+    from PySide6.QtGui import QGuiApplication
+
+    screen = QGuiApplication.primaryScreen()
+    if screen is None:
+        return 1440, 900
+    free = screen.availableGeometry()
+    return min(1440, free.width()), min(900, free.height())
+
+
 def memory_text(compute=None) -> str:
     rss = None
     try:
@@ -141,7 +152,7 @@ class MainWindow(QMainWindow):
     ):
         super().__init__()
         self.setWindowTitle("StimStudio")
-        self.resize(1440, 900)
+        self.resize(*initial_size())
         self.setAcceptDrops(True)
         self.prefs = Preferences.load()
         self.weights_override = weights

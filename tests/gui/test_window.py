@@ -71,3 +71,35 @@ def test_window_shows_before_torch_is_imported(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_window_fits_1280x720_with_films_results_and_anchors(window, qtbot):
+    """Issue 18: the minimum fits a 1280x720 screen (room for a title bar), and at that size
+    the result metrics sit under their images, not over them."""
+    from stimstudio.gui.prefs import sample_files
+    from tests.gui.helpers import set_patches
+    from tests.gui.test_results_inspect import _run
+
+    window.open_paths(sample_files())
+    qtbot.waitUntil(
+        lambda: window.pages["view"].mammo is not None or window.is_idle(), timeout=30000
+    )
+    set_patches(window)
+    page = _run(window, qtbot)
+    for seed in (3, 11):
+        window.anchors.add_seed(seed)
+    qtbot.waitUntil(lambda: len(window.project.get("anchors")) == 2, timeout=30000)
+    for name in window.pages:
+        window.show_page(name)
+        qtbot.wait(20)
+        hint = window.minimumSizeHint()
+        assert hint.width() <= 1280 and hint.height() <= 690, (name, hint.toTuple())
+    window.resize(1280, 720)
+    window.show_page("generate")
+    qtbot.wait(50)
+    assert window.size().toTuple() == (1280, 720)
+    for tile in page.result_tiles.values():
+        assert tile.caption.geometry().top() >= tile.image.geometry().bottom()
+        assert tile.geometry().bottom() <= page.results_box.height()
+    for keep in page.keep_buttons.values():
+        assert keep.geometry().bottom() <= page.results_box.height()
