@@ -376,3 +376,20 @@ def test_cli_export_default_spacing(tmp_path, capsys, tiny_weights):
     c = load_manifest(out)["continuum"]
     assert c["spacing"] == "perceptual" and {0.0, 1.0, 2.0} <= set(c["positions"])
     assert len(c["step_distances"]) == 6
+
+
+def test_manifest_from_before_issue_16_still_regenerates(tmp_path, model):
+    """Older manifests: no files_sha256, random DICOM UIDs (no rule), no step_distances."""
+    out = tmp_path / "e"
+    _export(model, out, ExportSettings(formats=("png", "dicom"), preview="gif"))
+    doc = json.loads((out / "manifest.json").read_text())
+    del doc["files_sha256"], doc["dicom_uids"]["rule"], doc["continuum"]["step_distances"]
+    (out / "manifest.json").write_text(json.dumps(doc))
+    r = regenerate(out, model)
+    assert r.ok, r.problems()
+    assert set(r.unverified_files) == {"conditions.csv", "preview.gif", "contact_sheet.png"}
+    assert any("random" in n for n in r.notes)
+    r = regenerate(out, model, out_dir=tmp_path / "again")
+    assert r.ok, r.problems()
+    (out / "png" / "c_0001.png").unlink()
+    assert regenerate(out, model).missing_files == ["png/c_0001.png"]

@@ -1731,6 +1731,8 @@ def manifest_differences(old: dict, new: dict) -> list[str]:
                 if key in _VOLATILE or key == "model.file":
                     continue
                 walk(a.get(k, _ABSENT), b.get(k, _ABSENT), key + ".")
+        elif {id(a), id(b)} == {id(_ABSENT), id(None)}:
+            pass  # a key an older manifest did not have, empty in the new one
         elif a != b:
             diffs.append(prefix.rstrip("."))
 

@@ -532,15 +532,6 @@ def compute_spacing(
     return last.result if last is not None else None
 
 
-def even_positions(path: Path, renderer: Renderer, should_stop=None) -> np.ndarray:
-    """Evenly spaced positions in the renderer's metric (see `iter_spacing`)."""
-    p = Path(path.anchors, path.frames, path.loop, path.method, renderer.metric)
-    res = compute_spacing(
-        p, renderer.model, renderer.compute, renderer.metric, should_stop=should_stop
-    )
-    return res.positions if res is not None else uniform_positions(path)
-
-
 def render_path(
     path: Path,
     model: Model,
