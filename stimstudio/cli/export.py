@@ -294,7 +294,13 @@ def cmd_export(args) -> int:
         for b in (spacing_bar, bar):
             if b is not None:
                 b.close()
-        _interrupted_hint(out, "run the same command with --resume")
+        if not (out / "manifest.json").exists():
+            print(
+                "stimstudio: stopped while finding the spacing; nothing was written",
+                file=sys.stderr,
+            )
+        else:
+            _interrupted_hint(out, "run the same command with --resume")
         raise
     except ExportError as exc:
         raise _with_flags(exc) from None
