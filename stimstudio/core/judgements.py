@@ -1049,8 +1049,9 @@ def analyze(
         )
     elif any(len({r.session for r in g}) > 1 for g in groups.values()):
         notes.append(
-            "sessions pooled: each participant's AUC, d', c, H and F count every session's "
-            "answers (an image shown in two sessions counts twice); --session N analyses one "
+            "sessions pooled: each participant's (and the pooled row's) AUC, d', c, H and F "
+            "count every session's answers (an image shown in two sessions counts twice); "
+            "--session N analyses one "
             "session; SM is Sokal-Michener test-retest agreement between the first two "
             "sessions over the images both showed"
         )
