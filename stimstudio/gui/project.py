@@ -61,7 +61,7 @@ def default_state() -> dict:
             "frames": 30,
             "loop": False,
             "method": "lerp",
-            "spacing": "latent",
+            "spacing": "perceptual",  # even steps by default (issue 16: fast enough now)
             "fps": 12,
         },
         # computed frames of the path (positions, distances, thumbnails); not undoable
