@@ -192,6 +192,53 @@ def markdown(report: dict, figures: Path) -> str:
         for k, v in s["batch"].items():
             lines.append(f"| {k} | {v['ms_per_batch']:.1f} | {v['ms_per_image']:.1f} |")
         lines.append("")
+    cs = report.get("cli_startup")
+    if cs:
+        lines += [
+            "## 8. CLI start-up",
+            "",
+            f"Goal: {cs['goal']}; met: {'yes' if cs['met'] else 'no'}"
+            + (f" (load average {cs['load_average'][0]:.2f})" if cs.get("load_average") else ""),
+            "",
+            "| command | median s | min s | max s | heavy modules imported |",
+            "|---|---|---|---|---|",
+        ]
+        for k, v in cs.items():
+            if isinstance(v, dict):
+                imp = ", ".join(v.get("imports", [])) or ("-" if "imports" in v else "")
+                lines.append(
+                    f"| `{k}` | {v['median_s']:.3f} | {v['min_s']:.3f} | {v['max_s']:.3f} | {imp} |"
+                )
+        lines.append("")
+    pr = report.get("precision")
+    if pr:
+        lines += [
+            "## 9. Precision per verb",
+            "",
+            f"CPU capability {pr['cpu_capability']}; bf16 native: "
+            f"{'yes' if pr['bf16_native'] else 'no'} ({pr['probe']}); "
+            f"{pr['torch_threads']} torch threads. Goal: {pr['goal']}; met: "
+            f"{'yes' if pr['met'] else 'no'}.",
+            "",
+            "| verbs | auto picks | why |",
+            "|---|---|---|",
+        ]
+        for k, v in pr["auto"].items():
+            lines.append(f"| {k} | {v['precision']} | {v['reason']} |")
+        lines += [
+            "",
+            "| operation (shipped G) | fp32 ms | bf16 ms | bf16 / fp32 |",
+            "|---|---|---|---|",
+        ]
+        for k, v in pr["speed"].items():
+            lines.append(
+                f"| {k} | {v['fp32_ms']:.1f} | {v['bf16_ms']:.1f} | {v['bf16_over_fp32']:.2f} |"
+            )
+        lines.append("")
+    if report.get("training_step"):
+        from .train_bench import markdown as training_markdown
+
+        lines += training_markdown(report["training_step"])
     notes = Path(__file__).with_name("NOTES.md")
     if notes.is_file():
         lines += [notes.read_text().strip(), ""]

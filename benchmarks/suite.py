@@ -417,6 +417,18 @@ def _gui_sections() -> dict[str, Callable]:
     return {"gui_scrubbing": gui_bench.gui_scrubbing, "responsiveness": gui_bench.responsiveness}
 
 
+def _cli_sections() -> dict[str, Callable]:
+    from . import cli_bench
+
+    return {"cli_startup": cli_bench.cli_startup, "precision": cli_bench.precision}
+
+
+def _train_sections() -> dict[str, Callable]:
+    from . import train_bench
+
+    return {"training_step": train_bench.training_step}
+
+
 SECTIONS: dict[str, Callable] = {}
 
 
@@ -446,7 +458,7 @@ def run(
         "export": lambda: export_loop(model, 49 if quick else 147),
         "scaling": scaling,
     }
-    sections = {**_gui_sections(), **SECTIONS}
+    sections = {**_gui_sections(), **_cli_sections(), **_train_sections(), **SECTIONS}
     plan.update({k: (lambda f=f: f(model, quick)) for k, f in sections.items()})
     for name, fn in plan.items():
         if only and name not in only:
