@@ -350,3 +350,27 @@ def test_interval_zero_turns_the_regulariser_off(tmp_path, phantom_data, flag):
     assert recs and all(np.isfinite(r.loss_g) for r in recs)
     if flag == "r1_interval":
         assert all(r.r1 is None for r in recs)
+
+
+def test_time_limit_stops_early_and_saves_the_state(tmp_path, phantom_data, capsys):
+    from stimstudio.cli.main import main
+
+    tiny = ["--resolution", "32", "--z-dim", "32", "--w-dim", "32", "--mapping-layers", "2"]
+    tiny += ["--channel-base", "256", "--channel-max", "32", "--batch", "4", "--precision", "fp32"]
+    run = tmp_path / "gan"
+    code = main(["train", "gan", "--data", phantom_data, "--run-dir", str(run), *tiny,
+                 "--total-kimg", "100", "--time-limit-minutes", "1e-6", "--quiet", "--json"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    out = json.loads(capsys.readouterr().out)
+    assert out["kimg"] < 1  # stopped long before 100 kimg
+    assert (run / "state.pt").exists() and (run / "model-gan.safetensors").exists()
+
+
+@pytest.mark.parametrize("flag", ["--r1-interval", "--pl-interval"])
+def test_negative_interval_is_one_line(tmp_path, phantom_data, capsys, flag):
+    from stimstudio.cli.main import main
+
+    code = main(["train", "gan", "--data", phantom_data, "--run-dir", str(tmp_path / "g"),
+                 flag, "-1", "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and flag in err

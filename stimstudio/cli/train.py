@@ -120,6 +120,13 @@ def register(sub) -> None:
         else:
             g.add_argument(flag, type=type(f.default), default=f.default, help=_help(GAN_HELP, f))
     g.add_argument("--resume-weights", help="start from a model file when runs/ has no state")
+    g.add_argument(
+        "--time-limit-minutes",
+        type=float,
+        default=0.0,
+        help="stop after this many minutes of wall time and save the state (a rented GPU's "
+        "budget; 0 = no limit)",
+    )
     g.add_argument("--device", default="auto", help="auto | cuda | mps | cpu")
     add_common(g)
     g.set_defaults(func=cmd_train_gan)
@@ -207,7 +214,7 @@ def _compute_for(device_choice: str, precision: str):
     return compute
 
 
-def _drive(args, trainer, d, total_kimg: float, postfix) -> None:
+def _drive(args, trainer, d, total_kimg: float, postfix, stop=None) -> None:
     """Run a trainer's step generator with a kimg progress bar; snapshot on Ctrl-C."""
     from ..train.distributed import cleanup
 
@@ -215,7 +222,7 @@ def _drive(args, trainer, d, total_kimg: float, postfix) -> None:
     bar.disable = bar.disable or not d.is_main
     last = trainer.nimg / 1000
     try:
-        for rec in trainer.train():
+        for rec in trainer.train(stop):
             bar.update(rec.kimg - last)
             last = rec.kimg
             bar.set_postfix(**postfix(rec))
@@ -247,6 +254,12 @@ def cmd_train_gan(args) -> int:
     msg = trainer.resume(args.resume_weights)
     if d.is_main:  # under --json stdout holds the one JSON document only
         print(msg, flush=True, file=sys.stderr if args.json else sys.stdout)
+    stop = None
+    if args.time_limit_minutes > 0:
+        import time
+
+        deadline = time.monotonic() + args.time_limit_minutes * 60
+        stop = lambda: time.monotonic() > deadline  # noqa: E731
     _drive(
         args,
         trainer,
@@ -257,6 +270,7 @@ def cmd_train_gan(args) -> int:
             "D": f"{r.loss_d:.3f}",
             "s_kimg": f"{r.sec_per_kimg:.0f}",
         },
+        stop,
     )
     out = {"kimg": trainer.nimg / 1000, "run_dir": str(Path(cfg.run_dir)), "steps": trainer.step}
     if d.is_main:  # one report, not one per torchrun process
