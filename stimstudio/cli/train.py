@@ -242,14 +242,14 @@ def cmd_train_gan(args) -> int:
 
     fields = {f.name for f in dataclasses.fields(GanConfig)} - {"extra"}
     cfg = GanConfig(**{k: getattr(args, k) for k in fields})
-    compute = _compute_for(args.device, cfg.precision)
-    cfg = dataclasses.replace(cfg, precision=compute.precision)  # the state records the choice
-    d = init_distributed(compute.device)
     for name in ("r1_interval", "pl_interval"):
         if getattr(cfg, name) < 0:
             raise OptionError(f"--{name.replace('_', '-')} must be >= 0 (0 = off)")
     if cfg.batch < 1:
         raise OptionError("--batch must be at least 1")
+    compute = _compute_for(args.device, cfg.precision)
+    cfg = dataclasses.replace(cfg, precision=compute.precision)  # the state records the choice
+    d = init_distributed(compute.device)
     trainer = GanTrainer(cfg, compute, d)
     msg = trainer.resume(args.resume_weights)
     if d.is_main:  # under --json stdout holds the one JSON document only
