@@ -385,6 +385,7 @@ class MainWindow(QMainWindow):
     def _build_status(self) -> None:
         sb = self.statusBar()
         self.task_label = QLabel("")
+        self.task_label.setMaximumWidth(280)  # a long task name never widens the window
         self.task_bar = QProgressBar()
         self.task_bar.setMaximumWidth(140)
         self.task_bar.setTextVisible(False)

@@ -80,6 +80,7 @@ def test_window_fits_1280x720_with_films_results_and_anchors(window, qtbot):
     from tests.gui.helpers import set_patches
     from tests.gui.test_results_inspect import _run
 
+    window.resize(1280, 720)
     window.open_paths(sample_files())
     qtbot.waitUntil(
         lambda: window.pages["view"].mammo is not None or window.is_idle(), timeout=30000
@@ -89,6 +90,9 @@ def test_window_fits_1280x720_with_films_results_and_anchors(window, qtbot):
     for seed in (3, 11):
         window.anchors.add_seed(seed)
     qtbot.waitUntil(lambda: len(window.project.get("anchors")) == 2, timeout=30000)
+    window.anchors.make_path()  # long anchor names and progress lines must not widen it
+    qtbot.waitUntil(window.is_idle, timeout=120000)
+    assert window.size().toTuple() == (1280, 720)
     for name in window.pages:
         window.show_page(name)
         qtbot.wait(20)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QVBoxLayout,
@@ -150,6 +151,9 @@ class InterpolatePage(QWidget):
         self.fps.valueChanged.connect(self._fps_changed)
         self.frame_label = QLabel("")
         self.frame_label.setObjectName("stat")
+        # a long line (anchor names) is cut at the edge, never widens the window past 1280 px
+        self.frame_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.frame_label.setMinimumWidth(1)
         trow = QHBoxLayout()
         trow.addWidget(self.btn_play)
         trow.addWidget(self.slider, 1)
