@@ -147,3 +147,20 @@ def test_cpu_time_snapshots_keep_their_model_files(tmp_path, phantom_data):
     kept = sorted((tmp_path / "run").glob("model-gan-cpu*min.safetensors"))
     assert kept, "no CPU-time snapshot was kept"
     assert load_model(kept[0]).card["cpu_seconds"] > 0
+
+
+def test_lite0_as_perceptual_space_is_frozen_and_masked_like_the_others():
+    from stimstudio.core.nets.perceptual import lite0_features
+
+    F = lite0_features()
+    x = torch.rand(2, 1, 64, 64) * 2 - 1
+    y = x.clone()
+    y[:, :, :32] = -1  # differ only in the top half
+    mask = torch.zeros(1, 1, 64, 64)
+    mask[..., 40:, :] = 1  # look only at the bottom half
+    with torch.no_grad():
+        fx, fy = F(x), F(y)
+        assert len(fx) == 3 and not any(p.requires_grad for p in F.parameters())
+        assert (F.distance(fx, fy) > 0).all()
+        far = F.distance(fx, fy, mask)
+    assert (far < 0.2 * F.distance(fx, fy)).all()  # the masked part barely sees the change

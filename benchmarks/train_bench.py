@@ -1,0 +1,114 @@
+"""Training-step benchmark (issue 14): the two discriminator kinds, same generator, same batch.
+
+Each kind runs in a fresh interpreter (so peak memory is its own): the shipped generator's
+architecture at 128 px, batch 16, one thread, fp32 unless the machine has native bf16;
+a warm-up step, then timed steps. Reported: CPU seconds per step and per kimg, peak resident
+memory (goal: under 8 GiB at batch 16), and projected / stylegan2 as a ratio in the same run.
+The data are phantom patches: the cost of a step does not depend on what the pixels show.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PEAK_GOAL_GIB = 8.0
+
+CHILD = r"""
+import io, json, resource, sys, tempfile, time
+import numpy as np, torch
+torch.set_num_threads(1)
+from stimstudio.core.device import Compute
+from stimstudio.train.gan import GanConfig, GanTrainer
+from stimstudio.train.phantoms import phantom_patch_set
+kind, steps, precision = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+tmp = tempfile.mkdtemp()
+n = 64
+patches = phantom_patch_set(n, 128, 0)
+masks = np.packbits(np.zeros((n, 128, 128), bool), axis=-1)
+np.savez(f"{tmp}/train.npz", patches=patches, kind=np.zeros(n, np.uint8), film=np.arange(n),
+         masks=masks)
+cfg = GanConfig(data=f"{tmp}/train.npz", run_dir=f"{tmp}/run", batch=16, precision=precision,
+                discriminator=kind, total_kimg=1e9, snapshot_kimg=1e9)
+t = GanTrainer(cfg, Compute(torch.device("cpu"), precision))
+t.resume()
+it = t.train()
+next(it)  # warm-up (first-step allocations)
+c0 = time.process_time()
+for _ in range(steps):
+    next(it)
+cpu = (time.process_time() - c0) / steps
+peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"cpu_s_per_step": cpu, "peak_gib": peak_kib / 2**20}))
+"""
+
+
+def _one(kind: str, steps: int, precision: str) -> dict:
+    env = {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    import os
+
+    env = {**os.environ, **env}
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, kind, str(steps), precision],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def training_step(model=None, quick: bool = False) -> dict:
+    from stimstudio.core.device import bf16_support
+
+    precision = "bf16" if bf16_support("cpu").native else "fp32"
+    steps = 2 if quick else 4
+    res = {"batch": 16, "resolution": 128, "threads": 1, "precision": precision, "steps": steps}
+    for kind in ("stylegan2", "projected"):
+        r = _one(kind, steps, precision)
+        if "cpu_s_per_step" in r:
+            r["cpu_s_per_kimg"] = r["cpu_s_per_step"] * 1000 / 16
+        res[kind] = r
+    a, b = res["stylegan2"], res["projected"]
+    if "cpu_s_per_step" in a and "cpu_s_per_step" in b:
+        res["projected_speedup"] = a["cpu_s_per_step"] / b["cpu_s_per_step"]
+        res["peak_goal_gib"] = PEAK_GOAL_GIB
+        res["peak_met"] = max(a["peak_gib"], b["peak_gib"]) < PEAK_GOAL_GIB
+    return res
+
+
+def markdown(tr: dict) -> list[str]:
+    lines = [
+        "## 10. Training step: projected vs StyleGAN2 discriminator",
+        "",
+        f"Shipped G architecture, {tr['resolution']} px, batch {tr['batch']}, "
+        f"{tr['threads']} thread, {tr['precision']}, median of {tr['steps']} steps after a "
+        "warm-up, each kind in its own process.",
+        "",
+        "| discriminator | CPU s per step | CPU s per kimg | peak memory GiB |",
+        "|---|---|---|---|",
+    ]
+    for kind in ("stylegan2", "projected"):
+        r = tr.get(kind, {})
+        if "error" in r:
+            lines.append(f"| {kind} | error: {r['error']} | | |")
+        elif r:
+            lines.append(
+                f"| {kind} | {r['cpu_s_per_step']:.2f} | {r['cpu_s_per_kimg']:.0f} | "
+                f"{r['peak_gib']:.2f} |"
+            )
+    if "projected_speedup" in tr:
+        lines += [
+            "",
+            f"Projected is {tr['projected_speedup']:.2f}x the stylegan2 step rate; peak memory "
+            f"goal < {tr['peak_goal_gib']:.0f} GiB at batch 16: "
+            f"{'met' if tr['peak_met'] else 'not met'}.",
+        ]
+    lines.append("")
+    return lines
