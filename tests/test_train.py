@@ -32,6 +32,11 @@ def write_patches(path, n=48, res=32, seed=0):
     return str(path)
 
 
+TINY_CLI = ["--resolution", "32", "--z-dim", "32", "--w-dim", "32", "--mapping-layers", "2",
+            "--channel-base", "256", "--channel-max", "32", "--batch", "4",
+            "--precision", "fp32"]  # fmt: skip
+
+
 def tiny_gan_config(tmp_path, data, **kw):
     base = dict(
         data=data,
@@ -230,8 +235,7 @@ def test_ddp_two_cpu_ranks_end_with_identical_weights(tmp_path, phantom_data):
 def test_train_cli_both_phases_and_publish(tmp_path, phantom_data, capsys):
     from stimstudio.cli.main import main
 
-    tiny = ["--resolution", "32", "--z-dim", "32", "--w-dim", "32", "--mapping-layers", "2"]
-    tiny += ["--channel-base", "256", "--channel-max", "32", "--batch", "4", "--precision", "fp32"]
+    tiny = TINY_CLI
     run = tmp_path / "gan"
     code = main(["train", "gan", "--data", phantom_data, "--run-dir", str(run), *tiny,
                  "--total-kimg", "0.016", "--snapshot-kimg", "0.008", "--quiet", "--json"])  # fmt: skip
@@ -276,8 +280,7 @@ def test_full_disk_keeps_the_previous_state_and_says_so_in_one_line(
 ):
     from stimstudio.cli.main import main
 
-    tiny = ["--resolution", "32", "--z-dim", "32", "--w-dim", "32", "--mapping-layers", "2"]
-    tiny += ["--channel-base", "256", "--channel-max", "32", "--batch", "4", "--precision", "fp32"]
+    tiny = TINY_CLI
     run = tmp_path / "gan"
     argv = ["train", "gan", "--data", phantom_data, "--run-dir", str(run), *tiny, "--quiet"]
     assert main([*argv, "--total-kimg", "0.008", "--snapshot-kimg", "0.008"]) == 0
@@ -355,8 +358,7 @@ def test_interval_zero_turns_the_regulariser_off(tmp_path, phantom_data, flag):
 def test_time_limit_stops_early_and_saves_the_state(tmp_path, phantom_data, capsys):
     from stimstudio.cli.main import main
 
-    tiny = ["--resolution", "32", "--z-dim", "32", "--w-dim", "32", "--mapping-layers", "2"]
-    tiny += ["--channel-base", "256", "--channel-max", "32", "--batch", "4", "--precision", "fp32"]
+    tiny = TINY_CLI
     run = tmp_path / "gan"
     code = main(["train", "gan", "--data", phantom_data, "--run-dir", str(run), *tiny,
                  "--total-kimg", "100", "--time-limit-minutes", "1e-6", "--quiet", "--json"])  # fmt: skip
