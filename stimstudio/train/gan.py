@@ -3,8 +3,9 @@
 Two discriminator kinds (`--discriminator`): "stylegan2" (residual D, non-saturating logistic
 loss, lazy R1) and "projected" (frozen EfficientNet-Lite0 features, random mixing, scale
 discriminators, hinge loss, no R1; see core/nets/projected.py for why). Common to both: EMA
-generator, style-mixing regularisation, DiffAugment, bf16 autocast where native, resumable atomic state, a divergence guard that rolls back to the last
-good state, sample grids and a JSONL metrics log. Gradients are averaged across torchrun ranks
+generator, style-mixing regularisation, DiffAugment, bf16 autocast where native, resumable
+atomic state, a divergence guard that rolls back to the last good state, sample grids and a
+JSONL metrics log. Gradients are averaged across torchrun ranks
 the way stylegan2-ada-pytorch does it (one flat all-reduce per step), which also covers the
 lazy R1 pass that DDP's hooks cannot.
 """
