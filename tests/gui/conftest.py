@@ -8,6 +8,8 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+LOAD_TIMEOUT_MS = 300_000
+
 
 @pytest.fixture(autouse=True)
 def _isolated_config(tmp_path, monkeypatch):
@@ -38,10 +40,12 @@ def make_window(qtbot, tiny_weights):
         created.append(win)
         win.show()
         if wait_model:
-            with qtbot.waitSignal(win.model_changed, timeout=60000):
+            # generous: on a 2-core machine shared with a training run, importing torch and
+            # warming it up has taken minutes (these are waits, not timing assertions)
+            with qtbot.waitSignal(win.model_changed, timeout=LOAD_TIMEOUT_MS):
                 win.start(offer_restore=offer_restore, first_run_samples=first_run_samples)
             # the loader then warms up torch (first-run imports) before it ends
-            qtbot.waitUntil(lambda: not win.loader.isRunning(), timeout=60000)
+            qtbot.waitUntil(lambda: not win.loader.isRunning(), timeout=LOAD_TIMEOUT_MS)
         else:
             win.start(offer_restore=offer_restore, first_run_samples=first_run_samples)
         return win
