@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-import stimstudio.core.export as export_mod
+import stimstudio.core.export.writers as export_mod  # _write calls atomic_write_bytes here
 from stimstudio.core.batch import (
     BatchProgress,
     BatchResult,

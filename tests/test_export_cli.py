@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import make_tiny_model
 
-import stimstudio.core.export as export_mod
+import stimstudio.core.export.writers as export_mod  # _write calls atomic_write_bytes here
 from stimstudio.cli.main import main
 from stimstudio.core.generate import latent_for_seed
 from stimstudio.core.model import load_model

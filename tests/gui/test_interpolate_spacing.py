@@ -45,7 +45,7 @@ def test_progress_and_export_reuses_the_spacing(window, qtbot, tmp_path, monkeyp
     calls = []
     real = interp.iter_spacing
     monkeypatch.setattr(
-        "stimstudio.core.export.iter_spacing", lambda *a, **k: calls.append(1) or real(*a, **k)
+        "stimstudio.core.export.run.iter_spacing", lambda *a, **k: calls.append(1) or real(*a, **k)
     )
     out = tmp_path / "e"
     task = page.export_frames(out, ExportSettings(preview=None), "c")
