@@ -27,7 +27,7 @@
 
 Each continuum is an export folder `out/<id>/`. A run can be interrupted at any point and run
 again: finished continua are skipped, a half-finished one keeps its finished frames and
-renders the rest (see export.py). Under torchrun each rank takes whole continua (index
+renders the rest (see export/run.py). Under torchrun each rank takes whole continua (index
 modulo world size); whichever rank finds every continuum complete writes the combined
 `out/conditions.csv` and `out/batch.json`.
 """
