@@ -84,9 +84,14 @@ def write_dicom(
     return path
 
 
-def encode_lossless_jpeg(img: np.ndarray, precision: int = 12) -> bytes:
+def encode_lossless_jpeg(
+    img: np.ndarray, precision: int = 12, row_ends: list[int] | None = None
+) -> bytes:
     """A baseline lossless JPEG (SOF3, predictor 1, one Huffman table) of a 2-D uint16 image,
-    the way DDSM's LJPEG files are built; enough for tests of the decoder path."""
+    the way DDSM's LJPEG files are built; enough for tests of the decoder path.
+
+    row_ends: if given, receives for each row the offset in the file just past its last bit's
+    byte (how many bytes a reader needs to have that row whole)."""
     rows, cols = img.shape
     x = img.astype(np.int64)
     pred = np.empty_like(x)
@@ -109,7 +114,10 @@ def encode_lossless_jpeg(img: np.ndarray, precision: int = 12) -> bytes:
             if byte == 0xFF:
                 out.append(0)
 
-    for d in diff.tolist():
+    ends = []
+    for i, d in enumerate(diff.tolist()):
+        if i and i % cols == 0:
+            ends.append(len(out) + (1 if nbits else 0))
         d = int(d)
         if d > 32768:
             d -= 65536
@@ -121,6 +129,7 @@ def encode_lossless_jpeg(img: np.ndarray, precision: int = 12) -> bytes:
             put(d if d > 0 else d - 1, s)
     if nbits:
         put((1 << (8 - nbits)) - 1, 8 - nbits)
+    ends.append(len(out))
     counts = [0] * 16
     counts[4] = 17
     dht = bytes([0x00]) + bytes(counts) + bytes(range(17))
@@ -132,4 +141,7 @@ def encode_lossless_jpeg(img: np.ndarray, precision: int = 12) -> bytes:
     def seg(marker: int, payload: bytes) -> bytes:
         return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
 
-    return b"\xff\xd8" + seg(0xC4, dht) + seg(0xC3, sof) + seg(0xDA, sos) + bytes(out) + b"\xff\xd9"
+    head = b"\xff\xd8" + seg(0xC4, dht) + seg(0xC3, sof) + seg(0xDA, sos)
+    if row_ends is not None:
+        row_ends[:] = [len(head) + e for e in ends]
+    return head + bytes(out) + b"\xff\xd9"

@@ -15,8 +15,12 @@ OUT_SUFFIXES = (".png", ".tif", ".tiff")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("info", help="what a reader sees in a mammogram file")
-    p.add_argument("file", help="DICOM, CBIS-DDSM, DDSM, INbreast, mini-MIAS, PNG/TIFF/JPEG")
+    p = sub.add_parser("info", help="what a reader sees in a mammogram file or a case table")
+    p.add_argument(
+        "file",
+        help="DICOM, CBIS-DDSM, DDSM, INbreast, mini-MIAS, PNG/TIFF/JPEG; or a table: a "
+        "CBIS-DDSM case-description CSV, INbreast.csv, INbreast.xls",
+    )
     _reader_options(p)
     add_common(p)
     p.set_defaults(func=cmd_info)
@@ -44,6 +48,12 @@ def _reader_options(p) -> None:
     p.add_argument(
         "--calibrate", action="store_true", help="DDSM: map grey levels to optical density"
     )
+    p.add_argument(
+        "--partial",
+        action="store_true",
+        help="read a truncated compressed image (LJPEG, DICOM JPEG): the complete rows, the "
+        "missing ones black and named (without it such a file is refused)",
+    )
 
 
 def _read(args):
@@ -68,6 +78,8 @@ def _read(args):
         opts["window"] = (c, w)
     if args.calibrate:
         opts["calibrate"] = True
+    if args.partial:
+        opts["partial"] = True
     return read_mammogram(args.file, **opts)
 
 
@@ -112,6 +124,13 @@ def describe(m) -> dict:
 
 
 def _window_text(win) -> str:
+    text = _window_kind_text(win)
+    if win and win.get("default_because"):
+        text += f"; default: {win['default_because']}"
+    return text
+
+
+def _window_kind_text(win) -> str:
     if not win:
         return "-"
     kind = win.get("kind")
@@ -130,7 +149,51 @@ def _window_text(win) -> str:
     return str(kind)
 
 
+def _counts(d: dict | None) -> str:
+    return ", ".join(f"{k} {v}" for k, v in (d or {}).items()) or "-"
+
+
+def cmd_info_table(args) -> int:
+    from ..core.readers.tables import summarize_table
+
+    t = summarize_table(args.file)
+    lines = [f"file:        {t['file']}", f"table:       {t['table']}"]
+    if "header" in t:
+        lines.append(f"header:      {t['header']}")
+    lines.append(f"records:     {t['records']}")
+    if t.get("not_images"):
+        lines.append(f"not images:  {t['not_images']} row(s) (summary rows, notes)")
+    lines.append(
+        f"patients:    {t['patients'] if t['patients'] is not None else 'not given (removed)'}"
+    )
+    if "images" in t:
+        lines.append(f"images:      {t['images']}")
+    if "lesions_by_type" in t:
+        lines.append(f"lesions:     {_counts(t['lesions_by_type'])}")
+        lines.append(f"pathology:   {_counts(t['lesions_by_pathology'])}")
+        lines.append(f"by both:     {_counts(t['lesions_by_type_and_pathology'])}")
+        cols = ", ".join(
+            f"{c['role']} = '{c['column']}' (#{c['position']})" for c in t["path_columns"]
+        )
+        lines.append(f"paths:       {cols}")
+    else:
+        lines.append(f"laterality:  {_counts(t['laterality'])}")
+        lines.append(f"view:        {_counts(t['view'])}")
+        lines.append(f"BI-RADS:     {_counts(t['birads'])}")
+        lines.append(f"ACR:         {_counts(t['acr_density'])}")
+        if t["findings"]:
+            lines.append(f"findings:    {_counts(t['findings'])}")
+    missing = {k: v for k, v in t["missing"].items() if v}
+    lines.append(f"missing:     {_counts(missing)}")
+    emit(args, t, "\n".join(lines))
+    return 0
+
+
 def cmd_info(args) -> int:
+    from ..core.readers.tables import is_table
+
+    if is_table(args.file):
+        return cmd_info_table(args)
     m = _read(args)
     d = describe(m)
     i = m.info

@@ -22,11 +22,11 @@ from .plain import read_plain
 __all__ = ["Lesion", "Mammogram", "read_mammogram", "list_mammograms", "DICOM_OPTIONS"]
 
 IMAGE_SUFFIXES = {".pgm", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".dcm", ".dicom", ".ljpeg"}
-DICOM_OPTIONS = ("frame", "voi", "voi_index", "window")
+DICOM_OPTIONS = ("frame", "voi", "voi_index", "window", "partial")
 # PNG, JPEG, TIFF (both byte orders), binary/ASCII PGM: a file with these first bytes is read
 # as an image whatever its name says
 IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"P5", b"P2")
-DDSM_OPTIONS = ("calibrate", "institution")
+DDSM_OPTIONS = ("calibrate", "institution", "partial")
 ANNOTATION_SUFFIXES = {
     ".ics": "a DDSM case description (.ics); open one of the view images beside it",
     ".overlay": "a DDSM overlay; open the view image beside it",
@@ -45,8 +45,9 @@ def _looks_like_dicom(head: bytes) -> bool:
 def read_mammogram(path: str | Path, **options) -> Mammogram:
     """Open any supported file; the format is decided from its content and name.
 
-    options: frame, voi, voi_index, window (DICOM); calibrate, institution (DDSM). Options a
-    format does not have are ignored.
+    options: frame, voi, voi_index, window (DICOM); calibrate, institution (DDSM); partial
+    (DICOM and DDSM: read a truncated compressed stream's complete rows instead of refusing
+    it). Options a format does not have are ignored.
     """
     path = Path(path)
     if not path.exists():

@@ -78,12 +78,31 @@ class CbisRecord:
         return self.image_path.replace("\\", "/").split("/")[0]
 
 
+# The 2017 release's header names (`side, view, abn_num, ..., od_img_path, od_crop_path,
+# mask_path`) for the columns the current release calls by the REQUIRED names.
+HEADER_ALIASES = {
+    "side": "left_or_right_breast",
+    "view": "image_view",
+    "abn_num": "abnormality_id",
+    "od_img_path": "image_file_path",
+    "od_crop_path": "cropped_image_file_path",
+    "mask_path": "roi_mask_file_path",
+    "density": "breast_density",
+}
+# cells that mean "no value" in the tables users have (CBIS-DDSM, INbreast)
+MISSING = {"", "na", "n/a", "nan", "none", "null", "-", "removed", "#n/a"}
+PATIENT_RE = re.compile(r"(P_\d{5})", re.IGNORECASE)
+
+
 def _norm_header(h: str) -> str:
-    return re.sub(r"[\s_]+", "_", h.strip().strip('"').strip().lower())
+    key = re.sub(r"[\s_]+", "_", h.strip().strip('"').strip().lower().lstrip("\ufeff"))
+    return HEADER_ALIASES.get(key, key)
 
 
 def _cell(v) -> str:
-    return str(v or "").strip().strip('"').strip()
+    """A cell's text; every spelling of "no value" (NA, N/A, empty, removed) becomes ""."""
+    text = str(v if v is not None else "").strip().strip('"').strip()
+    return "" if text.lower() in MISSING else text
 
 
 def _int(v: str) -> int | None:
@@ -93,8 +112,19 @@ def _int(v: str) -> int | None:
         return None
 
 
+def cbis_header_variant(header: list[str]) -> str | None:
+    """'2017' (side, view, abn_num, od_*_path), 'current', or None (not a CBIS-DDSM CSV)."""
+    keys = {re.sub(r"[\s_]+", "_", h.strip().strip('"').strip().lower()) for h in header}
+    if {"od_img_path", "mask_path"} <= keys:
+        return "2017"
+    if {"image_file_path", "roi_mask_file_path"} <= keys:
+        return "current"
+    return None
+
+
 def parse_cbis_csv(text: str, name: str = "CBIS-DDSM CSV") -> list[CbisRecord]:
-    """Records of one case-description CSV; ReaderError names missing columns."""
+    """Records of one case-description CSV, in either release's header; ReaderError names
+    missing columns. NA / N/A / empty cells are missing values."""
     try:
         rows = list(csv.reader(io.StringIO(text.replace("\x00", ""))))
     except csv.Error as exc:
@@ -102,7 +132,9 @@ def parse_cbis_csv(text: str, name: str = "CBIS-DDSM CSV") -> list[CbisRecord]:
     if not rows:
         raise ReaderError(f"{name} is empty")
     header = [_norm_header(h) for h in rows[0]]
-    missing = [c for c in REQUIRED if c not in header]
+    # the 2017 release may lack a patient column (the id is in every path) or a type column
+    optional = {"patient_id", "abnormality_type"}
+    missing = [c for c in REQUIRED if c not in header and c not in optional]
     if missing:
         raise ReaderError(
             f"{name} is missing column(s) {', '.join(repr(m) for m in missing)}; is it a "
@@ -117,22 +149,30 @@ def parse_cbis_csv(text: str, name: str = "CBIS-DDSM CSV") -> list[CbisRecord]:
         if len(row) < len(header):
             raise ReaderError(f"{name} row {r} has {len(row)} cells, the header {len(header)}")
         c = {h: _cell(row[i]) for h, i in idx.items()}
-        kind = c["abnormality_type"].lower()
+        image_path = c["image_file_path"].replace("\\", "/")
+        kind = c.get("abnormality_type", "").lower()
+        if not kind:  # from the case folder (Mass-Training_..., Calc-Test_...) or the file name
+            head = (image_path.split("/")[0] + " " + name).lower()
+            kind = "mass" if "mass" in head else ("calcification" if "calc" in head else "")
         kind = "calcification" if kind.startswith("calc") else kind
         attrs = {}
         for key in ("mass_shape", "mass_margins", "calc_type", "calc_distribution"):
             if c.get(key):
                 attrs[key.split("_", 1)[1] if key.startswith("mass") else key] = c[key]
         lat = c["left_or_right_breast"].upper()[:1]
+        patient = c.get("patient_id", "")
+        if not patient:
+            m = PATIENT_RE.search(image_path)
+            patient = m.group(1).upper() if m else ""
         out.append(
             CbisRecord(
-                patient_id=c["patient_id"],
+                patient_id=patient,
                 laterality=lat if lat in ("L", "R") else "",
                 view=c["image_view"].upper(),
                 abnormality_id=_int(c["abnormality_id"]) or 1,
                 abnormality_type=kind,
                 pathology=c["pathology"].lower().replace("_", " "),
-                image_path=c["image_file_path"].replace("\\", "/"),
+                image_path=image_path,
                 crop_path=c["cropped_image_file_path"].replace("\\", "/"),
                 roi_path=c["roi_mask_file_path"].replace("\\", "/"),
                 assessment=_int(c.get("assessment", "")),

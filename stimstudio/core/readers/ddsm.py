@@ -324,8 +324,24 @@ def is_ddsm(path: Path) -> bool:
 # ---- pixels ----------------------------------------------------------------------------
 
 
-def _decode_ljpeg(path: Path, lines: int, ppl: int) -> np.ndarray:
+def _decode_ljpeg(
+    path: Path, lines: int, ppl: int, partial: bool = False
+) -> tuple[np.ndarray, int]:
+    """The pixels of an LJPEG and how many leading rows the file really holds.
+
+    A stream without its end marker is refused unless `partial`; then the rows past the data
+    are set to 0 (background) and their number is returned for a note.
+    """
+    from .streams import complete_rows, missing_rows_text, stream_complete
+
     data = path.read_bytes()
+    complete = stream_complete(data)
+    if complete is False and not partial:
+        raise ReaderError(
+            f"{path.name}: truncated: the compressed stream ends before its end-of-image "
+            "marker, so rows at the bottom are missing; read it with --partial (partial=True) "
+            "to get the rows that are there"
+        )
     try:
         from libjpeg import decode  # pylibjpeg-libjpeg
 
@@ -336,15 +352,28 @@ def _decode_ljpeg(path: Path, lines: int, ppl: int) -> np.ndarray:
             f"{path.name}` (Stanford PVRG jpeg, as in the DDSM software) and open the "
             f"{path.name}.1 file it writes ({str(exc).splitlines()[0][:80] if str(exc) else ''})"
         ) from exc
+    transposed = False
     if arr.shape != (lines, ppl):
         if arr.shape == (ppl, lines):
-            arr = arr.T.copy()
+            transposed = True
         else:
             raise ReaderError(
                 f"{path.name}: decoded to {arr.shape[1]}x{arr.shape[0]}, the .ics says "
                 f"{ppl}x{lines}"
             )
-    return arr
+    good = arr.shape[0]
+    if complete is False:
+        good = complete_rows(decode, data, arr)
+        arr = arr.copy()
+        arr[good:] = 0
+        if good == 0:
+            raise ReaderError(
+                f"{path.name}: truncated: the compressed stream ends before its first row "
+                f"is complete ({missing_rows_text(0, arr.shape[0])} missing)"
+            )
+    if transposed:
+        arr = arr.T.copy()
+    return arr, good
 
 
 def _read_raw16(path: Path, lines: int, ppl: int, bits: int) -> tuple[np.ndarray, str]:
@@ -369,9 +398,15 @@ def _read_raw16(path: Path, lines: int, ppl: int, bits: int) -> tuple[np.ndarray
 
 
 def read_ddsm(
-    path: str | Path, calibrate: bool = False, institution: str | None = None
+    path: str | Path,
+    calibrate: bool = False,
+    institution: str | None = None,
+    partial: bool = False,
 ) -> Mammogram:
-    """One DDSM view: LJPEG, `jpeg -d -s` raw output (`.1`) or a converted PNG/TIFF."""
+    """One DDSM view: LJPEG, `jpeg -d -s` raw output (`.1`) or a converted PNG/TIFF.
+
+    partial: read an LJPEG whose stream ends early; the missing rows are black and named in a
+    note (without it such a file is refused)."""
     path = Path(path)
     parts = split_name(path)
     if parts is None:
@@ -394,9 +429,18 @@ def read_ddsm(
     notes: list[str] = []
     upper = path.name.upper()
     scale = (1.0, 1.0)
+    missing = None
     if upper.endswith(".LJPEG"):
-        raw = _decode_ljpeg(path, lines, ppl)
+        raw, good = _decode_ljpeg(path, lines, ppl, partial)
         source_kind = "LJPEG"
+        if good < raw.shape[0]:
+            from .streams import missing_rows_text
+
+            missing = [good, raw.shape[0]]
+            notes.append(
+                f"truncated stream: {missing_rows_text(good, raw.shape[0])} are missing "
+                "(shown black); read because partial reading was asked for"
+            )
     elif upper.endswith(".1"):
         raw, order = _read_raw16(path, lines, ppl, bits)
         source_kind = f"raw jpeg -d -s output ({order})"
@@ -439,6 +483,8 @@ def read_ddsm(
         "age": ics.get("age"),
         "pixel_source": source_kind,
     }
+    if missing is not None:
+        info["missing_rows"] = missing  # [first missing (0-based), rows]
     valid = raw > 0
     if calibrate:
         od, curve = optical_density(raw, ics.get("digitizer", ""), institution)

@@ -90,6 +90,8 @@ class _Header:
     manufacturer: str = ""
     description: str = ""
     patient_id: str = ""
+    missing_rows: tuple[int, int] | None = None  # (first missing, rows) of a partial read
+    body_part: str = ""
 
 
 def _multi(value) -> list:
@@ -257,7 +259,29 @@ def _header(ds, name: str) -> _Header:
     h.manufacturer = str(ds.get("Manufacturer", "") or "")
     h.description = str(ds.get("SeriesDescription", "") or "")
     h.patient_id = str(ds.get("PatientID", "") or "")
+    h.body_part = str(ds.get("BodyPartExamined", "") or "").strip().upper()
     return h
+
+
+MAMMOGRAPHY_SOP = {
+    "1.2.840.10008.5.1.4.1.1.1.2",  # Digital Mammography X-Ray Image - For Presentation
+    "1.2.840.10008.5.1.4.1.1.1.2.1",  # ... - For Processing
+    "1.2.840.10008.5.1.4.1.1.13.1.3",  # Breast Tomosynthesis Image
+    "1.2.840.10008.5.1.4.1.1.13.1.4",  # Breast Projection X-Ray Image - For Presentation
+    "1.2.840.10008.5.1.4.1.1.13.1.5",  # Breast Projection X-Ray Image - For Processing
+}
+
+
+def is_mammogram(h: _Header) -> tuple[bool, str]:
+    """Whether the header says this is a mammogram, and the evidence (for `info`)."""
+    if h.modality.upper() == "MG":
+        return True, "Modality MG"
+    if h.sop_class in MAMMOGRAPHY_SOP:
+        return True, h.sop_class_name
+    if h.body_part == "BREAST":
+        return True, "Body Part Examined BREAST"
+    what = f"Modality {h.modality}" if h.modality else "no Modality"
+    return False, f"{what}, {h.sop_class_name or 'no SOP class'}"
 
 
 def _expected_bytes(h: _Header) -> int:
@@ -304,8 +328,88 @@ def read_header(path: str | Path) -> tuple[Any, _Header]:
     return ds, h
 
 
-def stored_values(ds, h: _Header, name: str, frame: int = 0) -> np.ndarray:
-    """The stored values of one frame, high bits cleared (or sign-extended) to Bits Stored."""
+def _decode_failure(name: str, what: str, exc: BaseException) -> str:
+    """One line with the decoders' own reasons (pydicom lists one per plugin)."""
+    text = str(exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    head = lines[0] if lines else type(exc).__name__
+    reasons = "; ".join(lines[1:])[:400]
+    low = head.lower()
+    if "missing dependencies" in low or "no pixel data decoders" in low:
+        # nothing installed can even try: say what each plugin would need
+        return f"{name}: no installed decoder reads {what} data" + (
+            f" ({reasons})" if reasons else f" ({head[:200]})"
+        )
+    if "raised by all available plugins" in low and reasons:
+        # the decoders are installed and tried; their reasons are the truth
+        return f"{name}: no installed decoder could decode this {what} data: {reasons}"
+    return f"{name}: could not decode the {what} data ({_why(exc)})"
+
+
+def _check_codestream(ds, h: _Header, name: str, frame: int, partial: bool) -> np.ndarray | None:
+    """Refuse a JPEG / JPEG 2000 frame whose codestream ends before its end marker.
+
+    With `partial`, a truncated JPEG frame is decoded and the rows past its data set to 0
+    (returned here, with `h.missing_rows` set); None means: decode normally.
+    """
+    from .streams import JPIP, complete_rows, missing_rows_text, stream_complete
+
+    ts = h.transfer_syntax or ""
+    if not (h.compressed and ts.startswith("1.2.840.10008.1.2.4.")) or ts in JPIP:
+        return None
+    try:
+        from pydicom.encaps import get_frame
+
+        data = get_frame(ds.PixelData, frame, number_of_frames=h.frames)
+    except Exception as exc:  # noqa: BLE001 - damaged fragments / offset table
+        raise ReaderError(
+            f"{name}: the encapsulated pixel data is damaged: frame {frame + 1} cannot be "
+            f"found ({_why(exc)})"
+        ) from exc
+    complete = stream_complete(data)
+    if complete is not False:
+        return None
+    where = f"frame {frame + 1}" if h.frames > 1 else "the image"
+    if not partial:
+        raise ReaderError(
+            f"{name}: truncated: the compressed data of {where} ends before its end marker, "
+            "so rows are missing; read it with --partial (partial=True) to get the rows that "
+            "are there"
+        )
+    if data.startswith(b"\xff\x4f"):
+        raise ReaderError(
+            f"{name}: truncated JPEG 2000 codestream ({where}): it is not stored row by row, "
+            "so no partial image can be read"
+        )
+    try:
+        from libjpeg import decode
+
+        arr = decode(data)
+    except Exception as exc:  # noqa: BLE001
+        raise ReaderError(
+            f"{name}: truncated, and the rows that are there cannot be decoded ({_why(exc)})"
+        ) from exc
+    if arr.shape[:2] != (h.rows, h.cols):
+        raise ReaderError(
+            f"{name}: decoded pixel data is {arr.shape[1]}x{arr.shape[0]} but (0028,0010/0011) "
+            f"Rows/Columns say {h.cols}x{h.rows}"
+        )
+    good = complete_rows(decode, data, arr)
+    if good == 0:
+        raise ReaderError(
+            f"{name}: truncated: the compressed data of {where} ends before its first row is "
+            f"complete ({missing_rows_text(0, h.rows)} missing)"
+        )
+    arr = arr.copy()
+    arr[good:] = 0
+    h.missing_rows = (good, h.rows)
+    return arr
+
+
+def stored_values(ds, h: _Header, name: str, frame: int = 0, partial: bool = False) -> np.ndarray:
+    """The stored values of one frame, high bits cleared (or sign-extended) to Bits Stored.
+
+    partial: a truncated JPEG frame gives its complete rows, the rest 0 (`h.missing_rows`)."""
     from pydicom.pixels import pixel_array
 
     if h.transfer_syntax is None:
@@ -340,19 +444,15 @@ def stored_values(ds, h: _Header, name: str, frame: int = 0) -> np.ndarray:
             )
     if not 0 <= frame < h.frames:
         raise ReaderError(f"{name}: has {h.frames} frame(s); frame {frame + 1} does not exist")
+    partial_arr = _check_codestream(ds, h, name, frame, partial)
+    if partial_arr is not None:
+        return partial_arr
     try:
         arr = pixel_array(ds, index=frame if h.frames > 1 else None)
     except (MemoryError, KeyboardInterrupt):
         raise
     except Exception as exc:
-        what = h.transfer_syntax_name or "pixel"
-        msg = _why(exc)
-        if "plugin" in msg.lower() or "no pixel data decoders" in msg.lower():
-            raise ReaderError(
-                f"{name}: no installed decoder reads {what} data; install pylibjpeg, "
-                "pylibjpeg-libjpeg and pylibjpeg-openjpeg"
-            ) from exc
-        raise ReaderError(f"{name}: could not decode the {what} data ({msg})") from exc
+        raise ReaderError(_decode_failure(name, h.transfer_syntax_name or "pixel", exc)) from exc
     if arr.ndim == 3 and h.frames > 1 and arr.shape[0] == h.frames and h.samples == 1:
         arr = arr[frame]
     if arr.shape[:2] != (h.rows, h.cols):
@@ -458,12 +558,13 @@ def read_dicom(
     voi: str = "auto",
     voi_index: int = 0,
     window: tuple[float, float] | None = None,
+    partial: bool = False,
 ) -> Mammogram:
     """Read a DICOM image into a `Mammogram` (see `_read_dicom`); pydicom's warnings about the
     file become notes instead of going to stderr."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        m = _read_dicom(path, frame, voi, voi_index, window)
+        m = _read_dicom(path, frame, voi, voi_index, window, partial)
     seen = []
     for w in caught:
         text = str(w.message).strip().splitlines()[0][:160] if str(w.message).strip() else ""
@@ -479,6 +580,7 @@ def _read_dicom(
     voi: str = "auto",
     voi_index: int = 0,
     window: tuple[float, float] | None = None,
+    partial: bool = False,
 ) -> Mammogram:
     """Read a DICOM image into a `Mammogram`.
 
@@ -487,6 +589,8 @@ def _read_dicom(
          "window", "percentile" (breast-region percentiles), "full" (the whole value range).
     voi_index: which VOI LUT or window of several (0-based).
     window: (center, width) given by the user; overrides the file's VOI.
+    partial: read a truncated JPEG frame's complete rows (the rest black, named in a note);
+         without it a truncated frame is refused.
     """
     path = Path(path)
     name = path.name
@@ -507,7 +611,7 @@ def _read_dicom(
             + (" (the first, by default)" if frame is None else "")
         )
     try:
-        raw = stored_values(ds, h, name, fr)
+        raw = stored_values(ds, h, name, fr, partial)
     finally:
         pixel_len = h.pixel_bytes
         del ds  # the file's bytes go as soon as the frame is decoded
@@ -519,6 +623,16 @@ def _read_dicom(
         pad = (raw >= lo) & (raw <= hi) if raw.ndim == 2 else None
         if pad is not None and not pad.any():
             pad = None
+    if h.missing_rows is not None and values.ndim == 2:  # a partial read: rows past the data
+        from .streams import missing_rows_text
+
+        gone = np.zeros(values.shape, bool)
+        gone[h.missing_rows[0] :] = True
+        pad = gone if pad is None else pad | gone
+        notes.append(
+            f"truncated stream: {missing_rows_text(*h.missing_rows)} are missing (shown black); "
+            "read because partial reading was asked for"
+        )
     valid = None if pad is None else ~pad
 
     # 3. modality LUT / rescale, in float32 (one working copy)
@@ -542,7 +656,13 @@ def _read_dicom(
     if window is not None:
         kind = "user"
     elif voi == "auto":
-        kind = "lut" if h.voi_luts else ("window" if h.windows else "percentile")
+        kind = "lut" if h.voi_luts else ("window" if h.windows else "default")
+    mammogram, evidence = is_mammogram(h)
+    if kind == "default":
+        # the breast-region percentiles suit mammograms only; anything else (a test pattern,
+        # a phantom, another modality) is shown over its full range, so that no grey step is
+        # clipped away
+        kind = "percentile" if mammogram else "full"
     if kind == "lut":
         if not h.voi_luts:
             raise ReaderError(f"{name}: has no VOI LUT Sequence (0028,3010) to apply")
@@ -601,6 +721,12 @@ def _read_dicom(
         out /= np.float32(max(hi - lo, 1e-6))
         np.clip(out, 0, 1, out=out)
         used = {"kind": "full range", "low": lo, "high": hi}
+        if voi == "auto" and window is None:
+            used["default_because"] = f"no VOI LUT or window, and not a mammogram ({evidence})"
+            notes.append(
+                f"no VOI LUT or window in the file and it is not a mammogram ({evidence}): "
+                "grey levels span the full value range"
+            )
     else:  # percentile from the breast region
         lo, hi, frac = breast_window(mod, valid, dense_high=not inverted)
         out = mod
@@ -615,6 +741,7 @@ def _read_dicom(
             "breast_fraction": round(frac, 3),
         }
         if voi == "auto":
+            used["default_because"] = f"no VOI LUT or window, and a mammogram ({evidence})"
             notes.append(
                 "no VOI LUT or window in the file; grey levels windowed to the 0.5-99.5 "
                 "percentiles of the breast region"
@@ -670,6 +797,7 @@ def _read_dicom(
         "frames": n_frames,
         "frame": fr,
         "modality": h.modality,
+        "mammogram": mammogram,
         "sop_class": h.sop_class_name,
         "presentation_intent": h.intent or None,
         "for_processing": for_processing,
@@ -688,6 +816,8 @@ def _read_dicom(
         "series_description": h.description,
         "patient_id": h.patient_id,
     }
+    if h.missing_rows is not None:
+        info["missing_rows"] = list(h.missing_rows)  # [first missing (0-based), rows]
     return Mammogram(
         pixels=out,
         raw=raw,

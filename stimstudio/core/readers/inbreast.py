@@ -4,7 +4,9 @@ Files are named `<id>_<hash>_MG_<L|R>_<CC|ML|MLO>_ANON.dcm`; the ROIs of image `
 `AllXML/<id>.xml` (an Apple plist: Images -> ROIs -> Name, NumberOfPoints, Point_px as
 "(x, y)" strings). ROIs of at most 2 points are calcification points. `INbreast.csv` is
 semicolon separated (Patient ID; Patient age; Laterality; View; Acquisition date; File Name;
-ACR; Bi-Rads).
+ACR; Bi-Rads); the official `INbreast.xls` has the same columns (and Mass, Micros, Distortion,
+Asymmetry, ...) with summary rows after the 410 images, which are not images. Cells reading
+NA, N/A, empty or 'removed' (the anonymised patient columns) are missing values.
 """
 
 from __future__ import annotations
@@ -104,36 +106,93 @@ def rois_to_lesions(rois: list[dict]) -> list[Lesion]:
     return out
 
 
-def parse_inbreast_csv(text: str, name: str = "INbreast.csv") -> dict[str, dict]:
-    """{file name id: {'acr', 'birads', 'laterality', 'view', 'age'}} from `INbreast.csv`."""
-    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+INBREAST_MISSING = {"", "na", "n/a", "nan", "none", "null", "-", "removed", "#n/a"}
+FILE_ID_RE = re.compile(r"^\d{6,10}$")
+
+
+def _ib_cell(v) -> str | None:
+    """A cell as text; NA / N/A / empty / INbreast's 'removed' are missing (None)."""
+    if v is None:
+        return None
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)  # xlrd gives numbers as floats: 22678622.0 -> "22678622"
+    text = str(v).strip()
+    return None if text.lower() in INBREAST_MISSING else text
+
+
+def parse_inbreast_rows(rows: list[list], name: str = "INbreast table") -> dict[str, dict]:
+    """{file name id: {'acr', 'birads', 'laterality', 'view', 'age', ...}} from the rows of
+    `INbreast.csv` or the sheet of `INbreast.xls` (header first). Rows whose File Name is not
+    an image id (the summary rows at the end of the sheet) are left out."""
     if not rows:
         raise ReaderError(f"{name} is empty")
-    header = [h.strip().lower() for h in rows[0]]
+    header = [str(h if h is not None else "").strip().lower() for h in rows[0]]
     need = {"file name": None, "bi-rads": None, "acr": None}
     for k in need:
         if k not in header:
-            raise ReaderError(f"{name} has no '{k}' column (header: {';'.join(rows[0])[:120]})")
+            shown = ";".join(str(h) for h in rows[0])[:120]
+            raise ReaderError(f"{name} has no '{k}' column (header: {shown})")
         need[k] = header.index(k)
     opt = {
-        k: header.index(k) if k in header else None for k in ("laterality", "view", "patient age")
+        k: header.index(k) if k in header else None
+        for k in ("laterality", "view", "patient age", "patient id", "acquisition date")
     }
+    findings = [h for h in ("mass", "micros", "distortion", "asymmetry") if h in header]
     out = {}
     for row in rows[1:]:
+        row = list(row)
         if len(row) <= max(need.values()):
             continue
-        fid = row[need["file name"]].strip()
-        if not fid:
-            continue
-        rec = {
-            "acr": row[need["acr"]].strip() or None,
-            "birads": row[need["bi-rads"]].strip() or None,
-        }
+        fid = _ib_cell(row[need["file name"]])
+        if not fid or not FILE_ID_RE.match(fid):
+            continue  # an empty line or a summary row, not an image
+        rec = {"acr": _ib_cell(row[need["acr"]]), "birads": _ib_cell(row[need["bi-rads"]])}
         for k, j in opt.items():
             if j is not None and j < len(row):
-                rec[k.replace("patient ", "")] = row[j].strip() or None
+                rec[k.replace("patient ", "").replace(" ", "_")] = _ib_cell(row[j])
+        for k in findings:
+            j = header.index(k)
+            rec[k] = _ib_cell(row[j]) if j < len(row) else None
         out[fid] = rec
     return out
+
+
+def parse_inbreast_csv(text: str, name: str = "INbreast.csv") -> dict[str, dict]:
+    """`INbreast.csv` (semicolon separated; a comma-separated export is read too)."""
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") >= first.count(",") else ","
+    try:
+        rows = list(csv.reader(io.StringIO(text.replace("\x00", "")), delimiter=delimiter))
+    except csv.Error as exc:
+        raise ReaderError(f"{name}: not a readable CSV file ({exc})") from exc
+    return parse_inbreast_rows(rows, name)
+
+
+def read_xls_rows(path: Path) -> list[list]:
+    """The first sheet of an `.xls` workbook as rows of cell values (xlrd)."""
+    try:
+        import xlrd
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise ReaderError(f"{path.name}: reading .xls needs the xlrd package") from exc
+    try:
+        book = xlrd.open_workbook(str(path), on_demand=True)
+        try:
+            sheet = book.sheet_by_index(0)
+            return [sheet.row_values(i) for i in range(sheet.nrows)]
+        finally:
+            book.release_resources()
+    except xlrd.XLRDError as exc:
+        raise ReaderError(f"{path.name}: not a readable .xls workbook ({exc})") from exc
+    except (OSError, ValueError, IndexError, KeyError, AssertionError, EOFError) as exc:
+        raise ReaderError(f"{path.name}: damaged .xls workbook ({type(exc).__name__})") from exc
+
+
+def read_inbreast_table(path: str | Path) -> dict[str, dict]:
+    """`INbreast.csv` or the official `INbreast.xls`, by suffix."""
+    path = Path(path)
+    if path.suffix.lower() == ".xls":
+        return parse_inbreast_rows(read_xls_rows(path), path.name)
+    return parse_inbreast_csv(read_text(path, "CSV"), path.name)
 
 
 def is_inbreast(path: Path) -> bool:
@@ -180,9 +239,9 @@ def read_inbreast(path: str | Path, **dicom_options) -> Mammogram:
         mammo.info["roi_xml"] = str(xml)
     else:
         mammo.notes.append(f"no ROI file {fid}.xml found (looked beside the image and in AllXML)")
-    table = _find(path, ["INbreast.csv"])
+    table = _find(path, ["INbreast.csv", "INbreast.xls"])
     if table is not None:
-        rec = parse_inbreast_csv(read_text(table, "INbreast table"), table.name).get(fid)
+        rec = read_inbreast_table(table).get(fid)
         if rec:
             mammo.info.update(acr_density=rec.get("acr"), birads=rec.get("birads"))
             for les in mammo.lesions:
