@@ -1,7 +1,7 @@
 """Re-make the README's screenshots: drive the app offscreen through the whole workflow on the
 shipped sample films (cut, lasso, place, generate, anchors, a loop) and grab every page.
 
-    QT_QPA_PLATFORM=offscreen python docs/make_screenshots.py [OUT_DIR]
+    QT_QPA_PLATFORM=offscreen python docs/make_screenshots.py [OUT_DIR [STEPS]]
 
 Uses the shipped model (or STIMSTUDIO_WEIGHTS) and a throw-away config folder, so the user's
 preferences and recent files are not touched. Takes a few minutes on a 2-core CPU.
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _wait(app, cond, timeout: float = 600.0, what: str = "") -> None:
+def _wait(app, cond, timeout: float = 1800.0, what: str = "") -> None:
     end = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > end:
@@ -27,7 +27,9 @@ def _wait(app, cond, timeout: float = 600.0, what: str = "") -> None:
         time.sleep(0.01)
 
 
-def main(out_dir: str = "docs/screenshots") -> int:
+def main(out_dir: str = "docs/screenshots", steps: str | None = None) -> int:
+    """steps: Eq. 4 steps for the Generate page (default: the Settings' 100); fewer when the
+    machine is busy, and the page says how many were run."""
     os.environ.setdefault("STIMSTUDIO_CONFIG_DIR", tempfile.mkdtemp(prefix="stimstudio-shots-"))
     from stimstudio.gui.app import make_app, take_screenshot, wait_until_idle
     from stimstudio.gui.main_window import MainWindow
@@ -62,6 +64,8 @@ def main(out_dir: str = "docs/screenshots") -> int:
 
     # 4. generate (the Settings' steps), keep the optimised result
     gen = win.pages["generate"]
+    if steps:
+        gen.steps.setValue(int(steps))
     gen.run()
     _wait(app, lambda: gen.worker is None and win.project.get("result") is not None, what="Eq. 4")
     gen.keep("optimized")
@@ -81,6 +85,14 @@ def main(out_dir: str = "docs/screenshots") -> int:
     for page in ("view", "mask", "placement", "generate", "interpolate", "generator"):
         take_screenshot(win, out / f"{page}.png", timeout=600, page=page)
         print(out / f"{page}.png")
+    from stimstudio.gui.panels.settings import ModelAboutDialog
+
+    about = ModelAboutDialog(win)  # Help ▸ About the model
+    about.show()
+    wait_until_idle(win, 60)
+    about.grab().save(str(out / "about-model.png"), "PNG")
+    print(out / "about-model.png")
+    about.close()
     judgement_screens(app, win, out)
     win.close()
     return 0
