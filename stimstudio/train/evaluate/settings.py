@@ -1,0 +1,130 @@
+"""What an evaluation measures and against which targets: `EvalSettings`, `SECTIONS`,
+`TARGETS`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ...core.errors import OptionError
+
+Progress = Callable[[str, int, int], None]
+
+SECTIONS = ("swd", "c2st", "reconstruction", "compose", "spectrum")
+
+# The shipped default's targets (issue 3): (key path, comparison, target, goal).
+TARGETS = {
+    "swd_mean_ratio": ("<=", 1.5, 1.2),
+    "swd_worst_ratio": ("<=", 3.0, 1.5),
+    "c2st_accuracy": ("<=", 0.8, 0.6),
+    "encoder_psnr": (">=", 28.0, None),
+    "encoder_detail": (">=", 0.15, None),
+    "inversion_psnr": (">=", 36.0, 40.0),
+    "inversion_detail": (">=", 0.5, 0.8),
+}
+
+
+@dataclass
+class EvalSettings:
+    """Sizes and seeds of every measurement; `quick()` is the test-sized variant."""
+
+    sections: tuple[str, ...] = SECTIONS
+    kinds: str = "all"  # which real patches: all | tissue | lesion
+    seed: int = 0
+    psi: float = 1.0  # truncation of generated samples (1 = none: the model's distribution)
+    gen_batch: int = 32
+    # SWD
+    swd_n: int = 512  # images per side
+    swd_min_res: int = 16
+    swd_nhood: int = 7
+    swd_per_image: int = 128
+    swd_repeats: int = 4
+    swd_dirs: int = 128
+    swd_sanity: bool = True
+    blur_sigma: float = 3.0  # the known fake for SWD and the classifier
+    # classifier two-sample test
+    c2st_fit: int = 2000  # per side, incl. the validation split
+    c2st_test: int = 1000  # per side
+    c2st_val_fraction: float = 0.2
+    c2st_max_epochs: int = 60
+    c2st_patience: int = 6  # epochs without a better validation loss, counted after min_steps
+    c2st_min_steps: int = 600  # optimiser steps before early stopping or lr decay may act
+    c2st_batch: int = 64
+    c2st_lr: float = 1e-3
+    c2st_width: int = 16
+    c2st_norm: str = "group"  # group | batch | none
+    c2st_baselines: bool = True  # real-vs-real and known-fake runs beside the real test
+    # reconstruction
+    recon_n: int = 8
+    compose_n: int = 4
+    steps: int = 100
+    # grid
+    grid_rows: int = 4
+    grid_cols: int = 4
+    spectrum_n: int = 128
+
+    @classmethod
+    def quick(cls, **kw) -> EvalSettings:
+        base = dict(
+            swd_n=64,
+            swd_per_image=32,
+            swd_repeats=2,
+            swd_dirs=64,
+            c2st_fit=96,
+            c2st_test=48,
+            c2st_max_epochs=4,
+            c2st_patience=2,
+            c2st_min_steps=10,
+            c2st_batch=32,
+            recon_n=2,
+            compose_n=1,
+            steps=5,
+            grid_rows=2,
+            grid_cols=3,
+            spectrum_n=16,
+        )
+        base.update(kw)
+        return cls(**base)
+
+    def validate(self) -> None:
+        bad = [s for s in self.sections if s not in SECTIONS]
+        if bad:
+            raise OptionError(f"unknown section {bad[0]!r}; choose from {', '.join(SECTIONS)}")
+        if self.kinds not in ("all", "tissue", "lesion"):
+            raise OptionError(f"kinds must be all, tissue or lesion, not {self.kinds!r}")
+        for name in ("swd_n", "c2st_fit", "c2st_test", "swd_per_image", "swd_dirs"):
+            if getattr(self, name) < 8:
+                raise OptionError(f"{name} must be at least 8, got {getattr(self, name)}")
+        for name in ("recon_n", "compose_n", "steps", "grid_rows", "grid_cols"):
+            if getattr(self, name) < 0:
+                raise OptionError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 < self.c2st_val_fraction < 0.5:
+            raise OptionError("the classifier's validation fraction must be in (0, 0.5)")
+        if self.swd_nhood % 2 != 1 or self.swd_nhood < 3:
+            raise OptionError("the SWD neighbourhood must be an odd size >= 3")
+
+
+def targets_met(result: dict) -> dict:
+    """Each target of the shipped default: value, target, goal, met (None if not measured)."""
+    get = {
+        "swd_mean_ratio": ("swd", "generated", "mean_ratio"),
+        "swd_worst_ratio": ("swd", "generated", "worst_ratio"),
+        "c2st_accuracy": ("c2st", "generated", "accuracy"),
+        "encoder_psnr": ("reconstruction", "encoder", "psnr"),
+        "encoder_detail": ("reconstruction", "encoder", "detail"),
+        "inversion_psnr": ("reconstruction", "inversion", "psnr"),
+        "inversion_detail": ("reconstruction", "inversion", "detail"),
+    }
+    out = {}
+    for key, path in get.items():
+        v = result
+        for p in path:
+            v = v.get(p) if isinstance(v, dict) else None
+        op, target, goal = TARGETS[key]
+        ok = None
+        if isinstance(v, (int, float)) and math.isfinite(v):
+            ok = v <= target if op == "<=" else v >= target
+        out[key] = {"value": v, "target": f"{op} {target}", "goal": goal, "met": ok}
+    return out
