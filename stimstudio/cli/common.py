@@ -47,6 +47,16 @@ def add_model_options(p) -> None:
     p.add_argument("--vgg16", help="local torchvision vgg16 state-dict for the perceptual loss")
 
 
+def load_model_for(args):
+    """The model and compute settings every model verb uses (--weights, --device, --precision)."""
+    from ..core.device import pick_compute
+    from ..core.model import load_model
+
+    compute = pick_compute(args.device, args.precision)
+    model = load_model(args.weights, device=compute.device)
+    return model, compute
+
+
 def refuse_existing(path: Path, force: bool) -> None:
     if path.exists() and not force:
         raise UserError(f"{path} exists; pass --force to replace it")

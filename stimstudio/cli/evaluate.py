@@ -105,7 +105,7 @@ def cmd_evaluate(args) -> int:
         return cmd_check_card(args)
     from ..core.model import default_weights_path
     from ..train.evaluate import evaluate_model, update_card, write_png
-    from .generate import load_model_for
+    from .common import load_model_for
 
     grid_path = Path(args.grid) if args.grid else None
     if grid_path is not None:
@@ -180,7 +180,7 @@ def cmd_check_card(args) -> int:
         section_settings,
         settings_from_card,
     )
-    from .generate import load_model_for
+    from .common import load_model_for
 
     for flag, bad in (("--quick", args.quick), ("--update-card", args.update_card)):
         if bad:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..core.errors import ExportError
-from .common import UserError, add_common, add_model_options, emit, tqdm_bar
+from .common import UserError, add_common, add_model_options, emit, load_model_for, tqdm_bar
 
 
 class _DefaultsShown(argparse.HelpFormatter):
@@ -233,7 +233,6 @@ def _interrupted_hint(where: Path, again: str) -> None:
 def cmd_export(args) -> int:
     from ..core.export import ExportSettings, export_sequence
     from ..core.interpolate import Path as LatentPath
-    from .generate import load_model_for
 
     out = Path(args.out)
     cid = args.id or out.name

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import UserError, add_common, add_model_options, emit, refuse_existing, tqdm_bar
+from .common import (
+    UserError,
+    add_common,
+    add_model_options,
+    emit,
+    load_model_for,
+    refuse_existing,
+    tqdm_bar,
+)
 
 
 def register(sub) -> None:
@@ -107,16 +115,6 @@ def _settings(args):
     )
     s.validate()
     return s
-
-
-def load_model_for(args):
-    """The model and compute settings every stimulus verb uses."""
-    from ..core.device import pick_compute
-    from ..core.model import load_model
-
-    compute = pick_compute(args.device, args.precision)
-    model = load_model(args.weights, device=compute.device)
-    return model, compute
 
 
 def _out_dir(path: str, force: bool) -> Path:
