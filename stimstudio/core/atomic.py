@@ -1,7 +1,6 @@
 """Atomic file writes without heavy imports (the CLI's `info` / `convert` never load torch).
 
-`core.model` has the same helpers for the model files; this module is the light home for
-everything that only writes bytes.
+The one home of these helpers; `core.model` imports them for the model files.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ class EncoderTrainConfig:
     total_kimg: float = 50.0
     snapshot_kimg: float = 2.0
     seed: int = 0
-    precision: str = "bf16"
+    precision: str = "auto"  # bf16 only where the hardware has it natively (core.device)
     vgg16: str = ""
     divergence_limit: float = 1e4
     # A model file whose encoder starts this run (when the run has no state yet): after the

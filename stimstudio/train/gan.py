@@ -61,7 +61,7 @@ class GanConfig:
     total_kimg: float = 100.0
     snapshot_kimg: float = 2.0
     seed: int = 0
-    precision: str = "bf16"
+    precision: str = "auto"  # bf16 only where the hardware has it natively (core.device)
     divergence_limit: float = 1e4
     # Path-length regularisation (StyleGAN2): off by default — on this CPU its double backward
     # costs more than it gains for texture patches; StyleGAN2 used weight 2, interval 4.
