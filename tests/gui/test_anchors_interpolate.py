@@ -88,7 +88,8 @@ def test_scrubbing_the_path_renders_few_frames_and_shows_the_last(window, qtbot)
     before = rw.render_count
     for v in range(60):
         page.slider.setValue(v)
-    qtbot.waitUntil(lambda: page.shown_key == (page._key, 59), timeout=10000)
+    # a wait, not a timing assertion: on a loaded 2-core machine the render can take a while
+    qtbot.waitUntil(lambda: page.shown_key == (page._key, 59), timeout=180000)
     assert rw.render_count - before < 15
     assert page.frame_label.text().startswith("frame 60/60")
     qtbot.waitUntil(lambda: not page.busy(), timeout=30000)
