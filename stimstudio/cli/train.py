@@ -209,7 +209,8 @@ def _compute_for(device_choice: str, precision: str):
     from ..core.device import pick_compute
 
     compute = pick_compute(device_choice, precision, purpose="training")
-    if os.environ.get("RANK", "0") == "0":  # once under torchrun
+    # said once (under torchrun) and only when "auto" chose: an explicit choice needs no echo
+    if precision == "auto" and os.environ.get("RANK", "0") == "0":
         print(f"precision: {compute.precision} ({compute.reason})", file=sys.stderr, flush=True)
     return compute
 

@@ -56,6 +56,14 @@ def all_reduce_grads(module: torch.nn.Module, d: Dist) -> None:
         offset += n
 
 
+def all_reduce_mean(t: torch.Tensor, d: Dist) -> torch.Tensor:
+    """The mean of `t` over ranks (in place); a no-op in a single process."""
+    if d.enabled:
+        dist.all_reduce(t)
+        t /= d.world_size
+    return t
+
+
 def broadcast_module(module: torch.nn.Module, d: Dist) -> None:
     """Start every rank from rank 0's weights and buffers."""
     if not d.enabled:

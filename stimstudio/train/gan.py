@@ -37,7 +37,7 @@ from ..core.nets.projected import (
 from .augment import diff_augment
 from .checkpoint import load_state, rng_state, save_state, set_rng_state
 from .dataset import load_patches
-from .distributed import Dist, all_reduce_grads, barrier, broadcast_module
+from .distributed import Dist, all_reduce_grads, all_reduce_mean, barrier, broadcast_module
 
 
 @dataclass
@@ -346,8 +346,9 @@ class GanTrainer:
             self._path_length_penalty(batch).backward()
         all_reduce_grads(G, self.dist)
         self.opt_g.step()
-        with torch.no_grad():
-            G.mapping.w_avg.lerp_(ws[:, 0].float().mean(0), 1 - 0.995)
+        with torch.no_grad():  # every rank draws its own z: w_avg follows the mean over all
+            batch_mean = all_reduce_mean(ws[:, 0].detach().float().mean(0), self.dist)
+            G.mapping.w_avg.lerp_(batch_mean, 1 - 0.995)
         return float(loss.detach())
 
     def _path_length_penalty(self, batch: int) -> torch.Tensor:
