@@ -10,6 +10,7 @@ The data are phantom patches: the cost of a step does not depend on what the pix
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,10 +48,7 @@ print(json.dumps({"cpu_s_per_step": cpu, "peak_gib": peak_kib / 2**20}))
 
 
 def _one(kind: str, steps: int, precision: str) -> dict:
-    env = {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    import os
-
-    env = {**os.environ, **env}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
         [sys.executable, "-c", CHILD, kind, str(steps), precision],
         capture_output=True,

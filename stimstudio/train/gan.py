@@ -197,6 +197,7 @@ class GanTrainer:
             self.P.to(self.device).train()
             self.P.discs.requires_grad_(True)
         self.disc = self.P if self.projected else self.D  # the one this run trains
+        self.disc_learns = self.P.discs if self.projected else self.D  # its trainable part
         self.G.train().requires_grad_(True)
         if not self.projected:
             self.D.train().requires_grad_(True)
@@ -207,8 +208,9 @@ class GanTrainer:
         )
         self.pl_mean = torch.zeros([], device=compute.device)
         mb = 1.0 if self.projected else lazy_factor(cfg.r1_interval)
-        d_params = self.P.trainable_parameters() if self.projected else self.D.parameters()
-        self.opt_d = torch.optim.Adam(d_params, lr=cfg.lr * mb, betas=(0.0, 0.99**mb), eps=1e-8)
+        self.opt_d = torch.optim.Adam(
+            self.disc_learns.parameters(), lr=cfg.lr * mb, betas=(0.0, 0.99**mb), eps=1e-8
+        )
         self.step, self.nimg, self.train_seconds = 0, 0, 0.0
         self.cpu_seconds = 0.0
         self.rng = np.random.default_rng(cfg.seed + 1000 * self.dist.rank)
@@ -322,13 +324,13 @@ class GanTrainer:
             r1 = grad.square().sum(dim=[1, 2, 3]).mean()
             (r1 * (cfg.r1_gamma / 2) * cfg.r1_interval).backward()
             r1_val = float(r1.detach())
-        all_reduce_grads(self.P.discs if self.projected else D, self.dist)
+        all_reduce_grads(self.disc_learns, self.dist)
         self.opt_d.step()
         return float(loss.detach()), r1_val
 
     def _g_step(self, batch: int) -> float:
         cfg, G, D = self.cfg, self.G, self.disc
-        trained = self.P.discs if self.projected else D
+        trained = self.disc_learns
         z = torch.randn(batch, cfg.z_dim, device=self.device)
         self.opt_g.zero_grad(set_to_none=True)
         trained.requires_grad_(False)
