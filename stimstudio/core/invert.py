@@ -5,8 +5,28 @@
 starting at w = E(x), w in W+. (The paper prints ||x - G(E(x))|| in the first term; the
 intended term, as in idinvert, is ||x - G(w)||.) With a mask, the pixel and perceptual terms
 see only the masked part (soft masks weight pixels); both are means over the mask, so their
-balance does not depend on the lasso's size; the encoder term keeps the rest on the manifold. An optional small weight on the template outside the mask is a user setting, off by
-default as in the paper.
+balance does not depend on the lasso's size; the encoder term keeps the rest on the manifold.
+An optional small weight on the template outside the mask is a user setting, off by default as
+in the paper.
+
+Two options beyond the paper (both off by default, so default results are those of the paper's
+recipe, bit for bit):
+
+- `perceptual`: F is the model's discriminator blocks (in-domain, the default) or a frozen
+  ImageNet EfficientNet-Lite0 (`"lite0"`; frozen ImageNet features, as the paper's VGG conv4_3).
+- `optimize_noise`: the per-layer noise maps are optimised beside w, as the StyleGAN2
+  projector does: trainable maps starting from the model's fixed ones, renormalised to zero
+  mean / unit variance after every step, and `noise_regularize` times the projector's
+  penalty on their autocorrelation over a downsampled pyramid (so they cannot smuggle the
+  image in as low-frequency structure). Fine texture that W+ cannot express may be carried
+  by the noise inputs instead.
+
+  The rendered image then depends on the maps as well as on w+, so a result with optimised
+  noise carries them: `InversionStep.noise` (on preview, done and cancelled steps),
+  `InversionResult.latent.noise` (saved in the `.latent.npz`; files without noise maps load
+  as before), and `synthesize(..., noise=...)` renders them. The maps are not part of W+:
+  operations that combine latents (mixing, interpolation) use w+ alone and render with the
+  model's fixed noise.
 
 Long computations are generators: each step yields an `InversionStep`, and a `should_stop`
 callable is checked before every step, so a GUI can cancel within one step.
@@ -14,6 +34,7 @@ callable is checked before every step, so a GUI can cancel within one step.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -26,6 +47,10 @@ from .errors import MaskError, OptionError
 from .latent import Latent
 from .model import Model
 from .nets import PerceptualFeatures, discriminator_features, load_vgg16
+from .nets.perceptual import lite0_features
+
+# The choices of F for Eq. 4 (`InversionSettings.perceptual`, CLI `--perceptual`).
+PERCEPTUAL_KINDS = ("discriminator", "lite0")
 
 
 @dataclass
@@ -38,13 +63,26 @@ class InversionSettings:
     outside_weight: float = 0.0  # pixel weight on the target outside the mask (default off)
     preview_every: int = 10
     seed: int = 0
+    perceptual: str = "discriminator"  # F: "discriminator" blocks or "lite0" (ImageNet)
+    optimize_noise: bool = False  # also optimise the per-layer noise maps (StyleGAN2 projector)
+    noise_regularize: float = 1e3  # weight of the noise maps' autocorrelation penalty
 
     def validate(self) -> None:
+        if self.perceptual not in PERCEPTUAL_KINDS:
+            raise OptionError(
+                f"perceptual must be one of {', '.join(PERCEPTUAL_KINDS)}, got {self.perceptual!r}"
+            )
         if self.steps < 0:
             raise OptionError(f"steps must be >= 0, got {self.steps}")
         if not self.lr > 0:
             raise OptionError(f"learning rate must be > 0, got {self.lr}")
-        for name in ("lambda_pixel", "lambda_perceptual", "lambda_encoder", "outside_weight"):
+        for name in (
+            "lambda_pixel",
+            "lambda_perceptual",
+            "lambda_encoder",
+            "outside_weight",
+            "noise_regularize",
+        ):
             v = getattr(self, name)
             if not (np.isfinite(v) and v >= 0):
                 raise OptionError(f"{name} must be a finite number >= 0, got {v}")
@@ -62,6 +100,9 @@ class InversionStep:
     ms_per_step: float = 0.0
     done: bool = False
     cancelled: bool = False
+    # With optimize_noise: the noise maps of this step (on preview, done and cancelled steps),
+    # one [r, r] float32 array per noise layer; render with synthesize(..., noise=...).
+    noise: list[np.ndarray] | None = None
 
 
 @dataclass
@@ -79,15 +120,87 @@ class InversionResult:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def perceptual_for(model: Model, vgg16_path: str | None = None) -> PerceptualFeatures:
-    """F: VGG16 conv4_3 from a local file when given, else the model's discriminator."""
+def perceptual_for(
+    model: Model, vgg16_path: str | None = None, kind: str = "discriminator"
+) -> PerceptualFeatures:
+    """F: VGG16 conv4_3 from a local file when given, else the model's discriminator blocks
+    (`kind="discriminator"`) or frozen ImageNet EfficientNet-Lite0 features (`kind="lite0"`).
+    Built once per model and kind."""
+    if kind not in PERCEPTUAL_KINDS:
+        raise OptionError(f"perceptual must be one of {', '.join(PERCEPTUAL_KINDS)}, got {kind!r}")
+    if vgg16_path and kind != "discriminator":
+        raise OptionError(f"give either a VGG16 file or perceptual {kind!r}, not both")
     cache = model.__dict__.setdefault("_perceptual_cache", {})
-    key = str(vgg16_path or "")
+    key = str(vgg16_path or "") if kind == "discriminator" else kind
     if key not in cache:
-        F = load_vgg16(vgg16_path) if vgg16_path else discriminator_features(model.D)
+        if kind == "lite0":
+            F = lite0_features()
+        else:
+            F = load_vgg16(vgg16_path) if vgg16_path else discriminator_features(model.D)
         device = next(model.G.parameters()).device
         cache[key] = F.to(device)
     return cache[key]
+
+
+def noise_layers(G: torch.nn.Module) -> list[torch.nn.Module]:
+    """The generator's layers with a fixed noise map (`noise_const`), in module order: the
+    order in which `InversionStep.noise` and `Latent.noise` list the maps."""
+    return [mod for mod in G.modules() if hasattr(mod, "noise_const")]
+
+
+def with_noise(G: torch.nn.Module, noise, trainable: bool = False):
+    """A copy of G whose fixed noise maps are `noise` (arrays or tensors, one per layer).
+
+    A copy, so a GUI rendering with the shared G at the same time never sees these maps.
+    With `trainable`, the maps are Parameters (returned too) and G's own weights are frozen.
+    """
+    layers = noise_layers(G)
+    if len(noise) != len(layers):
+        raise OptionError(
+            f"{len(noise)} noise maps given, the model has {len(layers)} noise layers"
+        )
+    for n, layer in zip(noise, layers):
+        if tuple(n.shape) != tuple(layer.noise_const.shape):
+            raise OptionError(
+                f"a noise map of shape {tuple(n.shape)} where the model's layer needs "
+                f"{tuple(layer.noise_const.shape)}: the maps belong to another model"
+            )
+    G = copy.deepcopy(G)
+    G.requires_grad_(False)
+    params = []
+    for n, layer in zip(noise, noise_layers(G)):
+        dev, dt = layer.noise_const.device, layer.noise_const.dtype
+        t = torch.as_tensor(np.asarray(n) if not torch.is_tensor(n) else n).to(dev, dt).clone()
+        if trainable:
+            t = torch.nn.Parameter(t)
+            params.append(t)
+        layer.noise_const = t
+    return G, params
+
+
+def noise_regularizer(noise: list[torch.Tensor]) -> torch.Tensor:
+    """The StyleGAN2 projector's noise penalty: squared autocorrelation at one-pixel shifts
+    (both axes) of each map and of its 2x-downsampled pyramid down to 8x8. Keeps optimised
+    noise maps white, so they carry fine texture rather than the image's layout."""
+    reg = noise[0].new_zeros(())
+    for n in noise:
+        v = n[None, None]
+        while True:
+            reg = (
+                reg + (v * torch.roll(v, 1, 3)).mean() ** 2 + (v * torch.roll(v, 1, 2)).mean() ** 2
+            )
+            if v.shape[2] <= 8:
+                break
+            v = torch.nn.functional.avg_pool2d(v, 2)
+    return reg
+
+
+@torch.no_grad()
+def normalize_noise_(noise: list[torch.Tensor]) -> None:
+    """Zero mean, unit variance for each map, in place (after every optimiser step)."""
+    for n in noise:
+        n -= n.mean()
+        n *= n.square().mean().rsqrt()
 
 
 def as_batch(img, resolution: int, device) -> torch.Tensor:
@@ -133,14 +246,18 @@ def encode(model: Model, img, compute: Compute | None = None) -> torch.Tensor:
 
 
 @torch.no_grad()
-def synthesize(model: Model, wplus, compute: Compute | None = None, noise_mode="const"):
-    """G(w+) -> images [N, R, R] float32 numpy in [-1, 1] (not clamped)."""
+def synthesize(model: Model, wplus, compute: Compute | None = None, noise_mode="const", noise=None):
+    """G(w+) -> images [N, R, R] float32 numpy in [-1, 1] (not clamped).
+
+    `noise`: the maps of an inversion with optimised noise (`Latent.noise`), used in place of
+    the model's fixed ones; None renders with the model's fixed maps."""
     w = torch.as_tensor(np.asarray(wplus, np.float32)).to(_device(model))
     if w.ndim == 2:
         w = w[None]
+    G = model.G if noise is None else with_noise(model.G, noise)[0]
     ctx = compute.autocast() if compute else torch.autocast("cpu", enabled=False)
     with ctx:
-        img = model.G.synthesize(w, noise_mode=noise_mode)
+        img = G.synthesize(w, noise_mode=noise_mode)
     return img.float()[:, 0].cpu().numpy()
 
 
@@ -157,27 +274,40 @@ def invert(
     perceptual: PerceptualFeatures | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Iterator[InversionStep]:
-    """Yield one `InversionStep` per Eq. 4 step; the last one has done=True."""
+    """Yield one `InversionStep` per Eq. 4 step; the last one has done=True.
+
+    F is `perceptual` when given, else the one `settings.perceptual` names. With
+    `settings.optimize_noise` the noise maps start from the model's fixed ones and are
+    optimised with w (see the module docstring); the steps then carry them."""
     s = settings or InversionSettings()
     s.validate()
     dev = _device(model)
     compute = compute or Compute(dev, "fp32")
     x = as_batch(target, model.resolution, dev)
     m = mask_batch(mask, model.resolution, dev)
-    F = perceptual if perceptual is not None else perceptual_for(model)
+    F = perceptual if perceptual is not None else perceptual_for(model, kind=s.perceptual)
     torch.manual_seed(s.seed)
     G, E = model.G, model.E
     w0 = encode(model, x, compute) if init is None else torch.as_tensor(init).float().to(dev)
     if w0.ndim == 2:
         w0 = w0[None]
     w = w0.clone().requires_grad_(True)
-    opt = torch.optim.Adam([w], lr=s.lr)
+    noise: list[torch.Tensor] = []
+    if s.optimize_noise:
+        G, noise = with_noise(G, [layer.noise_const for layer in noise_layers(G)], trainable=True)
+    opt = torch.optim.Adam([w, *noise], lr=s.lr)
+
+    def noise_now() -> list[np.ndarray] | None:
+        return [n.detach().cpu().numpy().copy() for n in noise] if noise else None
+
     with torch.no_grad(), compute.autocast():
         x_in = x if m is None else x * m
         feat_x = [f.detach() for f in F(x_in)] if s.lambda_perceptual > 0 else None
     for step in range(s.steps + 1):
         if should_stop is not None and should_stop():
-            yield InversionStep(step, s.steps, {}, w.detach()[0].cpu().numpy(), cancelled=True)
+            yield InversionStep(
+                step, s.steps, {}, w.detach()[0].cpu().numpy(), cancelled=True, noise=noise_now()
+            )
             return
         t0 = time.perf_counter()
         with compute.autocast():
@@ -202,18 +332,25 @@ def invert(
             enc = (w - w_rec.float()).square().mean()
             losses["encoder"] = enc
             total = total + s.lambda_encoder * enc
+        if noise and s.noise_regularize > 0:
+            reg = noise_regularizer(noise)
+            losses["noise_reg"] = reg
+            total = total + s.noise_regularize * reg
         losses["total"] = total
         done = step == s.steps
         # the step reports w_k with its own losses and preview (taken before Adam moves it)
         w_k = w.detach()[0].cpu().numpy().copy()
+        preview = None
+        if done or (s.preview_every and step % s.preview_every == 0):
+            preview = img.detach()[0, 0].cpu().numpy()
+        noise_k = noise_now() if preview is not None else None
         if not done:
             opt.zero_grad(set_to_none=True)
             total.backward()
             opt.step()
+            if noise:
+                normalize_noise_(noise)
         ms = (time.perf_counter() - t0) * 1000
-        preview = None
-        if done or (s.preview_every and step % s.preview_every == 0):
-            preview = img.detach()[0, 0].cpu().numpy()
         yield InversionStep(
             step,
             s.steps,
@@ -222,6 +359,7 @@ def invert(
             preview=preview,
             ms_per_step=ms,
             done=done,
+            noise=noise_k,
         )
 
 
@@ -236,9 +374,12 @@ def run_inversion(
     on_step: Callable[[InversionStep], None] | None = None,
     source: dict | None = None,
 ) -> InversionResult:
-    """Consume `invert` and package the outcome; the encoder's own guess is kept beside it."""
+    """Consume `invert` and package the outcome; the encoder's own guess is kept beside it.
+
+    With optimised noise, `latent.noise` holds the maps and `image` is rendered with them."""
     s = settings or InversionSettings()
-    F = perceptual if perceptual is not None else perceptual_for(model)
+    s.validate()
+    F = perceptual if perceptual is not None else perceptual_for(model, kind=s.perceptual)
     t0 = time.perf_counter()
     w_enc = encode(model, target, compute)[0].cpu().numpy()
     history, last = [], None
@@ -252,9 +393,11 @@ def run_inversion(
     src.update(
         {"method": "masked-inversion" if mask is not None else "inversion", "perceptual": F.name}
     )
-    image = synthesize(model, last.wplus, compute)[0]
+    if last.noise is not None:
+        src["noise"] = "optimized"
+    image = synthesize(model, last.wplus, compute, noise=last.noise)[0]
     return InversionResult(
-        latent=Latent(last.wplus, src, model.sha256),
+        latent=Latent(last.wplus, src, model.sha256, noise=last.noise),
         image=image,
         encoder_latent=Latent(w_enc, {"method": "encoder"}, model.sha256),
         history=history,
@@ -295,8 +438,6 @@ def project(
     """Optimise one w (broadcast to all layers) from w_avg, plus the noise maps with their
     regulariser: what StyleGAN2-ADA's projector does, with F in place of LPIPS. Benchmarks
     compare it with encoder + Eq. 4."""
-    import copy
-
     s = settings or ProjectorSettings()
     dev = _device(model)
     compute = compute or Compute(dev, "fp32")
@@ -310,9 +451,8 @@ def project(
         ws = G.mapping(z)
         w_avg = ws.mean(0, keepdim=True)
         w_std = float(((ws - w_avg).square().sum() / s.w_avg_samples) ** 0.5)
-    noise_layers = [mod for mod in G.modules() if hasattr(mod, "noise_const")]
     noise = []
-    for layer in noise_layers:
+    for layer in noise_layers(G):
         buf = torch.randn(layer.noise_const.shape, generator=gen).to(dev)
         p = torch.nn.Parameter(buf)
         layer.noise_const = p
@@ -344,18 +484,7 @@ def project(
         pix = (x - img).square().mean() if m is None else ((x - img).square() * m).sum() / m.sum()
         with compute.autocast():
             perc = F.distance(feat_x, F(img if m is None else img * m), m).mean()
-        reg = 0.0
-        for n in noise:
-            v = n[None, None]
-            while True:
-                reg = (
-                    reg
-                    + (v * torch.roll(v, 1, 3)).mean() ** 2
-                    + (v * torch.roll(v, 1, 2)).mean() ** 2
-                )
-                if v.shape[2] <= 8:
-                    break
-                v = torch.nn.functional.avg_pool2d(v, 2)
+        reg = noise_regularizer(noise)
         total = pix + s.lambda_perceptual * perc + s.regularize_noise_weight * reg
         done = step == s.steps
         wplus = w.detach().unsqueeze(1).repeat(1, model.num_ws, 1)[0].cpu().numpy()  # w_k
@@ -363,10 +492,7 @@ def project(
             opt.zero_grad(set_to_none=True)
             total.backward()
             opt.step()
-            with torch.no_grad():
-                for n in noise:
-                    n -= n.mean()
-                    n *= n.square().mean().rsqrt()
+            normalize_noise_(noise)
         preview = img.detach()[0, 0].cpu().numpy() if done or step % s.preview_every == 0 else None
         yield InversionStep(
             step,

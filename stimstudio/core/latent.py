@@ -24,9 +24,16 @@ class Latent:
     wplus: np.ndarray
     source: dict = field(default_factory=dict)
     model_sha256: str | None = None
+    # Per-layer noise maps of an inversion with optimised noise (core.invert); None = the
+    # model's fixed maps. Not part of W+: mixing and interpolation use w+ alone.
+    noise: list[np.ndarray] | None = None
 
     def __post_init__(self):
         self.wplus = np.asarray(self.wplus, dtype=np.float32)
+        if self.noise is not None:
+            self.noise = [np.asarray(n, dtype=np.float32) for n in self.noise]
+            if not all(n.ndim == 2 and np.isfinite(n).all() for n in self.noise):
+                raise LatentError("the latent's noise maps must be finite 2-D arrays")
         if self.wplus.ndim != 2:
             raise LatentError(f"a latent must be [num_ws, w_dim], got shape {self.wplus.shape}")
         if not np.isfinite(self.wplus).all():
@@ -57,7 +64,9 @@ class Latent:
         path = Path(path)
         buf = io.BytesIO()
         meta = {"source": self.source, "model_sha256": self.model_sha256, "format": "wplus-v1"}
-        np.savez(buf, wplus=self.wplus, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8))
+        maps = {f"noise{i:02d}": n for i, n in enumerate(self.noise or [])}  # optional arrays
+        meta_bytes = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+        np.savez(buf, wplus=self.wplus, meta=meta_bytes, **maps)
         atomic_write_bytes(path, buf.getvalue())
         return path
 
@@ -70,8 +79,9 @@ def load_latent(path: str | Path) -> Latent:
         with np.load(path, allow_pickle=False) as z:
             wplus = z["wplus"]
             meta = json.loads(bytes(z["meta"]).decode()) if "meta" in z.files else {}
+            noise = [z[k] for k in sorted(f for f in z.files if f.startswith("noise"))] or None
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
         raise LatentError(f"{path.name} is not a StimStudio latent file: {exc}") from exc
     if not np.isfinite(wplus).all():
         raise LatentError(f"{path.name} holds NaN or infinite values")
-    return Latent(wplus, meta.get("source", {}), meta.get("model_sha256"))
+    return Latent(wplus, meta.get("source", {}), meta.get("model_sha256"), noise)
