@@ -1,4 +1,4 @@
-"""Paths through W+: anchors, loops, lerp/slerp, perceptually even spacing."""
+"""Continua through W+: anchors, loops, lerp/slerp, perceptually even spacing."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 from stimstudio.core.errors import OptionError
 from stimstudio.core.interpolate import (
     Anchor,
-    Path,
+    Continuum,
     allocate_steps,
     anchor_frames,
     iter_spacing,
@@ -33,7 +33,7 @@ def anchors(model, n=3, seed=0):
 def test_path_passes_through_its_anchors(tiny_model):
     an = anchors(tiny_model)
     for method in ("lerp", "slerp"):
-        p = Path(an, frames=9, loop=True, method=method)
+        p = Continuum(an, frames=9, loop=True, method=method)
         for i, a in enumerate(an):
             np.testing.assert_allclose(latent_at(p, i), a.latent.wplus, atol=1e-5)
         np.testing.assert_allclose(latent_at(p, 3), an[0].latent.wplus, atol=1e-5)  # closes
@@ -41,8 +41,8 @@ def test_path_passes_through_its_anchors(tiny_model):
 
 def test_uniform_positions_open_and_loop(tiny_model):
     an = anchors(tiny_model)
-    np.testing.assert_allclose(uniform_positions(Path(an, frames=5)), [0, 0.5, 1, 1.5, 2])
-    loop = uniform_positions(Path(an, frames=6, loop=True))
+    np.testing.assert_allclose(uniform_positions(Continuum(an, frames=5)), [0, 0.5, 1, 1.5, 2])
+    loop = uniform_positions(Continuum(an, frames=6, loop=True))
     np.testing.assert_allclose(loop, [0, 0.5, 1, 1.5, 2, 2.5])  # the last step returns to A
 
 
@@ -50,8 +50,12 @@ def test_uniform_positions_open_and_loop(tiny_model):
 @pytest.mark.parametrize("metric", ["perceptual", "pixel"])
 def test_even_spacing_cuts_the_step_variation_at_least_threefold(tiny_model, loop, metric):
     an = anchors(tiny_model, seed=4)
-    plain = render_path(Path(an, frames=30, loop=loop, spacing="latent"), tiny_model, metric=metric)
-    even = render_path(Path(an, frames=30, loop=loop, spacing=metric), tiny_model, metric=metric)
+    plain = render_path(
+        Continuum(an, frames=30, loop=loop, spacing="latent"), tiny_model, metric=metric
+    )
+    even = render_path(
+        Continuum(an, frames=30, loop=loop, spacing=metric), tiny_model, metric=metric
+    )
     assert plain.cv > 0.1  # the plain path is clearly uneven here
     assert even.cv * 3 <= plain.cv
     assert len(even.frames) == 30
@@ -64,7 +68,7 @@ def test_even_spacing_cuts_the_step_variation_at_least_threefold(tiny_model, loo
         np.testing.assert_allclose(even.frames[i].wplus, a.latent.wplus, atol=1e-5)
     # within a segment the steps are even; between segments they differ by the whole-number
     # share of steps only
-    assert within_segment_cv(pos, even.distances, Path(an, 30, loop)) < 0.01
+    assert within_segment_cv(pos, even.distances, Continuum(an, 30, loop)) < 0.01
     assert even.extra["renders"] <= 3 * 30  # at most three renders per frame
     cum = [f.cumulative_distance for f in even.frames]
     assert np.all(np.diff(cum) > 0)
@@ -83,7 +87,7 @@ def test_spacing_progress_cancel_and_cache(tiny_weights):
 
     model = load_model(tiny_weights)  # a model with a file hash: results can be reused
     an = anchors(model, seed=4)
-    path = Path(an, frames=12, loop=True, spacing="perceptual")
+    path = Continuum(an, frames=12, loop=True, spacing="perceptual")
     recs = list(iter_spacing(path, model))
     assert recs[-1].finished and recs[-1].result is path.spacing_result
     done = [r.done for r in recs[:-1]]
@@ -93,11 +97,11 @@ def test_spacing_progress_cancel_and_cache(tiny_weights):
     # the cached result is used as it is (no renders); a changed path is not matched
     again = render_path(path, model, with_images=False)
     assert [f.position for f in again.frames] == list(path.spacing_result.positions)
-    other = Path(an, frames=13, loop=True, spacing="perceptual")
+    other = Continuum(an, frames=13, loop=True, spacing="perceptual")
     assert not path.spacing_result.matches(other, model, "perceptual")
     assert not path.spacing_result.matches(path, model, "pixel")
     # cancelled after the first batch: no result, nothing cached
-    fresh = Path(an, frames=12, loop=True, spacing="perceptual")
+    fresh = Continuum(an, frames=12, loop=True, spacing="perceptual")
     calls = []
     recs = list(iter_spacing(fresh, model, should_stop=lambda: calls.append(1) or len(calls) > 1))
     assert recs[-1].cancelled and recs[-1].result is None and fresh.spacing_result is None
@@ -105,17 +109,17 @@ def test_spacing_progress_cancel_and_cache(tiny_weights):
 
 def test_frames_fewer_than_anchors_is_refused(tiny_model):
     with pytest.raises(OptionError, match="at least 3 frames"):
-        Path(anchors(tiny_model), frames=2).validate()
+        Continuum(anchors(tiny_model), frames=2).validate()
 
 
 def test_bad_paths(tiny_model):
     an = anchors(tiny_model)
     with pytest.raises(OptionError, match="at least 2 anchors"):
-        Path(an[:1]).validate()
+        Continuum(an[:1]).validate()
     with pytest.raises(OptionError, match="at least 2 frames"):
-        Path(an, frames=1).validate()
+        Continuum(an, frames=1).validate()
     with pytest.raises(OptionError, match="spacing"):
-        Path(an, spacing="wiggly").validate()
+        Continuum(an, spacing="wiggly").validate()
     odd = [an[0], Anchor("X", Latent(np.zeros((3, 32), np.float32)))]
     with pytest.raises(OptionError, match="different latent shapes"):
-        Path(odd).validate()
+        Continuum(odd).validate()

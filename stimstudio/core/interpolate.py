@@ -1,19 +1,19 @@
-"""Paths through W+ between anchors, and perceptually even frame spacing.
+"""Continua through W+ between anchors, and perceptually even frame spacing.
 
 The paper interpolates codes linearly. Equal latent steps are not equal visual steps, and
-serial-dependence or adaptation studies need equal morph steps, so a path can be re-sampled
+serial-dependence or adaptation studies need equal morph steps, so a continuum can be re-sampled
 so consecutive frames are equally far apart in feature space (or pixel space). The per-step
 distances are always reported, whichever spacing is used.
 
-A path over anchors A, B, C has segments A->B, B->C (and C->A when it is a loop); a position
+A continuum over anchors A, B, C has segments A->B, B->C (and C->A when it is a loop); a position
 `s` in [0, n_segments] names a point on it: segment floor(s), fraction s - floor(s).
 
 Every anchor is a frame, whatever the spacing: the frames' steps are shared out among the
 segments (each gets at least one) and spaced within each segment. Even spacing renders only
 at the frames' own positions and refines them a few rounds (`iter_spacing`, a generator of
-progress records, cancellable between batches); its result is kept on the `Path`
-(`Path.spacing_result`, checked against the model, anchors and settings) so that an export of
-the same path reuses the positions and step distances instead of computing them again.
+progress records, cancellable between batches); its result is kept on the `Continuum`
+(`Continuum.spacing_result`, checked against the model, anchors and settings) so that an export of
+the same continuum reuses the positions and step distances instead of computing them again.
 """
 
 from __future__ import annotations
@@ -32,8 +32,12 @@ from .errors import OptionError
 from .latent import Latent
 from .model import Model
 
-SPACINGS = ("latent", "perceptual", "pixel")
-METHODS = ("lerp", "slerp")
+# The words, kept apart from their namesakes elsewhere: "interpolation" is how a continuum
+# moves between two anchors (not the resize filter of an export, `export.settings`), and
+# "frame spacing" is how its frames are spread along it (not millimetres per pixel,
+# `Mammogram.spacing_mm`).
+FRAME_SPACINGS = ("latent", "perceptual", "pixel")
+INTERPOLATION_METHODS = ("lerp", "slerp")
 
 
 @dataclass
@@ -43,30 +47,41 @@ class Anchor:
 
 
 @dataclass
-class Path:
+class Continuum:
+    """Frames along a line through W+ from anchor to anchor (and back to the first, as a loop).
+
+    method: the interpolation between anchors (lerp or slerp); spacing: the frame spacing
+    (equal latent steps, or equal perceptual / pixel distances). The field names are the keys
+    of `.stimproj`, batch specs and export manifests, so they stay as they are.
+    """
+
     anchors: list[Anchor]
     frames: int = 30
     loop: bool = False
     method: str = "lerp"
     spacing: str = "latent"
-    # The last computed spacing of this path (positions + step distances), reused by export
+    # The last computed spacing of this continuum (positions + step distances), reused by export
     # when its key still matches; never compared or shown.
     spacing_result: SpacingResult | None = field(default=None, repr=False, compare=False)
 
     def validate(self) -> None:
         if len(self.anchors) < 2:
-            raise OptionError("a path needs at least 2 anchors")
+            raise OptionError("a continuum needs at least 2 anchors")
         if self.frames < 2:
-            raise OptionError(f"a path needs at least 2 frames, got {self.frames}")
+            raise OptionError(f"a continuum needs at least 2 frames, got {self.frames}")
         if self.frames < self.min_frames:
             raise OptionError(
-                f"a {'loop' if self.loop else 'path'} through {len(self.anchors)} anchors needs "
+                f"a {'loop' if self.loop else 'continuum'} through {len(self.anchors)} anchors needs "
                 f"at least {self.min_frames} frames (every anchor is a frame), got {self.frames}"
             )
-        if self.method not in METHODS:
-            raise OptionError(f"unknown interpolation {self.method!r}; choose lerp or slerp")
-        if self.spacing not in SPACINGS:
-            raise OptionError(f"unknown spacing {self.spacing!r}; choose {', '.join(SPACINGS)}")
+        if self.method not in INTERPOLATION_METHODS:
+            raise OptionError(
+                f"unknown interpolation {self.method!r}; choose {' or '.join(INTERPOLATION_METHODS)}"
+            )
+        if self.spacing not in FRAME_SPACINGS:
+            raise OptionError(
+                f"unknown frame spacing {self.spacing!r}; choose {', '.join(FRAME_SPACINGS)}"
+            )
         shapes = {a.latent.wplus.shape for a in self.anchors}
         if len(shapes) != 1:
             raise OptionError(f"anchors have different latent shapes: {sorted(shapes)}")
@@ -101,7 +116,7 @@ class Frame:
 
 
 @dataclass
-class PathFrames:
+class ContinuumFrames:
     frames: list[Frame]
     distances: np.ndarray  # consecutive-frame distances, len(frames) - 1 (+1 closing for loops)
     spacing: str
@@ -133,16 +148,16 @@ def _slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return out
 
 
-def latent_at(path: Path, s: float) -> np.ndarray:
-    """w+ at position s on the path."""
-    ws = path.stack()
-    n_seg = path.segments
+def latent_at(continuum: Continuum, s: float) -> np.ndarray:
+    """w+ at position s on the continuum."""
+    ws = continuum.stack()
+    n_seg = continuum.segments
     s = float(np.clip(s, 0, n_seg))
     seg = min(int(np.floor(s)), n_seg - 1)
     t = s - seg
     a = ws[seg]
     b = ws[(seg + 1) % len(ws)]
-    if path.method == "slerp":
+    if continuum.method == "slerp":
         return _slerp(a, b, t)
     return (a + (b - a) * t).astype(np.float32)
 
@@ -160,19 +175,21 @@ def allocate_steps(lengths, steps: int) -> list[int]:
     return counts
 
 
-def _positions_from_counts(path: Path, counts: list[int]) -> np.ndarray:
-    pos = [] if path.loop else [0.0]
+def _positions_from_counts(continuum: Continuum, counts: list[int]) -> np.ndarray:
+    pos = [] if continuum.loop else [0.0]
     for k, n in enumerate(counts):
-        js = range(0, n) if path.loop else range(1, n + 1)
+        js = range(0, n) if continuum.loop else range(1, n + 1)
         pos += [k + j / n for j in js]
     return np.asarray(pos, np.float64)
 
 
-def uniform_positions(path: Path) -> np.ndarray:
+def uniform_positions(continuum: Continuum) -> np.ndarray:
     """Frame positions equally spaced in the latent parameter within each segment (the
     paper's lerp), every anchor a frame; steps are shared equally among the segments (when
     they do not divide evenly, the first segments get one more)."""
-    return _positions_from_counts(path, allocate_steps([1.0] * path.segments, path.steps))
+    return _positions_from_counts(
+        continuum, allocate_steps([1.0] * continuum.segments, continuum.steps)
+    )
 
 
 def anchor_frames(positions) -> list[int]:
@@ -210,7 +227,7 @@ class Renderer:
         x = torch.from_numpy(images[:, None].astype(np.float32)).to(dev)
         feats = self.F(x)
         scale = np.sqrt(self.F.loss_scale)
-        # Pool to at most 8x8 per layer: keeps dense paths in memory (a 128px model's raw
+        # Pool to at most 8x8 per layer: keeps dense continua in memory (a 128px model's raw
         # features are ~0.5 M numbers per frame) while still comparing local structure.
         pooled = [
             torch.nn.functional.adaptive_avg_pool2d(f.float(), 8) if f.shape[-1] > 8 else f.float()
@@ -226,7 +243,7 @@ def _distances(emb: np.ndarray, loop: bool) -> np.ndarray:
 
 
 class _DenseCurve:
-    """The path's embedding, sampled densely and interpolated linearly in between."""
+    """The continuum's embedding, sampled densely and interpolated linearly in between."""
 
     def __init__(self, dense: np.ndarray, emb: np.ndarray):
         self.dense, self.emb = dense, emb
@@ -256,10 +273,10 @@ SPACING_VERSION = 2  # changes when the algorithm would give other positions
 
 @dataclass
 class SpacingResult:
-    """Positions of a path's frames and the step distances between them, in `metric`.
+    """Positions of a continuum's frames and the step distances between them, in `metric`.
 
     `key` names what they were computed from (model, anchors, frames, loop, method, spacing,
-    metric); `matches` says whether they still belong to a path and model.
+    metric); `matches` says whether they still belong to a continuum and model.
     """
 
     key: str
@@ -276,8 +293,8 @@ class SpacingResult:
         d = self.distances
         return float(d.std() / d.mean()) if len(d) and d.mean() > 0 else 0.0
 
-    def matches(self, path: Path, model: Model, metric: str) -> bool:
-        return self.key is not None and self.key == spacing_key(path, model, metric)
+    def matches(self, continuum: Continuum, model: Model, metric: str) -> bool:
+        return self.key is not None and self.key == spacing_key(continuum, model, metric)
 
 
 @dataclass
@@ -301,7 +318,7 @@ class SpacingProgress:
         return self.elapsed / self.done * max(self.total - self.done, 0)
 
 
-def spacing_key(path: Path, model: Model, metric: str) -> str | None:
+def spacing_key(continuum: Continuum, model: Model, metric: str) -> str | None:
     """What a spacing result depends on; None for a model without a file hash (never reused)."""
     if getattr(model, "sha256", None) is None:
         return None
@@ -310,32 +327,32 @@ def spacing_key(path: Path, model: Model, metric: str) -> str | None:
         "model": model.sha256,
         "anchors": [
             hashlib.sha256(np.ascontiguousarray(a.latent.wplus, np.float32).tobytes()).hexdigest()
-            for a in path.anchors
+            for a in continuum.anchors
         ],
-        "frames": path.frames,
-        "loop": path.loop,
-        "method": path.method,
-        "spacing": path.spacing,
+        "frames": continuum.frames,
+        "loop": continuum.loop,
+        "method": continuum.method,
+        "spacing": continuum.spacing,
         "metric": metric,
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
-def default_metric(path: Path) -> str:
-    return "pixel" if path.spacing == "pixel" else "perceptual"
+def default_metric(continuum: Continuum) -> str:
+    return "pixel" if continuum.spacing == "pixel" else "perceptual"
 
 
 class _Samples:
-    """Embeddings of rendered points of the path, by position (a loop's end is its start)."""
+    """Embeddings of rendered points of the continuum, by position (a loop's end is its start)."""
 
-    def __init__(self, path: Path, renderer: Renderer):
-        self.path, self.renderer = path, renderer
+    def __init__(self, continuum: Continuum, renderer: Renderer):
+        self.continuum, self.renderer = continuum, renderer
         self.emb: dict[float, np.ndarray] = {}
         self.images: dict[float, np.ndarray] = {}
 
     def key(self, s: float) -> float:
         s = float(s)
-        if self.path.loop and abs(s - self.path.segments) < 1e-12:
+        if self.continuum.loop and abs(s - self.continuum.segments) < 1e-12:
             s = 0.0
         return round(s, 12)
 
@@ -348,7 +365,7 @@ class _Samples:
         return out
 
     def add(self, positions: list[float]) -> None:
-        ws = np.stack([latent_at(self.path, s) for s in positions])
+        ws = np.stack([latent_at(self.continuum, s) for s in positions])
         imgs = self.renderer.images(ws)
         for s, img, e in zip(positions, imgs, self.renderer.embed(imgs)):
             self.emb[s], self.images[s] = e, img
@@ -359,8 +376,8 @@ class _Samples:
     def curve(self) -> _DenseCurve:
         pos = sorted(self.emb)
         emb = [self.emb[s] for s in pos]
-        if self.path.loop:
-            pos.append(float(self.path.segments))
+        if self.continuum.loop:
+            pos.append(float(self.continuum.segments))
             emb.append(self.emb[0.0])
         return _DenseCurve(np.asarray(pos), np.stack(emb))
 
@@ -375,12 +392,14 @@ def _segment_lengths(curve: _DenseCurve, n_seg: int) -> list[float]:
     return out
 
 
-def _relax(curve: _DenseCurve, path: Path, counts: list[int], old: np.ndarray) -> np.ndarray:
+def _relax(
+    curve: _DenseCurve, continuum: Continuum, counts: list[int], old: np.ndarray
+) -> np.ndarray:
     """Within each segment (anchors fixed), move frames until each is equally far from its two
     neighbours on the sampled curve (chords, what an observer compares; Gauss-Seidel sweeps).
     A segment whose step count changed starts again from equal arc length."""
-    pos = [] if path.loop else [0.0]
-    old_counts = _counts_of(old, path)
+    pos = [] if continuum.loop else [0.0]
+    old_counts = _counts_of(old, continuum)
     for k, n in enumerate(counts):
         if n == old_counts[k]:
             inner = [s for s in old if k < s < k + 1 - 1e-12]
@@ -404,14 +423,14 @@ def _relax(curve: _DenseCurve, path: Path, counts: list[int], old: np.ndarray) -
                 ext[i] = new
             if moved < 1e-6:
                 break
-        pos += ext[:-1] if path.loop else ext[1:]
+        pos += ext[:-1] if continuum.loop else ext[1:]
     return np.asarray(pos, np.float64)
 
 
-def within_segment_cv(positions, distances, path: Path) -> float:
+def within_segment_cv(positions, distances, continuum: Continuum) -> float:
     """Mean CV of the step distances inside each segment (what the refinement evens out)."""
     d = np.asarray(distances, np.float64)
-    segs = np.array([min(int(np.floor(s + 1e-9)), path.segments - 1) for s in positions])
+    segs = np.array([min(int(np.floor(s + 1e-9)), continuum.segments - 1) for s in positions])
     segs = segs[: len(d)]
     cvs = [
         float(d[segs == k].std() / d[segs == k].mean())
@@ -421,17 +440,17 @@ def within_segment_cv(positions, distances, path: Path) -> float:
     return float(np.mean(cvs)) if cvs else 0.0
 
 
-def _counts_of(positions: np.ndarray, path: Path) -> list[int]:
+def _counts_of(positions: np.ndarray, continuum: Continuum) -> list[int]:
     """Steps in each segment for positions that have every anchor as a frame."""
-    counts = [0] * path.segments
-    starts = positions if path.loop else positions[:-1]
+    counts = [0] * continuum.segments
+    starts = positions if continuum.loop else positions[:-1]
     for a in starts:
-        counts[min(int(np.floor(a + 1e-9)), path.segments - 1)] += 1
+        counts[min(int(np.floor(a + 1e-9)), continuum.segments - 1)] += 1
     return counts
 
 
 def iter_spacing(
-    path: Path,
+    continuum: Continuum,
     model: Model,
     compute: Compute | None = None,
     metric: str | None = None,
@@ -440,7 +459,7 @@ def iter_spacing(
     should_stop: Callable[[], bool] | None = None,
     keep_images: bool = False,
 ) -> Iterator[SpacingProgress]:
-    """Find the frames' positions (and step distances in `metric`) for the path's spacing.
+    """Find the frames' positions (and step distances in `metric`) for the continuum's spacing.
 
     Latent spacing: equal latent steps, rendered once for the distances. Even spacing
     ("perceptual" / "pixel"): render at the frames' own positions, share the steps among the
@@ -451,18 +470,20 @@ def iter_spacing(
     share of steps (segment length / its steps): with few frames per segment this, not the
     refinement, sets the overall CV.
     Yields `SpacingProgress` after every batch; the last record has the `SpacingResult`, also
-    stored as `path.spacing_result`. Cancelled between batches (`cancelled=True`, no result).
+    stored as `continuum.spacing_result`. Cancelled between batches (`cancelled=True`, no result).
     """
-    path.validate()
-    metric = metric or default_metric(path)
+    continuum.validate()
+    metric = metric or default_metric(continuum)
     t0 = time.perf_counter()
     renderer = Renderer(model, compute, metric)
-    even = path.spacing != "latent"
+    even = continuum.spacing != "latent"
     spacer = (
-        renderer if not even or path.spacing == metric else Renderer(model, compute, path.spacing)
+        renderer
+        if not even or continuum.spacing == metric
+        else Renderer(model, compute, continuum.spacing)
     )
-    samples = _Samples(path, spacer)
-    total = path.frames * (rounds if even else 1)
+    samples = _Samples(continuum, spacer)
+    total = continuum.frames * (rounds if even else 1)
     done = 0
     batch = 8
 
@@ -481,9 +502,9 @@ def iter_spacing(
         return True
 
     def chords(positions) -> np.ndarray:
-        return _distances(samples.at(positions), path.loop)
+        return _distances(samples.at(positions), continuum.loop)
 
-    pos = uniform_positions(path)
+    pos = uniform_positions(continuum)
     for r in range(rounds if even else 1):
         label = f"round {r + 1} of {rounds}" if even else "rendering frames"
         ok = yield from render(pos, label)
@@ -492,11 +513,11 @@ def iter_spacing(
             return
         if not even:
             break
-        if within_segment_cv(pos, chords(pos), path) <= tolerance or r == rounds - 1:
+        if within_segment_cv(pos, chords(pos), continuum) <= tolerance or r == rounds - 1:
             break
         curve = samples.curve()
-        counts = allocate_steps(_segment_lengths(curve, path.segments), path.steps)
-        pos = _relax(curve, path, counts, pos)
+        counts = allocate_steps(_segment_lengths(curve, continuum.segments), continuum.steps)
+        pos = _relax(curve, continuum, counts, pos)
     if stopped():
         yield SpacingProgress(done, total, "cancelled", finished=True, cancelled=True)
         return
@@ -504,84 +525,100 @@ def iter_spacing(
         dist = chords(pos)
     else:  # spaced in one metric, measured in another
         imgs = np.stack([samples.images[samples.key(s)] for s in pos])
-        dist = _distances(renderer.embed(imgs), path.loop)
+        dist = _distances(renderer.embed(imgs), continuum.loop)
     images = np.stack([samples.images[samples.key(s)] for s in pos]) if keep_images else None
     result = SpacingResult(
-        spacing_key(path, model, metric),
+        spacing_key(continuum, model, metric),
         pos,
         np.asarray(dist, np.float64),
         metric,
-        path.spacing,
+        continuum.spacing,
         renders=len(samples.emb),
         seconds=time.perf_counter() - t0,
         images=images,
     )
-    path.spacing_result = result
+    continuum.spacing_result = result
     yield SpacingProgress(
         total, total, "done", finished=True, result=result, elapsed=result.seconds
     )
 
 
 def compute_spacing(
-    path: Path, model: Model, compute=None, metric=None, **kw
+    continuum: Continuum, model: Model, compute=None, metric=None, **kw
 ) -> SpacingResult | None:
     """`iter_spacing` run to the end; None when cancelled."""
     last = None
-    for rec in iter_spacing(path, model, compute, metric, **kw):
+    for rec in iter_spacing(continuum, model, compute, metric, **kw):
         last = rec
     return last.result if last is not None else None
 
 
 def render_path(
-    path: Path,
+    continuum: Continuum,
     model: Model,
     compute: Compute | None = None,
     metric: str | None = None,
     with_images: bool = True,
     should_stop: Callable[[], bool] | None = None,
     on_progress: Callable[[SpacingProgress], None] | None = None,
-) -> PathFrames:
-    """Frames of the path at its spacing, with step distances in `metric`.
+) -> ContinuumFrames:
+    """Frames of the continuum at its spacing, with step distances in `metric`.
 
     metric defaults to "perceptual" (the model's F) unless spacing is "pixel". A spacing
-    result already on the path for the same model and settings is used as it is (no renders
+    result already on the continuum for the same model and settings is used as it is (no renders
     beyond the frames themselves when images are asked for).
     """
-    path.validate()
-    for a in path.anchors:
+    continuum.validate()
+    for a in continuum.anchors:
         a.latent.check_model(model, allow_other_model=True)
-    metric = metric or default_metric(path)
-    res = path.spacing_result
-    if res is None or not res.matches(path, model, metric) or (with_images and res.images is None):
+    metric = metric or default_metric(continuum)
+    res = continuum.spacing_result
+    if (
+        res is None
+        or not res.matches(continuum, model, metric)
+        or (with_images and res.images is None)
+    ):
         res = None
         for rec in iter_spacing(
-            path, model, compute, metric, should_stop=should_stop, keep_images=with_images
+            continuum, model, compute, metric, should_stop=should_stop, keep_images=with_images
         ):
             if on_progress is not None:
                 on_progress(rec)
             if rec.finished:
                 res = rec.result
     if res is None:  # cancelled
-        return PathFrames([], np.zeros(0), path.spacing, metric, {"cancelled": True})
+        return ContinuumFrames([], np.zeros(0), continuum.spacing, metric, {"cancelled": True})
     pos, dist = res.positions, res.distances
     frames = []
     cum = 0.0
     for i, s in enumerate(pos):
-        seg = min(int(np.floor(s)), path.segments - 1)
+        seg = min(int(np.floor(s)), continuum.segments - 1)
         step = float(dist[i - 1]) if i > 0 else 0.0
         cum += step
         img = res.images[i] if with_images and res.images is not None else None
-        frames.append(Frame(i, float(s), seg, float(s - seg), latent_at(path, s), img, step, cum))
-    return PathFrames(
-        frames, dist, path.spacing, metric, {"renders": res.renders, "seconds": res.seconds}
+        frames.append(
+            Frame(i, float(s), seg, float(s - seg), latent_at(continuum, s), img, step, cum)
+        )
+    return ContinuumFrames(
+        frames, dist, continuum.spacing, metric, {"renders": res.renders, "seconds": res.seconds}
     )
 
 
-def iter_frames(path: Path, positions: np.ndarray, model: Model, compute=None) -> Iterator[Frame]:
+def iter_frames(
+    continuum: Continuum, positions: np.ndarray, model: Model, compute=None
+) -> Iterator[Frame]:
     """Render frames one at a time (export, scrubbing): cancellable between frames."""
     from .invert import synthesize
 
     for i, s in enumerate(positions):
-        seg = min(int(np.floor(s)), path.segments - 1)
-        w = latent_at(path, s)
+        seg = min(int(np.floor(s)), continuum.segments - 1)
+        w = latent_at(continuum, s)
         yield Frame(i, float(s), seg, float(s - seg), w, synthesize(model, w, compute)[0])
+
+
+# Deprecated aliases, kept while other modules still import the old names (core.batch,
+# core.export, core.project, cli.export, cli.generate, the GUI's interpolate page):
+# `Path` shadowed pathlib.Path; `METHODS` is also core.compose's composition methods.
+Path = Continuum
+METHODS = INTERPOLATION_METHODS
+SPACINGS = FRAME_SPACINGS
