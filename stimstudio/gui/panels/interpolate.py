@@ -258,12 +258,12 @@ class InterpolatePage(QWidget):
         if len(anchors) < 2:
             return self.placeholder.text()
         from stimstudio.core.errors import StimStudioError
-        from stimstudio.core.interpolate import Path
+        from stimstudio.core.interpolate import Continuum
 
         from .anchors import core_anchor
 
         try:
-            path = Path(
+            path = Continuum(
                 [core_anchor(a) for a in anchors],
                 frames=int(p["frames"]),
                 loop=bool(p["loop"]),
