@@ -36,6 +36,10 @@ class DatasetError(StimStudioError):
     """A data set that is empty, too small, or has no readable images."""
 
 
+class ProjectFileError(StimStudioError):
+    """A project file (.stimproj) that is missing, damaged, or of an unknown format."""
+
+
 class ExportError(StimStudioError):
     """An export that would overwrite files or cannot be written."""
 
