@@ -510,10 +510,12 @@ def test_cli_build_and_analyze(tmp_path, capsys):
     assert doc["participants"][0]["auc"] == 1.0
     assert doc["participants"][0]["sokal_michener"] == 1.0
     assert fig.read_bytes().startswith(b"\x89PNG")
-    # Text table, through the verb name.
+    # Text table, through the alias: the same table as the verb it stands for.
     assert main(["analyze-judgements", str(results), "--bootstrap", "200"]) == 0
     text = capsys.readouterr().out
     assert "p1" in text and "pooled" in text and "AUC" in text
+    assert main(["judge", "analyze", str(results), "--bootstrap", "200"]) == 0
+    assert capsys.readouterr().out == text
     # The figure is not replaced without --force.
     assert main(["judge", "analyze", str(results), "--figure", str(fig)]) == 2
     assert "--force" in capsys.readouterr().err
@@ -553,3 +555,10 @@ def test_cli_user_errors(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert err.startswith("stimstudio: error:") and message in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_analyze_judgements_is_listed_as_an_alias(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listing = " ".join(capsys.readouterr().out.split())
+    assert "analyze-judgements alias of `judge analyze`" in listing

@@ -1,5 +1,6 @@
-"""`stimstudio judge build|analyze` and `stimstudio analyze-judgements`: the human judgement
-test (real vs generated) — building a session and analysing its results."""
+"""`stimstudio judge build|analyze`: the human judgement test (real vs generated) — building a
+session and analysing its results. `stimstudio analyze-judgements` is an alias of
+`judge analyze`, kept for scripts written before the `judge` group."""
 
 from __future__ import annotations
 
@@ -70,7 +71,8 @@ def register(sub) -> None:
 
     aj = sub.add_parser(
         "analyze-judgements",
-        help="same as `judge analyze`",
+        help="alias of `judge analyze` (kept for older scripts)",
+        description="An alias of `stimstudio judge analyze`, with the same options; use that.",
         epilog=RESULTS_FORMAT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
