@@ -28,7 +28,7 @@ def _wait(app, cond, timeout: float = 1800.0, what: str = "") -> None:
 
 
 def main(out_dir: str = "docs/screenshots", steps: str | None = None) -> int:
-    """steps: Eq. 4 steps for the Generate page (default: the Settings' 100); fewer when the
+    """steps: Eq. 4 steps for the Compose page (default: the Settings' 100); fewer when the
     machine is busy, and the page says how many were run."""
     os.environ.setdefault("STIMSTUDIO_CONFIG_DIR", tempfile.mkdtemp(prefix="stimstudio-shots-"))
     from stimstudio.gui.app import make_app, take_screenshot, wait_until_idle
@@ -63,7 +63,7 @@ def main(out_dir: str = "docs/screenshots", steps: str | None = None) -> int:
     )
 
     # 4. generate (the Settings' steps), keep the optimised result
-    gen = win.pages["generate"]
+    gen = win.pages["compose"]
     if steps:
         gen.steps.setValue(int(steps))
     gen.run()
@@ -82,7 +82,7 @@ def main(out_dir: str = "docs/screenshots", steps: str | None = None) -> int:
     inter.slider.setValue(7)
 
     out = Path(out_dir)
-    for page in ("view", "mask", "placement", "generate", "interpolate", "generator"):
+    for page in ("view", "mask", "placement", "compose", "interpolate", "generator"):
         take_screenshot(win, out / f"{page}.png", timeout=600, page=page)
         print(out / f"{page}.png")
     from stimstudio.gui.panels.settings import ModelAboutDialog

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from .main_window import PAGES
+from .main_window import PAGE_ALIASES, PAGES
 
 DEFAULT_SIZE = "1440x900"
 
@@ -37,7 +37,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"])
     p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
     p.add_argument("--screenshot", metavar="OUT.png", help="render the window to a PNG and exit")
-    p.add_argument("--page", choices=PAGES, help="the page to show (default: view)")
+    p.add_argument(
+        "--page",
+        choices=[*PAGES, *PAGE_ALIASES],
+        help="the page to show (default: view); 'generate' is the old name of 'compose'",
+    )
     p.add_argument("--size", default=DEFAULT_SIZE, help=f"window size WxH (default {DEFAULT_SIZE})")
     p.add_argument(
         "--timeout", type=float, default=120.0, help="screenshot: seconds to wait for loading"

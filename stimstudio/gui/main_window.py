@@ -40,12 +40,15 @@ from .project import SUFFIX, Project, Recovery
 from .widgets import icon
 from .workers import ModelLoader, RenderWorker, TaskWorker
 
-PAGES = ("view", "mask", "placement", "generate", "interpolate", "generator")
+PAGES = ("view", "mask", "placement", "compose", "interpolate", "generator")
+# Old page names still accepted (`--page generate`): the page was called Generate before it took
+# the CLI's word for the same job, `compose`.
+PAGE_ALIASES = {"generate": "compose"}
 PAGE_TITLES = {
     "view": "1 · View",
     "mask": "2 · Texture mask",
     "placement": "3 · Placement",
-    "generate": "4 · Generate",
+    "compose": "4 · Compose",
     "interpolate": "5 · Interpolate",
     "generator": "Generator",
 }
@@ -53,7 +56,7 @@ PAGE_TIPS = {
     "view": "Look at a film, set window/level, cut the texture and the shape template (Ctrl+1)",
     "mask": "Lasso the tumor texture on the texture patch (Ctrl+2)",
     "placement": "Drag, scale and rotate the texture on the template (Ctrl+3)",
-    "generate": "Render the stimulus: encoder + masked optimisation, four methods (Ctrl+4)",
+    "compose": "Render the stimulus: encoder + masked optimisation, four methods (Ctrl+4)",
     "interpolate": "Paths between anchors: scrub, play, measure the steps (Ctrl+5)",
     "generator": "Random samples by seed, truncation and per-layer style mixing (Ctrl+6)",
 }
@@ -219,7 +222,7 @@ class MainWindow(QMainWindow):
             "view": ("view", "ViewPage"),
             "mask": ("mask", "MaskPage"),
             "placement": ("placement", "PlacementPage"),
-            "generate": ("generate", "GeneratePage"),
+            "compose": ("compose", "ComposePage"),
             "interpolate": ("interpolate", "InterpolatePage"),
             "generator": ("generator", "GeneratorPage"),
         }
@@ -830,7 +833,7 @@ class MainWindow(QMainWindow):
             ("E / B / X / V", "Mask: edit corners / brush add / brush erase / pan"),
             ("[ / ]", "Mask: smaller / larger brush"),
             ("Arrows, + / −, [ / ]", "Placement: move, scale, rotate (Shift: 5x)"),
-            ("Ctrl+Enter / Esc", "Generate: run / cancel"),
+            ("Ctrl+Enter / Esc", "Compose: run / cancel"),
             ("Space, ← / →", "Interpolate: play/pause, previous/next frame"),
             ("K", "keep the shown image as an anchor"),
         ]
@@ -878,7 +881,7 @@ class MainWindow(QMainWindow):
     # -- navigation and lifecycle ------------------------------------------------------------
 
     def show_page(self, name: str) -> None:
-        self.tabs.setCurrentWidget(self.pages[name])
+        self.tabs.setCurrentWidget(self.pages[PAGE_ALIASES.get(name, name)])
 
     def start(
         self,

@@ -3,7 +3,7 @@
 Every sentence here is computed from the card's numbers (`kimg`, `evaluation`, and the
 targets `evaluation.targets` records for the shipped default), so a retrained model with a new
 card reads differently without a code change. Three places show it: the status bar (short),
-the Generate page (one paragraph) and Help ▸ About the model (the full table).
+the Compose page (one paragraph) and Help ▸ About the model (the full table).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class ModelStatus:
     short: str  # status bar, after the model's name
     summary: str  # tooltips, logs (plain text, every unmet target's evidence)
     html: str  # Help ▸ About the model
-    brief: str = ""  # the Generate page's notice (plain text, the most telling evidence)
+    brief: str = ""  # the Compose page's notice (plain text, the most telling evidence)
     met: int = 0
     total: int = 0
     unmet: list[str] = field(default_factory=list)

@@ -1,4 +1,4 @@
-"""A larger look at small images: a window with pan/zoom over a set of images (the Generate
+"""A larger look at small images: a window with pan/zoom over a set of images (the Compose
 page's results, its input and live preview), flipping between them with ← / →.
 
 Display only: the images come in as they are shown in the tiles (model range [-1, 1]).

@@ -1,4 +1,4 @@
-"""The model's status, computed from its card: status bar, Generate page, About the model."""
+"""The model's status, computed from its card: status bar, Compose page, About the model."""
 
 from __future__ import annotations
 
@@ -80,8 +80,8 @@ def test_the_shipped_card_reads_as_its_numbers_say():
     assert f"{card['kimg'] + 100:.1f} kimg" in model_status(changed, "m").short
 
 
-def test_status_bar_generate_page_and_about_show_it(window, qtbot):
-    page = window.pages["generate"]
+def test_status_bar_compose_page_and_about_show_it(window, qtbot):
+    page = window.pages["compose"]
     # the tiny test model has no evaluation: said in all three places
     assert "not evaluated" in window.model_label.text()
     assert window.model_label.property("warning") is True
@@ -109,6 +109,6 @@ def test_a_model_meeting_its_targets_has_no_notice(window, qtbot):
     window.model.card["sha256"] = "abc"
     with qtbot.waitSignal(window.model_changed):
         window._model_loaded(window.model, window.compute)
-    page = window.pages["generate"]
+    page = window.pages["compose"]
     assert not page.model_notice.isVisibleTo(page)
     assert window.model_label.property("warning") is False

@@ -158,7 +158,7 @@ def test_settings_are_saved_and_a_new_weights_file_reloads_the_model(
     saved = Preferences.load()
     assert (saved.steps, saved.lambda_encoder, saved.weights) == (42, 1.5, str(copy))
     assert (config_dir() / "preferences.json").is_file()
-    assert window.pages["generate"].steps.value() == 42
+    assert window.pages["compose"].steps.value() == 42
     qtbot.waitUntil(lambda: not window.loader.isRunning(), timeout=30000)
 
 

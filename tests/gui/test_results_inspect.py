@@ -1,5 +1,5 @@
 """Results one can inspect: zoomable tiles, a legend that leaves the curves free, anchors named
-by what they were made from, a status line that says whether Generate can run."""
+by what they were made from, a status line that says whether Compose can run."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from tests.gui.helpers import set_patches
 
 
 def _run(window, qtbot, steps: int = 2):
-    page = window.pages["generate"]
+    page = window.pages["compose"]
     page.steps.setValue(steps)
     with qtbot.waitSignal(
         window.project.changed, timeout=60000, check_params_cb=lambda k: k == "result"
@@ -20,10 +20,10 @@ def _run(window, qtbot, steps: int = 2):
 
 
 def test_status_says_what_is_missing_then_ready(window):
-    page = window.pages["generate"]
+    page = window.pages["compose"]
     assert page.status.text().startswith("Not ready")
     set_patches(window)
-    assert page.status.text() == "Ready: press Generate (Ctrl+Enter)"
+    assert page.status.text() == "Ready: press Compose (Ctrl+Enter)"
 
 
 def test_result_tiles_zoom_and_the_legend_is_outside_the_plot(window, qtbot):
@@ -33,7 +33,7 @@ def test_result_tiles_zoom_and_the_legend_is_outside_the_plot(window, qtbot):
         patch["source"] = {"file": film}
         window.project.set(which, patch, "source")
     page = _run(window, qtbot)
-    window.show_page("generate")
+    window.show_page("compose")
     # the loss legend is a label above the plot, not an item over the curves
     assert page.plot.plotItem.legend is None
     for name in ("pixel", "perceptual", "encoder", "total"):

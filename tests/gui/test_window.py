@@ -99,7 +99,7 @@ def test_window_fits_1280x720_with_films_results_and_anchors(window, qtbot):
         hint = window.minimumSizeHint()
         assert hint.width() <= 1280 and hint.height() <= 690, (name, hint.toTuple())
     window.resize(1280, 720)
-    window.show_page("generate")
+    window.show_page("compose")
     qtbot.wait(50)
     assert window.size().toTuple() == (1280, 720)
     for tile in page.result_tiles.values():

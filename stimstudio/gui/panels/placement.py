@@ -100,10 +100,10 @@ class PlacementPage(QWidget):
         self.show_outline.setChecked(True)
         self.show_outline.toggled.connect(self.contour.setVisible)
         form.addRow(self.show_outline)
-        nxt = QPushButton("Generate the stimulus ▸")
+        nxt = QPushButton("Compose the stimulus ▸")
         nxt.setObjectName("primary")
         nxt.setToolTip("Go to page 4 (Ctrl+4)")
-        nxt.clicked.connect(lambda: ctx.show_page("generate"))
+        nxt.clicked.connect(lambda: ctx.show_page("compose"))
 
         side = QVBoxLayout()
         side.addWidget(box)

@@ -87,7 +87,7 @@ class SettingsDialog(QDialog):
         f1.addRow("Device", self.device)
         f1.addRow("Precision", self.precision)
 
-        inv = QGroupBox("Generate (masked optimisation, Eq. 4)")
+        inv = QGroupBox("Compose (masked optimisation, Eq. 4)")
         f2 = QFormLayout(inv)
         self.steps = QSpinBox()
         self.steps.setRange(0, 5000)

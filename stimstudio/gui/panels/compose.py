@@ -1,4 +1,4 @@
-"""Generate page: compose() in a worker thread — live preview, a loss plot per term,
+"""Compose page: compose() in a worker thread — live preview, a loss plot per term,
 iteration / ms per step / ETA, Cancel within one step — then the methods side by side with
 their metrics (the paper's Fig. 4)."""
 
@@ -112,7 +112,7 @@ def result_record(
     }
 
 
-class GeneratePage(QWidget):
+class ComposePage(QWidget):
     def __init__(self, ctx, parent=None):
         super().__init__(parent)
         self.ctx = ctx
@@ -127,7 +127,7 @@ class GeneratePage(QWidget):
         self.last_outcome: str | None = None  # "done" | "cancelled" | "failed"
 
         # controls
-        self.btn_run = QPushButton(icon("run"), "Generate")
+        self.btn_run = QPushButton(icon("run"), "Compose")
         self.btn_run.setObjectName("primary")
         self.btn_run.setToolTip("Run the encoder and the masked optimisation (Ctrl+Enter)")
         self.btn_run.clicked.connect(self.run)
@@ -320,7 +320,7 @@ class GeneratePage(QWidget):
             return
         if idle:
             self.status.setText(
-                "Ready: press Generate (Ctrl+Enter)"
+                "Ready: press Compose (Ctrl+Enter)"
                 if self.ctx.model is not None
                 else "Texture, template and mask are ready; waiting for the model"
             )
@@ -445,12 +445,12 @@ class GeneratePage(QWidget):
             patch = self.project.get(which) or {}
             sources[which] = (patch.get("source") or {}).get("file") or None
         rec = result_record(comp, self.ctx.model, self._settings, self._placement, seconds, sources)
-        self.project.set("result", rec, "Generate")
+        self.project.set("result", rec, "Compose")
         self.last_outcome = "done"
         self.progress.setValue(100)
         self.status.setText(f"done in {seconds:.1f} s")
         self.status.setToolTip(f"perceptual features: {comp.perceptual}")
-        self.ctx.statusBar().showMessage(f"Generated in {seconds:.1f} s", 6000)
+        self.ctx.statusBar().showMessage(f"Composed in {seconds:.1f} s", 6000)
         self.ctx.autosave()
 
     def _on_cancelled(self, step: int) -> None:

@@ -1,4 +1,4 @@
-"""Generate: a short run finishes with every method and its metrics; Cancel stops within a step;
+"""Compose page: a short run finishes with every method and its metrics; Cancel stops within a step;
 the optimisation runs off the UI thread (how long the UI stalls is measured by `stimstudio
 bench`, section responsiveness, not asserted here: a busy machine would fail any limit)."""
 
@@ -12,8 +12,8 @@ from tests.gui.helpers import set_patches
 
 def test_short_run_finishes_with_all_methods_and_metrics(window, qtbot, monkeypatch):
     set_patches(window)
-    window.show_page("generate")
-    page = window.pages["generate"]
+    window.show_page("compose")
+    page = window.pages["compose"]
     page.steps.setValue(4)
     seen = []
     # every step of the optimisation is computed in the worker thread, none on the UI thread
@@ -55,7 +55,7 @@ def test_short_run_finishes_with_all_methods_and_metrics(window, qtbot, monkeypa
 
 def test_cancel_stops_within_one_step(window, qtbot):
     set_patches(window)
-    page = window.pages["generate"]
+    page = window.pages["compose"]
     page.steps.setValue(5000)
     steps = []
     page.run()
@@ -75,9 +75,9 @@ def test_cancel_stops_within_one_step(window, qtbot):
 
 def test_generate_without_mask_explains_instead_of_crashing(window, errors):
     set_patches(window, with_mask=False)
-    window.pages["generate"].run()
+    window.pages["compose"].run()
     assert errors and "mask" in errors[0][1]
-    assert window.pages["generate"].worker is None
+    assert window.pages["compose"].worker is None
 
 
 def test_loss_axis_labels_decades_only_unless_the_range_is_short(qtbot):
