@@ -54,7 +54,7 @@ def test_info_text_on_dicom(capsys, dicom_file):
     assert "MONOCHROME1" in out and "inverted for display" in out
     assert "JPEG 2000" in out
     assert "LINEAR centre 2048 width 4096 (window 1 of 2)" in out
-    assert "spacing:     0.1 x 0.1 mm" in out and "view:        L MLO" in out
+    assert "pixel size:  0.1 x 0.1 mm" in out and "view:        L MLO" in out
 
 
 def test_info_json_and_window_choice(capsys, dicom_file):

@@ -218,7 +218,8 @@ def cmd_info(args) -> int:
         lines.append(f"encoding:    {i['transfer_syntax_name']}")
     lines.append(f"window:      {_window_text(d['window'])}")
     sp = d["spacing_mm"]
-    lines.append(f"spacing:     {sp[0]:g} x {sp[1]:g} mm" if sp else "spacing:     unknown")
+    # "pixel size", not "spacing": that word is the frames' spacing along a continuum
+    lines.append(f"pixel size:  {sp[0]:g} x {sp[1]:g} mm" if sp else "pixel size:  unknown")
     lines.append(f"view:        {m.laterality or '?'} {m.view or '?'}")
     if i.get("for_processing"):
         lines.append("intent:      FOR PROCESSING (not for viewing)")

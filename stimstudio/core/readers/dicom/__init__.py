@@ -166,7 +166,7 @@ def _read_dicom(
             f"Photometric Interpretation (0028,0004) {h.photometric or 'missing'!r}; "
             "read as MONOCHROME2"
         )
-    if h.spacing_tag and "Imager" in h.spacing_tag:
+    if h.pixel_spacing_tag and "Imager" in h.pixel_spacing_tag:
         notes.append("pixel spacing from Imager Pixel Spacing: at the detector, not the breast")
     info: dict[str, Any] = {
         "rows": h.rows,
@@ -201,7 +201,7 @@ def _read_dicom(
             "range_limit": h.padding[1],
             "pixels": int(pad.sum()) if pad is not None else 0,
         },
-        "spacing_source": h.spacing_tag,
+        "spacing_source": h.pixel_spacing_tag,
         "series_description": h.description,
         "patient_id": h.patient_id,
     }
@@ -210,7 +210,7 @@ def _read_dicom(
     return Mammogram(
         pixels=out,
         raw=raw,
-        spacing_mm=h.spacing,
+        spacing_mm=h.pixel_spacing_mm,
         laterality=h.laterality,
         view=h.view,
         source=str(path),

@@ -66,8 +66,8 @@ class DicomHeader:
     voi_function: str = "LINEAR"
     presentation_shape: str | None = None
     padding: tuple[float, float] | None = None  # (value, range limit) in stored values
-    spacing: tuple[float, float] | None = None
-    spacing_tag: str | None = None
+    pixel_spacing_mm: tuple[float, float] | None = None  # (row, column) mm per pixel
+    pixel_spacing_tag: str | None = None
     laterality: str | None = None
     view: str | None = None
     modality: str = ""
@@ -225,7 +225,7 @@ def _header(ds, name: str) -> DicomHeader:
             except (TypeError, ValueError):
                 continue
             if all(np.isfinite(sp)) and min(sp) > 0:
-                h.spacing, h.spacing_tag = sp, tag
+                h.pixel_spacing_mm, h.pixel_spacing_tag = sp, tag
                 break
     lat = str(ds.get("ImageLaterality", "") or ds.get("Laterality", "") or "").strip().upper()
     h.laterality = lat if lat in ("L", "R", "B") else None
