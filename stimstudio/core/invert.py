@@ -44,48 +44,11 @@ import torch
 
 from .device import Compute
 from .errors import MaskError, OptionError
+from .inversion_settings import PERCEPTUAL_KINDS, InversionSettings
 from .latent import Latent
 from .model import Model
 from .nets import PerceptualFeatures, discriminator_features, load_vgg16
 from .nets.perceptual import lite0_features
-
-# The choices of F for Eq. 4 (`InversionSettings.perceptual`, CLI `--perceptual`).
-PERCEPTUAL_KINDS = ("discriminator", "lite0")
-
-
-@dataclass
-class InversionSettings:
-    steps: int = 100
-    lr: float = 0.01
-    lambda_pixel: float = 1.0
-    lambda_perceptual: float = 5e-5  # lambda3
-    lambda_encoder: float = 2.0  # lambda4
-    outside_weight: float = 0.0  # pixel weight on the target outside the mask (default off)
-    preview_every: int = 10
-    seed: int = 0
-    perceptual: str = "discriminator"  # F: "discriminator" blocks or "lite0" (ImageNet)
-    optimize_noise: bool = False  # also optimise the per-layer noise maps (StyleGAN2 projector)
-    noise_regularize: float = 1e3  # weight of the noise maps' autocorrelation penalty
-
-    def validate(self) -> None:
-        if self.perceptual not in PERCEPTUAL_KINDS:
-            raise OptionError(
-                f"perceptual must be one of {', '.join(PERCEPTUAL_KINDS)}, got {self.perceptual!r}"
-            )
-        if self.steps < 0:
-            raise OptionError(f"steps must be >= 0, got {self.steps}")
-        if not self.lr > 0:
-            raise OptionError(f"learning rate must be > 0, got {self.lr}")
-        for name in (
-            "lambda_pixel",
-            "lambda_perceptual",
-            "lambda_encoder",
-            "outside_weight",
-            "noise_regularize",
-        ):
-            v = getattr(self, name)
-            if not (np.isfinite(v) and v >= 0):
-                raise OptionError(f"{name} must be a finite number >= 0, got {v}")
 
 
 @dataclass
