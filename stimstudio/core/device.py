@@ -19,10 +19,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .compute_choices import DEVICE_CHOICES, PRECISION_CHOICES
 from .errors import OptionError
-
-DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
-PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
