@@ -11,6 +11,7 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,3 +105,13 @@ def test_info_and_convert_never_import_torch(tmp_path, png):
     res = _imports_after(["convert", str(png), str(tmp_path / "out.png")], tmp_path)
     assert res == {"rc": 0, "heavy": []}
     assert (tmp_path / "out.png").is_file()
+
+
+def test_every_verb_module_is_in_the_independence_contract():
+    # A new verb group must join the contract, or it could import another verb unseen.
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    doc = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    (contract,) = [
+        c for c in doc["tool"]["importlinter"]["contracts"] if c["type"] == "independence"
+    ]
+    assert sorted(contract["modules"]) == sorted(VERB_MODULES)
