@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from stimstudio.core.compute_choices import DEVICE_CHOICES, PRECISION_CHOICES
+
 from .main_window import PAGE_ALIASES, PAGES
 
 DEFAULT_SIZE = "1440x900"
@@ -34,8 +36,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         dest="weights",
         help="model weights file (.safetensors) for this session",
     )
-    p.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"])
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
+    p.add_argument("--device", choices=DEVICE_CHOICES)
+    p.add_argument("--precision", choices=PRECISION_CHOICES)
     p.add_argument("--screenshot", metavar="OUT.png", help="render the window to a PNG and exit")
     p.add_argument(
         "--page",

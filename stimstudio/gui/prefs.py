@@ -12,7 +12,11 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from stimstudio.core.inversion_settings import InversionSettings
+
 MAX_RECENT = 10
+# Eq. 4's defaults come from core (torch-free module, so reading them does not slow the start).
+EQ4 = InversionSettings()
 
 
 def config_dir() -> Path:
@@ -65,16 +69,17 @@ def sample_title(path: Path) -> str:
 
 @dataclass
 class Preferences:
-    """Everything the Settings dialog edits; the inversion values are the paper's defaults."""
+    """Everything the Settings dialog edits; the inversion values default to core's
+    `InversionSettings` (the paper's), the device and precision to core's "auto"."""
 
-    device: str = "auto"  # auto | cuda | mps | cpu
-    precision: str = "auto"  # auto | fp32 | bf16 | fp16
-    steps: int = 100
-    lambda_perceptual: float = 5e-5  # lambda3
-    lambda_encoder: float = 2.0  # lambda4
-    lr: float = 0.01
-    outside_weight: float = 0.0
-    preview_every: int = 5
+    device: str = "auto"  # one of core.compute_choices.DEVICE_CHOICES
+    precision: str = "auto"  # one of core.compute_choices.PRECISION_CHOICES
+    steps: int = EQ4.steps
+    lambda_perceptual: float = EQ4.lambda_perceptual  # lambda3
+    lambda_encoder: float = EQ4.lambda_encoder  # lambda4
+    lr: float = EQ4.lr
+    outside_weight: float = EQ4.outside_weight
+    preview_every: int = EQ4.preview_every
     weights: str = ""  # empty: the shipped model (or STIMSTUDIO_WEIGHTS)
     vgg16: str = ""  # empty: the model's discriminator features
     feather: float = 2.0
@@ -111,9 +116,7 @@ class Preferences:
         self.recent = [path] + [p for p in self.recent if p != path]
         del self.recent[MAX_RECENT:]
 
-    def inversion_settings(self):
-        from stimstudio.core.invert import InversionSettings
-
+    def inversion_settings(self) -> InversionSettings:
         return InversionSettings(
             steps=int(self.steps),
             lr=float(self.lr),

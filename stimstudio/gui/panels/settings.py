@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from stimstudio.core.compute_choices import DEVICE_CHOICES, PRECISION_CHOICES
+
 from ..folders import remember, start_path
 from ..prefs import Preferences
 from ..widgets import hint
@@ -75,11 +77,11 @@ class SettingsDialog(QDialog):
         compute = QGroupBox("Computation")
         f1 = QFormLayout(compute)
         self.device = QComboBox()
-        self.device.addItems(["auto", "cuda", "mps", "cpu"])
+        self.device.addItems(DEVICE_CHOICES)
         self.device.setCurrentText(prefs.device)
         self.device.setToolTip("auto: a CUDA GPU, then Apple MPS, then the CPU")
         self.precision = QComboBox()
-        self.precision.addItems(["auto", "fp32", "bf16", "fp16"])
+        self.precision.addItems(PRECISION_CHOICES)
         self.precision.setCurrentText(prefs.precision)
         self.precision.setToolTip(
             "auto = fp32 (exact, reproducible). bf16 is 1.4-1.8x faster on CPU; fp16 only on a GPU."
