@@ -150,3 +150,18 @@ def test_cli_invert_with_both_options(tmp_path, capsys, tiny_weights, image_file
     assert code == 0, capsys.readouterr()
     lat = load_latent(tmp_path / "r.npz")
     assert lat.noise is not None and lat.source["perceptual"] == "lite0-imagenet-s4-s16"
+
+
+def test_compose_carries_optimised_noise_into_its_result(tiny_model):
+    from stimstudio.core.compose import Mask, Placement, compose
+
+    tex, tmpl = smooth_image(1), smooth_image(2)
+    mask = Mask.from_polygon([(8, 8), (22, 8), (22, 22), (8, 22)], tex.shape, feather=1.0)
+    s = InversionSettings(steps=3, optimize_noise=True, perceptual="lite0")
+    comp = compose(tiny_model, tex, tmpl, mask, Placement(), s)
+    assert comp.perceptual == "lite0-imagenet-s4-s16"
+    lat = comp.latents["optimized"]
+    assert lat.noise is not None
+    np.testing.assert_array_equal(
+        synthesize(tiny_model, lat.wplus, noise=lat.noise)[0], comp.images["optimized"]
+    )

