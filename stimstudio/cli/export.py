@@ -34,26 +34,43 @@ def register(sub) -> None:
     e = sub.add_parser(
         "export",
         help="render a continuum (or stills) to PNG/TIFF/DICOM + PsychoPy conditions + manifest",
-        description="Anchors are latent files (.latent.npz) or seed:N. The folder gets "
-        "manifest.json, conditions.csv, one folder per format, a preview and a contact sheet. "
-        "Every anchor is a frame. Perceptual spacing (the default) renders each frame about "
-        "three times to make the steps even within each segment; --spacing latent renders it "
-        "once (the paper's plain lerp, steps uneven to the eye).",
+        description="Anchors are latent files (.latent.npz) or seed:N, or the continuum a user "
+        "designed in the app: --project P.stimproj (its anchors, frames, loop, interpolation "
+        "and spacing; --frames/--loop/--method/--spacing given here replace the project's). "
+        "The folder gets manifest.json, conditions.csv, one folder per format, a preview and "
+        "a contact sheet. Every anchor is a frame. Perceptual spacing (the default) renders "
+        "each frame about three times to make the steps even within each segment; --spacing "
+        "latent renders it once (the paper's plain lerp, steps uneven to the eye).",
         formatter_class=_DefaultsShown,
     )
-    e.add_argument("anchors", nargs="+", help="anchor latents (.latent.npz) or seed:N, in order")
+    e.add_argument("anchors", nargs="*", help="anchor latents (.latent.npz) or seed:N, in order")
+    e.add_argument(
+        "--project",
+        metavar="P.stimproj",
+        help="export the continuum (or with --stills, the anchors) of a project saved by the app",
+    )
     e.add_argument("--out", required=True, help="export folder (new or empty; required)")
     e.add_argument("--id", default=None, help="continuum id (default: the folder's name)")
     e.add_argument("--stills", action="store_true", help="one image per anchor, no path")
-    e.add_argument("--frames", type=int, default=30, help="frames of the continuum")
-    e.add_argument("--loop", action="store_true", help="close the path back to the first anchor")
-    e.add_argument("--method", default="lerp", choices=["lerp", "slerp"], help="interpolation")
+    e.add_argument("--frames", type=int, default=None, help="frames of the continuum (default: 30)")
+    e.add_argument(
+        "--loop",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="close the path back to the first anchor (default: no)",
+    )
+    e.add_argument(
+        "--method",
+        default=None,
+        choices=["lerp", "slerp"],
+        help="interpolation (default: lerp)",
+    )
     e.add_argument(
         "--spacing",
-        default="perceptual",
+        default=None,
         choices=["latent", "perceptual", "pixel"],
         help="equal steps in latent space, or even steps in the model's perceptual features "
-        "or in pixels",
+        "or in pixels (default: perceptual)",
     )
     e.add_argument(
         "--metric",
@@ -230,10 +247,38 @@ def _interrupted_hint(where: Path, again: str) -> None:
 # ------------------------------------------------------------------------------ verbs
 
 
+_PATH_DEFAULTS = {"frames": 30, "loop": False, "method": "lerp", "spacing": "perceptual"}
+
+
+def _project_target(args, project, model):
+    """(anchors or continuum, frames) of --project; flags given on the line replace the
+    project's path settings. Every anchor must fit the loaded model."""
+    from ..core.errors import LatentError
+
+    name = Path(args.project).name
+    if args.stills:
+        what = list(project.anchors.values())
+        if not what:
+            raise UserError(f"{name} holds no anchors to export")
+    else:
+        for k in _PATH_DEFAULTS:
+            if getattr(args, k) is not None:
+                setattr(project.continuum, k, getattr(args, k))
+        what = project.continuum_for_export()
+    for a in what if args.stills else what.anchors:
+        try:
+            a.latent.check_model(model)
+        except LatentError as exc:
+            raise LatentError(f"{name}, anchor {a.name!r}: {exc}") from None
+    return what, len(what) if args.stills else what.frames
+
+
 def cmd_export(args) -> int:
     from ..core.export import ExportSettings, export_sequence
-    from ..core.interpolate import Path as LatentPath
+    from ..core.interpolate import Continuum
 
+    if not args.anchors and not args.project:
+        raise UserError("give the anchors (latent files or seed:N) or --project P.stimproj")
     out = Path(args.out)
     cid = args.id or out.name
     settings = ExportSettings(
@@ -253,14 +298,31 @@ def cmd_export(args) -> int:
     settings.validate()
     if not args.id:
         cid = _default_id(cid)
+    project = None
+    if args.project:
+        from ..core.project import load_project
+
+        if args.anchors:
+            raise UserError("give anchors or --project, not both")
+        if args.truncation != 1.0 or args.cutoff is not None:
+            raise UserError("--truncation and --cutoff apply to seed:N anchors, not a project's")
+        project = load_project(args.project)  # a damaged file is refused before the model loads
     model, compute = load_model_for(args)
-    anchors, near = _anchors(args.anchors, model, args.truncation, args.cutoff)
-    if args.stills:
-        what, n = anchors, len(anchors)
+    if project is not None:
+        what, n = _project_target(args, project, model)
+        near = None
     else:
-        what = LatentPath(anchors, args.frames, args.loop, args.method, args.spacing)
-        what.validate()
-        n = args.frames
+        anchors, near = _anchors(args.anchors, model, args.truncation, args.cutoff)
+        if args.stills:
+            what, n = anchors, len(anchors)
+        else:
+            opts = {
+                k: d if getattr(args, k) is None else getattr(args, k)
+                for k, d in _PATH_DEFAULTS.items()
+            }
+            what = Continuum(anchors, **opts)
+            what.validate()
+            n = what.frames
     bar = None
     spacing_bar = None
     res = None

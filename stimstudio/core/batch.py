@@ -19,6 +19,10 @@
     id = "loop01"
     anchors = ["seed:1", "seed:2", "seed:3", "a.latent.npz"]
 
+    [[continuum]]                    # the continuum a user designed in the app
+    project = "lesion-morph.stimproj"   # id: the file's name unless given
+    frames = 60                      # path keys here replace the project's ([defaults] do not)
+
     [[series]]                       # count continua from consecutive seeds
     id_prefix = "loop"
     count = 20
@@ -42,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .device import Compute
-from .errors import OptionError
+from .errors import OptionError, StimStudioError
 from .export import (
     MANIFEST_NAME,
     ExportProgress,
@@ -54,8 +58,7 @@ from .export import (
     export_status,
     load_manifest,
 )
-from .interpolate import METHODS, SPACINGS, Anchor
-from .interpolate import Path as LatentPath
+from .interpolate import FRAME_SPACINGS, INTERPOLATION_METHODS, Anchor, Continuum
 from .jsonable import dumps_strict
 from .latent import Latent, load_latent
 from .model import Model
@@ -63,7 +66,7 @@ from .model import Model
 TOP_KEYS = {"out", "weights", "device", "precision", "data_root", "defaults", "output"}
 TOP_KEYS |= {"continuum", "series"}
 PATH_KEYS = {"frames", "loop", "method", "spacing", "truncation", "cutoff"}
-CONTINUUM_KEYS = PATH_KEYS | {"id", "anchors"}
+CONTINUUM_KEYS = PATH_KEYS | {"id", "anchors", "project"}
 SERIES_KEYS = PATH_KEYS | {"id_prefix", "count", "anchors", "first_seed"}
 OUTPUT_KEYS = {
     "formats",
@@ -83,13 +86,14 @@ OUTPUT_KEYS = {
 @dataclass
 class ContinuumSpec:
     id: str
-    anchors: list[str]  # "seed:N" or a latent file (absolute after loading)
+    anchors: list[str]  # "seed:N" or a latent file (absolute after loading); [] for a project
     frames: int = 30
     loop: bool = False
     method: str = "lerp"
     spacing: str = "latent"
     truncation: float = 1.0
     cutoff: int | None = None
+    project: str | None = None  # a .stimproj whose continuum this is (absolute)
 
 
 @dataclass
@@ -163,12 +167,13 @@ def _path_opts(d: dict, base: dict, where: str) -> dict:
         elif k == "loop":
             o[k] = _typed(v, "bool", where, k)
         elif k == "method":
-            if v not in METHODS:
-                _fail(where, f"method must be one of {', '.join(METHODS)}, got {v!r}")
+            if v not in INTERPOLATION_METHODS:
+                choices = ", ".join(INTERPOLATION_METHODS)
+                _fail(where, f"method must be one of {choices}, got {v!r}")
             o[k] = v
         elif k == "spacing":
-            if v not in SPACINGS:
-                _fail(where, f"spacing must be one of {', '.join(SPACINGS)}, got {v!r}")
+            if v not in FRAME_SPACINGS:
+                _fail(where, f"spacing must be one of {', '.join(FRAME_SPACINGS)}, got {v!r}")
             o[k] = v
         elif k == "truncation":
             o[k] = float(_typed(v, "num", where, k))
@@ -235,6 +240,9 @@ def parse_batch_spec(doc: dict, base: Path, name: str = "spec") -> BatchSpec:
     for k, c in enumerate(entries):
         where = f"{name} continuum #{k + 1}"
         _keys(c, CONTINUUM_KEYS, where)
+        if isinstance(c, dict) and "project" in c:
+            continua.append(_project_continuum(c, base, where))
+            continue
         if "id" not in c:
             _fail(where, "needs an 'id'")
         try:
@@ -328,9 +336,41 @@ def load_batch_spec(path: str | os.PathLike) -> BatchSpec:
     return spec
 
 
+def _project_continuum(c: dict, base: Path, where: str) -> ContinuumSpec:
+    """A [[continuum]] made in the app: its anchors and path settings come from the project;
+    path keys in the table replace the project's (the spec's [defaults] do not apply)."""
+    from .project import load_project
+
+    for bad in ("anchors", "truncation", "cutoff"):
+        if bad in c:
+            _fail(where, f"a project continuum takes its anchors from the project (no {bad!r})")
+    ref = Path(_typed(c["project"], "str", where, "project"))
+    ref = ref if ref.is_absolute() else base / ref
+    try:
+        continuum = load_project(ref).continuum
+    except StimStudioError as exc:
+        _fail(where, str(exc))
+    own = {k: getattr(continuum, k) for k in ("frames", "loop", "method", "spacing")}
+    opts = _path_opts(c, own, where)
+    try:
+        Continuum(continuum.anchors, **opts).validate()
+    except OptionError as exc:
+        _fail(where, f"{ref.name}: {exc}")
+    try:
+        cid = _file_name_ok(c.get("id", ref.stem), "continuum id")
+    except OptionError as exc:
+        _fail(where, f"{exc} (give the continuum an 'id')")
+    return ContinuumSpec(cid, [], **opts, project=str(ref))
+
+
 def _anchors_for(c: ContinuumSpec, model: Model) -> tuple[list[Anchor], list[Path | None]]:
     from .generate import latent_for_seed
 
+    if c.project is not None:
+        from .project import load_project
+
+        anchors = load_project(c.project).continuum.anchors
+        return anchors, [None] * len(anchors)
     anchors, near = [], []
     for k, ref in enumerate(c.anchors):
         if ref.startswith("seed:"):
@@ -371,7 +411,7 @@ def iter_batch(
     written = kept = 0
     for k, (c, anchors, near) in enumerate(prepared):
         folder = spec.out / c.id
-        path = LatentPath(anchors, c.frames, c.loop, c.method, c.spacing)
+        path = Continuum(anchors, c.frames, c.loop, c.method, c.spacing)
         path.validate()
         settings = dataclasses.replace(spec.output)
         for rec in export_sequence(

@@ -1,81 +1,36 @@
-"""What the user made, in one place: the project state, its undo stack, and the `.stimproj` file.
+"""What the user made, in one place: the project state, its undo stack, and autosave.
 
 Every change a user makes goes through `Project.set` / `Project.set_many`, which push a
 `QUndoCommand` on the one `QUndoStack`; widgets listen to `changed(key)` and redraw. The state is
-plain data (dicts, lists, numbers, strings, numpy arrays), so it saves as JSON + arrays:
+plain data (dicts, lists, numbers, strings, numpy arrays), the app's view of
+`stimstudio.core.project.Project`: saving converts it to core records (`Project.from_state`)
+and writes them with core's `save_project`; opening reads with `load_project` and converts
+back (`to_state`). So there is one `.stimproj` format, and the CLI exports what was designed
+here (`stimstudio export --project`).
 
-    project.stimproj  (a zip)
-      project.json    format, app version, model, and the state with arrays as references
-      arrays.npz      every array of the state
-
-The file is written to a temporary name and renamed (never half a file). A recovery copy of the
-open project is autosaved beside the preferences; a lock file with the process id tells the next
-start whether the last session ended without closing properly.
+A recovery copy of the open project is autosaved beside the preferences; a lock file with the
+process id tells the next start whether the last session ended without closing properly.
 """
 
 from __future__ import annotations
 
 import copy
-import io
 import json
 import os
 import time
-import zipfile
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from stimstudio.core.errors import StimStudioError
+from stimstudio.core.errors import ProjectFileError
+from stimstudio.core.project import FORMAT, SUFFIX, default_state
 
 from .prefs import config_dir
 
-FORMAT = "stimstudio-project-v1"
-SUFFIX = ".stimproj"
+__all__ = ["FORMAT", "SUFFIX", "Project", "ProjectFileError", "Recovery", "read_project"]
+
 MERGE_SECONDS = 1.5
-
-
-class ProjectFileError(StimStudioError):
-    """A project file that is missing, damaged, or of an unknown format."""
-
-
-def default_state() -> dict:
-    return {
-        # file paths in the library panel
-        "library": [],
-        # the file shown in the View page
-        "current": None,
-        # working patches at model resolution in [-1, 1]: {"image", "source", "resolution"}
-        "texture": None,
-        "template": None,
-        # the texture mask on the texture patch: {"polygon": [[x, y], ...] | "array", "feather"}
-        "mask": None,
-        "placement": {"dx": 0.0, "dy": 0.0, "scale": 1.0, "angle": 0.0},
-        # the last generate run: images/metrics/latents per method, loss history
-        "result": None,
-        # named latents: {"id", "name", "wplus", "source", "model_sha256", "thumb"}
-        "anchors": [],
-        "path": {
-            "anchors": [],  # anchor ids in path order
-            "frames": 30,
-            "loop": False,
-            "method": "lerp",
-            "spacing": "perceptual",  # even steps by default (issue 16: fast enough now)
-            "fps": 12,
-        },
-        # computed frames of the path (positions, distances, thumbnails); not undoable
-        "path_frames": None,
-        "generator": {
-            "seed": 0.0,
-            "psi": 1.0,
-            "cutoff": None,
-            "noise_mode": "const",
-            "sources": [],  # anchor ids beside the seed
-            "mixing": None,  # per layer: index of the source (0 = seed)
-        },
-        "view": {"mask_opacity": 0.45},
-    }
 
 
 # Keys whose changes are view settings or caches: saved, but not on the undo stack.
@@ -180,11 +135,9 @@ class Project(QObject):
         return next((a for a in self.state["anchors"] if a["id"] == anchor_id), None)
 
     def new_anchor_id(self) -> str:
-        used = {a["id"] for a in self.state["anchors"]}
-        i = len(used) + 1
-        while f"a{i}" in used:
-            i += 1
-        return f"a{i}"
+        from stimstudio.core.project import new_anchor_id
+
+        return new_anchor_id(a["id"] for a in self.state["anchors"])
 
     def unique_anchor_name(self, base: str) -> str:
         names = {a["name"] for a in self.state["anchors"]}
@@ -230,94 +183,30 @@ class Project(QObject):
         return meta
 
 
-# -- file format -----------------------------------------------------------------------------
-
-
-def _encode(obj, arrays: dict):
-    if isinstance(obj, np.ndarray):
-        name = f"a{len(arrays):04d}"
-        arrays[name] = obj
-        return {"__array__": name}
-    if isinstance(obj, dict):
-        return {str(k): _encode(v, arrays) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_encode(v, arrays) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    raise TypeError(f"cannot store {type(obj).__name__} in a project")
-
-
-def _decode(obj, arrays):
-    if isinstance(obj, dict):
-        if set(obj) == {"__array__"}:
-            return arrays[obj["__array__"]]
-        return {k: _decode(v, arrays) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_decode(v, arrays) for v in obj]
-    return obj
-
-
-def project_bytes(state: dict, model_info: dict, original: Path | None = None) -> bytes:
-    from stimstudio import __version__ as version
-
-    arrays: dict[str, np.ndarray] = {}
-    doc = {
-        "format": FORMAT,
-        "app_version": version,
-        "saved": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "model": model_info,
-        "original_path": str(original) if original else None,
-        "state": _encode(state, arrays),
-    }
-    abuf = io.BytesIO()
-    np.savez_compressed(abuf, **arrays)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("project.json", json.dumps(doc, indent=1))
-        z.writestr("arrays.npz", abuf.getvalue())
-    return out.getvalue()
+# -- the file, through core.project ----------------------------------------------------------
 
 
 def write_project(path: Path, state: dict, model_info: dict, original: Path | None = None):
-    from stimstudio.core.model import atomic_write_bytes
+    """Save the app's state as core records with core's `save_project` (atomic)."""
+    from stimstudio.core.project import Project as CoreProject
+    from stimstudio.core.project import save_project
 
+    project = CoreProject.from_state(state, model=model_info)
+    project.original_path = str(original) if original else None
     path = Path(path)
     if not path.parent.is_dir():
         raise ProjectFileError(f"folder does not exist: {path.parent}")
-    try:
-        atomic_write_bytes(path, project_bytes(state, model_info, original))
-    except OSError as exc:
-        raise ProjectFileError(f"could not write {path.name}: {exc.strerror or exc}") from exc
+    return save_project(project, path)
 
 
 def read_project(path: str | Path) -> tuple[dict, dict]:
-    """(state, meta) from a .stimproj file; a damaged file is one clear error."""
-    path = Path(path)
-    if not path.is_file():
-        raise ProjectFileError(f"project file not found: {path}")
-    try:
-        with zipfile.ZipFile(path) as z:
-            doc = json.loads(z.read("project.json"))
-            with np.load(io.BytesIO(z.read("arrays.npz")), allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ProjectFileError(f"{path.name} is not a readable StimStudio project: {exc}") from exc
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ProjectFileError(
-            f"{path.name} has an unknown project format {doc.get('format')!r}"
-            if isinstance(doc, dict)
-            else f"{path.name} is not a StimStudio project"
-        )
-    try:
-        state = _decode(doc.get("state", {}), arrays)
-    except KeyError as exc:
-        raise ProjectFileError(f"{path.name} refers to a missing array {exc}") from exc
-    meta = {k: v for k, v in doc.items() if k != "state"}
-    return state, meta
+    """(state, meta) of a .stimproj through core's `load_project`; a damaged file is one
+    clear error. meta holds the model the project was made with and its original path."""
+    from stimstudio.core.project import load_project
+
+    project = load_project(path)
+    meta = {"format": FORMAT, "model": project.model, "original_path": project.original_path}
+    return project.to_state(), meta
 
 
 # -- autosave and crash recovery -------------------------------------------------------------
@@ -359,7 +248,7 @@ class Recovery:
         return self.autosave_path
 
     def claim(self) -> None:
-        from stimstudio.core.model import atomic_write_bytes
+        from stimstudio.core.atomic import atomic_write_bytes
 
         info = {"pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
         atomic_write_bytes(self.lock_path, json.dumps(info).encode())
