@@ -137,6 +137,30 @@ def test_a_lasso_that_no_longer_fits_its_texture_still_opens(tmp_path):
     np.testing.assert_array_equal(p.to_state()["mask"]["polygon"], state["mask"]["polygon"])
 
 
+def test_panels_get_core_records_one_at_a_time():
+    """The conversions the app's pages use: a new lasso off the patch is refused (strict), a
+    path keeps only the ids still kept, the placement fills missing keys."""
+    from stimstudio.core.errors import MaskError
+    from stimstudio.core.project import (
+        anchor_from_record,
+        continuum_from_record,
+        mask_from_record,
+        placement_from_record,
+    )
+
+    state = _stored_state(V1)
+    off = {"polygon": [[100, 100], [120, 100], [120, 120]], "feather": 1.0}
+    with pytest.raises(MaskError):
+        mask_from_record(off, (32, 32), strict=True)
+    assert mask_from_record(state["mask"], (32, 32), strict=True).binary.sum() == 169
+    kept = {a["id"]: anchor_from_record(a) for a in state["anchors"][:2]}
+    c = continuum_from_record(state["path"], kept)
+    assert [a.name for a in c.anchors] == ["Seed 1", "Seed 2"] and c.frames == 7
+    assert placement_from_record({"dx": 3}) == Placement(3.0, 0.0, 1.0, 0.0)
+    with pytest.raises(ProjectFileError, match="the path has no 'frames' setting"):
+        continuum_from_record({"anchors": []}, kept)
+
+
 def _zip(path: Path, parts: dict) -> Path:
     with zipfile.ZipFile(path, "w") as z:
         for name, data in parts.items():

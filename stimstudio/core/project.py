@@ -162,22 +162,13 @@ class Project:
                     full[k].update(v)
                 else:
                     full[k] = v
-        Continuum = _records()[3]
         texture = _patch(full["texture"], "texture")
         anchors, images = _anchors(full["anchors"])
-        p = _record(full["path"], "path")
-        ids = _list(p.get("anchors"), "path anchors")
+        continuum = continuum_from_record(full["path"], anchors)
         try:
-            continuum = Continuum(
-                [anchors[i] for i in ids if i in anchors],
-                frames=int(p["frames"]),
-                loop=bool(p["loop"]),
-                method=str(p["method"]),
-                spacing=str(p["spacing"]),
-            )
-            fps = float(p.get("fps", DEFAULT_PATH["fps"]))
-        except (TypeError, ValueError, KeyError) as exc:
-            raise ProjectFileError(f"the path settings are damaged: {exc}") from None
+            fps = float(full["path"].get("fps", DEFAULT_PATH["fps"]))
+        except (TypeError, ValueError) as exc:
+            raise ProjectFileError(f"the path's fps is damaged: {exc}") from None
         mrec = full["mask"]
         return cls(
             texture=texture,
@@ -277,11 +268,35 @@ def placement_from_record(d: dict) -> Placement:
         raise ProjectFileError(f"the placement is damaged: {exc}") from None
 
 
-def mask_from_record(rec: dict, texture: Patch | np.ndarray | tuple | None) -> Mask:
+def continuum_from_record(path: dict, anchors: dict[str, Anchor]) -> Continuum:
+    """The state's path record ({anchors: ids, frames, loop, method, spacing}) as a core
+    `Continuum` through the kept `anchors` (id -> Anchor); ids no longer kept are skipped.
+    Not validated: a continuum being designed may have fewer than 2 anchors."""
+    Continuum = _records()[3]
+    p = _record(path, "path")
+    ids = _list(p.get("anchors"), "path anchors")
+    try:
+        return Continuum(
+            [anchors[i] for i in ids if i in anchors],
+            frames=int(p["frames"]),
+            loop=bool(p["loop"]),
+            method=str(p["method"]),
+            spacing=str(p["spacing"]),
+        )
+    except KeyError as exc:
+        raise ProjectFileError(f"the path has no {exc} setting") from None
+    except (TypeError, ValueError) as exc:
+        raise ProjectFileError(f"the path settings are damaged: {exc}") from None
+
+
+def mask_from_record(
+    rec: dict, texture: Patch | np.ndarray | tuple | None, strict: bool = False
+) -> Mask:
     """The state's mask record as a core `Mask` on the texture patch.
 
     A lasso keeps its polygon; its pixels are filled on the texture's grid. A polygon that no
-    longer fits the texture (a patch cut again at another size) gives an empty mask with the
+    longer fits the texture (a patch cut again at another size) raises MaskError when
+    `strict` (the mask page checking a new lasso); otherwise it gives an empty mask with the
     polygon kept, so the file still opens and compose says the mask is empty.
     """
     Mask = _records()[0]
@@ -311,6 +326,8 @@ def mask_from_record(rec: dict, texture: Patch | np.ndarray | tuple | None) -> M
         try:
             return Mask.from_polygon(pts, shape, feather)
         except StimStudioError:
+            if strict:
+                raise
             return Mask(np.zeros(shape, bool), feather, pts)
     arr = rec.get("array")
     if not isinstance(arr, np.ndarray) or arr.ndim != 2:
