@@ -12,29 +12,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stimstudio.cli.main import main
 from stimstudio.core.export import ExportSettings, export_sequence
 from stimstudio.core.interpolate import Anchor, Continuum
 from stimstudio.core.latent import Latent
 from stimstudio.core.model import load_model
 from stimstudio.core.project import Project, load_project, save_project
+from tests.test_export_cli import _run, one_line_error
 from tests.test_project import V1, _stored_state
-
-
-def _run(capsys, *argv):
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def one_line_error(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("stimstudio: error: "), err
-    return lines[0]
 
 
 @pytest.fixture
 def weights(tmp_path, tiny_weights):
+    """A private copy of the tiny model with its card (the CLI loads it by path)."""
     dst = tmp_path / "w" / "tiny.safetensors"
     dst.parent.mkdir()
     shutil.copy(tiny_weights, dst)

@@ -90,6 +90,19 @@ def default_state() -> dict:
     }
 
 
+def complete_state(state: dict) -> dict:
+    """`state` over the new-project defaults: missing keys (and missing settings inside a
+    record such as `path`) take the default, unknown keys are dropped."""
+    full = default_state()
+    for k, v in state.items():
+        if k in full:
+            if isinstance(full[k], dict) and isinstance(v, dict):
+                full[k].update(v)
+            else:
+                full[k] = v
+    return full
+
+
 # -- records -----------------------------------------------------------------------------------
 
 
@@ -155,13 +168,7 @@ class Project:
         """The app's state dict (gui/project.py) as records; missing keys take the defaults.
 
         Raises ProjectFileError naming the key whose value is not what the app writes."""
-        full = default_state()
-        for k, v in state.items():
-            if k in full:
-                if isinstance(full[k], dict) and isinstance(v, dict):
-                    full[k].update(v)
-                else:
-                    full[k] = v
+        full = complete_state(state)
         texture = _patch(full["texture"], "texture")
         anchors, images = _anchors(full["anchors"])
         continuum = continuum_from_record(full["path"], anchors)

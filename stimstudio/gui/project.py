@@ -24,7 +24,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from stimstudio.core.errors import ProjectFileError
-from stimstudio.core.project import FORMAT, SUFFIX, default_state
+from stimstudio.core.project import FORMAT, SUFFIX, complete_state, default_state
 
 from .prefs import config_dir
 
@@ -152,15 +152,8 @@ class Project(QObject):
 
     def replace_state(self, state: dict, path: Path | None) -> None:
         """Open / new / restore: a fresh state and an empty undo stack."""
-        full = default_state()
-        for k, v in state.items():
-            if k in full:
-                if isinstance(full[k], dict) and isinstance(v, dict):
-                    full[k].update(v)
-                else:
-                    full[k] = v
         self.undo.clear()
-        self.state = full
+        self.state = complete_state(state)
         self.path = Path(path) if path else None
         self._view_dirty = False
         self.undo.setClean()
