@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
+from ..core.atomic import atomic_write_bytes
 from .common import UserError, add_common, emit
 
 
@@ -33,6 +35,7 @@ def _suite():
         raise UserError("benchmarks/ not found: run `stimstudio bench` from a source checkout")
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
+    # importable only once the checkout is on sys.path (and they import torch)
     import benchmarks.report as report
     import benchmarks.suite as suite
 
@@ -42,8 +45,6 @@ def _suite():
 def cmd_bench(args) -> int:
     root, suite, report = _suite()
     if args.from_json:
-        import json
-
         try:
             res = json.loads(Path(args.from_json).read_text())
         except (OSError, ValueError) as exc:
@@ -63,8 +64,6 @@ def cmd_bench(args) -> int:
     if args.note:
         res["note"] = args.note
     out = Path(args.out)
-    from ..core.model import atomic_write_bytes
-
     md = report.markdown(res, root / "benchmarks" / "figures")
     atomic_write_bytes(out, md.encode())
     suite.save_json(res, out.with_suffix(".json"))

@@ -16,7 +16,7 @@ def progress_enabled(args) -> bool:
 
 
 def tqdm_bar(args, **kwargs):
-    from tqdm import tqdm
+    from tqdm import tqdm  # ~0.2 s: every command line (--help too) imports this module
 
     return tqdm(disable=not progress_enabled(args), file=sys.stderr, dynamic_ncols=True, **kwargs)
 
@@ -49,7 +49,7 @@ def add_model_options(p) -> None:
 
 def load_model_for(args):
     """The model and compute settings every model verb uses (--weights, --device, --precision)."""
-    from ..core.device import pick_compute
+    from ..core.device import pick_compute  # torch: only the model verbs pay for it
     from ..core.model import load_model
 
     compute = pick_compute(args.device, args.precision)

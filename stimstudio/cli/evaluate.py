@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
-from .common import UserError, add_common, add_model_options, emit, refuse_existing, tqdm_bar
+# All at the top: `register` needs train.evaluate's settings for its defaults, so this module
+# is imported with torch whenever it is imported at all (only for `evaluate-model`).
+from ..core.device import Compute
+from ..core.model import default_weights_path
+from ..train.evaluate import (
+    SECTIONS,
+    EvalSettings,
+    compare_with_card,
+    evaluate_model,
+    section_settings,
+    settings_from_card,
+    update_card,
+    write_png,
+)
+from .common import (
+    UserError,
+    add_common,
+    add_model_options,
+    emit,
+    load_model_for,
+    refuse_existing,
+    tqdm_bar,
+)
 
 
 def register(sub) -> None:
-    from ..train.evaluate import SECTIONS, EvalSettings
-
     d = EvalSettings()
     p = sub.add_parser(
         "evaluate-model",
@@ -86,8 +107,6 @@ def _sections(args) -> tuple[str, ...] | None:
 
 
 def settings_from_args(args):
-    from ..train.evaluate import SECTIONS, EvalSettings
-
     over = {"sections": _sections(args) or SECTIONS}
     for name in SIZE_OPTIONS:
         v = getattr(args, name)
@@ -103,10 +122,6 @@ def settings_from_args(args):
 def cmd_evaluate(args) -> int:
     if args.check_card:
         return cmd_check_card(args)
-    from ..core.model import default_weights_path
-    from ..train.evaluate import evaluate_model, update_card, write_png
-    from .common import load_model_for
-
     grid_path = Path(args.grid) if args.grid else None
     if grid_path is not None:
         if grid_path.suffix.lower() != ".png":
@@ -171,17 +186,6 @@ def _progress_bars(args):
 
 def cmd_check_card(args) -> int:
     """Re-run the card's own measurements and say whether they come out the same."""
-    import json
-
-    from ..core.device import Compute
-    from ..train.evaluate import (
-        compare_with_card,
-        evaluate_model,
-        section_settings,
-        settings_from_card,
-    )
-    from .common import load_model_for
-
     for flag, bad in (("--quick", args.quick), ("--update-card", args.update_card)):
         if bad:
             raise UserError(f"--check-card re-measures the card's numbers; leave out {flag}")

@@ -111,6 +111,7 @@ def _analyze_args(a) -> None:
 
 
 def cmd_build(args) -> int:
+    # core.judgements imports numpy (~0.3 s here): imported by the command, not by --help
     from ..core.judgements import build_session, list_images, save_session
     from ..core.judgements import write_psychopy_conditions as write_conditions
 
@@ -165,6 +166,7 @@ def cmd_build(args) -> int:
 
 
 def cmd_analyze(args) -> int:
+    # numpy (and matplotlib for --figure): imported by the command, not by --help
     from ..core.judgements import analyze, format_table, read_results, write_roc_figure
 
     if not (100 <= args.bootstrap <= 1_000_000):

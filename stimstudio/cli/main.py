@@ -14,6 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from .. import __version__
 from ..core.errors import StimStudioError
 from .common import UserError
 
@@ -110,8 +111,6 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         description="Realistic, controllable mammogram stimuli. Without a verb, `stimstudio` "
         "opens the app.",
     )
-    from .. import __version__
-
     parser.add_argument("--version", action="version", version=f"stimstudio {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     verb = _verb_of(argv)

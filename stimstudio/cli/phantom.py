@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..core.atomic import atomic_write_bytes
 from .common import UserError, add_common, emit, refuse_existing, tqdm_bar
 
 MASS_CHOICES = ("none", "circumscribed", "lobulated", "spiculated", "random")
@@ -46,10 +47,11 @@ def register(sub) -> None:
 
 
 def cmd_phantom(args) -> int:
+    # cv2 and numpy (~1 s together here): imported by the command, not by `phantom --help`
     import cv2
     import numpy as np
 
-    from ..core.model import atomic_write_bytes
+    from ..core.jsonable import dumps_strict
     from ..train.phantoms import MASS_KINDS, MassSpec, make_phantom, to_uint
 
     h, w = _size(args.size)
@@ -120,8 +122,6 @@ def cmd_phantom(args) -> int:
         "dense": "bright",
         "items": items,
     }
-    from ..core.jsonable import dumps_strict
-
     _write(atomic_write_bytes, manifest_path, (dumps_strict(manifest, indent=2) + "\n").encode())
     result = {"out": str(out), "count": len(items), "manifest": str(manifest_path), **manifest}
     text = (

@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..core.atomic import atomic_write_bytes
+from ..core.errors import ExportError
 from .common import UserError, add_common, emit, refuse_existing
 
 if TYPE_CHECKING:
@@ -57,7 +59,7 @@ def _reader_options(p) -> None:
 
 
 def _read(args):
-    from ..core.readers import read_mammogram
+    from ..core.readers import read_mammogram  # numpy, cv2: not for `info --help`
 
     opts: dict = {}
     if args.frame is not None:
@@ -154,7 +156,7 @@ def _counts(d: dict | None) -> str:
 
 
 def cmd_info_table(args) -> int:
-    from ..core.readers.tables import summarize_table
+    from ..core.readers.tables import summarize_table  # numpy: not for `info --help`
 
     t = summarize_table(args.file)
     lines = [f"file:        {t['file']}", f"table:       {t['table']}"]
@@ -190,7 +192,7 @@ def cmd_info_table(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from ..core.readers.tables import is_table
+    from ..core.readers.tables import is_table  # numpy: not for `info --help`
 
     if is_table(args.file):
         return cmd_info_table(args)
@@ -247,9 +249,7 @@ def _safe(s: str) -> str:
 
 
 def _encode(img: np.ndarray, suffix: str) -> bytes:
-    import cv2
-
-    from ..core.errors import ExportError
+    import cv2  # ~0.6 s here: not for `convert --help`
 
     ok, buf = cv2.imencode(".tiff" if suffix == ".tif" else suffix, img)
     if not ok:
@@ -258,10 +258,7 @@ def _encode(img: np.ndarray, suffix: str) -> bytes:
 
 
 def cmd_convert(args) -> int:
-    import numpy as np
-
-    from ..core.atomic import atomic_write_bytes
-    from ..core.errors import ExportError
+    import numpy as np  # not for `convert --help`
 
     out = Path(args.out)
     suffix = out.suffix.lower()

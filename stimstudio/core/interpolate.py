@@ -29,6 +29,7 @@ import torch
 
 from .device import Compute
 from .errors import OptionError
+from .invert import perceptual_for, synthesize
 from .latent import Latent
 from .model import Model
 
@@ -201,8 +202,6 @@ class Renderer:
     """G(w+) -> image, and images -> a feature vector for distances; batched, no grad."""
 
     def __init__(self, model: Model, compute: Compute | None = None, metric: str = "perceptual"):
-        from .invert import perceptual_for
-
         self.model = model
         self.compute = compute
         self.metric = metric
@@ -210,8 +209,6 @@ class Renderer:
 
     @torch.no_grad()
     def images(self, wplus: np.ndarray, batch: int = 16) -> np.ndarray:
-        from .invert import synthesize
-
         out = [
             synthesize(self.model, wplus[i : i + batch], self.compute)
             for i in range(0, len(wplus), batch)
@@ -608,8 +605,6 @@ def iter_frames(
     continuum: Continuum, positions: np.ndarray, model: Model, compute=None
 ) -> Iterator[Frame]:
     """Render frames one at a time (export, scrubbing): cancellable between frames."""
-    from .invert import synthesize
-
     for i, s in enumerate(positions):
         seg = min(int(np.floor(s)), continuum.segments - 1)
         w = latent_at(continuum, s)
