@@ -5,7 +5,11 @@ loss, lazy R1) and "projected" (frozen EfficientNet-Lite0 features, random mixin
 discriminators, hinge loss, no R1; see core/nets/projected.py for why). Common to both: EMA
 generator, style-mixing regularisation, DiffAugment, bf16 autocast where native, resumable
 atomic state, a divergence guard that rolls back to the last good state, sample grids and a
-JSONL metrics log. Gradients are averaged across torchrun ranks
+JSONL metrics log. Optional training on crops (`crop`, `full_every`): most steps
+show G and D random `crop`-px windows (a quarter of the pixels at half the size, so each step
+costs a fraction of a whole-patch step), every `full_every`-th step whole patches, so breast
+edges and density gradients are still learned; see core/nets/generator.py for how G renders a
+crop. Gradients are averaged across torchrun ranks
 the way stylegan2-ada-pytorch does it (one flat all-reduce per step), which also covers the
 lazy R1 pass that DDP's hooks cannot.
 """
@@ -74,6 +78,9 @@ class GanConfig:
     # extra snapshots every N minutes of CPU time (equal-CPU-time comparisons; 0 = off);
     # each keeps its model file as model-gan-cpuNNNNmin.safetensors
     snapshot_cpu_minutes: float = 0.0
+    # training on crops: crop size in px (0 = off), and every N-th step on whole patches
+    crop: int = 0
+    full_every: int = 4
     extra: dict = field(default_factory=dict)
 
     def generator_config(self) -> GeneratorConfig:
@@ -110,6 +117,44 @@ ARCH_KEYS = (
     "discriminator",
 )
 DISCRIMINATORS = ("stylegan2", "projected")
+CROP_KEYS = ("crop", "full_every")
+
+
+def random_crops(x: torch.Tensor, size: int, rng: np.random.Generator) -> torch.Tensor:
+    """One random `size`-px window of each image in `x` [N, C, H, W]."""
+    n, _, h, w = x.shape
+    top = rng.integers(0, h - size + 1, n)
+    left = rng.integers(0, w - size + 1, n)
+    return torch.stack(
+        [x[i, :, t : t + size, s : s + size] for i, (t, s) in enumerate(zip(top, left))]
+    )
+
+
+def check_crop(cfg: GanConfig, min_input: int | None) -> None:
+    """One clear message for crop settings that cannot train (before anything is written)."""
+    if not cfg.crop:
+        return
+    c, res = cfg.crop, cfg.resolution
+    if c < 0 or c & (c - 1) or c >= res:
+        raise OptionError(
+            f"--crop must be a power of two smaller than the {res}-px patches (0 = off), not {c}"
+        )
+    if cfg.discriminator != "projected":
+        raise OptionError(
+            "--crop needs --discriminator projected (the stylegan2 discriminator ends in a "
+            "fixed-size layer and judges whole patches only)"
+        )
+    if min_input is not None and c < min_input:
+        raise OptionError(
+            f"--crop {c} is too small: the projected discriminator's deepest scale needs "
+            f"at least {min_input} px"
+        )
+    if c * 4 < res:
+        raise OptionError(
+            f"--crop {c} is too small: the generator renders crops of {res // 4} px or more"
+        )
+    if cfg.full_every < 1:
+        raise OptionError(f"--full-every must be 1 or more, not {cfg.full_every}")
 
 
 def lazy_factor(interval: int) -> float:
@@ -196,6 +241,7 @@ class GanTrainer:
                 self.P = ProjectedDiscriminator(ProjectedConfig(resolution=cfg.resolution))
             self.P.to(self.device).train()
             self.P.discs.requires_grad_(True)
+        check_crop(cfg, None if self.P is None else self.P.min_input)
         self.disc = self.P if self.projected else self.D  # the one this run trains
         self.disc_learns = self.P.discs if self.projected else self.D  # its trainable part
         self.G.train().requires_grad_(True)
@@ -216,6 +262,7 @@ class GanTrainer:
         self.rng = np.random.default_rng(cfg.seed + 1000 * self.dist.rank)
         self.rollbacks = 0
         self.fixed_z = torch.randn(32, cfg.z_dim, generator=torch.Generator().manual_seed(123))
+        self.crop_note = ""  # set by load() when the state had other crop settings
 
     # -- state ------------------------------------------------------------------------------
     def state(self) -> dict:
@@ -247,6 +294,13 @@ class GanTrainer:
                 f"the resume state was trained with {k}={old[k]}, this run asks for "
                 f"{k}={getattr(self.cfg, k)}; use the same configuration or a new --run-dir"
             )
+        was = {k: old.get(k, GanConfig.__dataclass_fields__[k].default) for k in CROP_KEYS}
+        now = {k: getattr(self.cfg, k) for k in CROP_KEYS}
+        if (was["crop"] or now["crop"]) and was != now:
+            self.crop_note = (
+                f"; the state was trained with {_crop_words(was)}, this run continues with "
+                f"{_crop_words(now)}"
+            )
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
         if self.P is not None:
@@ -269,6 +323,7 @@ class GanTrainer:
             state = load_state(self.state_path)
             self.load(state)
             msg = f"resumed from {state['loaded_from']} at {self.nimg / 1000:.1f} kimg"
+            msg += self.crop_note
             if state.get("unreadable"):
                 msg += f" ({state['unreadable']}; the state before it was used)"
         elif weights:
@@ -301,13 +356,22 @@ class GanTrainer:
         return msg
 
     # -- one step ---------------------------------------------------------------------------
-    def _d_step(self, real: torch.Tensor, do_r1: bool) -> tuple[float, float | None]:
+    def _crop_this_step(self) -> int | None:
+        """The crop size of this step, or None on a whole-patch step (every full_every-th)."""
+        if not self.cfg.crop or self.step % self.cfg.full_every == 0:
+            return None
+        return self.cfg.crop
+
+    def _d_step(
+        self, real: torch.Tensor, do_r1: bool, crop: int | None = None
+    ) -> tuple[float, float | None]:
         cfg, G, D = self.cfg, self.G, self.disc
         z = torch.randn(real.shape[0], cfg.z_dim, device=self.device)
         self.opt_d.zero_grad(set_to_none=True)
         with self.compute.autocast():
             with torch.no_grad():
-                fake = G.synthesize(_ws_with_mixing(G, z, cfg.style_mixing), noise_mode="random")
+                ws = _ws_with_mixing(G, z, cfg.style_mixing)
+                fake = G.synthesize(ws, noise_mode="random", crop=crop)
             logits_fake = D(diff_augment(fake.float(), cfg.augment))
             logits_real = D(diff_augment(real, cfg.augment))
         if self.projected:
@@ -328,7 +392,7 @@ class GanTrainer:
         self.opt_d.step()
         return float(loss.detach()), r1_val
 
-    def _g_step(self, batch: int) -> float:
+    def _g_step(self, batch: int, crop: int | None = None) -> float:
         cfg, G, D = self.cfg, self.G, self.disc
         trained = self.disc_learns
         z = torch.randn(batch, cfg.z_dim, device=self.device)
@@ -336,7 +400,7 @@ class GanTrainer:
         trained.requires_grad_(False)
         with self.compute.autocast():
             ws = _ws_with_mixing(G, z, cfg.style_mixing)
-            fake = G.synthesize(ws, noise_mode="random")
+            fake = G.synthesize(ws, noise_mode="random", crop=crop)
             logits = D(diff_augment(fake.float(), cfg.augment))
         if self.projected:
             loss = hinge_g_loss(logits.float())
@@ -397,6 +461,8 @@ class GanTrainer:
             discriminator=self.cfg.discriminator,
             phase="gan",
         )
+        if self.cfg.crop:
+            card.update(crop=self.cfg.crop, full_every=self.cfg.full_every)
         model.save(self.run_dir / "model-gan.safetensors", **card)
         if cpu_minutes is not None:
             tag = (
@@ -425,9 +491,12 @@ class GanTrainer:
                 break
             t0, c0 = time.perf_counter(), time.process_time()
             real = next(batches).to(self.device)
+            crop = self._crop_this_step()
+            if crop:
+                real = random_crops(real, crop, self.rng)
             do_r1 = cfg.r1_interval > 0 and self.step % cfg.r1_interval == 0
-            loss_d, r1 = self._d_step(real, do_r1)
-            loss_g = self._g_step(cfg.batch)
+            loss_d, r1 = self._d_step(real, do_r1, crop)
+            loss_g = self._g_step(cfg.batch, crop)
             bad = (
                 not all(math.isfinite(v) for v in (loss_d, loss_g))
                 or max(abs(loss_d), abs(loss_g)) > cfg.divergence_limit
@@ -486,3 +555,9 @@ class GanTrainer:
             {"event": "rollback", "loss_d": loss_d, "loss_g": loss_g, "kimg": self.nimg / 1000}
         )
         return f"rollback to {self.nimg / 1000:.1f} kimg after loss D {loss_d:.3g}, G {loss_g:.3g}"
+
+
+def _crop_words(settings: dict) -> str:
+    if not settings["crop"]:
+        return "no crops"
+    return f"--crop {settings['crop']} --full-every {settings['full_every']}"

@@ -4,6 +4,14 @@ The layout follows NVlabs stylegan2-ada-pytorch (skip architecture, one w per mo
 and one for each toRGB, which it shares with the next block's first conv), sized by
 `channel_base / resolution` capped at `channel_max`. Output is one grayscale channel in
 [-1, 1] (not clamped: callers clamp for display).
+
+Crops (training on crops, `stimstudio train gan --crop`): mammographic parenchyma is close to
+a stationary texture and the synthesis network is fully convolutional, so it can learn from
+crops (a quarter of the area at half the size) and still render whole patches. Its only input
+that does not extend in space is the learned 4x4 constant; for a crop it is read as one period
+of a periodic field (Jetchev et al.'s spatial GANs use a spatial input the same way) and each
+sample takes a window of that field at a random offset, with noise maps of the crop's size. A
+render without a crop takes the constant whole, exactly as before.
 """
 
 from __future__ import annotations
@@ -62,6 +70,17 @@ class MappingNetwork(nn.Module):
         return x
 
 
+def tiled_window(const: torch.Tensor, size: int, offsets: torch.Tensor) -> torch.Tensor:
+    """Windows of `size` x `size` from `const` [C, H, W] tiled periodically, one per row of
+    `offsets` [N, 2] (top, left; taken modulo H, W) -> [N, C, size, size]."""
+    h, w = const.shape[1:]
+    steps = torch.arange(size, device=const.device)
+    rows = (offsets[:, :1].to(const.device) + steps) % h  # [N, size]
+    cols = (offsets[:, 1:].to(const.device) + steps) % w
+    out = const[:, rows[:, :, None], cols[:, None, :]]  # [C, N, size, size]
+    return out.permute(1, 0, 2, 3)
+
+
 class SynthesisBlock(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, w_dim: int, resolution: int, img_ch: int, fused):
         super().__init__()
@@ -76,9 +95,11 @@ class SynthesisBlock(nn.Module):
         self.togray = ToGray(out_ch, w_dim, img_ch, fused=fused)
         self.num_conv = 1 if in_ch == 0 else 2
 
-    def forward(self, x, img, ws, noise_mode: str, noise_gain: float):
+    def forward(self, x, img, ws, noise_mode: str, noise_gain: float, window=None):
         i = 0
-        if self.const is not None:
+        if self.const is not None and window is not None:
+            x = tiled_window(self.const.to(ws.dtype), *window)
+        elif self.const is not None:
             x = self.const.to(ws.dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
         else:
             x = self.conv0(x, ws[:, 0], noise_mode, noise_gain)
@@ -112,14 +133,42 @@ class SynthesisNetwork(nn.Module):
             out += [block.resolution] * block.num_conv
         return out + [self.resolutions[-1]]
 
-    def forward(self, ws: torch.Tensor, noise_mode: str = "const", noise_gain: float = 1.0):
+    def crop_window(self, crop: int) -> int:
+        """Side of the constant's window that renders a `crop`-px output; ValueError when the
+        crop is not a power of two between a constant's pixel and the whole output."""
+        res = self.resolutions[-1]
+        first = self.resolutions[0]
+        ok = crop > 0 and crop & (crop - 1) == 0 and crop <= res and crop * first >= res
+        if not ok:
+            raise ValueError(
+                f"a crop must be a power of two from {res // first} to {res} px, not {crop}"
+            )
+        return crop * first // res
+
+    def forward(
+        self,
+        ws: torch.Tensor,
+        noise_mode: str = "const",
+        noise_gain: float = 1.0,
+        crop: int | None = None,
+        offsets: torch.Tensor | None = None,
+    ):
         x = img = None
+        window = None
+        if crop:
+            if noise_mode == "const":
+                raise ValueError("a crop has no constant noise maps: use noise_mode random/none")
+            size = self.crop_window(crop)
+            if offsets is None:  # a random window of the periodic constant per sample
+                offsets = torch.randint(0, self.resolutions[0], (ws.shape[0], 2))
+            window = (size, offsets)
         w_idx = 0
         for block in self.blocks:
             x, img = block(
-                x, img, ws[:, w_idx : w_idx + block.num_conv + 1], noise_mode, noise_gain
+                x, img, ws[:, w_idx : w_idx + block.num_conv + 1], noise_mode, noise_gain, window
             )
             w_idx += block.num_conv
+            window = None  # only the first block reads the constant
         return img
 
 
@@ -153,9 +202,18 @@ class Generator(nn.Module):
         return w
 
     def synthesize(
-        self, ws: torch.Tensor, noise_mode: str = "const", noise_gain: float = 1.0
+        self,
+        ws: torch.Tensor,
+        noise_mode: str = "const",
+        noise_gain: float = 1.0,
+        crop: int | None = None,
+        offsets: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        return self.synthesis(ws, noise_mode=noise_mode, noise_gain=noise_gain)
+        """W+ -> image; `crop` (px) renders a crop from windows of the tiled constant at
+        `offsets` [N, 2] (default: random), with the same weights (training on crops)."""
+        return self.synthesis(
+            ws, noise_mode=noise_mode, noise_gain=noise_gain, crop=crop, offsets=offsets
+        )
 
     def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "const"):
         return self.synthesize(self.map(z, truncation_psi), noise_mode=noise_mode)

