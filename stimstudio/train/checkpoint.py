@@ -2,15 +2,18 @@
 
 `runs/<name>/state.pt` holds networks, optimizers, augmentation policy, counters and RNG
 states; `state-prev.pt` is the one before. A diverged run never overwrites a good state: the
-caller checks losses before saving.
+trainers check their losses before saving, and both follow one policy (`DivergenceGuard`):
+roll back to the last good state and take another random path from there, at most three times.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import random
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +85,61 @@ def load_state(path: str | Path) -> dict:
             state["unreadable"] = f"{path.name}: {str(exc).splitlines()[0] if str(exc) else exc}"
             return state
         raise CheckpointError(f"training state {path} is unreadable: {exc}") from exc
+
+
+def has_state(path: str | Path) -> bool:
+    """Whether `load_state(path)` has a state to read (state.pt or the one before it)."""
+    path = Path(path)
+    return path.exists() or path.with_name(path.stem + "-prev" + path.suffix).exists()
+
+
+def diverged(losses: Mapping[str, float], limit: float) -> bool:
+    """A loss that is not finite, or larger than `limit` in size."""
+    return not all(math.isfinite(v) and abs(v) <= limit for v in losses.values())
+
+
+class DivergenceGuard:
+    """The trainers' one divergence policy: roll back, reseed, give up after `max_rollbacks`.
+
+    A run whose losses blow up is not stopped at once (a single bad batch or an unlucky
+    random draw would end a day's run): its networks, optimizers and counters go back to the
+    last good state on disk, torch is reseeded so the run takes another random path from there
+    (and `rng`, a numpy Generator the trainer draws batches from, when given), and training
+    goes on. Only when that happens more than `max_rollbacks` times, or no state was saved yet,
+    does the run end, with one message that says what to change (`advice`).
+    """
+
+    def __init__(
+        self, state_path: str | Path, seed: int, advice: str, max_rollbacks: int = 3
+    ) -> None:
+        self.state_path = Path(state_path)
+        self.seed, self.advice, self.max_rollbacks = seed, advice, max_rollbacks
+        self.rollbacks = 0
+
+    def rollback(
+        self,
+        losses: Mapping[str, float],
+        load: Callable[[dict], None],
+        step: int,
+        rng: np.random.Generator | None = None,
+        what: str = "training",
+    ) -> str:
+        """Load the last good state through `load` and reseed; the event text to report.
+
+        losses: the losses that diverged, by the name to show ("D", "G", ...); step: the step
+        counter before the rollback (part of the new seed, so each rollback draws anew).
+        Raises CheckpointError when the run should end instead.
+        """
+        self.rollbacks += 1
+        text = "loss " + ", ".join(f"{k} {v:.3g}" for k, v in losses.items())
+        if self.rollbacks > self.max_rollbacks or not has_state(self.state_path):
+            raise CheckpointError(
+                f"{what} diverged ({text}) and no good state is left to roll back to; {self.advice}"
+            )
+        state = load_state(self.state_path)
+        load(state)
+        seed = self.seed + 7919 * self.rollbacks + step  # not the same path again
+        torch.manual_seed(seed)
+        if rng is not None:
+            rng.bit_generator.state = np.random.default_rng(seed).bit_generator.state
+        return f"rollback to {state['nimg'] / 1000:.1f} kimg after {text}"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -26,7 +25,15 @@ from ..core.device import Compute
 from ..core.errors import CheckpointError, DatasetError
 from ..core.invert import perceptual_for
 from ..core.model import Model, load_model
-from .checkpoint import load_state, rng_state, save_state, set_rng_state
+from .checkpoint import (
+    DivergenceGuard,
+    diverged,
+    has_state,
+    load_state,
+    rng_state,
+    save_state,
+    set_rng_state,
+)
 from .dataset import load_patches
 from .distributed import Dist, all_reduce_grads, barrier, broadcast_module
 from .gan import _batches, save_grid
@@ -93,6 +100,10 @@ class EncoderTrainer:
         self.step, self.nimg, self.train_seconds = 0, 0, 0.0
         torch.manual_seed(cfg.seed + self.dist.rank)
         self.rng = np.random.default_rng(cfg.seed + 1000 * self.dist.rank)
+        # the GAN trainer's policy: a diverged step rolls back to the last good state
+        self.guard = DivergenceGuard(
+            self.state_path, cfg.seed + 1000 * self.dist.rank, "lower --lr or raise --r1-gamma"
+        )
         self.fixed = torch.from_numpy(
             self.patches[
                 np.random.default_rng(7).choice(len(self.patches), 8, replace=False)
@@ -117,28 +128,32 @@ class EncoderTrainer:
             "g_sha256": m.sha256,
         }
 
+    def load(self, st: dict) -> None:
+        """Networks, optimizers, counters and random state from a saved state."""
+        if st.get("g_sha256") and st["g_sha256"] != self.model.sha256:
+            raise CheckpointError(
+                f"{self.state_path} belongs to another generator than {self.cfg.weights}; "
+                "use a new --run-dir"
+            )
+        m = self.model
+        m.E.load_state_dict(st["E"])
+        m.D.load_state_dict(st["D"])
+        self.opt_e.load_state_dict(st["opt_e"])
+        self.opt_d.load_state_dict(st["opt_d"])
+        self.step, self.nimg = st["step"], st["nimg"]
+        self.train_seconds = st.get("train_seconds", 0.0)
+        if self.dist.is_main:
+            set_rng_state(st["rng"])
+            self.rng.bit_generator.state = st["np_rng"]
+
     def resume(self) -> str:
-        if not (self.state_path.exists() or self.state_path.with_name("state-prev.pt").exists()):
+        if not has_state(self.state_path):
             msg = "starting a new encoder run"
             if self.cfg.init_encoder:
                 msg += self._init_encoder(self.cfg.init_encoder)
         else:
             st = load_state(self.state_path)
-            if st.get("g_sha256") and st["g_sha256"] != self.model.sha256:
-                raise CheckpointError(
-                    f"{self.state_path} belongs to another generator than {self.cfg.weights}; "
-                    "use a new --run-dir"
-                )
-            m = self.model
-            m.E.load_state_dict(st["E"])
-            m.D.load_state_dict(st["D"])
-            self.opt_e.load_state_dict(st["opt_e"])
-            self.opt_d.load_state_dict(st["opt_d"])
-            self.step, self.nimg = st["step"], st["nimg"]
-            self.train_seconds = st.get("train_seconds", 0.0)
-            if self.dist.is_main:
-                set_rng_state(st["rng"])
-                self.rng.bit_generator.state = st["np_rng"]
+            self.load(st)
             msg = f"resumed encoder from {st['loaded_from']} at {self.nimg / 1000:.1f} kimg"
             if st.get("unreadable"):
                 msg += f" ({st['unreadable']}; the state before it was used)"
@@ -224,6 +239,14 @@ class EncoderTrainer:
             phase="encoder",
         )
 
+    def _log(self, record: dict) -> None:
+        """One line of metrics.jsonl (the main process only)."""
+        if not self.dist.is_main:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
     def train(self, stop=None) -> Iterator[EncoderProgress]:
         cfg = self.cfg
         batches = _batches(self.patches, cfg.batch, self.rng, self.dist)
@@ -235,14 +258,21 @@ class EncoderTrainer:
                 break
             t0 = time.perf_counter()
             losses = self._step(next(batches).to(self.compute.device))
-            if not all(
-                math.isfinite(losses[k]) and abs(losses[k]) < cfg.divergence_limit
-                for k in ("loss_e", "loss_d")
-            ):
-                raise CheckpointError(
-                    f"encoder training diverged ({losses}); the last good state is kept in "
-                    f"{self.state_path}"
+            watched = {"E": losses["loss_e"], "D": losses["loss_d"]}
+            if diverged(watched, cfg.divergence_limit):
+                event = self.guard.rollback(
+                    watched, self.load, self.step, self.rng, what="encoder training"
                 )
+                self._log(
+                    {
+                        "event": "rollback",
+                        "loss_e": watched["E"],
+                        "loss_d": watched["D"],
+                        "kimg": self.nimg / 1000,
+                    }
+                )
+                yield EncoderProgress(self.step, self.nimg / 1000, losses, 0.0, event)
+                continue
             self.step += 1
             self.nimg += total
             dt = time.perf_counter() - t0
@@ -252,11 +282,8 @@ class EncoderTrainer:
                 next_snap += snap_every
                 self.snapshot()
                 event = "snapshot"
-            if self.dist.is_main and (self.step % 20 == 0 or event):
-                self.run_dir.mkdir(parents=True, exist_ok=True)
-                with open(self.run_dir / "metrics.jsonl", "a") as f:
-                    rec = {"step": self.step, "kimg": round(self.nimg / 1000, 3), **losses}
-                    f.write(json.dumps(rec) + "\n")
+            if self.step % 20 == 0 or event:
+                self._log({"step": self.step, "kimg": round(self.nimg / 1000, 3), **losses})
             yield EncoderProgress(self.step, self.nimg / 1000, losses, dt * 1000 / total, event)
         self.snapshot()
         barrier(self.dist)
