@@ -21,6 +21,7 @@ from stimstudio.train.evaluate import (
     evaluate_model,
     laplacian_pyramid,
     swd_report,
+    targets_met,
     two_sample_test,
     update_card,
 )
@@ -279,3 +280,15 @@ def test_the_card_records_the_grid_only_as_a_path_inside_its_project(tmp_path):
     assert inside == {"grid": "../docs/g.png", "x": 1}
     outside = card_view({"grid": "/tmp/tmpabc/grid.png", "x": 1}, weights)
     assert outside == {"x": 1}
+
+
+def test_spectrum_gap_is_a_target_and_the_classifier_target_is_issue_14s():
+    """|beta generated - beta real| is judged against 0.25; a missing spectrum is unmeasured."""
+    spectrum = {"heldout_real": {"beta_mean": 2.86}, "generated": {"beta_mean": 3.26}}
+    t = targets_met({"spectrum": spectrum, "c2st": {"generated": {"accuracy": 0.76}}})
+    assert t["spectrum_beta_gap"]["value"] == pytest.approx(0.40)
+    assert t["spectrum_beta_gap"]["met"] is False
+    assert t["c2st_accuracy"]["met"] is False  # 0.76 > 0.75
+    spectrum["generated"]["beta_mean"] = 2.70
+    assert targets_met({"spectrum": spectrum})["spectrum_beta_gap"]["met"] is True
+    assert targets_met({})["spectrum_beta_gap"]["met"] is None

@@ -16,13 +16,14 @@ TARGET_LABELS = {
     "swd_mean_ratio": ("Texture statistics (SWD), mean of 4 scales", "× floor"),
     "swd_worst_ratio": ("Texture statistics (SWD), worst scale", "× floor"),
     "c2st_accuracy": ("Classifier tells generated from real", "accuracy"),
+    "spectrum_beta_gap": ("Power spectrum slope, gap to real", "|Δβ|"),
     "encoder_psnr": ("Encoder reconstruction", "dB PSNR"),
     "encoder_detail": ("Encoder: fine detail kept", "detail"),
     "inversion_psnr": ("Eq. 4 reconstruction", "dB PSNR"),
     "inversion_detail": ("Eq. 4: fine detail kept", "detail"),
 }
 # The targets that say whether generated images pass for real ones.
-REALISM_TARGETS = ("swd_mean_ratio", "swd_worst_ratio", "c2st_accuracy")
+REALISM_TARGETS = ("swd_mean_ratio", "swd_worst_ratio", "c2st_accuracy", "spectrum_beta_gap")
 
 
 @dataclass
