@@ -26,7 +26,7 @@ def test_diverged_means_not_finite_or_too_large():
 def test_guard_without_a_saved_state_ends_the_run_in_one_message(tmp_path):
     guard = DivergenceGuard(tmp_path / "state.pt", seed=0, advice="lower --lr")
     with pytest.raises(CheckpointError) as err:
-        guard.rollback({"E": math.nan, "D": 0.5}, lambda st: None, step=3, what="encoder training")
+        guard.rollback({"E": math.nan, "D": 0.5}, lambda st: None, what="encoder training")
     msg = str(err.value)
     assert msg == (
         "encoder training diverged (loss E nan, D 0.5) and no good state is left to roll back "
@@ -35,20 +35,20 @@ def test_guard_without_a_saved_state_ends_the_run_in_one_message(tmp_path):
 
 
 def test_guard_loads_the_last_good_state_reseeds_and_gives_up_after_the_limit(tmp_path):
-    save_state(tmp_path / "state.pt", {"nimg": 1500, "w": torch.ones(2)})
+    save_state(tmp_path / "state.pt", {"nimg": 1500, "step": 375, "w": torch.ones(2)})
     loaded = []
     rng = np.random.default_rng(0)
     before = rng.bit_generator.state
     guard = DivergenceGuard(tmp_path / "state.pt", seed=5, advice="x", max_rollbacks=2)
-    event = guard.rollback({"D": 1e9}, loaded.append, step=10, rng=rng)
+    event = guard.rollback({"D": 1e9}, loaded.append, rng=rng)
     assert event == "rollback to 1.5 kimg after loss D 1e+09"
     assert torch.equal(loaded[0]["w"], torch.ones(2))
     assert rng.bit_generator.state != before  # another random path from the same state
     draws_after_first = torch.rand(3)
-    guard.rollback({"D": 1e9}, loaded.append, step=10, rng=rng)
+    guard.rollback({"D": 1e9}, loaded.append, rng=rng)
     assert not torch.equal(torch.rand(3), draws_after_first)  # each rollback draws anew
     with pytest.raises(CheckpointError, match="no good state is left"):
-        guard.rollback({"D": 1e9}, loaded.append, step=10, rng=rng)
+        guard.rollback({"D": 1e9}, loaded.append, rng=rng)
     assert len(loaded) == 2
 
 

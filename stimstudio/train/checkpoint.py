@@ -120,15 +120,14 @@ class DivergenceGuard:
         self,
         losses: Mapping[str, float],
         load: Callable[[dict], None],
-        step: int,
         rng: np.random.Generator | None = None,
         what: str = "training",
     ) -> str:
         """Load the last good state through `load` and reseed; the event text to report.
 
-        losses: the losses that diverged, by the name to show ("D", "G", ...); step: the step
-        counter before the rollback (part of the new seed, so each rollback draws anew).
-        Raises CheckpointError when the run should end instead.
+        losses: the losses that diverged, by the name to show ("D", "G", ...). The new seed
+        counts the rollbacks, so each one draws anew. Raises CheckpointError when the run
+        should end instead.
         """
         self.rollbacks += 1
         text = "loss " + ", ".join(f"{k} {v:.3g}" for k, v in losses.items())
@@ -138,7 +137,7 @@ class DivergenceGuard:
             )
         state = load_state(self.state_path)
         load(state)
-        seed = self.seed + 7919 * self.rollbacks + step  # not the same path again
+        seed = self.seed + 7919 * self.rollbacks + state["step"]  # not the same path again
         torch.manual_seed(seed)
         if rng is not None:
             rng.bit_generator.state = np.random.default_rng(seed).bit_generator.state

@@ -260,9 +260,7 @@ class EncoderTrainer:
             losses = self._step(next(batches).to(self.compute.device))
             watched = {"E": losses["loss_e"], "D": losses["loss_d"]}
             if diverged(watched, cfg.divergence_limit):
-                event = self.guard.rollback(
-                    watched, self.load, self.step, self.rng, what="encoder training"
-                )
+                event = self.guard.rollback(watched, self.load, self.rng, what="encoder training")
                 self._log(
                     {
                         "event": "rollback",

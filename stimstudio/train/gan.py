@@ -39,7 +39,14 @@ from ..core.nets.projected import (
     hinge_g_loss,
 )
 from .augment import diff_augment
-from .checkpoint import load_state, rng_state, save_state, set_rng_state
+from .checkpoint import (
+    DivergenceGuard,
+    diverged,
+    load_state,
+    rng_state,
+    save_state,
+    set_rng_state,
+)
 from .dataset import load_patches
 from .distributed import Dist, all_reduce_grads, all_reduce_mean, barrier, broadcast_module
 
@@ -260,7 +267,7 @@ class GanTrainer:
         self.step, self.nimg, self.train_seconds = 0, 0, 0.0
         self.cpu_seconds = 0.0
         self.rng = np.random.default_rng(cfg.seed + 1000 * self.dist.rank)
-        self.rollbacks = 0
+        self.guard = DivergenceGuard(self.state_path, cfg.seed, "lower --lr or raise --r1-gamma")
         self.fixed_z = torch.randn(32, cfg.z_dim, generator=torch.Generator().manual_seed(123))
         self.crop_note = ""  # set by load() when the state had other crop settings
 
@@ -497,11 +504,7 @@ class GanTrainer:
             do_r1 = cfg.r1_interval > 0 and self.step % cfg.r1_interval == 0
             loss_d, r1 = self._d_step(real, do_r1, crop)
             loss_g = self._g_step(cfg.batch, crop)
-            bad = (
-                not all(math.isfinite(v) for v in (loss_d, loss_g))
-                or max(abs(loss_d), abs(loss_g)) > cfg.divergence_limit
-            )
-            if bad:
+            if diverged({"D": loss_d, "G": loss_g}, cfg.divergence_limit):
                 event = self._rollback(loss_d, loss_g)
                 yield GanProgress(self.step, self.nimg / 1000, loss_g, loss_d, r1, 0.0, event)
                 continue
@@ -541,20 +544,11 @@ class GanTrainer:
         barrier(self.dist)
 
     def _rollback(self, loss_d: float, loss_g: float) -> str:
-        self.rollbacks += 1
-        if self.rollbacks > 3 or not (
-            self.state_path.exists() or self.state_path.with_name("state-prev.pt").exists()
-        ):
-            raise CheckpointError(
-                f"training diverged (loss D {loss_d:.3g}, G {loss_g:.3g}) and no good state is "
-                "left to roll back to; lower --lr or raise --r1-gamma"
-            )
-        self.load(load_state(self.state_path))
-        torch.manual_seed(self.cfg.seed + 7919 * self.rollbacks + self.step)  # not the same path
+        event = self.guard.rollback({"D": loss_d, "G": loss_g}, self.load)  # checkpoint.py
         self.log(
             {"event": "rollback", "loss_d": loss_d, "loss_g": loss_g, "kimg": self.nimg / 1000}
         )
-        return f"rollback to {self.nimg / 1000:.1f} kimg after loss D {loss_d:.3g}, G {loss_g:.3g}"
+        return event
 
 
 def _crop_words(settings: dict) -> str:

@@ -75,8 +75,17 @@ def read_dicom(
     window: tuple[float, float] | None = None,
     partial: bool = False,
 ) -> Mammogram:
-    """Read a DICOM image into a `Mammogram` (see `_read_dicom`); pydicom's warnings about the
-    file become notes instead of going to stderr."""
+    """Read a DICOM image into a `Mammogram`; pydicom's warnings about the file become notes
+    instead of going to stderr.
+
+    frame: 0-based frame of a multi-frame file (default: the first, with a note).
+    voi: "auto" (VOI LUT Sequence, else Window Center/Width, else percentile), "lut",
+         "window", "percentile" (breast-region percentiles), "full" (the whole value range).
+    voi_index: which VOI LUT or window of several (0-based).
+    window: (center, width) given by the user; overrides the file's VOI.
+    partial: read a truncated JPEG frame's complete rows (the rest black, named in a note);
+         without it a truncated frame is refused.
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         m = _read_dicom(path, frame, voi, voi_index, window, partial)
@@ -89,24 +98,8 @@ def read_dicom(
     return m
 
 
-def _read_dicom(
-    path: str | Path,
-    frame: int | None = None,
-    voi: str = "auto",
-    voi_index: int = 0,
-    window: tuple[float, float] | None = None,
-    partial: bool = False,
-) -> Mammogram:
-    """Read a DICOM image into a `Mammogram`.
-
-    frame: 0-based frame of a multi-frame file (default: the first, with a note).
-    voi: "auto" (VOI LUT Sequence, else Window Center/Width, else percentile), "lut",
-         "window", "percentile" (breast-region percentiles), "full" (the whole value range).
-    voi_index: which VOI LUT or window of several (0-based).
-    window: (center, width) given by the user; overrides the file's VOI.
-    partial: read a truncated JPEG frame's complete rows (the rest black, named in a note);
-         without it a truncated frame is refused.
-    """
+def _read_dicom(path, frame, voi, voi_index, window, partial) -> Mammogram:
+    """The reading itself, with the arguments of `read_dicom`."""
     path = Path(path)
     name = path.name
     if voi not in VOI_CHOICES:
