@@ -36,11 +36,12 @@ def register(sub) -> None:
         help="render a continuum (or stills) to PNG/TIFF/DICOM + PsychoPy conditions + manifest",
         description="Anchors are latent files (.latent.npz) or seed:N, or the continuum a user "
         "designed in the app: --project P.stimproj (its anchors, frames, loop, interpolation "
-        "and spacing; --frames/--loop/--method/--spacing given here replace the project's). "
+        "and frame spacing; --frames/--loop/--method/--frame-spacing given here replace the "
+        "project's). "
         "The folder gets manifest.json, conditions.csv, one folder per format, a preview and "
-        "a contact sheet. Every anchor is a frame. Perceptual spacing (the default) renders "
-        "each frame about three times to make the steps even within each segment; --spacing "
-        "latent renders it once (the paper's plain lerp, steps uneven to the eye).",
+        "a contact sheet. Every anchor is a frame. Perceptual frame spacing (the default) renders "
+        "each frame about three times to make the steps even within each segment; "
+        "--frame-spacing latent renders it once (the paper's plain lerp, steps uneven to the eye).",
         formatter_class=_DefaultsShown,
     )
     e.add_argument("anchors", nargs="*", help="anchor latents (.latent.npz) or seed:N, in order")
@@ -63,14 +64,16 @@ def register(sub) -> None:
         "--method",
         default=None,
         choices=["lerp", "slerp"],
-        help="interpolation (default: lerp)",
+        help="interpolation between anchors (default: lerp)",
     )
     e.add_argument(
-        "--spacing",
+        "--frame-spacing",
+        "--spacing",  # the older name, kept as an alias
+        dest="spacing",
         default=None,
         choices=["latent", "perceptual", "pixel"],
-        help="equal steps in latent space, or even steps in the model's perceptual features "
-        "or in pixels (default: perceptual)",
+        help="frames at equal steps in latent space, or even steps in the model's perceptual "
+        "features or in pixels (default: perceptual; --spacing is an alias)",
     )
     e.add_argument(
         "--metric",
@@ -93,10 +96,12 @@ def register(sub) -> None:
     )
     e.add_argument("--size", default="native", help="output size in pixels, or native")
     e.add_argument(
-        "--interpolation",
+        "--resize-filter",
+        "--interpolation",  # the older name, kept as an alias
+        dest="interpolation",
         default="area",
         choices=["nearest", "linear", "cubic", "area", "lanczos"],
-        help="resampling filter when --size differs from the model",
+        help="resampling filter when --size differs from the model (--interpolation is an alias)",
     )
     e.add_argument("--preview", default="gif", choices=["gif", "mp4", "none"], help="preview")
     e.add_argument("--fps", type=float, default=12.0, help="preview frame rate")
@@ -109,10 +114,14 @@ def register(sub) -> None:
         help="anchors' latents in the manifest, or as files beside it",
     )
     e.add_argument(
-        "--pixel-spacing",
+        "--pixel-size",
+        "--pixel-spacing",  # the older name, kept as an alias
+        dest="pixel_spacing",
+        metavar="MM",
         type=float,
         default=None,
-        help="mm per pixel at native size (default: the model card's, else 0.4)",
+        help="mm per pixel at native size (default: the model card's, else 0.4; "
+        "--pixel-spacing is an alias)",
     )
     e.add_argument(
         "--data-root", help="sources are recorded relative to this folder (default: by name)"

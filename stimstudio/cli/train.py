@@ -77,7 +77,13 @@ def register(sub) -> None:
     b.add_argument("out", help="output folder (train.npz, heldout.npz, manifest.json)")
     b.add_argument("--resolution", type=int, default=128, help="patch size in px (128)")
     b.add_argument(
-        "--spacing-mm", type=float, default=0.4, help="pixel spacing of the patches in mm (0.4)"
+        "--pixel-size",
+        "--spacing-mm",  # the older name, kept as an alias
+        dest="spacing_mm",
+        metavar="MM",
+        type=float,
+        default=0.4,
+        help="mm per pixel of the patches (0.4; --spacing-mm is an alias)",
     )
     b.add_argument(
         "--tissue-per-image",

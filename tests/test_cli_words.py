@@ -1,0 +1,46 @@
+"""One word per thing on the command line: renamed flags keep their older names as aliases.
+
+"frame spacing" (how a continuum's frames are spread) and "pixel size" (mm per pixel) were both
+"spacing"; the export's resize filter was "interpolation", the word for lerp/slerp.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from stimstudio.cli.main import build_parser
+
+
+def _parse(argv):
+    return build_parser(argv).parse_args(argv)
+
+
+@pytest.mark.parametrize(
+    "new, old, dest, value",
+    [
+        ("--frame-spacing", "--spacing", "spacing", "latent"),
+        ("--resize-filter", "--interpolation", "interpolation", "lanczos"),
+        ("--pixel-size", "--pixel-spacing", "pixel_spacing", "0.07"),
+    ],
+)
+def test_export_flags_and_their_aliases(new, old, dest, value):
+    base = ["export", "seed:1", "seed:2", "--out", "x"]
+    a = getattr(_parse([*base, new, value]), dest)
+    b = getattr(_parse([*base, old, value]), dest)
+    assert a == b == (float(value) if dest == "pixel_spacing" else value)
+
+
+def test_dataset_pixel_size_and_its_alias():
+    base = ["dataset", "build", "src", "out"]
+    assert _parse([*base, "--pixel-size", "0.2"]).spacing_mm == 0.2
+    assert _parse([*base, "--spacing-mm", "0.2"]).spacing_mm == 0.2
+    assert _parse(base).spacing_mm == 0.4
+
+
+def test_help_names_the_aliases(capsys):
+    with pytest.raises(SystemExit):
+        _parse(["export", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for alias in ("--spacing is an alias", "--interpolation is an alias", "--pixel-spacing is"):
+        assert alias in text
+    assert "interpolation between anchors" in text
