@@ -8,10 +8,12 @@ from conftest import smooth_image
 
 from stimstudio.core.compose import (
     METHODS,
+    ComposeStep,
     Composite,
     Mask,
     Placement,
     compose,
+    compose_steps,
     place,
     poisson_blend,
     stitch,
@@ -25,15 +27,20 @@ POLY = [(10, 10), (21, 8), (23, 21), (9, 22)]
 def run(model, **kw):
     tex, tmpl = smooth_image(1), smooth_image(2)
     mask = Mask.from_polygon(POLY, tex.shape, feather=1.0)
-    out = list(compose(model, tex, tmpl, mask, Placement(**kw), InversionSettings(steps=15)))
-    return out
+    steps = []
+    comp = compose(
+        model, tex, tmpl, mask, Placement(**kw), InversionSettings(steps=15), on_step=steps.append
+    )
+    return steps, comp
 
 
 def test_compose_yields_steps_then_all_four_methods(tiny_model):
-    out = run(tiny_model, dx=2, dy=-1, angle=20)
-    comp = out[-1]
+    steps, comp = run(tiny_model, dx=2, dy=-1, angle=20)
     assert isinstance(comp, Composite)
-    assert len(out) == 17  # steps 0..15, then the composite
+    assert [s.step for s in steps] == list(range(16))  # steps 0..15
+    assert all(isinstance(s, ComposeStep) and s.total == 16 for s in steps)
+    assert [s.done for s in steps] == list(range(1, 17)) and steps[-1].preview is not None
+    assert [h["step"] for h in comp.history] == list(range(16))
     assert set(comp.images) == set(METHODS) == set(comp.metrics)
     for name in METHODS:
         assert comp.images[name].shape == (32, 32)
@@ -94,4 +101,25 @@ def test_bad_inputs(tiny_model):
     with pytest.raises(MaskError, match="mask is"):
         place(np.zeros((40, 40), np.float32), small, Placement(), (32, 32))
     with pytest.raises(OptionError, match="template must be 32x32"):
-        next(compose(tiny_model, tex, np.zeros((64, 64), np.float32), small))
+        next(compose_steps(tiny_model, tex, np.zeros((64, 64), np.float32), small))
+
+
+def test_compose_steps_returns_what_compose_returns_and_counts_both_passes(tiny_model):
+    """The generator (app, CLI) and the plain call (evaluation) are one computation."""
+    tex, tmpl = smooth_image(1), smooth_image(2)
+    mask = Mask.from_polygon(POLY, tex.shape, feather=1.0)
+    args = (tiny_model, tex, tmpl, mask, Placement(dx=1), InversionSettings(steps=3, seed=5))
+    gen = compose_steps(*args, stylemix_optimize=True)
+    recs = []
+    while True:
+        try:
+            recs.append(next(gen))
+        except StopIteration as end:
+            comp = end.value
+            break
+    assert [(r.pass_no, r.step) for r in recs] == [(p, s) for p in (1, 2) for s in range(4)]
+    assert [r.done for r in recs] == list(range(1, 9)) and {r.total for r in recs} == {8}
+    again = compose(*args, stylemix_optimize=True)
+    assert set(comp.images) == set(again.images) == set(METHODS) | {"stylemix+opt"}
+    for name in comp.images:
+        np.testing.assert_array_equal(comp.images[name], again.images[name])

@@ -230,7 +230,7 @@ def _parse_polygon(text: str) -> np.ndarray:
 
 
 def cmd_compose(args) -> int:
-    from ..core.compose import Composite, Mask, Placement, compose
+    from ..core.compose import Mask, Placement, compose
     from ..core.imageio import load_mask, save_image, side_by_side
 
     settings = _settings(args)
@@ -244,9 +244,9 @@ def cmd_compose(args) -> int:
     else:
         mask = Mask.from_polygon(_parse_polygon(args.polygon), texture.shape, args.feather)
     placement = Placement(args.dx, args.dy, args.scale, args.angle)
-    bar = tqdm_bar(args, total=settings.steps, desc="masked optimisation", unit="step")
-    comp = None
-    for rec in compose(
+    passes = 2 if args.stylemix_optimize else 1
+    bar = tqdm_bar(args, total=passes * settings.steps, desc="masked optimisation", unit="step")
+    comp = compose(
         model,
         texture,
         template,
@@ -256,11 +256,8 @@ def cmd_compose(args) -> int:
         compute,
         vgg16_path=args.vgg16,
         stylemix_optimize=args.stylemix_optimize,
-    ):
-        if isinstance(rec, Composite):
-            comp = rec
-        elif rec.step:
-            bar.update(1)
+        on_step=lambda rec: bar.update(1 if rec.step else 0),
+    )
     bar.close()
     out = _out_dir(args.out_dir, args.force)
     files = {}

@@ -11,7 +11,7 @@ seam strength along the mask boundary relative to the template's own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 import cv2
@@ -19,7 +19,7 @@ import numpy as np
 
 from .device import Compute
 from .errors import MaskError, OptionError
-from .invert import InversionSettings, InversionStep, encode, invert, perceptual_for, synthesize
+from .invert import InversionSettings, encode, invert, perceptual_for, synthesize
 from .latent import Latent
 from .metrics import image_metrics
 from .model import Model
@@ -152,7 +152,31 @@ def poisson_blend(template, texture_placed, soft_mask) -> np.ndarray:
     return cv2.cvtColor(out, cv2.COLOR_BGR2GRAY).astype(np.float32) / 127.5 - 1
 
 
-def compose(
+@dataclass
+class ComposeStep:
+    """One Eq. 4 step inside a composition: what a progress bar, a loss plot and a live
+    preview need. Steps count from 0 (the encoder's code, before any update) to `steps` in each
+    pass; pass 2 (Eq. 4 again, from the style mix) runs only with `stylemix_optimize`."""
+
+    step: int
+    steps: int
+    pass_no: int
+    passes: int
+    losses: dict[str, float]
+    ms_per_step: float
+    preview: np.ndarray | None  # [R, R] in [-1, 1], every `preview_every` steps
+
+    @property
+    def done(self) -> int:
+        """Steps finished over all passes (step 0 of each pass counts: it is rendered too)."""
+        return (self.pass_no - 1) * (self.steps + 1) + self.step + 1
+
+    @property
+    def total(self) -> int:
+        return self.passes * (self.steps + 1)
+
+
+def compose_steps(
     model: Model,
     texture: np.ndarray,
     template: np.ndarray,
@@ -161,11 +185,13 @@ def compose(
     settings: InversionSettings | None = None,
     compute: Compute | None = None,
     vgg16_path: str | None = None,
-    should_stop=None,
     stylemix_optimize: bool = False,
-) -> Iterator[InversionStep | Composite]:
-    """Yield inversion steps while optimising, then the finished `Composite` last.
+) -> Generator[ComposeStep, None, Composite]:
+    """Run a composition: yield a `ComposeStep` per Eq. 4 step, return the finished `Composite`.
 
+    The one entry for the CLI (a progress bar), the app (a worker thread with a live preview)
+    and evaluation (`compose`, no progress). Stopping is closing the generator: it stops at the
+    step it is on, and nothing is returned (no half-made Composite).
     `texture` and `template` are [-1, 1] images; the template must be at model resolution.
     """
     placement = placement or Placement()
@@ -181,45 +207,65 @@ def compose(
     w_enc = encode(model, comp.images["stitch"], compute)[0].cpu().numpy()
     comp.images["encoder"] = synthesize(model, w_enc, compute)[0]
     comp.latents["encoder"] = Latent(w_enc, {"method": "compose-encoder"}, model.sha256)
-    F = perceptual_for(model, vgg16_path)
+    F = perceptual_for(model, vgg16_path, settings.perceptual if settings else "discriminator")
     comp.perceptual = F.name
-    last = None
-    for rec in invert(model, comp.images["stitch"], soft, settings, w_enc, compute, F, should_stop):
-        if rec.losses:
-            comp.history.append({"step": rec.step, **rec.losses})
-        last = rec
-        yield rec
-    if last is None or last.cancelled:
-        return
+    passes = 2 if stylemix_optimize else 1
+
+    def optimise(init: np.ndarray, pass_no: int):
+        """Eq. 4 inside the mask from `init`; yields the steps, returns the last w+ and its
+        noise maps (None unless settings.optimize_noise: they are part of the result then)."""
+        last = None
+        for rec in invert(model, comp.images["stitch"], soft, settings, init, compute, F):
+            if pass_no == 1 and rec.losses:
+                comp.history.append({"step": rec.step, **rec.losses})
+            last = rec
+            yield ComposeStep(
+                rec.step,
+                rec.total_steps,
+                pass_no,
+                passes,
+                rec.losses,
+                rec.ms_per_step,
+                rec.preview,
+            )
+        return last.wplus, last.noise
+
+    w_opt, noise_opt = yield from optimise(w_enc, 1)
     comp.latents["optimized"] = Latent(
-        last.wplus,
+        w_opt,
         {
             "method": "compose-masked-inversion",
             "placement": placement.__dict__,
             "perceptual": F.name,
         },
         model.sha256,
+        noise=noise_opt,
     )
-    comp.images["optimized"] = synthesize(model, last.wplus, compute)[0]
+    comp.images["optimized"] = synthesize(model, w_opt, compute, noise=noise_opt)[0]
     w_mix = stylemix_latent(model, texture_latent(model, tex_placed, soft, compute), w_enc)
     comp.latents["stylemix"] = Latent(w_mix, {"method": "compose-stylemix"}, model.sha256)
     comp.images["stylemix"] = synthesize(model, w_mix, compute)[0]
     if stylemix_optimize:
-        last = None
-        for rec in invert(
-            model, comp.images["stitch"], soft, settings, w_mix, compute, F, should_stop
-        ):
-            last = rec
-            yield rec
-        if last is None or last.cancelled:
-            return
+        w_mix_opt, noise_mix = yield from optimise(w_mix, 2)
         comp.latents["stylemix+opt"] = Latent(
-            last.wplus, {"method": "compose-stylemix-opt"}, model.sha256
+            w_mix_opt, {"method": "compose-stylemix-opt"}, model.sha256, noise=noise_mix
         )
-        comp.images["stylemix+opt"] = synthesize(model, last.wplus, compute)[0]
+        comp.images["stylemix+opt"] = synthesize(model, w_mix_opt, compute, noise=noise_mix)[0]
     for name in comp.images:
         comp.metrics[name] = image_metrics(comp.images[name], tex_placed, template, soft)
-    yield comp
+    return comp
+
+
+def compose(*args, on_step: Callable[[ComposeStep], None] | None = None, **kwargs) -> Composite:
+    """`compose_steps` run to the end (same arguments); `on_step` sees every step."""
+    steps = compose_steps(*args, **kwargs)
+    while True:
+        try:
+            rec = next(steps)
+        except StopIteration as end:
+            return end.value
+        if on_step is not None:
+            on_step(rec)
 
 
 def texture_latent(model: Model, texture_placed: np.ndarray, soft_mask: np.ndarray, compute=None):

@@ -314,21 +314,20 @@ def run_export(
     progress.setAutoReset(False)
     state = {"result": None, "cancelled": False}
 
-    def job(task):
+    def job():  # Cancel closes it at the next yield: between frames, the frames so far kept
         for rec in export_sequence(
             target,
             model,
             out_dir,
             settings,
             compute,
-            should_stop=task.cancelled,
             continuum_id=continuum_id,
             resume=resume,
             overwrite=overwrite,
         ):
             if rec.finished:
                 return rec
-            task.report(rec)
+            yield rec
         return None
 
     def on_progress(rec) -> None:
@@ -367,7 +366,7 @@ def run_export(
         if on_done:
             on_done(None)
 
-    task = ctx.run_task(job, "Exporting…", finished, on_progress, failed)
+    task = ctx.run_task(job, "Exporting…", finished, on_progress, failed, lambda: finished(None))
     progress.canceled.connect(task.cancel)
     task.export_state = state
     return task

@@ -38,7 +38,7 @@ from .model_status import model_status
 from .prefs import Preferences, sample_files, sample_title
 from .project import SUFFIX, Project, Recovery
 from .widgets import icon
-from .workers import ModelLoader, RenderWorker, TaskWorker
+from .workers import RenderQueue, Worker, load_model_job
 
 PAGES = ("view", "mask", "placement", "compose", "interpolate", "generator")
 # Old page names still accepted (`--page generate`): the page was called Generate before it took
@@ -168,13 +168,13 @@ class MainWindow(QMainWindow):
         self.compute = None
         self.model_error: str | None = None
         self.model_status = None  # ModelStatus of the loaded model
-        self.loader: ModelLoader | None = None
-        self.tasks: set[TaskWorker] = set()
+        self.loader: Worker | None = None
+        self.tasks: set[Worker] = set()
         self._mammos: OrderedDict[str, object] = OrderedDict()
         self.recovery = Recovery() if recovery else None
         self.force_close = False  # screenshots and tests close without asking
         self._closing = False
-        self.render_worker = RenderWorker(parent=self)
+        self.render_worker = RenderQueue(parent=self)
         self.render_worker.start()
 
         self._build_ui()
@@ -417,9 +417,10 @@ class MainWindow(QMainWindow):
         self._reload_pending = False
         self.model_label.setText("Model: loading…")
         self.device_label.setText("Device: …")
-        self.loader = ModelLoader(self.weights_path(), self.prefs.device, self.prefs.precision)
-        self.loader.loaded.connect(self._model_loaded)
-        self.loader.failed.connect(self._model_failed)
+        weights, device, precision = self.weights_path(), self.prefs.device, self.prefs.precision
+        self.loader = Worker(lambda: load_model_job(weights, device, precision))
+        self.loader.yielded.connect(lambda loaded: self._model_loaded(*loaded))
+        self.loader.errored.connect(self._model_failed)
         self.loader.finished.connect(self._loader_finished)
         self.loader.start()
 
@@ -501,14 +502,19 @@ class MainWindow(QMainWindow):
 
     # -- tasks -------------------------------------------------------------------------------
 
-    def run_task(self, fn, label: str, on_done=None, on_progress=None, on_failed=None):
-        """Run fn(task) in a background thread; errors become a dialog unless on_failed."""
-        task = TaskWorker(fn, label)
+    def run_task(
+        self, fn, label: str, on_done=None, on_progress=None, on_failed=None, on_cancelled=None
+    ):
+        """Run the job `fn` on a `Worker` (see workers.py); errors become a dialog unless
+        on_failed. on_progress gets each yield, on_done the result, on_cancelled a cancel."""
+        task = Worker(fn, label)
         if on_done:
-            task.done.connect(on_done)
+            task.returned.connect(on_done)
         if on_progress:
-            task.progress.connect(on_progress)
-        task.failed.connect(on_failed or (lambda msg, detail: show_error(self, msg, detail)))
+            task.yielded.connect(on_progress)
+        if on_cancelled:
+            task.cancelled.connect(on_cancelled)
+        task.errored.connect(on_failed or (lambda msg, detail: show_error(self, msg, detail)))
         task.finished.connect(lambda: self._task_finished(task))
         self.tasks.add(task)
         self._update_tasks()
@@ -554,7 +560,7 @@ class MainWindow(QMainWindow):
             on_done(cached)
             return
 
-        def job(task):
+        def job():
             from stimstudio.core.readers import read_mammogram
 
             m = read_mammogram(path)
@@ -722,7 +728,7 @@ class MainWindow(QMainWindow):
         recovery, snapshot = self.recovery, self.project.snapshot()
         info = self.model_info()
 
-        def job(task):
+        def job():
             recovery.write_state(*snapshot, info)
 
         def done(_):
@@ -925,12 +931,12 @@ class MainWindow(QMainWindow):
                 stop()
         for t in list(self.tasks):
             t.cancel()
-            disconnect_all(t, ("done", "progress", "failed", "finished"))
+            disconnect_all(t, ("returned", "yielded", "errored", "cancelled", "finished"))
             t.wait(10000)
         self.tasks.clear()
         disconnect_all(self.render_worker, ("rendered", "failed"))
         if self.loader is not None:
-            disconnect_all(self.loader, ("loaded", "failed", "finished"))
+            disconnect_all(self.loader, ("yielded", "errored", "finished"))
             self.loader.wait(30000)
         self.render_worker.stop()
         self._autosave_timer.stop()

@@ -1,22 +1,50 @@
-"""Background workers (QThread): everything slow runs here, never on the UI thread.
+"""One worker for every long job: everything slow runs off the UI thread, never on it.
 
-Workers get plain data (numpy arrays, dataclasses, the loaded model) and send plain data back
-through signals. Long jobs check a cancel flag between steps. The render worker serves slider
-scrubbing: per channel it keeps only the newest request, drops stale ones, and keeps a small LRU
-cache of rendered frames.
+A job is a function with no arguments, called in the worker's thread. When it returns a
+generator (the usual case), the generator is the job: each value it yields is progress (a step,
+a preview), the value it returns is the result — the pattern of napari's `thread_worker`:
+
+    def job():
+        for rec in compose_steps(...):   # a core generator
+            yield rec                    # -> worker.yielded, in order, on the UI thread
+        ...
+        return result                    # -> worker.returned
+
+    worker = Worker(job, "Composing…")
+    worker.yielded.connect(show_step)
+    worker.returned.connect(show_result)
+    worker.start()
+
+`cancel()` stops the job at its next yield: the generator is closed there (GeneratorExit is raised
+at that yield, so its `with` and `finally` blocks run) and `cancelled` is emitted instead of
+`returned`; nothing after that yield runs, so no half-made result reaches the UI. A core function
+that takes `should_stop` / `on_progress` callbacks is given `cancel_requested` / `report` from
+this module, which read and feed the worker running the job. Any exception becomes one
+`errored(message, detail)`. QThread's `finished` always comes last.
+
+Why not superqt's `thread_worker`: it runs jobs on the global QThreadPool (as many threads as
+cores, so the live renderer plus one job fill a 2-core machine and every other job waits), it
+reports a RuntimeError raised inside a job (most torch errors) as a warning rather than an
+error, and on quit it leaves the generator to the garbage collector instead of closing it.
+
+`RenderQueue` runs the live renderer as such a job: per channel it keeps only the newest
+request, drops stale ones, and keeps a small LRU cache of rendered frames.
 """
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import QObject, QThread, Signal
 
 from stimstudio.core.errors import StimStudioError
+
+_running = threading.local()  # .worker: the Worker whose job runs in this thread
 
 
 def describe_error(exc: BaseException) -> tuple[str, str]:
@@ -27,28 +55,92 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
     return f"Something went wrong inside StimStudio: {type(exc).__name__}: {exc}", detail
 
 
-class ModelLoader(QThread):
-    """load_model + pick_compute off the UI thread (importing torch is slow too)."""
+def cancel_requested() -> bool:
+    """Inside a job: whether its worker was asked to stop (pass as a core `should_stop`)."""
+    worker = getattr(_running, "worker", None)
+    return worker is not None and worker.cancel_requested()
 
-    loaded = Signal(object, object)  # Model, Compute
-    failed = Signal(str, str)
 
-    def __init__(self, weights: str | None, device: str, precision: str, parent=None):
+def report(value) -> None:
+    """Inside a job: send `value` out as if the job had yielded it (a core `on_progress`)."""
+    worker = getattr(_running, "worker", None)
+    if worker is not None:
+        worker.yielded.emit(value)
+
+
+class Worker(QThread):
+    """Runs one job (see the module docstring) in its own thread and reports through signals.
+
+    Signals reach the UI thread in the order they were sent: every `yielded`, then exactly one
+    of `returned` / `errored` / `cancelled`, then `finished`.
+    """
+
+    yielded = Signal(object)  # progress: each value the job yields
+    returned = Signal(object)  # the job's result, when it ran to its end
+    errored = Signal(str, str)  # message for the user, technical detail
+    cancelled = Signal()  # stopped at a yield after cancel(): no result
+
+    def __init__(self, job: Callable[[], object], label: str = "", parent=None):
         super().__init__(parent)
-        self.weights, self.device, self.precision = weights or None, device, precision
+        self.job = job
+        self.label = label  # shown in the status bar while it runs ("" = a quiet job)
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        """Stop at the job's next yield (thread-safe; a no-op once it has ended)."""
+        self._cancel.set()
+
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
 
     def run(self) -> None:
+        _running.worker = self
         try:
-            from stimstudio.core.device import pick_compute
-            from stimstudio.core.model import load_model
+            stopped, result = self._drive()
+        except Exception as exc:  # noqa: BLE001 - every failure becomes one message
+            self.errored.emit(*describe_error(exc))
+        else:
+            if stopped:
+                self.cancelled.emit()
+            else:
+                self.returned.emit(result)
+        finally:
+            _running.worker = None
 
-            compute = pick_compute(self.device, self.precision)
-            model = load_model(self.weights, compute.device)
-            self.loaded.emit(model, compute)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a message
-            self.failed.emit(*describe_error(exc))
-            return
+    def _drive(self) -> tuple[bool, object]:
+        """(stopped, result): call the job, step its generator until it returns or is cancelled."""
+        if self._cancel.is_set():
+            return True, None
+        steps = self.job()
+        if not inspect.isgenerator(steps):
+            return False, steps  # a plain function: its return value is the result
+        try:
+            while True:
+                value = next(steps)
+                self.yielded.emit(value)
+                if self._cancel.is_set():
+                    steps.close()
+                    return True, None
+        except StopIteration as end:
+            return False, end.value
+
+
+def load_model_job(weights: str | None, device: str, precision: str):
+    """The model-loading job: yields (Model, Compute) as soon as it is loaded, then warms up.
+
+    load_model + pick_compute run off the UI thread (importing torch is slow too); the window
+    takes the model from the yield, so the warm-up does not delay it.
+    """
+    from stimstudio.core.device import pick_compute
+    from stimstudio.core.model import load_model
+
+    compute = pick_compute(device, precision)
+    model = load_model(weights or None, compute.device)
+    yield model, compute
+    try:
         warm_up()
+    except Exception:  # noqa: BLE001 - a warm-up only saves time: the first run reports it
+        traceback.print_exc()
 
 
 def warm_up() -> None:
@@ -67,115 +159,14 @@ def warm_up() -> None:
     torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=0.01)
 
 
-class TaskWorker(QThread):
-    """Runs `fn(task)` in a thread; `fn` may call task.report(x) and poll task.cancelled()."""
-
-    done = Signal(object)
-    progress = Signal(object)
-    failed = Signal(str, str)
-
-    def __init__(self, fn: Callable, label: str = "", parent=None):
-        super().__init__(parent)
-        self.fn = fn
-        self.label = label
-        self._stop = threading.Event()
-
-    def cancel(self) -> None:
-        self._stop.set()
-
-    def cancelled(self) -> bool:
-        return self._stop.is_set()
-
-    def report(self, item) -> None:
-        self.progress.emit(item)
-
-    def run(self) -> None:
-        try:
-            out = self.fn(self)
-        except Exception as exc:  # noqa: BLE001
-            self.failed.emit(*describe_error(exc))
-            return
-        self.done.emit(out)
-
-
-class ComposeWorker(QThread):
-    """core.compose in a thread: inversion steps stream out, the Composite comes last.
-
-    The cancel flag is the `should_stop` of the inversion, checked before every step.
-    """
-
-    step = Signal(object)  # {"step", "total", "losses", "ms", "preview"}
-    completed = Signal(object)  # the Composite
-    cancelled_at = Signal(int)  # the step at which it stopped
-    failed = Signal(str, str)
-
-    def __init__(
-        self,
-        model,
-        compute,
-        texture,
-        template,
-        mask,
-        placement,
-        settings,
-        vgg16=None,
-        stylemix_optimize: bool = False,
-    ):
-        super().__init__()
-        self.args = (model, texture, template, mask, placement, settings, compute, vgg16)
-        self.stylemix_optimize = stylemix_optimize
-        self._stop = threading.Event()
-        self.started_at = 0.0
-
-    def cancel(self) -> None:
-        self._stop.set()
-
-    def run(self) -> None:
-        from stimstudio.core.compose import Composite, compose
-
-        model, texture, template, mask, placement, settings, compute, vgg16 = self.args
-        self.started_at = time.perf_counter()
-        try:
-            for rec in compose(
-                model,
-                texture,
-                template,
-                mask,
-                placement,
-                settings,
-                compute,
-                vgg16,
-                should_stop=self._stop.is_set,
-                stylemix_optimize=self.stylemix_optimize,
-            ):
-                if isinstance(rec, Composite):
-                    self.completed.emit(rec)
-                    return
-                if rec.cancelled:
-                    self.cancelled_at.emit(rec.step)
-                    return
-                self.step.emit(
-                    {
-                        "step": rec.step,
-                        "total": rec.total_steps,
-                        "losses": rec.losses,
-                        "ms": rec.ms_per_step,
-                        "preview": rec.preview,
-                    }
-                )
-            if self._stop.is_set():
-                self.cancelled_at.emit(-1)
-        except Exception as exc:  # noqa: BLE001
-            self.failed.emit(*describe_error(exc))
-
-
-class RenderWorker(QThread):
+class RenderQueue(QObject):
     """G(w+) for live scrubbing: newest request per channel wins, stale ones are dropped.
 
     `request(channel, key, job)` — `job` is a w+ array or a callable returning one (run in the
     worker, so truncation / mixing never touch the UI thread). A result is emitted only while
     its key is still the newest request of its channel; every result goes into an LRU cache,
-    and a cached key answers at once without rendering.
+    and a cached key answers at once without rendering. The rendering loop is one long job on
+    a `Worker` (`start()` / `stop()`); its yields become `rendered` / `failed` on the UI thread.
     """
 
     rendered = Signal(object)  # {"channel", "key", "image", "wplus", "ms", "cached"}
@@ -191,9 +182,17 @@ class RenderWorker(QThread):
         self._model = None
         self._compute = None
         self._stop = False
+        self._busy = False
         self.render_count = 0
         self.request_count = 0
         self.dropped_count = 0
+        self.worker: Worker | None = None
+
+    def start(self) -> None:
+        self.worker = Worker(self._serve, "", self)
+        self.worker.yielded.connect(self._deliver)
+        self.worker.errored.connect(lambda msg, detail: self.failed.emit("", msg, detail))
+        self.worker.start()
 
     def set_model(self, model, compute) -> None:
         with self._cv:
@@ -244,15 +243,25 @@ class RenderWorker(QThread):
 
     def idle(self) -> bool:
         with self._cv:
-            return not self._pending and not getattr(self, "_busy", False)
+            return not self._pending and not self._busy
 
     def stop(self) -> None:
         with self._cv:
             self._stop = True
             self._cv.notify_all()
-        self.wait(5000)
+        if self.worker is not None:
+            self.worker.cancel()
+            self.worker.wait(5000)
 
-    def run(self) -> None:
+    def _deliver(self, item: tuple) -> None:
+        """On the UI thread: one yield of the rendering loop."""
+        if item[0] == "rendered":
+            self.rendered.emit(item[1])
+        else:
+            self.failed.emit(*item[1:])
+
+    def _serve(self):
+        """The rendering loop (in the worker): waits for requests, yields each newest result."""
         synthesize = None  # imported at the first render: torch must not slow the launch
         while True:
             with self._cv:
@@ -273,7 +282,7 @@ class RenderWorker(QThread):
                     wplus = job() if callable(job) else job
                     image = synthesize(model, wplus, compute, noise_mode)[0]
                 except Exception as exc:  # noqa: BLE001
-                    self.failed.emit(channel, *describe_error(exc))
+                    yield ("failed", channel, *describe_error(exc))
                     continue
                 ms = (time.perf_counter() - t0) * 1000
                 with self._cv:
@@ -286,16 +295,8 @@ class RenderWorker(QThread):
                     self.render_count += 1
                     newest = self._latest.get(channel) == key
                 if newest:
-                    self.rendered.emit(
-                        {
-                            "channel": channel,
-                            "key": key,
-                            "image": image,
-                            "wplus": wplus,
-                            "ms": ms,
-                            "cached": False,
-                        }
-                    )
+                    out = {"channel": channel, "key": key, "image": image, "wplus": wplus}
+                    yield ("rendered", {**out, "ms": ms, "cached": False})
                 else:
                     self.dropped_count += 1
             finally:

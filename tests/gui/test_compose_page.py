@@ -18,19 +18,24 @@ def test_short_run_finishes_with_all_methods_and_metrics(window, qtbot, monkeypa
     seen = []
     # every step of the optimisation is computed in the worker thread, none on the UI thread
     threads = []
-    real_compose = core_compose.compose
+    real_steps = core_compose.compose_steps
 
     def spy(*args, **kwargs):
-        for rec in real_compose(*args, **kwargs):
+        steps = real_steps(*args, **kwargs)
+        while True:
+            try:
+                rec = next(steps)
+            except StopIteration as end:
+                return end.value
             threads.append(threading.get_ident())
             yield rec
 
-    monkeypatch.setattr(core_compose, "compose", spy)
+    monkeypatch.setattr(core_compose, "compose_steps", spy)
     with qtbot.waitSignal(
         window.project.changed, timeout=60000, check_params_cb=lambda k: k == "result"
     ):
         page.run()
-        page.worker.step.connect(seen.append)
+        page.worker.yielded.connect(seen.append)
     qtbot.waitUntil(lambda: page.worker is None, timeout=10000)
     res = window.project.get("result")
     for m in ("stitch", "poisson", "encoder", "optimized", "stylemix"):
@@ -39,7 +44,7 @@ def test_short_run_finishes_with_all_methods_and_metrics(window, qtbot, monkeypa
         assert m in page.result_tiles and page.result_tiles[m].has_image()
     assert set(res["latents"]) >= {"encoder", "optimized", "stylemix"}
     assert not page.keep_buttons["stitch"].isEnabled()
-    assert [s["step"] for s in seen] == list(range(5))
+    assert [s.step for s in seen] == list(range(5))
     assert page.progress.value() == 100
     assert "done" in page.status.text()
     assert set(page.curves) >= {"pixel", "encoder", "total"}
@@ -59,13 +64,13 @@ def test_cancel_stops_within_one_step(window, qtbot):
     page.steps.setValue(5000)
     steps = []
     page.run()
-    page.worker.step.connect(lambda rec: steps.append(rec["step"]))
+    page.worker.yielded.connect(lambda rec: steps.append(rec.step))
     qtbot.waitUntil(lambda: len(steps) >= 2, timeout=30000)
     at_cancel = steps[-1]
-    with qtbot.waitSignal(page.worker.cancelled_at, timeout=60000) as blocker:
+    with qtbot.waitSignal(page.worker.cancelled, timeout=60000):
         page.cancel()
-    stopped = blocker.args[0]
-    # the flag is checked before every step: at most the step in flight finishes
+    stopped = page.cancelled_step
+    # the worker stops the job at its next yield: at most the step in flight finishes
     assert stopped <= at_cancel + 2
     qtbot.waitUntil(lambda: page.worker is None, timeout=10000)
     assert page.last_outcome == "cancelled"

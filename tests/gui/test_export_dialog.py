@@ -65,7 +65,7 @@ def test_cancelled_export_resumes_from_the_dialog(window, qtbot, tmp_path, monke
     out = tmp_path / "exp"
     task = run_export(window, path, out, ExportSettings(preview=None), "c")
     # cancel as soon as the first frame is reported
-    task.progress.connect(lambda rec: rec.stage == "frames" and task.cancel())
+    task.yielded.connect(lambda rec: rec.stage == "frames" and task.cancel())
     qtbot.waitUntil(task.isFinished, timeout=60000)
     done = sorted((out / "png").glob("*.png"))
     assert 0 < len(done) < 12

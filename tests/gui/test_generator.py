@@ -22,11 +22,11 @@ def test_dragging_the_seed_updates_the_preview_without_stalls(window, qtbot):
     requests0, renders0 = worker.request_count, worker.render_count
     render_threads = []
 
-    def where(out):  # runs in the thread that emits: the worker's, for a fresh render
-        if not out["cached"]:
+    def where(item):  # runs in the thread that yields: the render loop's, for a fresh render
+        if item[0] == "rendered" and not item[1]["cached"]:
             render_threads.append(threading.get_ident())
 
-    worker.rendered.connect(where, Qt.ConnectionType.DirectConnection)
+    worker.worker.yielded.connect(where, Qt.ConnectionType.DirectConnection)
     box = page.seed
     y = box.height() // 2
     send_mouse(box, QEvent.Type.MouseButtonPress, QPoint(10, y))
@@ -44,7 +44,7 @@ def test_dragging_the_seed_updates_the_preview_without_stalls(window, qtbot):
     seed = window.project.get("generator")["seed"]
     assert 2.5 < seed < 3.5 and seed != int(seed)  # 150 px x 0.02 per px: a fractional seed
     qtbot.waitUntil(lambda: page.shown_key == page.requested_key, timeout=10000)
-    worker.rendered.disconnect(where)
+    worker.worker.yielded.disconnect(where)
     assert page.shown_key[1] == seed  # the newest request is the one shown
     # each move is a request; the worker renders at most one per request, never on the UI thread
     requests = worker.request_count - requests0

@@ -36,7 +36,7 @@ from stimstudio.core.judgements import (
 from ..errors import show_error
 from ..folders import remember, start_path
 from ..widgets import hint
-from ..workers import TaskWorker
+from ..workers import Worker
 from .common import CORRECTIONS, ROC_COLORS, _num
 
 
@@ -92,8 +92,8 @@ class JudgementAnalysisDialog(QDialog):
         self.resize(1000, 820)
         self.files: list[Path] = []
         self.analysis: Analysis | None = None
-        self._workers: set[TaskWorker] = set()
-        self._compute_worker: TaskWorker | None = None
+        self._workers: set[Worker] = set()
+        self._compute_worker: Worker | None = None
         self._again = False
 
         open_button = QPushButton("Open results…")
@@ -209,22 +209,22 @@ class JudgementAnalysisDialog(QDialog):
         files, n_boot = list(self.files), self.bootstrap.value()
         correction = self.correction.currentText()
 
-        def job(task):
+        def job():
             return analyze(read_results(files), n_boot=n_boot, seed=0, correction=correction)
 
         self.status.setText("Computing…")
         self._compute_worker = self._start(job, self._computed, self._compute_failed)
 
-    def _start(self, fn, on_done, on_failed) -> TaskWorker:
-        worker = TaskWorker(fn, parent=self)
-        worker.done.connect(on_done)
-        worker.failed.connect(on_failed)
+    def _start(self, fn, on_done, on_failed) -> Worker:
+        worker = Worker(fn, parent=self)
+        worker.returned.connect(on_done)
+        worker.errored.connect(on_failed)
         worker.finished.connect(lambda w=worker: self._finished(w))
         self._workers.add(worker)
         worker.start()
         return worker
 
-    def _finished(self, worker: TaskWorker) -> None:
+    def _finished(self, worker: Worker) -> None:
         worker.wait()
         self._workers.discard(worker)
         if worker is self._compute_worker:
@@ -364,7 +364,7 @@ class JudgementAnalysisDialog(QDialog):
         analysis, path = self.analysis, Path(path)
         self.status.setText(f"Writing {path.name}…")
         self._start(
-            lambda task: write_roc_figure(path, analysis),
+            lambda: write_roc_figure(path, analysis),
             lambda p: self.status.setText(f"Saved the figure to {p}"),
             self._save_failed,
         )
@@ -388,7 +388,7 @@ class JudgementAnalysisDialog(QDialog):
         data = (json.dumps(doc, indent=2) + "\n").encode("utf-8")
         path = Path(path)
 
-        def job(task):
+        def job():
             from stimstudio.core.model import atomic_write_bytes
 
             try:

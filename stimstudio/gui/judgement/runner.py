@@ -24,7 +24,7 @@ from stimstudio.core.judgements import (
 
 from ..errors import show_error
 from ..widgets import qimage
-from ..workers import TaskWorker
+from ..workers import Worker
 from .common import SCREEN_MAX_SIDE
 
 
@@ -76,7 +76,7 @@ class JudgementRunner(QWidget):
         self.stopped = False
         self._pos = {t.index: k for k, t in enumerate(self.session.trials)}
         self._images: dict[int, tuple[QImage, QImage]] = {}
-        self._loading: dict[int, TaskWorker] = {}
+        self._loading: dict[int, Worker] = {}
         self._failed: dict[int, tuple[str, str, str]] = {}  # index -> path, message, detail
         self._choice: str | None = None
         self._rt_ms: float | None = None
@@ -145,9 +145,9 @@ class JudgementRunner(QWidget):
             return
         path = self.session.trials[self._pos[index]].image
         fit = self.image.size() if self.isVisible() else QSize(1024, 1024)
-        worker = TaskWorker(lambda task, p=path, s=fit: _screen_image(p, s), parent=self)
-        worker.done.connect(lambda imgs, k=index: self._loaded(k, imgs))
-        worker.failed.connect(lambda msg, detail, k=index: self._load_failed(k, msg, detail))
+        worker = Worker(lambda p=path, s=fit: _screen_image(p, s), parent=self)
+        worker.returned.connect(lambda imgs, k=index: self._loaded(k, imgs))
+        worker.errored.connect(lambda msg, detail, k=index: self._load_failed(k, msg, detail))
         worker.finished.connect(lambda k=index: self._worker_finished(k))
         self._loading[index] = worker
         worker.start()

@@ -215,7 +215,7 @@ class AnchorsPanel(QWidget):
             return
         model, compute = self.ctx.model, self.ctx.compute
 
-        def job(task):
+        def job():
             from stimstudio.core.generate import sample
 
             return sample(model, seed, psi, cutoff, compute)
@@ -239,8 +239,10 @@ class AnchorsPanel(QWidget):
         vgg = self.ctx.prefs.vgg16 or None
         image = patch["image"]
 
-        def job(task):
+        def job():
             from stimstudio.core.invert import perceptual_for, run_inversion
+
+            from ..workers import cancel_requested
 
             return run_inversion(
                 model,
@@ -249,7 +251,7 @@ class AnchorsPanel(QWidget):
                 settings,
                 compute,
                 perceptual_for(model, vgg),
-                should_stop=task.cancelled,
+                should_stop=cancel_requested,
                 source={"patch": which, **(patch.get("source") or {})},
             )
 
@@ -272,7 +274,7 @@ class AnchorsPanel(QWidget):
     def load_files(self, files) -> None:
         model, compute = self.ctx.model, self.ctx.compute
 
-        def job(task):
+        def job():
             from stimstudio.core.invert import synthesize
             from stimstudio.core.latent import load_latent
 

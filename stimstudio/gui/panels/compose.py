@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from ..errors import show_error
 from ..folders import remember, start_path
 from ..widgets import ImageTile, decade_log_axis, hint, icon
-from ..workers import ComposeWorker
+from ..workers import Worker
 from .mask import compose_inputs
 from .placement import placement_of
 
@@ -117,7 +117,7 @@ class ComposePage(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.project = ctx.project
-        self.worker: ComposeWorker | None = None
+        self.worker: Worker | None = None
         self._losses: dict[str, list] = {}
         self._steps: list[int] = []
         self._pass = 1
@@ -359,21 +359,15 @@ class ComposePage(QWidget):
         settings.steps = self.steps.value()
         self._settings = settings
         self._placement = pl
-        self.worker = ComposeWorker(
-            model,
-            self.ctx.compute,
-            tex,
-            tpl,
-            mask,
-            placement_of(pl),
-            settings,
-            self.ctx.prefs.vgg16 or None,
-            stylemix_optimize=self.mix_opt.isChecked(),
-        )
-        self.worker.step.connect(self._on_step)
-        self.worker.completed.connect(self._on_completed)
-        self.worker.cancelled_at.connect(self._on_cancelled)
-        self.worker.failed.connect(self._on_failed)
+        from stimstudio.core.compose import compose_steps
+
+        args = (model, tex, tpl, mask, placement_of(pl), settings, self.ctx.compute)
+        vgg16, mix_opt = self.ctx.prefs.vgg16 or None, self.mix_opt.isChecked()
+        self.worker = Worker(lambda: compose_steps(*args, vgg16, stylemix_optimize=mix_opt))
+        self.worker.yielded.connect(self._on_step)
+        self.worker.returned.connect(self._on_completed)
+        self.worker.cancelled.connect(self._on_cancelled)
+        self.worker.errored.connect(self._on_failed)
         self.worker.finished.connect(self._on_finished)
         self._reset_plot()
         self._pass = 1
@@ -400,27 +394,24 @@ class ComposePage(QWidget):
         self._losses = {}
         self._steps = []
 
-    def _on_step(self, rec: dict) -> None:
-        step, total = rec["step"], rec["total"]
-        if step < self._last_step:
-            self._pass = 2
+    def _on_step(self, rec) -> None:
+        """One `ComposeStep` of the worker's compose_steps."""
+        step, total = rec.step, rec.steps
+        self._pass = rec.pass_no
         self._last_step = step
-        passes = 2 if self.mix_opt.isChecked() else 1
-        done = (self._pass - 1) * (total + 1) + step + 1
-        all_steps = passes * (total + 1)
-        self.progress.setValue(int(100 * done / max(all_steps, 1)))
-        eta = (all_steps - done) * rec["ms"] / 1000
-        which = f" (pass {self._pass}/2)" if passes == 2 else ""
+        self.progress.setValue(int(100 * rec.done / max(rec.total, 1)))
+        eta = (rec.total - rec.done) * rec.ms_per_step / 1000
+        which = f" (pass {rec.pass_no}/{rec.passes})" if rec.passes > 1 else ""
         self.status.setText(
-            f"step {step} / {total}{which} · {rec['ms']:.0f} ms per step · ETA {eta:.0f} s"
+            f"step {step} / {total}{which} · {rec.ms_per_step:.0f} ms per step · ETA {eta:.0f} s"
         )
-        if self._pass == 1:
+        if rec.pass_no == 1:
             self._steps.append(step)
-            for k, v in rec["losses"].items():
+            for k, v in rec.losses.items():
                 self._losses.setdefault(k, []).append(max(float(v), 1e-12))
             self._plot_dirty = True
-        if rec["preview"] is not None:
-            self.tile_preview.set_image(rec["preview"])
+        if rec.preview is not None:
+            self.tile_preview.set_image(rec.preview)
 
     def _redraw_plot(self) -> None:
         if not self._plot_dirty:
@@ -453,7 +444,8 @@ class ComposePage(QWidget):
         self.ctx.statusBar().showMessage(f"Composed in {seconds:.1f} s", 6000)
         self.ctx.autosave()
 
-    def _on_cancelled(self, step: int) -> None:
+    def _on_cancelled(self) -> None:
+        step = self._last_step  # the worker stopped right after this step's yield
         self.last_outcome = "cancelled"
         self.cancelled_step = step
         self.status.setText(f"cancelled at step {step}; the previous results are kept")
@@ -478,7 +470,7 @@ class ComposePage(QWidget):
             from ..main_window import disconnect_all
 
             self.worker.cancel()
-            disconnect_all(self.worker, ("step", "completed", "cancelled_at", "failed", "finished"))
+            disconnect_all(self.worker, ("yielded", "returned", "cancelled", "errored", "finished"))
             self.worker.wait(30000)
             self.worker = None
 
@@ -615,7 +607,7 @@ class ComposePage(QWidget):
     def write_results(self, folder: Path) -> None:
         res = self.project.get("result")
 
-        def job(task):
+        def job():
             from stimstudio.core.imageio import save_image
             from stimstudio.core.model import atomic_write_bytes
 

@@ -440,18 +440,20 @@ class InterpolatePage(QWidget):
         path, key = self._cpath, self._key
         model, compute = self.ctx.model, self.ctx.compute
 
-        def job(task):
+        def job():
             from stimstudio.core.interpolate import render_path
+
+            from ..workers import cancel_requested, report
 
             pf = render_path(
                 path,
                 model,
                 compute,
                 with_images=True,
-                should_stop=task.cancelled,
-                on_progress=task.report,
+                should_stop=cancel_requested,
+                on_progress=report,
             )
-            if task.cancelled():
+            if cancel_requested():
                 return None
             return {
                 "key": key_text(key),

@@ -170,15 +170,12 @@ class LibraryPanel(QWidget):
     def add_paths(self, paths) -> None:
         paths = [str(p) for p in paths]
 
-        def job(task):
+        def job():
             files = expand_paths(paths)
-            task.report({"files": files})
+            yield {"files": files}
             for f in files:
-                if task.cancelled():
-                    break
-                if f in self.info:
-                    continue
-                task.report(describe_file(f))
+                if f not in self.info:
+                    yield describe_file(f)
             return files
 
         def progress(item):
@@ -208,11 +205,9 @@ class LibraryPanel(QWidget):
             return
         self._loading.update(missing)
 
-        def job(task):
+        def job():
             for f in missing:
-                if task.cancelled():
-                    break
-                task.report(describe_file(f))
+                yield describe_file(f)
 
         def progress(item):
             self.info[item["path"]] = item

@@ -476,7 +476,7 @@ class ViewPage(QWidget):
             return
         path, kind, index = self.mammo.source, opt["kind"], int(opt["index"])
 
-        def job(task):
+        def job():
             from stimstudio.core.readers import read_mammogram
 
             m = read_mammogram(path, voi=kind, voi_index=index)

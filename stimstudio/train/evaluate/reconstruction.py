@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ...core.compose import Composite, Mask, Placement, compose
+from ...core.compose import Mask, Placement, compose
 from ...core.device import Compute
 from ...core.invert import InversionSettings, encode, perceptual_for, run_inversion, synthesize
 from ...core.metrics import detail_fidelity, psnr, ssim
@@ -133,14 +133,7 @@ def compose_report(
         texture = held.as_float([li])[0, 0]
         template = held.as_float([ti])[0, 0]
         mask = Mask.from_array(held.masks[li], feather=2.0)
-        comp = None
-        for rec in compose(
-            model, texture, template, mask, Placement(), settings, compute, vgg16_path
-        ):
-            if isinstance(rec, Composite):
-                comp = rec
-        if comp is None:
-            continue
+        comp = compose(model, texture, template, mask, Placement(), settings, compute, vgg16_path)
         for method, m in comp.metrics.items():
             rows.setdefault(method, []).append(
                 {
