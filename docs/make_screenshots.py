@@ -87,7 +87,7 @@ def main(out_dir: str = "docs/screenshots", steps: str | None = None) -> int:
         print(out / f"{page}.png")
     from stimstudio.gui.panels.settings import ModelAboutDialog
 
-    about = ModelAboutDialog(win)  # Help ▸ About the model
+    about = ModelAboutDialog(win.ctx)  # Help ▸ About the model
     about.show()
     wait_until_idle(win, 60)
     about.grab().save(str(out / "about-model.png"), "PNG")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from stimstudio.core.compute_choices import DEVICE_CHOICES, PRECISION_CHOICES
 
-from .main_window import PAGE_ALIASES, PAGES
+from .pages import PAGE_ALIASES, PAGES
 
 DEFAULT_SIZE = "1440x900"
 

@@ -306,7 +306,7 @@ def run_export(
     finished frames; the same folder and settings resume later.
     """
     model, compute = ctx.model, ctx.compute
-    progress = QProgressDialog("Preparing the export…", "Cancel", 0, 0, ctx)
+    progress = QProgressDialog("Preparing the export…", "Cancel", 0, 0, ctx.dialog_parent)
     progress.setWindowTitle("Export")
     progress.setWindowModality(Qt.WindowModality.WindowModal)
     progress.setMinimumDuration(300)
@@ -344,7 +344,7 @@ def run_export(
         progress.close()
         progress.deleteLater()
         if rec is None or rec.cancelled:
-            ctx.statusBar().showMessage(
+            ctx.status(
                 f"Export stopped; finished frames are kept in {out_dir} (export again to resume)",
                 10000,
             )
@@ -362,7 +362,7 @@ def run_export(
     def failed(message: str, detail: str) -> None:
         progress.close()
         progress.deleteLater()
-        show_error(ctx, message, detail)
+        show_error(ctx.dialog_parent, message, detail)
         if on_done:
             on_done(None)
 
@@ -389,7 +389,7 @@ def export_with_dialog(ctx, target, frames: int, kind: str = "continuum") -> Non
         return
     prefs = ctx.prefs
     dlg = ExportDialog(
-        ctx,
+        ctx.dialog_parent,
         frames=frames,
         resolution=ctx.model.resolution,
         kind=kind,

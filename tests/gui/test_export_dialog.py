@@ -63,7 +63,7 @@ def test_cancelled_export_resumes_from_the_dialog(window, qtbot, tmp_path, monke
     anchors = [core_anchor(a) for a in window.project.get("anchors")[:2]]
     path = LatentPath(anchors, 12, False, "lerp", "latent")
     out = tmp_path / "exp"
-    task = run_export(window, path, out, ExportSettings(preview=None), "c")
+    task = run_export(window.ctx, path, out, ExportSettings(preview=None), "c")
     # cancel as soon as the first frame is reported
     task.yielded.connect(lambda rec: rec.stage == "frames" and task.cancel())
     qtbot.waitUntil(task.isFinished, timeout=60000)
@@ -79,7 +79,7 @@ def test_cancelled_export_resumes_from_the_dialog(window, qtbot, tmp_path, monke
     monkeypatch.setattr(QMessageBox, "exec", lambda box: _click(box, "Resume"))
     dlg.accept()
     assert dlg.resume and not dlg.overwrite
-    task = run_export(window, path, out, dlg.settings(), "c", resume=True)
+    task = run_export(window.ctx, path, out, dlg.settings(), "c", resume=True)
     qtbot.waitUntil(task.isFinished, timeout=60000)
     qtbot.waitUntil(lambda: task.export_state["result"] is not None, timeout=5000)
     r = task.export_state["result"]

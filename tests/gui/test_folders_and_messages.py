@@ -98,7 +98,7 @@ def test_export_finished_says_so_with_open_folder(window, qtbot, tmp_path, monke
     anchors = [core_anchor(a) for a in window.project.get("anchors")[:2]]
     out = tmp_path / "exp"
     task = run_export(
-        window,
+        window.ctx,
         LatentPath(anchors, 3, False, "lerp", "latent"),
         out,
         ExportSettings(preview=None),

@@ -90,7 +90,7 @@ def test_status_bar_compose_page_and_about_show_it(window, qtbot):
     window.model.card = {**window.model.card, **_card({"c2st_accuracy": False}, kimg=12)}
     window.model.card["sha256"] = window.model.card["evaluation"]["model"]["sha256"]
     with qtbot.waitSignal(window.model_changed):
-        window._model_loaded(window.model, window.compute)
+        window.model_loading.adopt(window.model, window.compute)
     assert "12.0 kimg · early: 0/1 targets met" in window.model_label.text()
     assert "95.6 %" in page.model_notice.text()
     assert "95.6 %" in window.model_label.toolTip()
@@ -98,7 +98,7 @@ def test_status_bar_compose_page_and_about_show_it(window, qtbot):
     about = next(a for a in help_menu.actions() if "About the" in a.text())
     from stimstudio.gui.panels.settings import ModelAboutDialog
 
-    dlg = ModelAboutDialog(window)
+    dlg = ModelAboutDialog(window.ctx)
     assert "95.6 %" in dlg.text.toPlainText() and "Quality target" in dlg.text.toPlainText()
     dlg.close()
     assert about.isEnabled()
@@ -108,7 +108,7 @@ def test_a_model_meeting_its_targets_has_no_notice(window, qtbot):
     window.model.card = {**window.model.card, **_card({"c2st_accuracy": True})}
     window.model.card["sha256"] = "abc"
     with qtbot.waitSignal(window.model_changed):
-        window._model_loaded(window.model, window.compute)
+        window.model_loading.adopt(window.model, window.compute)
     page = window.pages["compose"]
     assert not page.model_notice.isVisibleTo(page)
     assert window.model_label.property("warning") is False

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..context import AppContext
 from ..errors import show_error
 from ..folders import remember, start_path
 from ..widgets import hint, icon, image_icon
@@ -53,10 +54,11 @@ def core_anchor(a: dict):
 
 
 class AnchorsPanel(QWidget):
-    def __init__(self, ctx, parent=None):
+    def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
         self.project = ctx.project
+        ctx.selected_anchor_ids = self.selected_ids  # the Interpolate page adds them
         self.list = QListWidget()
         self.list.setIconSize(QSize(THUMB, THUMB))
         self.list.setWordWrap(True)  # long names wrap instead of being cut
@@ -190,7 +192,7 @@ class AnchorsPanel(QWidget):
         anchors = [self.project.anchor(i) for i in ids]
         anchors = [core_anchor(a) for a in anchors if a is not None]
         if not anchors:
-            show_error(self.ctx, "There are no anchors to export yet.")
+            show_error(self, "There are no anchors to export yet.")
             return
         from ..export_dialog import export_with_dialog
 
@@ -201,7 +203,7 @@ class AnchorsPanel(QWidget):
         if len(ids) < 2:
             ids = [a["id"] for a in self.project.get("anchors")]
         if len(ids) < 2:
-            show_error(self.ctx, "A path needs at least two anchors: keep or add another one.")
+            show_error(self, "A path needs at least two anchors: keep or add another one.")
             return
         path = dict(self.project.get("path"))
         path["anchors"] = ids
@@ -230,7 +232,7 @@ class AnchorsPanel(QWidget):
     def invert_patch(self, which: str) -> None:
         patch = self.project.get(which)
         if patch is None:
-            show_error(self.ctx, f"No {which} patch yet: cut one on page 1.")
+            show_error(self, f"No {which} patch yet: cut one on page 1.")
             return
         if not self.ctx.require_model():
             return
@@ -299,7 +301,7 @@ class AnchorsPanel(QWidget):
     def save_dialog(self) -> None:
         ids = self.selected_ids()
         if not ids:
-            show_error(self.ctx, "Select an anchor to save.")
+            show_error(self, "Select an anchor to save.")
             return
         a = self.project.anchor(ids[0])
         safe = "".join(c if c.isalnum() or c in " -_.()" else "_" for c in a["name"]).strip()
@@ -326,6 +328,6 @@ class AnchorsPanel(QWidget):
         except Exception as exc:  # noqa: BLE001
             from ..errors import show_exception
 
-            show_exception(self.ctx, exc)
+            show_exception(self, exc)
             return
-        self.ctx.statusBar().showMessage(f"Saved {Path(path).name}", 5000)
+        self.ctx.status(f"Saved {Path(path).name}", 5000)

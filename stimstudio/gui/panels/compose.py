@@ -5,9 +5,7 @@ their metrics (the paper's Fig. 4)."""
 from __future__ import annotations
 
 import html
-import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -28,41 +26,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..context import AppContext
 from ..errors import show_error
 from ..folders import remember, start_path
+from ..tasks import disconnect_all
 from ..widgets import ImageTile, decade_log_axis, hint, icon
 from ..workers import Worker
+from .compose_results import (
+    METHOD_TIPS,
+    METHOD_TITLES,
+    METRICS_TIP,
+    anchor_name,
+    metrics_text,
+    result_record,
+    write_results,
+)
 from .mask import compose_inputs
 from .placement import placement_of
 
-METHOD_TITLES = {
-    "stitch": "Stitch",
-    "poisson": "Poisson blend",
-    "encoder": "Encoder only",
-    "optimized": "Optimized (Eq. 4)",
-    "stylemix": "Style mix",
-    "stylemix+opt": "Style mix + Eq. 4",
-}
-METHOD_SHORT = {
-    "encoder": "encoder",
-    "optimized": "Eq. 4",
-    "stylemix": "style mix",
-    "stylemix+opt": "style mix + Eq. 4",
-}
-METHOD_TIPS = {
-    "stitch": "The texture pasted with a feathered edge: the input of the generator",
-    "poisson": "Gradient-domain (Poisson) blending of the texture into the template",
-    "encoder": "The encoder's code of the stitched image, rendered by the generator",
-    "optimized": "Masked optimisation (Eq. 4) from the encoder's code: the paper's method",
-    "stylemix": "Fine layers from the texture's code, coarse and middle from the template's",
-    "stylemix+opt": "Eq. 4 started from the style mix",
-}
-METRICS_TIP = (
-    "Inside the mask, against the pasted texture: PSNR (dB, higher = closer), SSIM (1 = same), "
-    "detail (correlation of fine detail, 1 = same).\nSeam: edge energy along the mask border "
-    "relative to the template's own (1 = no visible seam).\nShape: SSIM of the coarse image "
-    "outside the mask against the template (1 = layout kept)."
-)
 LOSS_NAMES = {"perceptual": "λ3 · perceptual", "encoder": "λ4 · encoder"}
 LOSS_COLORS = {
     "pixel": "#4aa3df",
@@ -77,43 +58,8 @@ def perceptual_name(vgg16_path: str) -> str:
     return "vgg16-conv4_3" if vgg16_path else "discriminator-blocks1-3"
 
 
-def metrics_text(m: dict) -> str:
-    """One short line per metric, so five tiles fit side by side."""
-    lines = [
-        f"PSNR {m['psnr_in_mask']:.1f}",
-        f"SSIM {m['ssim_in_mask']:.2f}",
-        f"detail {m['detail_in_mask']:.2f}",
-        f"seam {m['seam_strength']:.2f}",
-    ]
-    if "shape_agreement" in m:
-        lines.append(f"shape {m['shape_agreement']:.2f}")
-    return "\n".join(lines)
-
-
-def result_record(
-    comp, model, settings, placement: dict, seconds: float, sources: dict | None = None
-) -> dict:
-    """A Composite as plain project data; sources: the texture's and template's film paths."""
-    return {
-        "images": dict(comp.images),
-        "metrics": {k: {n: float(v) for n, v in m.items()} for k, m in comp.metrics.items()},
-        "latents": {k: lat.wplus for k, lat in comp.latents.items()},
-        "latent_sources": {k: lat.source for k, lat in comp.latents.items()},
-        "mask": comp.mask,
-        "history": comp.history,
-        "perceptual": comp.perceptual,
-        "settings": asdict(settings),
-        "placement": dict(placement),
-        "seconds": round(seconds, 2),
-        "model_sha256": model.sha256,
-        "model_name": model.name,
-        "texture_file": (sources or {}).get("texture"),
-        "template_file": (sources or {}).get("template"),
-    }
-
-
 class ComposePage(QWidget):
-    def __init__(self, ctx, parent=None):
+    def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
         self.project = ctx.project
@@ -344,7 +290,7 @@ class ComposePage(QWidget):
             return
         got = self.inputs()
         if isinstance(got, str):
-            show_error(self.ctx, got)
+            show_error(self, got)
             return
         tex, tpl, mask, pl = got
         model = self.ctx.model
@@ -441,7 +387,7 @@ class ComposePage(QWidget):
         self.progress.setValue(100)
         self.status.setText(f"done in {seconds:.1f} s")
         self.status.setToolTip(f"perceptual features: {comp.perceptual}")
-        self.ctx.statusBar().showMessage(f"Composed in {seconds:.1f} s", 6000)
+        self.ctx.status(f"Composed in {seconds:.1f} s", 6000)
         self.ctx.autosave()
 
     def _on_cancelled(self) -> None:
@@ -453,7 +399,7 @@ class ComposePage(QWidget):
     def _on_failed(self, message: str, detail: str) -> None:
         self.last_outcome = "failed"
         self.status.setText("failed")
-        show_error(self.ctx, message, detail)
+        show_error(self, message, detail)
 
     def _on_finished(self) -> None:
         if self.worker is not None:
@@ -467,8 +413,6 @@ class ComposePage(QWidget):
 
     def shutdown(self) -> None:
         if self.worker is not None:
-            from ..main_window import disconnect_all
-
             self.worker.cancel()
             disconnect_all(self.worker, ("yielded", "returned", "cancelled", "errored", "finished"))
             self.worker.wait(30000)
@@ -572,12 +516,7 @@ class ComposePage(QWidget):
 
     def anchor_name(self, method: str) -> str:
         """'mdb181 on mdb003 · Eq. 4': which texture, which template, which method."""
-        res = self.project.get("result") or {}
-        short = METHOD_SHORT.get(method, METHOD_TITLES.get(method, method))
-        tex, tpl = res.get("texture_file"), res.get("template_file")
-        if tex and tpl:
-            return f"{Path(tex).stem} on {Path(tpl).stem} · {short}"
-        return METHOD_TITLES.get(method, method)
+        return anchor_name(self.project.get("result") or {}, method)
 
     def keep(self, method: str) -> None:
         res = self.project.get("result")
@@ -606,25 +545,8 @@ class ComposePage(QWidget):
 
     def write_results(self, folder: Path) -> None:
         res = self.project.get("result")
-
-        def job():
-            from stimstudio.core.imageio import save_image
-            from stimstudio.core.model import atomic_write_bytes
-
-            names = []
-            for name, img in res["images"].items():
-                out = folder / f"{name.replace('+', '-')}.png"
-                save_image(out, img)
-                names.append(out.name)
-            meta = {
-                k: res[k] for k in ("metrics", "settings", "placement", "perceptual", "seconds")
-            }
-            meta["model"] = {"name": res.get("model_name"), "sha256": res.get("model_sha256")}
-            atomic_write_bytes(folder / "metrics.json", json.dumps(meta, indent=2).encode())
-            return names
-
         self.ctx.run_task(
-            job,
+            lambda: write_results(res, folder),
             "Saving results…",
             lambda names: self.ctx.show_saved(
                 f"Saved {len(names)} images and metrics.json to {folder}", folder

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..context import AppContext
 from ..widgets import DragSpinBox, ImageTile, hint, icon, scroll_column
 
 CHANNEL = "generator"
@@ -44,7 +45,7 @@ def source_label(col: int) -> str:
 
 
 class GeneratorPage(QWidget):
-    def __init__(self, ctx, parent=None):
+    def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
         self.project = ctx.project

@@ -4,11 +4,9 @@ a filmstrip, and the per-step distances."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -19,7 +17,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QListView,
     QListWidget,
     QListWidgetItem,
     QProgressBar,
@@ -31,20 +28,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..context import AppContext
 from ..errors import show_error
-from ..widgets import ImageTile, display_uint8, icon, image_icon, scroll_column
+from ..widgets import ImageTile, icon, image_icon, scroll_column
+from .path_frames import FrameStrip, frames_record, key_text
 
-FILM_THUMB = 56
 CHANNEL = "path"
 
 
-def key_text(key) -> str:
-    """A path key as text: it survives the project file (tuples come back as lists)."""
-    return json.dumps(key)
-
-
 class InterpolatePage(QWidget):
-    def __init__(self, ctx, parent=None):
+    def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
         self.project = ctx.project
@@ -160,29 +153,8 @@ class InterpolatePage(QWidget):
         trow.addWidget(self.fps)
         self.frame_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
-        self.film = QListWidget()
-        self.film.setViewMode(QListView.ViewMode.IconMode)
-        self.film.setFlow(QListView.Flow.LeftToRight)
-        self.film.setWrapping(False)
-        self.film.setMovement(QListView.Movement.Static)
-        self.film.setIconSize(QSize(FILM_THUMB, FILM_THUMB))
-        self.film.setFixedHeight(FILM_THUMB + 34)
-        self.film.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self.film.setToolTip("Filmstrip: click a frame to show it")
-        self.film.currentRowChanged.connect(self._film_clicked)
-
-        self.dist_plot = pg.PlotWidget()
-        self.dist_plot.setBackground("#15171a")
-        self.dist_plot.setMouseEnabled(x=False, y=False)
-        self.dist_plot.setLabel("bottom", "step (frame i-1 → i)")
-        self.dist_plot.setLabel("left", "distance")
-        self.dist_plot.setFixedHeight(150)
-        self.dist_plot.setToolTip(
-            "Distance between consecutive frames; equal bars = equal visual steps"
-        )
-        self.bars = None
-        self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#4aa3df", width=1))
-        self.dist_plot.addItem(self.cursor)
+        self.strip = FrameStrip(self._film_clicked)  # filmstrip and step distances
+        self.film, self.dist_plot = self.strip.film, self.strip.dist_plot
 
         self.placeholder = QLabel(
             "A path needs two or more anchors. Keep results or add seeds in the Anchors panel, "
@@ -345,32 +317,12 @@ class InterpolatePage(QWidget):
 
     def _show_frames(self) -> None:
         rec = self.project.get("path_frames")
-        self.film.blockSignals(True)
-        self.film.clear()
-        if self.bars is not None:
-            self.dist_plot.removeItem(self.bars)
-            self.bars = None
         if rec is None or rec["key"] != key_text(self._key):
             self._positions = None
-            self.film.blockSignals(False)
-            self.dist_plot.setTitle("")
+            self.strip.show(None, 0)
             return
         self._positions = np.asarray(rec["positions"], np.float64)
-        for i, img in enumerate(rec["images"]):
-            it = QListWidgetItem(image_icon(img, FILM_THUMB), str(i + 1))
-            self.film.addItem(it)
-        self.film.setCurrentRow(self.slider.value())
-        self.film.blockSignals(False)
-        d = np.asarray(rec["distances"])
-        self.bars = pg.BarGraphItem(
-            x=np.arange(1, len(d) + 1), height=d, width=0.8, brush="#2f7fbf", pen=None
-        )
-        self.dist_plot.addItem(self.bars)
-        self.dist_plot.setTitle(
-            f"step distances ({rec['metric']}) · mean {d.mean():.3g} · CV {rec['cv']:.2f}",
-            color="#aab3bd",
-            size="9pt",
-        )
+        self.strip.show(rec, self.slider.value())
         self.compute_label.setText(
             f"{len(rec['images'])} frames, {rec['spacing']} spacing; distances measured "
             f"{rec['metric']}ly. CV 0 = perfectly even steps."
@@ -411,10 +363,9 @@ class InterpolatePage(QWidget):
             self.project.set("path", p, "Reorder path")
 
     def add_selected(self) -> None:
-        panel = self.ctx.anchors
-        ids = panel.selected_ids() if panel is not None else []
+        ids = self.ctx.selected_anchor_ids()
         if not ids:
-            show_error(self.ctx, "Select anchors in the Anchors panel first.")
+            show_error(self, "Select anchors in the Anchors panel first.")
             return
         p = dict(self.project.get("path"))
         p["anchors"] = [*p["anchors"], *ids]
@@ -453,19 +404,7 @@ class InterpolatePage(QWidget):
                 should_stop=cancel_requested,
                 on_progress=report,
             )
-            if cancel_requested():
-                return None
-            return {
-                "key": key_text(key),
-                "positions": np.array([f.position for f in pf.frames]),
-                "distances": np.asarray(pf.distances, np.float64),
-                "metric": pf.metric,
-                "spacing": pf.spacing,
-                "cv": float(pf.cv),
-                "images": np.stack([display_uint8(f.image) for f in pf.frames]),
-                "wplus": np.stack([f.wplus for f in pf.frames]),
-                "float_images": [f.image for f in pf.frames],
-            }
+            return None if cancel_requested() else frames_record(pf, key)
 
         def done(rec):
             self._compute_task = None
@@ -486,7 +425,7 @@ class InterpolatePage(QWidget):
         def failed(msg, detail):
             self._compute_task = None
             self._compute_ui(False)
-            show_error(self.ctx, msg, detail)
+            show_error(self, msg, detail)
 
         def progress(rec):
             if rec.finished or not rec.total:
@@ -539,11 +478,7 @@ class InterpolatePage(QWidget):
         )
         self.frame_label.setText(f"frame {i + 1}/{len(pos)} · {a} → {b} {s - seg:.2f}{even}")
         self.frame_view.title.setText(f"Frame {i + 1} of {len(pos)}")
-        self.cursor.setPos(i)
-        if self.film.count() > i:
-            self.film.blockSignals(True)
-            self.film.setCurrentRow(i)
-            self.film.blockSignals(False)
+        self.strip.select(i)
         pf = self.project.get("path_frames")
         if self._positions is not None and pf is not None and i < len(pf["images"]):
             self.frame_view.set_image(pf["images"][i])  # the computed frame, at once
@@ -585,7 +520,7 @@ class InterpolatePage(QWidget):
     def _render_failed(self, channel: str, message: str, detail: str) -> None:
         if channel == CHANNEL:
             self.btn_play.setChecked(False)
-            show_error(self.ctx, message, detail)
+            show_error(self, message, detail)
 
     def _film_clicked(self, row: int) -> None:
         if row >= 0:

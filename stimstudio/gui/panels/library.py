@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..context import AppContext
 from ..widgets import hint, icon, image_icon
 
 THUMB = 72
@@ -93,7 +94,7 @@ def _shape_text(lesion: dict) -> str:
 
 
 class LibraryPanel(QWidget):
-    def __init__(self, ctx, parent=None):
+    def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
         self.project = ctx.project
@@ -195,7 +196,7 @@ class LibraryPanel(QWidget):
 
         def done(files):
             if not files:
-                self.ctx.statusBar().showMessage("No mammograms found there", 6000)
+                self.ctx.status("No mammograms found there", 6000)
 
         self.ctx.run_task(job, "Reading images…", done, progress)
 

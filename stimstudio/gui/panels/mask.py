@@ -25,6 +25,7 @@ from stimstudio.core.errors import StimStudioError
 from ..canvas.brush import BrushTool
 from ..canvas.image_view import ImageCanvas
 from ..canvas.lasso import LassoTool
+from ..context import AppContext
 from ..errors import show_error
 from ..widgets import hint, icon, side_and_center
 
@@ -60,7 +61,7 @@ def compose_inputs(project):
 
 
 class MaskPage(QWidget):
-    def __init__(self, ctx, parent=None):
+    def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
         self.project = ctx.project
@@ -347,7 +348,7 @@ class MaskPage(QWidget):
         try:
             core_mask(rec, shape)
         except StimStudioError as exc:
-            show_error(self.ctx, str(exc))
+            show_error(self, str(exc))
             return
         verb = "Edit mask corners" if how == "edit" else f"Lasso ({how})"
         self.project.set("mask", rec, verb)
@@ -389,7 +390,7 @@ class MaskPage(QWidget):
     def mask_from_annotation(self) -> None:
         tex = self.project.get("texture")
         if tex is None or tex.get("lesion_mask") is None:
-            show_error(self.ctx, "This texture patch holds no annotated lesion.")
+            show_error(self, "This texture patch holds no annotated lesion.")
             return
         rec = {
             "polygon": None,

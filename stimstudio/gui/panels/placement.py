@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from stimstudio.core.errors import StimStudioError
 
 from ..canvas.image_view import ImageCanvas
+from ..context import AppContext
 from ..widgets import hint, side_and_center
 from .mask import compose_inputs
 
@@ -44,7 +45,7 @@ def change_text(old: dict, new: dict, verb: str = "Move") -> str:
 
 
 class PlacementPage(QWidget):
-    def __init__(self, ctx, parent=None):
+    def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
         self.project = ctx.project

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from stimstudio.core.compute_choices import DEVICE_CHOICES, PRECISION_CHOICES
 
+from ..context import AppContext
 from ..folders import remember, start_path
 from ..prefs import Preferences
 from ..widgets import hint
@@ -179,8 +180,8 @@ class SettingsDialog(QDialog):
 class ModelAboutDialog(QDialog):
     """Help ▸ About the model: the loaded model's card, its evaluation against its targets."""
 
-    def __init__(self, ctx, parent=None):
-        super().__init__(parent or ctx)
+    def __init__(self, ctx: AppContext, parent=None):
+        super().__init__(parent or ctx.dialog_parent)
         self.ctx = ctx
         self.setWindowTitle("About the model")
         self.text = QTextBrowser()

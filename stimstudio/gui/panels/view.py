@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..canvas.image_view import ImageCanvas
+from ..context import AppContext
 from ..widgets import ImageTile, hint, icon, scroll_column
 
 DEFAULT_RESOLUTION = 128  # the shipped model's, used until a model is loaded
@@ -84,7 +85,7 @@ def cut_patch(mammo, x: int, y: int, size: int, resolution: int) -> dict:
 
 
 class ViewPage(QWidget):
-    def __init__(self, ctx, parent=None):
+    def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
         self.project = ctx.project
@@ -330,9 +331,9 @@ class ViewPage(QWidget):
             self.info.setText(f"{Path(path).name}: cannot be read")
             from ..errors import show_error
 
-            show_error(self.ctx, msg, detail)
+            show_error(self, msg, detail)
 
-        self.ctx.read_mammogram_async_with_error(path, done, failed)
+        self.ctx.read_mammogram_async(path, done, failed)
 
     def set_mammogram(self, m) -> None:
         self._restoring = True
@@ -493,7 +494,7 @@ class ViewPage(QWidget):
             )
             self.canvas.hist.setLevels(0.0, 1.0)
             self.ctx.remember_mammogram(path, m)
-            self.ctx.statusBar().showMessage(f"Window from the file: {file_window_text(opt)}", 6000)
+            self.ctx.status(f"Window from the file: {file_window_text(opt)}", 6000)
 
         self.ctx.run_task(job, "Applying the file's window…", done)
 
@@ -544,12 +545,12 @@ class ViewPage(QWidget):
         if x + s <= 0 or y + s <= 0 or x >= w or y >= h:
             from ..errors import show_error
 
-            show_error(self.ctx, "The box lies outside the film: move it onto the image first.")
+            show_error(self, "The box lies outside the film: move it onto the image first.")
             return
         patch = cut_patch(self.mammo, x, y, s, self.resolution())
         label = "texture" if which == "texture" else "template"
         self.project.set(which, patch, f"Cut {label} from {Path(self.mammo.source).name}")
-        self.ctx.statusBar().showMessage(
+        self.ctx.status(
             f"{label.capitalize()} patch cut: {s} px at ({x}, {y}) → {patch['resolution']} px",
             6000,
         )
