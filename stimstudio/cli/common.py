@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from ..core.compute_choices import DEVICE_CHOICES
+
 
 class UserError(Exception):
     """An option problem found by the CLI itself (exit 2, one line)."""
@@ -38,7 +40,7 @@ def add_common(p) -> None:
 
 def add_model_options(p) -> None:
     p.add_argument("--weights", help="model .safetensors (default: the shipped model)")
-    p.add_argument("--device", default="auto", help="auto | cuda | mps | cpu")
+    p.add_argument("--device", default="auto", help=" | ".join(DEVICE_CHOICES))
     p.add_argument(
         "--precision",
         default="auto",
