@@ -1,6 +1,11 @@
-"""How tests/data/project_v1.stimproj was made: with the app's writer as it was before core.project
-(gui/project.py at 570f7e1). Kept to show what the fixture holds; it needs that version to run."""
+"""How tests/data/project_v1.stimproj was made: with the app's own writer as it was before
+core.project existed (gui/project.py at commit 570f7e1), so the fixture is a file that app wrote.
 
+    git show 570f7e1:stimstudio/gui/project.py > /tmp/project_570f7e1.py
+    python tests/data/make_project_v1.py /tmp/project_570f7e1.py
+"""
+
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -9,14 +14,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from stimstudio.core.generate import sample
-from stimstudio.gui.project import default_state, read_project, write_project
 from tests.conftest import make_tiny_model, smooth_image
+
+# the old module, loaded inside stimstudio.gui so that its relative imports resolve
+spec = importlib.util.spec_from_file_location("stimstudio.gui.project_570f7e1", sys.argv[1])
+old = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(old)
+default_state, read_project, write_project = old.default_state, old.read_project, old.write_project
 
 model = make_tiny_model()
 R = model.resolution
 state = default_state()
 state["library"] = ["/data/mias/mdb001.pgm", "/data/mias/mdb002.pgm"]
-state["current"] = "/data/mias/mdb001.pgm"
+state["current"] = None  # the film shown: none (the app would try to read it)
 src = {"file": "/data/mias/mdb001.pgm", "x": 40, "y": 60, "size": 96, "spacing_mm": [0.2, 0.2]}
 les = np.zeros((R, R), np.uint8)
 les[12:20, 12:20] = 1
@@ -54,22 +64,7 @@ state["path"] = dict(
 )
 state["generator"] = dict(state["generator"], seed=3.0, sources=["a2"])
 state["view"] = {"mask_opacity": 0.3}
-state["result"] = {
-    "images": {"stitch": smooth_image(4, R)},
-    "metrics": {"stitch": {"psnr": 20.5}},
-    "latents": {},
-    "latent_sources": {},
-    "mask": np.ones((R, R), np.float32),
-    "history": [{"step": 0, "loss": 1.0}],
-    "perceptual": "",
-    "settings": {"steps": 5},
-    "placement": state["placement"],
-    "seconds": 1.2,
-    "model_sha256": None,
-    "model_name": "tiny",
-    "texture_file": src["file"],
-    "template_file": src["file"],
-}
+state["result"] = None  # a compose result is plain data the app draws; left out here
 state["path_frames"] = {
     "key": json.dumps([["a1", "a2", "a3"], 7, True, "slerp", "latent", None]),
     "positions": np.linspace(0, 3, 7, endpoint=False),

@@ -1,0 +1,55 @@
+"""A design made in the app, saved, exports headless (`stimstudio export --project`) with the
+very frames the app's own Export writes for the same settings (issue 17)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from stimstudio.cli.main import main
+from stimstudio.core.export import ExportSettings
+from stimstudio.gui.panels.interpolate import key_text
+from tests.test_project import V1
+
+
+def test_app_and_cli_export_the_same_frames(window, errors, qtbot, tmp_path, tiny_weights, capsys):
+    opened = tmp_path / "design.stimproj"
+    shutil.copy(V1, opened)  # a file the app wrote before core.project
+    assert window.open_project(opened)
+    page = window.pages["interpolate"]
+    assert page.path_list.count() == 3
+    page.spacing.setCurrentText("perceptual")  # a change made in the app, then saved
+    qtbot.waitUntil(
+        lambda: (
+            (pf := window.project.get("path_frames")) is not None
+            and pf["key"] == key_text(page._key)
+        ),
+        timeout=60000,
+    )
+    saved = window.project.save(tmp_path / "saved", window.model_info())
+
+    app_out = tmp_path / "app"
+    task = page.export_frames(app_out, ExportSettings(preview=None), "morph")
+    qtbot.waitUntil(task.isFinished, timeout=120000)
+    qtbot.waitUntil(lambda: task.export_state["result"] is not None, timeout=5000)
+
+    cli_out = tmp_path / "cli"
+    compute = window.compute
+    rc = main(
+        [
+            *("export", "--project", str(saved), "--out", str(cli_out), "--id", "morph"),
+            *("--weights", tiny_weights, "--device", compute.device.type),
+            *("--precision", compute.precision, "--preview", "none", "--quiet"),
+        ]
+    )
+    assert rc == 0, capsys.readouterr().err
+    app_doc = json.loads((app_out / "manifest.json").read_text())
+    cli_doc = json.loads((cli_out / "manifest.json").read_text())
+    c = cli_doc["continuum"]
+    assert (c["frames"], c["loop"], c["spacing"]) == (7, True, "perceptual")
+    assert cli_doc["request_sha256"] == app_doc["request_sha256"]
+    assert cli_doc["frames"] == app_doc["frames"]  # positions, distances, image and file sha256
+    app_png = {p.name: p.read_bytes() for p in (app_out / "png").glob("*.png")}
+    cli_png = {p.name: p.read_bytes() for p in (cli_out / "png").glob("*.png")}
+    assert len(app_png) == 7 and cli_png == app_png
+    assert errors == []  # no error dialog on the way
