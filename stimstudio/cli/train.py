@@ -6,6 +6,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from ..core.compute_choices import DEVICE_CHOICES
 from ..core.errors import OptionError
 from .common import add_common, emit, tqdm_bar
 
@@ -137,7 +138,7 @@ def register(sub) -> None:
         help="stop after this many minutes of wall time and save the state (a rented GPU's "
         "budget; 0 = no limit)",
     )
-    g.add_argument("--device", default="auto", help="auto | cuda | mps | cpu")
+    g.add_argument("--device", default="auto", help=" | ".join(DEVICE_CHOICES))
     add_common(g)
     g.set_defaults(func=cmd_train_gan)
 
@@ -156,7 +157,7 @@ def register(sub) -> None:
             e.add_argument(
                 flag, type=type(f.default), default=f.default, help=_help(ENCODER_HELP, f)
             )
-    e.add_argument("--device", default="auto", help="auto | cuda | mps | cpu")
+    e.add_argument("--device", default="auto", help=" | ".join(DEVICE_CHOICES))
     add_common(e)
     e.set_defaults(func=cmd_train_encoder)
 
