@@ -611,9 +611,6 @@ def iter_frames(
         yield Frame(i, float(s), seg, float(s - seg), w, synthesize(model, w, compute)[0])
 
 
-# Deprecated aliases, kept while other modules still import the old names (core.batch,
-# core.export, core.project, cli.export, cli.generate, the GUI's interpolate page):
-# `Path` shadowed pathlib.Path; `METHODS` is also core.compose's composition methods.
+# Deprecated alias: `Path` shadowed pathlib.Path. Kept while core.export (job, run),
+# cli.generate, benchmarks/suite.py and some tests still import it.
 Path = Continuum
-METHODS = INTERPOLATION_METHODS
-SPACINGS = FRAME_SPACINGS
