@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 import shutil
 
+from PySide6.QtWidgets import QFileDialog
+
 from stimstudio.cli.main import main
 from stimstudio.core.export import ExportSettings
 from stimstudio.gui.panels.interpolate import key_text
 from tests.test_project import V1
 
 
-def test_app_and_cli_export_the_same_frames(window, errors, qtbot, tmp_path, tiny_weights, capsys):
+def test_app_and_cli_export_the_same_frames(
+    window, errors, qtbot, tmp_path, tiny_weights, capsys, monkeypatch
+):
     opened = tmp_path / "design.stimproj"
     shutil.copy(V1, opened)  # a file the app wrote before core.project
     assert window.open_project(opened)
@@ -26,7 +30,11 @@ def test_app_and_cli_export_the_same_frames(window, errors, qtbot, tmp_path, tin
         ),
         timeout=60000,
     )
-    saved = window.project.save(tmp_path / "saved", window.model_info())
+    saved = tmp_path / "saved.stimproj"
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(saved), ""))
+    )
+    assert window.save_project_as() and saved.is_file()  # File > Save As…
 
     app_out = tmp_path / "app"
     task = page.export_frames(app_out, ExportSettings(preview=None), "morph")
