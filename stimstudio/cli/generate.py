@@ -100,6 +100,22 @@ def _add_inversion_options(p) -> None:
     p.add_argument("--lambda-encoder", type=float, default=2.0, help="lambda4")
     p.add_argument("--outside-weight", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--perceptual",
+        default="discriminator",
+        choices=["discriminator", "lite0"],
+        help="F: the model's discriminator blocks, or frozen ImageNet EfficientNet-Lite0",
+    )
+    p.add_argument(
+        "--optimize-noise",
+        action="store_true",
+        help="also optimise the per-layer noise maps (saved with the latent)",
+    )
+    p.add_argument(
+        "--noise-regularize",
+        type=float,
+        help="weight of the noise maps' autocorrelation penalty (default: InversionSettings')",
+    )
 
 
 def _settings(args):
@@ -112,7 +128,11 @@ def _settings(args):
         lambda_encoder=args.lambda_encoder,
         outside_weight=args.outside_weight,
         seed=args.seed,
+        perceptual=args.perceptual,
+        optimize_noise=args.optimize_noise,
     )
+    if args.noise_regularize is not None:
+        s.noise_regularize = args.noise_regularize
     s.validate()
     return s
 
@@ -183,7 +203,7 @@ def cmd_invert(args) -> int:
     bar = tqdm_bar(args, total=settings.steps, desc="Eq. 4", unit="step")
     from ..core.invert import perceptual_for
 
-    F = perceptual_for(model, args.vgg16)
+    F = perceptual_for(model, args.vgg16, settings.perceptual)
     res = run_inversion(
         model,
         target,
