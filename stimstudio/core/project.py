@@ -206,8 +206,8 @@ class Project:
         return {
             "library": list(self.library),
             "current": self.current,
-            "texture": _patch_record(self.texture),
-            "template": _patch_record(self.template),
+            "texture": patch_record(self.texture),
+            "template": patch_record(self.template),
             "mask": None if self.mask is None else mask_record(self.mask, self.mask_source),
             "placement": {k: float(getattr(self.placement, k)) for k in _PLACEMENT_KEYS},
             "result": self.result,
@@ -402,7 +402,8 @@ def _patch(rec, which: str) -> Patch | None:
     return Patch(img, dict(rec.get("source") or {}), lesion)
 
 
-def _patch_record(p: Patch | None) -> dict | None:
+def patch_record(p: Patch | None) -> dict | None:
+    """A `Patch` as the state's texture/template record (None stays None)."""
     if p is None:
         return None
     rec = {"image": p.image, "resolution": p.resolution, "source": dict(p.source)}
