@@ -85,8 +85,11 @@ class AppContext(QObject):
         """Run the job `fn` on a Worker (a generator's yields are progress); see workers.py."""
         return self.tasks.run(fn, label, on_done, on_progress, on_failed, on_cancelled)
 
-    def add_anchor(self, name: str, wplus, source: dict, image, model_sha256=None) -> str:
-        """Keep a latent as a named anchor (one undo step); returns its id."""
+    def add_anchor(
+        self, name: str, wplus, source: dict, image, model_sha256=None, noise=None
+    ) -> str:
+        """Keep a latent as a named anchor (one undo step); returns its id. `noise`: the maps
+        of an inversion with optimised noise, kept so the anchor renders as it was saved."""
         import numpy as np
 
         aid = self.project.new_anchor_id()
@@ -98,6 +101,8 @@ class AppContext(QObject):
             "model_sha256": model_sha256 or (self.model.sha256 if self.model else None),
             "image": None if image is None else np.asarray(image, np.float32),
         }
+        if noise is not None:
+            rec["noise"] = [np.asarray(n, np.float32) for n in noise]
         self.project.set("anchors", [*self.project.get("anchors"), rec], f"Keep {rec['name']}")
         self.status(f"Kept anchor “{rec['name']}”", 5000)
         return aid

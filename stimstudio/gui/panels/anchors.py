@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from stimstudio.core.project import anchor_from_record
+
 from ..context import AppContext
 from ..errors import show_error
 from ..folders import remember, start_path
@@ -43,14 +45,6 @@ def source_text(src: dict) -> str:
     if src.get("file"):
         return Path(src["file"]).name
     return method or "latent"
-
-
-def core_anchor(a: dict):
-    """A project anchor (a dict in the project file) as a core `Anchor` for paths and export."""
-    from stimstudio.core.interpolate import Anchor
-    from stimstudio.core.latent import Latent
-
-    return Anchor(a["name"], Latent(a["wplus"], a["source"], a["model_sha256"]))
 
 
 class AnchorsPanel(QWidget):
@@ -190,7 +184,7 @@ class AnchorsPanel(QWidget):
         """The selected anchors (all when none is selected) as stills, through the dialog."""
         ids = self.selected_ids() or [a["id"] for a in self.project.get("anchors")]
         anchors = [self.project.anchor(i) for i in ids]
-        anchors = [core_anchor(a) for a in anchors if a is not None]
+        anchors = [anchor_from_record(a) for a in anchors if a is not None]
         if not anchors:
             show_error(self, "There are no anchors to export yet.")
             return
@@ -225,7 +219,7 @@ class AnchorsPanel(QWidget):
         def done(out):
             lat, img = out
             name = f"Seed {seed:g}"
-            self.ctx.add_anchor(name, lat.wplus, lat.source, img, lat.model_sha256)
+            self.ctx.add_anchor(name, lat.wplus, lat.source, img, lat.model_sha256, lat.noise)
 
         self.ctx.run_task(job, f"Sampling seed {seed:g}…", done)
 
@@ -261,7 +255,14 @@ class AnchorsPanel(QWidget):
             if res.cancelled:
                 return
             name = f"{which.capitalize()} (inverted)"
-            self.ctx.add_anchor(name, res.latent.wplus, res.latent.source, res.image, model.sha256)
+            self.ctx.add_anchor(
+                name,
+                res.latent.wplus,
+                res.latent.source,
+                res.image,
+                model.sha256,
+                res.latent.noise,
+            )
 
         self.ctx.run_task(job, f"Inverting the {which}…", done)
 
@@ -286,7 +287,7 @@ class AnchorsPanel(QWidget):
                 img = None
                 if model is not None:
                     lat.check_model(model, allow_other_model=True)
-                    img = synthesize(model, lat.wplus, compute)[0]
+                    img = synthesize(model, lat.wplus, compute, noise=lat.noise)[0]
                 out.append((f, lat, img))
             return out
 
@@ -294,7 +295,7 @@ class AnchorsPanel(QWidget):
             for f, lat, img in items:
                 src = {**lat.source, "file": str(f)}
                 name = Path(f).name.replace(".latent.npz", "").replace(".npz", "")
-                self.ctx.add_anchor(name, lat.wplus, src, img, lat.model_sha256)
+                self.ctx.add_anchor(name, lat.wplus, src, img, lat.model_sha256, lat.noise)
 
         self.ctx.run_task(job, "Loading latents…", done)
 

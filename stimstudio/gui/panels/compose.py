@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from stimstudio.core.project import placement_from_record
+
 from ..context import AppContext
 from ..errors import show_error
 from ..folders import remember, start_path
@@ -42,7 +44,6 @@ from .compose_results import (
     write_results,
 )
 from .mask import compose_inputs
-from .placement import placement_of
 
 LOSS_NAMES = {"perceptual": "λ3 · perceptual", "encoder": "λ4 · encoder"}
 LOSS_COLORS = {
@@ -275,7 +276,7 @@ class ComposePage(QWidget):
 
         tex, tpl, mask, pl = got
         try:
-            placed, soft = place(tex, mask, placement_of(pl), tpl.shape)
+            placed, soft = place(tex, mask, placement_from_record(pl), tpl.shape)
         except StimStudioError as exc:
             self.tile_input.clear(str(exc))
             return
@@ -307,7 +308,7 @@ class ComposePage(QWidget):
         self._placement = pl
         from stimstudio.core.compose import compose_steps
 
-        args = (model, tex, tpl, mask, placement_of(pl), settings, self.ctx.compute)
+        args = (model, tex, tpl, mask, placement_from_record(pl), settings, self.ctx.compute)
         vgg16, mix_opt = self.ctx.prefs.vgg16 or None, self.mix_opt.isChecked()
         self.worker = Worker(lambda: compose_steps(*args, vgg16, stylemix_optimize=mix_opt))
         self.worker.yielded.connect(self._on_step)

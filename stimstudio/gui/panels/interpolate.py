@@ -230,18 +230,10 @@ class InterpolatePage(QWidget):
         if len(anchors) < 2:
             return self.placeholder.text()
         from stimstudio.core.errors import StimStudioError
-        from stimstudio.core.interpolate import Continuum
-
-        from .anchors import core_anchor
+        from stimstudio.core.project import anchor_from_record, continuum_from_record
 
         try:
-            path = Continuum(
-                [core_anchor(a) for a in anchors],
-                frames=int(p["frames"]),
-                loop=bool(p["loop"]),
-                method=p["method"],
-                spacing=p["spacing"],
-            )
+            path = continuum_from_record(p, {a["id"]: anchor_from_record(a) for a in anchors})
             path.validate()
             if self.ctx.model is not None:
                 for a in path.anchors:

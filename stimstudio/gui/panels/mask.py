@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from stimstudio.core.errors import StimStudioError
+from stimstudio.core.project import mask_from_record
 
 from ..canvas.brush import BrushTool
 from ..canvas.image_view import ImageCanvas
@@ -32,15 +33,6 @@ from ..widgets import hint, icon, side_and_center
 OVERLAY_LUT = np.zeros((256, 4), np.uint8)
 OVERLAY_LUT[:, 0], OVERLAY_LUT[:, 1], OVERLAY_LUT[:, 2] = 255, 96, 80
 OVERLAY_LUT[:, 3] = np.arange(256)
-
-
-def core_mask(record: dict, shape: tuple[int, int]):
-    """The project's mask record as a core `Mask` (raises MaskError when it does not fit)."""
-    from stimstudio.core.compose import Mask
-
-    if record.get("polygon") is not None:
-        return Mask.from_polygon(record["polygon"], shape, float(record.get("feather", 2.0)))
-    return Mask.from_array(record["array"], float(record.get("feather", 2.0)))
 
 
 def compose_inputs(project):
@@ -55,7 +47,7 @@ def compose_inputs(project):
     if rec is None:
         return "No texture mask yet: lasso the tumor on page 2."
     try:
-        return tex["image"], tpl["image"], core_mask(rec, tex["image"].shape)
+        return tex["image"], tpl["image"], mask_from_record(rec, tex["image"].shape, strict=True)
     except StimStudioError as exc:
         return str(exc)
 
@@ -289,7 +281,7 @@ class MaskPage(QWidget):
             self.stats.setText("No mask yet: draw around the tumor.")
             return
         try:
-            mask = core_mask(rec, shape)
+            mask = mask_from_record(rec, shape, strict=True)
         except StimStudioError as exc:
             self.overlay.clear()
             self.stats.setText(str(exc))
@@ -346,7 +338,7 @@ class MaskPage(QWidget):
             "source": how,
         }
         try:
-            core_mask(rec, shape)
+            mask_from_record(rec, shape, strict=True)
         except StimStudioError as exc:
             show_error(self, str(exc))
             return

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from stimstudio.core.errors import StimStudioError
+from stimstudio.core.project import placement_from_record
 
 from ..canvas.image_view import ImageCanvas
 from ..context import AppContext
@@ -26,12 +27,6 @@ from ..widgets import hint, side_and_center
 from .mask import compose_inputs
 
 NEUTRAL = {"dx": 0.0, "dy": 0.0, "scale": 1.0, "angle": 0.0}
-
-
-def placement_of(d: dict):
-    from stimstudio.core.compose import Placement
-
-    return Placement(**{k: float(d.get(k, NEUTRAL[k])) for k in NEUTRAL})
 
 
 def change_text(old: dict, new: dict, verb: str = "Move") -> str:
@@ -173,7 +168,7 @@ class PlacementPage(QWidget):
         reset = self.canvas.image_shape() != tpl.shape
         pl = self.project.get("placement")
         self._sync_controls(pl, tpl.shape[0])
-        self._render(placement_of(pl), tex, tpl, mask, reset)
+        self._render(placement_from_record(pl), tex, tpl, mask, reset)
 
     def _render(self, placement, tex=None, tpl=None, mask=None, reset=False) -> None:
         from stimstudio.core.compose import place, stitch
@@ -220,7 +215,7 @@ class PlacementPage(QWidget):
 
     def _handle_moving(self) -> None:
         if not self._syncing and self.canvas.image_shape():
-            self._render(placement_of(self._handle_placement()))
+            self._render(placement_from_record(self._handle_placement()))
 
     def _handle_done(self) -> None:
         if not self._syncing and self.canvas.image_shape():
