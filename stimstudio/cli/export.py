@@ -73,7 +73,7 @@ def register(sub) -> None:
         default=None,
         choices=["latent", "perceptual", "pixel"],
         help="frames at equal steps in latent space, or even steps in the model's perceptual "
-        "features or in pixels (default: perceptual; --spacing is an alias)",
+        "features or in pixels; --spacing is an alias (default: perceptual)",
     )
     e.add_argument(
         "--metric",
