@@ -1,19 +1,14 @@
 """Continua through W+ between anchors, and perceptually even frame spacing.
 
-The paper interpolates codes linearly. Equal latent steps are not equal visual steps, and
-serial-dependence or adaptation studies need equal morph steps, so a continuum can be re-sampled
-so consecutive frames are equally far apart in feature space (or pixel space). The per-step
-distances are always reported, whichever spacing is used.
-
-A continuum over anchors A, B, C has segments A->B, B->C (and C->A when it is a loop); a position
-`s` in [0, n_segments] names a point on it: segment floor(s), fraction s - floor(s).
-
-Every anchor is a frame, whatever the spacing: the frames' steps are shared out among the
-segments (each gets at least one) and spaced within each segment. Even spacing renders only
-at the frames' own positions and refines them a few rounds (`iter_spacing`, a generator of
-progress records, cancellable between batches); its result is kept on the `Continuum`
-(`Continuum.spacing_result`, checked against the model, anchors and settings) so that an export of
-the same continuum reuses the positions and step distances instead of computing them again.
+The paper interpolates codes linearly, but equal latent steps are not equal visual steps, and
+serial-dependence or adaptation studies need equal morph steps: a continuum can be re-sampled so
+consecutive frames are equally far apart in feature (or pixel) space; the per-step distances are
+always reported. Over anchors A, B, C it has segments A->B, B->C (and C->A as a loop); position
+`s` in [0, n_segments] is segment floor(s), fraction s - floor(s). Every anchor is a frame: the
+steps are shared among the segments (at least one each) and spaced within each. Even spacing
+renders only at the frames' own positions, refined a few rounds (`iter_spacing`, cancellable
+between batches); its result is kept on the continuum (`spacing_result`, checked against model,
+anchors and settings), so an export of it reuses positions and distances instead of recomputing.
 """
 
 from __future__ import annotations
@@ -33,10 +28,7 @@ from .invert import perceptual_for, synthesize
 from .latent import Latent
 from .model import Model
 
-# The words, kept apart from their namesakes elsewhere: "interpolation" is how a continuum
-# moves between two anchors (not the resize filter of an export, `export.settings`), and
-# "frame spacing" is how its frames are spread along it (not millimetres per pixel,
-# `Mammogram.spacing_mm`).
+# "interpolation" is lerp/slerp (not a resize filter), "frame spacing" not mm per pixel
 FRAME_SPACINGS = ("latent", "perceptual", "pixel")
 INTERPOLATION_METHODS = ("lerp", "slerp")
 
@@ -49,20 +41,15 @@ class Anchor:
 
 @dataclass
 class Continuum:
-    """Frames along a line through W+ from anchor to anchor (and back to the first, as a loop).
-
-    method: the interpolation between anchors (lerp or slerp); spacing: the frame spacing
-    (equal latent steps, or equal perceptual / pixel distances). The field names are the keys
-    of `.stimproj`, batch specs and export manifests, so they stay as they are.
-    """
+    """Frames through W+ from anchor to anchor (a loop returns to the first). method: the
+    interpolation; spacing: the frame spacing (the field names are keys of the file formats)."""
 
     anchors: list[Anchor]
     frames: int = 30
     loop: bool = False
     method: str = "lerp"
     spacing: str = "latent"
-    # The last computed spacing of this continuum (positions + step distances), reused by export
-    # when its key still matches; never compared or shown.
+    # the last spacing computed (reused by export while its key matches); never compared/shown
     spacing_result: SpacingResult | None = field(default=None, repr=False, compare=False)
 
     def validate(self) -> None:
@@ -76,9 +63,7 @@ class Continuum:
                 f"at least {self.min_frames} frames (every anchor is a frame), got {self.frames}"
             )
         if self.method not in INTERPOLATION_METHODS:
-            raise OptionError(
-                f"unknown interpolation {self.method!r}; choose {' or '.join(INTERPOLATION_METHODS)}"
-            )
+            raise OptionError(f"unknown interpolation {self.method!r}; choose lerp or slerp")
         if self.spacing not in FRAME_SPACINGS:
             raise OptionError(
                 f"unknown frame spacing {self.spacing!r}; choose {', '.join(FRAME_SPACINGS)}"
@@ -611,6 +596,5 @@ def iter_frames(
         yield Frame(i, float(s), seg, float(s - seg), w, synthesize(model, w, compute)[0])
 
 
-# Deprecated alias: `Path` shadowed pathlib.Path. Kept while core.export (job, run),
-# cli.generate, benchmarks/suite.py and some tests still import it.
+# Deprecated alias (shadowed pathlib.Path), while core.export, cli.generate, benchmarks import it
 Path = Continuum
