@@ -355,11 +355,10 @@ def export_loop(model: Model, frames: int = 147) -> dict:
 
     from stimstudio.core.export import ExportSettings, export
     from stimstudio.core.generate import latent_for_seed
-    from stimstudio.core.interpolate import Anchor
-    from stimstudio.core.interpolate import Path as LatentPath
+    from stimstudio.core.interpolate import Anchor, Continuum
 
     anchors = [Anchor(f"seed{s}", latent_for_seed(model, s)) for s in (1, 2, 3)]
-    path = LatentPath(anchors, frames=frames, loop=True, spacing="latent")
+    path = Continuum(anchors, frames=frames, loop=True, spacing="latent")
     out = {}
     for name, st in (
         ("png only", ExportSettings(formats=("png",), preview=None, contact_sheet=False)),

@@ -44,3 +44,10 @@ def test_help_names_the_aliases(capsys):
     for alias in ("--spacing is an alias", "--interpolation is an alias", "--pixel-spacing is"):
         assert alias in text
     assert "interpolation between anchors" in text
+
+
+def test_interpolate_frame_spacing_and_its_alias():
+    base = ["interpolate", "a.latent.npz", "b.latent.npz", "--out-dir", "x"]
+    assert _parse([*base, "--frame-spacing", "pixel"]).spacing == "pixel"
+    assert _parse([*base, "--spacing", "pixel"]).spacing == "pixel"
+    assert _parse(base).spacing == "latent"

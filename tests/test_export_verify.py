@@ -26,7 +26,7 @@ from stimstudio.core.export import (
     regenerate,
 )
 from stimstudio.core.generate import latent_for_seed
-from stimstudio.core.interpolate import Anchor, Path
+from stimstudio.core.interpolate import Anchor, Continuum
 from stimstudio.core.model import load_model
 
 
@@ -44,7 +44,9 @@ ALL = ExportSettings(formats=("png", "tiff", "dicom"), bits=16, preview="gif")
 
 def _export(model, out, settings=None, frames=4, loop=True):
     s = settings or ExportSettings(**{**ALL.__dict__})
-    return export(Path(anchors(model), frames=frames, loop=loop), model, out, s, continuum_id="c")
+    return export(
+        Continuum(anchors(model), frames=frames, loop=loop), model, out, s, continuum_id="c"
+    )
 
 
 def _run(capsys, *argv):
@@ -147,8 +149,8 @@ def test_regenerated_manifest_keeps_the_requested_spacing(tmp_path, model):
 
 def test_dicom_uids_depend_on_the_request(tmp_path, model):
     s = ExportSettings(formats=("dicom",), preview=None, contact_sheet=False)
-    a = export(Path(anchors(model), frames=3), model, tmp_path / "a", s, continuum_id="c")
-    b = export(Path(anchors(model), frames=4), model, tmp_path / "b", s, continuum_id="c")
+    a = export(Continuum(anchors(model), frames=3), model, tmp_path / "a", s, continuum_id="c")
+    b = export(Continuum(anchors(model), frames=4), model, tmp_path / "b", s, continuum_id="c")
     ua = [pydicom.dcmread(tmp_path / "a" / f["files"]["dicom"]["path"]) for f in a.frames]
     ub = [pydicom.dcmread(tmp_path / "b" / f["files"]["dicom"]["path"]) for f in b.frames]
     assert len({d.SOPInstanceUID for d in ua + ub}) == 7  # unique across both requests
@@ -177,13 +179,13 @@ def test_damaged_manifest_is_called_damaged(tmp_path, model, capsys, damage):
     m.write_text(damage(m.read_text()))
     assert export_status(out) == "damaged"
     with pytest.raises(ExportError, match="damaged"):
-        export(Path(anchors(model), frames=4, loop=True), model, out, s, resume=True)
+        export(Continuum(anchors(model), frames=4, loop=True), model, out, s, resume=True)
     with pytest.raises(ExportError, match="damaged"):
         regenerate(out, model)
     rc, _, err = _run(capsys, "regenerate", out)
     assert rc == 2 and "damaged" in err and len(err.strip().splitlines()) == 1
     # overwrite replaces it
-    res = export(Path(anchors(model), frames=4, loop=True), model, out, s, overwrite=True)
+    res = export(Continuum(anchors(model), frames=4, loop=True), model, out, s, overwrite=True)
     assert res.written_frames == 4 and export_status(out) == "complete"
 
 
@@ -293,7 +295,7 @@ def test_export_reuses_the_paths_spacing(tmp_path, model):
     from stimstudio.core.export import export_sequence
     from stimstudio.core.interpolate import compute_spacing
 
-    path = Path(anchors(model), frames=9, loop=True, spacing="perceptual")
+    path = Continuum(anchors(model), frames=9, loop=True, spacing="perceptual")
     found = compute_spacing(path, model)
     assert path.spacing_result is found
     s = ExportSettings(preview=None, contact_sheet=False)
@@ -306,7 +308,7 @@ def test_export_reuses_the_paths_spacing(tmp_path, model):
     # anchors are frames
     assert {0.0, 1.0, 2.0} <= set(doc["continuum"]["positions"])
     # without the cached result: the same positions, computed with progress records
-    bare = Path(anchors(model), frames=9, loop=True, spacing="perceptual")
+    bare = Continuum(anchors(model), frames=9, loop=True, spacing="perceptual")
     recs = list(export_sequence(bare, model, tmp_path / "b", s, continuum_id="c"))
     spacing = [r for r in recs if r.stage == "spacing"]
     assert spacing and all(0 < r.done <= r.total for r in spacing)
@@ -322,7 +324,7 @@ def test_spacing_for_another_model_or_path_is_not_reused(tmp_path, model):
     from stimstudio.core.export import export_sequence
     from stimstudio.core.interpolate import compute_spacing
 
-    path = Path(anchors(model), frames=9, loop=True, spacing="perceptual")
+    path = Continuum(anchors(model), frames=9, loop=True, spacing="perceptual")
     compute_spacing(path, model)
     path.frames = 10  # changed after the spacing was found
     s = ExportSettings(preview=None, contact_sheet=False)
@@ -334,7 +336,7 @@ def test_spacing_for_another_model_or_path_is_not_reused(tmp_path, model):
 def test_cancel_during_spacing_writes_nothing(tmp_path, model):
     from stimstudio.core.export import export_sequence
 
-    path = Path(anchors(model), frames=9, loop=True, spacing="perceptual")
+    path = Continuum(anchors(model), frames=9, loop=True, spacing="perceptual")
     n = []
     recs = list(
         export_sequence(

@@ -79,12 +79,25 @@ def register(sub) -> None:
     add_common(x)
     x.set_defaults(func=cmd_mix)
 
-    p = sub.add_parser("interpolate", help="frames along a path through 2+ anchor latents")
+    p = sub.add_parser("interpolate", help="frames of a continuum through 2+ anchor latents")
     p.add_argument("anchors", nargs="+", help="anchor latents (.latent.npz), in path order")
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--loop", action="store_true", help="close the path back to the first anchor")
-    p.add_argument("--method", default="lerp", choices=["lerp", "slerp"])
-    p.add_argument("--spacing", default="latent", choices=["latent", "perceptual", "pixel"])
+    p.add_argument(
+        "--method",
+        default="lerp",
+        choices=["lerp", "slerp"],
+        help="interpolation between anchors (default: lerp)",
+    )
+    p.add_argument(
+        "--frame-spacing",
+        "--spacing",  # the older name, kept as an alias (as in `export`)
+        dest="spacing",
+        default="latent",
+        choices=["latent", "perceptual", "pixel"],
+        help="frames at equal steps in latent space, or even steps in the model's perceptual "
+        "features or in pixels; --spacing is an alias (default: latent)",
+    )
     p.add_argument("--out-dir", required=True)
     p.add_argument("--bits", type=int, default=8, choices=[8, 16])
     p.add_argument("--force", action="store_true")
@@ -317,8 +330,7 @@ def cmd_compose(args) -> int:
 
 def cmd_interpolate(args) -> int:
     from ..core.imageio import save_image
-    from ..core.interpolate import Anchor, render_path
-    from ..core.interpolate import Path as LatentPath
+    from ..core.interpolate import Anchor, Continuum, render_path
     from ..core.latent import load_latent
 
     model, compute = load_model_for(args)
@@ -327,7 +339,7 @@ def cmd_interpolate(args) -> int:
         lat = load_latent(f)
         lat.check_model(model)
         anchors.append(Anchor(Path(f).name.split(".")[0], lat))
-    path = LatentPath(anchors, args.frames, args.loop, args.method, args.spacing)
+    path = Continuum(anchors, args.frames, args.loop, args.method, args.spacing)
     path.validate()
     out = _out_dir(args.out_dir, args.force)
     pf = render_path(path, model, compute)

@@ -594,7 +594,3 @@ def iter_frames(
         seg = min(int(np.floor(s)), continuum.segments - 1)
         w = latent_at(continuum, s)
         yield Frame(i, float(s), seg, float(s - seg), w, synthesize(model, w, compute)[0])
-
-
-# Deprecated alias (shadowed pathlib.Path), while core.export, cli.generate, benchmarks import it
-Path = Continuum

@@ -55,13 +55,13 @@ def test_dialog_refuses_bad_values_and_foreign_folders(qtbot, tmp_path):
 
 
 def test_cancelled_export_resumes_from_the_dialog(window, qtbot, tmp_path, monkeypatch):
-    from stimstudio.core.interpolate import Path as LatentPath
+    from stimstudio.core.interpolate import Continuum
     from stimstudio.gui.panels.anchors import core_anchor
     from tests.gui.test_anchors_interpolate import _seed_anchors
 
     _seed_anchors(window, (7, 8))
     anchors = [core_anchor(a) for a in window.project.get("anchors")[:2]]
-    path = LatentPath(anchors, 12, False, "lerp", "latent")
+    path = Continuum(anchors, 12, False, "lerp", "latent")
     out = tmp_path / "exp"
     task = run_export(window.ctx, path, out, ExportSettings(preview=None), "c")
     # cancel as soon as the first frame is reported

@@ -89,7 +89,7 @@ def test_export_finished_says_so_with_open_folder(window, qtbot, tmp_path, monke
     from PySide6.QtGui import QDesktopServices
 
     from stimstudio.core.export import ExportSettings
-    from stimstudio.core.interpolate import Path as LatentPath
+    from stimstudio.core.interpolate import Continuum
     from stimstudio.gui.export_dialog import run_export
     from stimstudio.gui.panels.anchors import core_anchor
     from tests.gui.test_anchors_interpolate import _seed_anchors
@@ -99,7 +99,7 @@ def test_export_finished_says_so_with_open_folder(window, qtbot, tmp_path, monke
     out = tmp_path / "exp"
     task = run_export(
         window.ctx,
-        LatentPath(anchors, 3, False, "lerp", "latent"),
+        Continuum(anchors, 3, False, "lerp", "latent"),
         out,
         ExportSettings(preview=None),
         "c",

@@ -12,8 +12,7 @@ import torch
 
 from ..device import Compute
 from ..errors import LatentError, OptionError
-from ..interpolate import Anchor, SpacingResult, latent_at
-from ..interpolate import Path as LatentPath
+from ..interpolate import Anchor, Continuum, SpacingResult, latent_at
 from ..model import Model
 from .settings import DISPLAY, EXTENSIONS, ExportSettings, safe_name
 from .writers import _to01, dicom_bytes, image_sha256, png_bytes, resize, tiff_bytes
@@ -126,8 +125,8 @@ class _Job:
     def segments(self) -> int:
         return len(self.anchors) if self.loop else len(self.anchors) - 1
 
-    def path(self) -> LatentPath:
-        return LatentPath(self.anchors, self.frames, self.loop, self.method, self.spacing)
+    def path(self) -> Continuum:
+        return Continuum(self.anchors, self.frames, self.loop, self.method, self.spacing)
 
     def wplus(self, i: int) -> np.ndarray:
         if self.kind == "stills":
@@ -136,7 +135,7 @@ class _Job:
 
 
 def _job_for_path(path, cid: str, settings: ExportSettings) -> _Job:
-    if isinstance(path, LatentPath):
+    if isinstance(path, Continuum):
         path.validate()
         metric = settings.metric or ("pixel" if path.spacing == "pixel" else "perceptual")
         return _Job(

@@ -15,8 +15,7 @@ import numpy as np
 
 from ..device import Compute
 from ..errors import ExportError, OptionError
-from ..interpolate import Anchor, Renderer, iter_spacing, uniform_positions
-from ..interpolate import Path as LatentPath
+from ..interpolate import Anchor, Continuum, Renderer, iter_spacing, uniform_positions
 from ..jsonable import dumps_strict
 from ..model import Model, sha256_file
 from .conditions import _primary_format, conditions_csv
@@ -71,7 +70,7 @@ from .writers import (
 
 
 def export_sequence(
-    path: LatentPath | list[Anchor],
+    path: Continuum | list[Anchor],
     model: Model,
     out_dir: str | os.PathLike,
     settings: ExportSettings | None = None,
