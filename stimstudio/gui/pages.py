@@ -33,7 +33,7 @@ PAGE_TIPS = {
     "mask": "Lasso the tumor texture on the texture patch (Ctrl+2)",
     "placement": "Drag, scale and rotate the texture on the template (Ctrl+3)",
     "compose": "Render the stimulus: encoder + masked optimisation, four methods (Ctrl+4)",
-    "interpolate": "Paths between anchors: scrub, play, measure the steps (Ctrl+5)",
+    "interpolate": "Continua between anchors: scrub, play, measure the steps (Ctrl+5)",
     "generator": "Random samples by seed, truncation and per-layer style mixing (Ctrl+6)",
 }
 

@@ -234,7 +234,7 @@ class RenderQueue(QObject):
             )
 
     def prefill(self, key, image, wplus) -> None:
-        """Put an already rendered frame in the cache (frames a path computation made)."""
+        """Put an already rendered frame in the cache (frames a continuum computation made)."""
         with self._cv:
             self._cache[key] = (image, wplus)
             self._cache.move_to_end(key)

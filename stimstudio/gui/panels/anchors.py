@@ -63,7 +63,7 @@ class AnchorsPanel(QWidget):
             | QAbstractItemView.EditTrigger.EditKeyPressed
         )
         self.list.setToolTip(
-            "Double-click or F2 renames; Delete removes; select two or more and 'Make path'"
+            "Double-click or F2 renames; Delete removes; select two or more and 'Make continuum'"
         )
         self.list.itemChanged.connect(self._renamed)
 
@@ -96,9 +96,9 @@ class AnchorsPanel(QWidget):
             "Write the selected anchors as single stimuli (PNG/TIFF/DICOM, PsychoPy file)"
         )
         export.clicked.connect(self.export_selected)
-        make_path = QPushButton(icon("path"), "Make path")
+        make_path = QPushButton(icon("path"), "Make continuum")
         make_path.setObjectName("primary")
-        make_path.setToolTip("A path through the selected anchors, in list order (page 5)")
+        make_path.setToolTip("A continuum through the selected anchors, in list order (page 5)")
         make_path.clicked.connect(self.make_path)
 
         srow = QHBoxLayout()
@@ -197,11 +197,11 @@ class AnchorsPanel(QWidget):
         if len(ids) < 2:
             ids = [a["id"] for a in self.project.get("anchors")]
         if len(ids) < 2:
-            show_error(self, "A path needs at least two anchors: keep or add another one.")
+            show_error(self, "A continuum needs at least two anchors: keep or add another one.")
             return
         path = dict(self.project.get("path"))
         path["anchors"] = ids
-        self.project.set("path", path, "Make path")
+        self.project.set("path", path, "Make continuum")
         self.ctx.show_page("interpolate")
 
     # -- making anchors (in workers) ---------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Interpolate page: a path through anchors (A→B, A→B→C→A), frame count, interpolation and
-spacing; a slider that scrubs the path live through the coalescing render worker, play/pause,
+"""Interpolate page: a continuum through anchors (A→B, A→B→C→A), frame count, interpolation and
+spacing; a slider that scrubs the continuum live through the coalescing render worker, play/pause,
 a filmstrip, and the per-step distances."""
 
 from __future__ import annotations
@@ -49,12 +49,12 @@ class InterpolatePage(QWidget):
         self.shown_key = None  # the render key of the frame on screen
 
         # -- path settings
-        box = QGroupBox("Path")
+        box = QGroupBox("Continuum")
         form = QFormLayout(box)
         self.path_list = QListWidget()
         self.path_list.setIconSize(QSize(40, 40))
         self.path_list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
-        self.path_list.setToolTip("The anchors in path order: drag to reorder")
+        self.path_list.setToolTip("The anchors in continuum order: drag to reorder")
         self.path_list.model().rowsMoved.connect(self._reordered)
         self.path_list.setMinimumHeight(130)
         self.path_list.setWordWrap(True)  # long anchor names wrap instead of being cut
@@ -63,14 +63,14 @@ class InterpolatePage(QWidget):
         add.setToolTip("Append the anchors selected in the Anchors panel")
         add.clicked.connect(self.add_selected)
         rem = QPushButton("Remove")
-        rem.setToolTip("Take the selected anchor out of the path")
+        rem.setToolTip("Take the selected anchor out of the continuum")
         rem.clicked.connect(self.remove_selected)
         brow = QHBoxLayout()
         brow.addWidget(add)
         brow.addWidget(rem)
         self.frames = QSpinBox()
         self.frames.setRange(2, 2000)
-        self.frames.setToolTip("Number of frames on the whole path")
+        self.frames.setToolTip("Number of frames on the whole continuum")
         self.loop = QCheckBox("Loop back to the first anchor")
         self.loop.setToolTip("A→B→C→A: the last frame leads back to the first")
         self.method = QComboBox()
@@ -131,7 +131,7 @@ class InterpolatePage(QWidget):
         self.frame_view = ImageTile("Frame", 140)
         self.frame_view.setToolTip("The stimulus at the slider's position")
         self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setToolTip("Scrub along the path (← / → step one frame)")
+        self.slider.setToolTip("Scrub along the continuum (← / → step one frame)")
         self.slider.valueChanged.connect(self._slider_moved)
         self.btn_play = QPushButton(icon("play"), "Play")
         self.btn_play.setCheckable(True)
@@ -157,8 +157,8 @@ class InterpolatePage(QWidget):
         self.film, self.dist_plot = self.strip.film, self.strip.dist_plot
 
         self.placeholder = QLabel(
-            "A path needs two or more anchors. Keep results or add seeds in the Anchors panel, "
-            "select them and press Make path."
+            "A continuum needs two or more anchors. Keep results or add seeds in the Anchors panel, "
+            "select them and press Make continuum."
         )
         self.placeholder.setObjectName("placeholder")
         self.placeholder.setWordWrap(True)
@@ -223,7 +223,7 @@ class InterpolatePage(QWidget):
         )
 
     def build_path(self):
-        """The core Path of the project's settings, or a sentence saying what is missing."""
+        """The core Continuum of the project's settings, or a sentence saying what is missing."""
         p = self.project.get("path")
         anchors = [self.project.anchor(i) for i in p["anchors"]]
         anchors = [a for a in anchors if a is not None]
@@ -333,7 +333,7 @@ class InterpolatePage(QWidget):
             spacing=self.spacing.currentText(),
         )
         if p != self.project.get("path"):
-            self.project.set("path", p, "Path settings", merge="path-settings")
+            self.project.set("path", p, "Continuum settings", merge="path-settings")
 
     def _fps_changed(self, v: int) -> None:
         if self._syncing:
@@ -352,7 +352,7 @@ class InterpolatePage(QWidget):
         p = dict(self.project.get("path"))
         if ids != p["anchors"]:
             p["anchors"] = ids
-            self.project.set("path", p, "Reorder path")
+            self.project.set("path", p, "Reorder continuum")
 
     def add_selected(self) -> None:
         ids = self.ctx.selected_anchor_ids()
@@ -361,7 +361,7 @@ class InterpolatePage(QWidget):
             return
         p = dict(self.project.get("path"))
         p["anchors"] = [*p["anchors"], *ids]
-        self.project.set("path", p, "Add anchors to path")
+        self.project.set("path", p, "Add anchors to continuum")
 
     def remove_selected(self) -> None:
         row = self.path_list.currentRow()
@@ -369,7 +369,7 @@ class InterpolatePage(QWidget):
             return
         p = dict(self.project.get("path"))
         p["anchors"] = [a for i, a in enumerate(p["anchors"]) if i != row]
-        self.project.set("path", p, "Remove anchor from path")
+        self.project.set("path", p, "Remove anchor from continuum")
 
     # -- computing frames (even spacing, filmstrip, distances) -------------------------------
 
@@ -411,7 +411,7 @@ class InterpolatePage(QWidget):
                 return
             for i, (img, w) in enumerate(zip(rec.pop("float_images"), rec.pop("wplus"))):
                 self.ctx.render_worker.prefill((self._key, i), img, w)
-            self.project.set("path_frames", rec, "Compute path")
+            self.project.set("path_frames", rec, "Compute continuum")
             self._slider_moved(self.slider.value())
 
         def failed(msg, detail):
@@ -437,7 +437,7 @@ class InterpolatePage(QWidget):
         )
         self._compute_ui(True)
         self._compute_task = self.ctx.run_task(
-            job, "Computing the path…", done, on_progress=progress, on_failed=failed
+            job, "Computing the continuum…", done, on_progress=progress, on_failed=failed
         )
 
     def _compute_ui(self, busy: bool) -> None:
@@ -446,7 +446,7 @@ class InterpolatePage(QWidget):
         self.btn_cancel_compute.setVisible(busy)
 
     def cancel_compute(self) -> None:
-        """Stop computing the path (between render batches); the latent steps stay."""
+        """Stop computing the continuum (between render batches); the latent steps stay."""
         if self._compute_task is not None:
             self._compute_task.cancel()
             self._debounce.stop()
@@ -549,7 +549,7 @@ class InterpolatePage(QWidget):
     # -- export ------------------------------------------------------------------------------
 
     def export_dialog(self) -> None:
-        """The Export dialog for the whole path (formats, size, preview, PsychoPy file)."""
+        """The Export dialog for the whole continuum (formats, size, preview, PsychoPy file)."""
         if self._cpath is None:
             return
         from ..export_dialog import export_with_dialog
@@ -557,7 +557,7 @@ class InterpolatePage(QWidget):
         export_with_dialog(self.ctx, self._cpath, self._cpath.frames)
 
     def export_frames(self, folder: Path, settings=None, continuum_id: str = "continuum", **kw):
-        """Export the path into `folder` with `settings` (no dialog; returns the task)."""
+        """Export the continuum into `folder` with `settings` (no dialog; returns the task)."""
         if self._cpath is None or not self.ctx.require_model():
             return None
         from stimstudio.core.export import ExportSettings

@@ -1,8 +1,8 @@
-"""The computed frames of a path: the record the project keeps (`path_frames`), and the
+"""The computed frames of a continuum: the record the project keeps (`path_frames`), and the
 filmstrip and step-distance plot that show it on the Interpolate page.
 
 Computing the frames (even spacing) renders every frame once; the record keeps their positions,
-display images and the distances between neighbours, under the key of the path settings it
+display images and the distances between neighbours, under the key of the continuum settings it
 was made for, so a saved project shows them again without rendering.
 """
 
@@ -21,7 +21,7 @@ FILM_THUMB = 56
 
 
 def key_text(key) -> str:
-    """A path key as text: it survives the project file (tuples come back as lists)."""
+    """A continuum key as text: it survives the project file (tuples come back as lists)."""
     return json.dumps(key)
 
 
