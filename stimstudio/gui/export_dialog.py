@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from stimstudio.core.errors import StimStudioError
 from stimstudio.core.export import (
-    INTERPOLATIONS,
+    RESIZE_FILTERS,
     ExportSettings,
     export_sequence,
     export_status,
@@ -126,7 +126,7 @@ class ExportDialog(QDialog):
         self.size.setValue(s.size or resolution)
         self.size.setToolTip("Resampled side length of every frame")
         self.interp = QComboBox()
-        self.interp.addItems(list(INTERPOLATIONS))
+        self.interp.addItems(list(RESIZE_FILTERS))
         self.interp.setCurrentText(s.interpolation)
         self.interp.setToolTip("How frames are resampled when the size is not native")
         self.native.toggled.connect(self._native_toggled)

@@ -23,7 +23,9 @@ DISPLAY = "display"  # 8-bit PNG copies for PsychoPy when no chosen format is an
 UID_RULE = "derived from request_sha256 (study, series) and the instance number (SOP)"
 EXTENSIONS = {"png": ".png", "tiff": ".tif", "dicom": ".dcm"}
 PREVIEWS = ("gif", "mp4")
-INTERPOLATIONS = {
+# The resize filter of an export (`--resize-filter`); not lerp/slerp, which are the
+# interpolation between anchors (core.interpolate.INTERPOLATION_METHODS).
+RESIZE_FILTERS = {
     "nearest": cv2.INTER_NEAREST,
     "linear": cv2.INTER_LINEAR,
     "cubic": cv2.INTER_CUBIC,
@@ -102,9 +104,9 @@ class ExportSettings:
             if not 8 <= int(self.size) <= 8192:
                 raise OptionError(f"output size must be 8..8192 pixels, got {self.size}")
             self.size = int(self.size)
-        if self.interpolation not in INTERPOLATIONS:
+        if self.interpolation not in RESIZE_FILTERS:
             raise OptionError(
-                f"unknown interpolation {self.interpolation!r}; choose {', '.join(INTERPOLATIONS)}"
+                f"unknown resize filter {self.interpolation!r}; choose {', '.join(RESIZE_FILTERS)}"
             )
         if self.preview in ("", "none"):
             self.preview = None

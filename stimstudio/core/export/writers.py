@@ -19,7 +19,7 @@ import numpy as np
 from ... import __version__
 from ..errors import ExportError, OptionError
 from ..model import atomic_write_bytes, sha256_file
-from .settings import INTERPOLATIONS, SYNTHETIC_LABEL
+from .settings import RESIZE_FILTERS, SYNTHETIC_LABEL
 
 # ------------------------------------------------------------------------------ image files
 
@@ -175,10 +175,10 @@ def resize(img: np.ndarray, size: int | None, interpolation: str = "area") -> np
     """A square image to `size` px (None: unchanged) with the chosen interpolation."""
     if size is None or size == img.shape[0]:
         return np.asarray(img, np.float32)
-    if interpolation not in INTERPOLATIONS:
+    if interpolation not in RESIZE_FILTERS:
         raise OptionError(f"unknown interpolation {interpolation!r}")
     return cv2.resize(
-        np.asarray(img, np.float32), (size, size), interpolation=INTERPOLATIONS[interpolation]
+        np.asarray(img, np.float32), (size, size), interpolation=RESIZE_FILTERS[interpolation]
     )
 
 
