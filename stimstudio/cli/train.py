@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import signal
 import sys
 from pathlib import Path
 
@@ -227,12 +228,17 @@ def _compute_for(device_choice: str, precision: str):
 
 
 def _drive(args, trainer, d, total_kimg: float, postfix, stop=None) -> None:
-    """Run a trainer's step generator with a kimg progress bar; snapshot on Ctrl-C."""
+    """Run a trainer's step generator with a kimg progress bar; snapshot on Ctrl-C or SIGTERM.
+
+    SIGTERM is what `kill`, job schedulers and the end of a session send, and the only stop a
+    background run started with `&` hears (it ignores SIGINT): it is handled like Ctrl-C, so
+    the steps since the last snapshot are kept instead of lost."""
     from ..train.distributed import cleanup
 
     bar = tqdm_bar(args, total=total_kimg, initial=trainer.nimg / 1000, unit="kimg")
     bar.disable = bar.disable or not d.is_main
     last = trainer.nimg / 1000
+    previous = _interrupt_on_sigterm()
     try:
         for rec in trainer.train(stop):
             bar.update(rec.kimg - last)
@@ -241,11 +247,27 @@ def _drive(args, trainer, d, total_kimg: float, postfix, stop=None) -> None:
             if rec.event and rec.event.startswith("rollback") and d.is_main:
                 print(f"stimstudio: {rec.event}", flush=True, file=sys.stderr)
     except KeyboardInterrupt:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second TERM must not cut the save
         trainer.snapshot()
         raise
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         bar.close()
         cleanup(d)
+
+
+def _interrupt_on_sigterm():
+    """Make SIGTERM raise KeyboardInterrupt while training; returns the handler it replaced
+    (None where signals cannot be set: not the main thread)."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:
+        return None
 
 
 def cmd_train_gan(args) -> int:
