@@ -316,7 +316,7 @@ def test_bad_settings_and_latents(tmp_path, model):
         ({"formats": ("jpeg",)}, "unknown export format"),
         ({"bits": 12}, "bit depth"),
         ({"size": 3}, "8..8192"),
-        ({"interpolation": "magic"}, "interpolation"),
+        ({"interpolation": "magic"}, "resize filter"),
         ({"preview": "avi"}, "preview"),
         ({"latents": "cloud"}, "latents"),
         ({"pixel_spacing_mm": -1.0}, "pixel spacing"),
