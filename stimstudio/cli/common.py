@@ -62,3 +62,25 @@ def load_model_for(args):
 def refuse_existing(path: Path, force: bool) -> None:
     if path.exists() and not force:
         raise UserError(f"{path} exists; pass --force to replace it")
+
+
+def add_continuum_options(p, method, spacing, shown=None) -> None:
+    """--method and --frame-spacing (alias --spacing) of a continuum, one wording for every
+    verb. `shown`: the defaults to name in --help when the parser's default is None (the
+    value is then taken from a project or the export's settings)."""
+    shown_method, shown_spacing = shown or (method, spacing)
+    p.add_argument(
+        "--method",
+        default=method,
+        choices=["lerp", "slerp"],
+        help=f"interpolation between anchors (default: {shown_method})",
+    )
+    p.add_argument(
+        "--frame-spacing",
+        "--spacing",  # the older name, kept as an alias
+        dest="spacing",
+        default=spacing,
+        choices=["latent", "perceptual", "pixel"],
+        help="frames at equal steps in latent space, or even steps in the model's perceptual "
+        f"features or in pixels; --spacing is an alias (default: {shown_spacing})",
+    )

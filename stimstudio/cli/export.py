@@ -8,7 +8,15 @@ import sys
 from pathlib import Path
 
 from ..core.errors import ExportError
-from .common import UserError, add_common, add_model_options, emit, load_model_for, tqdm_bar
+from .common import (
+    UserError,
+    add_common,
+    add_continuum_options,
+    add_model_options,
+    emit,
+    load_model_for,
+    tqdm_bar,
+)
 
 
 class _DefaultsShown(argparse.HelpFormatter):
@@ -60,21 +68,7 @@ def register(sub) -> None:
         default=None,
         help="close the path back to the first anchor (default: no)",
     )
-    e.add_argument(
-        "--method",
-        default=None,
-        choices=["lerp", "slerp"],
-        help="interpolation between anchors (default: lerp)",
-    )
-    e.add_argument(
-        "--frame-spacing",
-        "--spacing",  # the older name, kept as an alias
-        dest="spacing",
-        default=None,
-        choices=["latent", "perceptual", "pixel"],
-        help="frames at equal steps in latent space, or even steps in the model's perceptual "
-        "features or in pixels; --spacing is an alias (default: perceptual)",
-    )
+    add_continuum_options(e, method=None, spacing=None, shown=("lerp", "perceptual"))
     e.add_argument(
         "--metric",
         default=None,

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.inversion_settings import InversionSettings
 from .common import (
     UserError,
     add_common,
+    add_continuum_options,
     add_model_options,
     emit,
     load_model_for,
@@ -83,21 +85,7 @@ def register(sub) -> None:
     p.add_argument("anchors", nargs="+", help="anchor latents (.latent.npz), in path order")
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--loop", action="store_true", help="close the path back to the first anchor")
-    p.add_argument(
-        "--method",
-        default="lerp",
-        choices=["lerp", "slerp"],
-        help="interpolation between anchors (default: lerp)",
-    )
-    p.add_argument(
-        "--frame-spacing",
-        "--spacing",  # the older name, kept as an alias (as in `export`)
-        dest="spacing",
-        default="latent",
-        choices=["latent", "perceptual", "pixel"],
-        help="frames at equal steps in latent space, or even steps in the model's perceptual "
-        "features or in pixels; --spacing is an alias (default: latent)",
-    )
+    add_continuum_options(p, method="lerp", spacing="latent")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--bits", type=int, default=8, choices=[8, 16])
     p.add_argument("--force", action="store_true")
@@ -107,15 +95,16 @@ def register(sub) -> None:
 
 
 def _add_inversion_options(p) -> None:
-    p.add_argument("--steps", type=int, default=100)
-    p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--lambda-perceptual", type=float, default=5e-5, help="lambda3")
-    p.add_argument("--lambda-encoder", type=float, default=2.0, help="lambda4")
-    p.add_argument("--outside-weight", type=float, default=0.0)
-    p.add_argument("--seed", type=int, default=0)
+    d = InversionSettings()  # the one source of Eq. 4's defaults (torch-free)
+    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--lambda-perceptual", type=float, default=d.lambda_perceptual, help="lambda3")
+    p.add_argument("--lambda-encoder", type=float, default=d.lambda_encoder, help="lambda4")
+    p.add_argument("--outside-weight", type=float, default=d.outside_weight)
+    p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument(
         "--perceptual",
-        default="discriminator",
+        default=d.perceptual,
         choices=["discriminator", "lite0"],
         help="F: the model's discriminator blocks, or frozen ImageNet EfficientNet-Lite0",
     )
@@ -132,8 +121,6 @@ def _add_inversion_options(p) -> None:
 
 
 def _settings(args):
-    from ..core.invert import InversionSettings
-
     s = InversionSettings(
         steps=args.steps,
         lr=args.lr,
