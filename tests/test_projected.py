@@ -164,3 +164,57 @@ def test_lite0_as_perceptual_space_is_frozen_and_masked_like_the_others():
         assert (F.distance(fx, fy) > 0).all()
         far = F.distance(fx, fy, mask)
     assert (far < 0.2 * F.distance(fx, fy)).all()  # the masked part barely sees the change
+
+
+def test_pixel_discriminator_weighs_as_one_scale_and_ships():
+    torch.manual_seed(0)
+    plain = ProjectedDiscriminator(ProjectedConfig(resolution=64))
+    P = ProjectedDiscriminator(ProjectedConfig(resolution=64, pixel_channels=8)).train()
+    P.learners().requires_grad_(True)
+    x = torch.rand(3, 1, 64, 64) * 2 - 1
+    n_plain = plain(x).shape[1]
+    n_finest = plain.discs[0](plain.features(x)[0]).flatten(1).shape[1]
+    logits = P(x)
+    # its map is pooled to the finest scale's, so it adds as many logits as that scale has
+    assert logits.shape[1] == n_plain + n_finest
+    assert P.min_input == plain.min_input
+    logits.mean().backward()
+    assert all(p.grad is not None for p in P.pixel.parameters())
+    assert any(k.startswith("pixel.") for k in P.shipped_state_dict())
+    assert {id(p) for p in P.pixel.parameters()} <= {id(p) for p in P.trainable_parameters()}
+
+
+def test_a_projected_run_gains_a_pixel_discriminator_on_resume(tmp_path, phantom_data):
+    t = GanTrainer(tiny_gan_config(tmp_path, phantom_data, discriminator="projected"), CPU)
+    t.resume()
+    list(t.train())
+    scales = [p.detach().clone() for p in t.P.discs.parameters()]
+    moments = [t.opt_d.state[p]["exp_avg_sq"].clone() for p in t.P.discs.parameters()]
+    cfg = tiny_gan_config(tmp_path, phantom_data, discriminator="projected", pixel_channels=4)
+    cfg.total_kimg = 0.064
+    more = GanTrainer(cfg, CPU)
+    msg = more.resume()
+    assert "pixel discriminator (4 channels) starts fresh" in msg
+    for a, b in zip(more.P.discs.parameters(), scales):
+        torch.testing.assert_close(a, b)
+    for p, m in zip(more.P.discs.parameters(), moments):
+        torch.testing.assert_close(more.opt_d.state[p]["exp_avg_sq"], m)
+    assert all(p not in more.opt_d.state for p in more.P.pixel.parameters())
+    p0 = [p.detach().clone() for p in more.P.pixel.parameters()]
+    assert list(more.train())
+    assert any(not torch.equal(a, b) for a, b in zip(p0, more.P.pixel.parameters()))
+    # the model file rebuilds it; another width is refused without touching the state
+    m = load_model(tmp_path / "run" / "model-gan.safetensors", with_projected=True)
+    assert m.P.pixel is not None and m.P.cfg.pixel_channels == 4
+    state = (tmp_path / "run" / "state.pt").read_bytes()
+    cfg8 = tiny_gan_config(tmp_path, phantom_data, discriminator="projected", pixel_channels=8)
+    with pytest.raises(CheckpointError, match="pixel_channels=4"):
+        GanTrainer(cfg8, CPU).resume()
+    assert (tmp_path / "run" / "state.pt").read_bytes() == state
+
+
+def test_pixel_discriminator_needs_the_projected_kind(tmp_path, phantom_data):
+    from stimstudio.core.errors import OptionError
+
+    with pytest.raises(OptionError, match="--pixel-channels needs --discriminator projected"):
+        GanTrainer(tiny_gan_config(tmp_path, phantom_data, pixel_channels=4), CPU)

@@ -88,6 +88,9 @@ class GanConfig:
     # training on crops: crop size in px (0 = off), and every N-th step on whole patches
     crop: int = 0
     full_every: int = 4
+    # projected only: width of a small discriminator on the raw pixels beside the feature
+    # scales (0 = none); it judges the grain and fine strands the stride-4 taps blur
+    pixel_channels: int = 0
     extra: dict = field(default_factory=dict)
 
     def generator_config(self) -> GeneratorConfig:
@@ -245,12 +248,16 @@ class GanTrainer:
         if self.projected:
             with torch.random.fork_rng():
                 torch.manual_seed(cfg.seed + 1)  # the same random projection on every rank
-                self.P = ProjectedDiscriminator(ProjectedConfig(resolution=cfg.resolution))
+                self.P = ProjectedDiscriminator(
+                    ProjectedConfig(resolution=cfg.resolution, pixel_channels=cfg.pixel_channels)
+                )
             self.P.to(self.device).train()
-            self.P.discs.requires_grad_(True)
+            self.P.learners().requires_grad_(True)
+        elif cfg.pixel_channels:
+            raise OptionError("--pixel-channels needs --discriminator projected")
         check_crop(cfg, None if self.P is None else self.P.min_input)
         self.disc = self.P if self.projected else self.D  # the one this run trains
-        self.disc_learns = self.P.discs if self.projected else self.D  # its trainable part
+        self.disc_learns = self.P.learners() if self.projected else self.D  # its trainable part
         self.G.train().requires_grad_(True)
         if not self.projected:
             self.D.train().requires_grad_(True)
@@ -270,6 +277,7 @@ class GanTrainer:
         self.guard = DivergenceGuard(self.state_path, cfg.seed, "lower --lr or raise --r1-gamma")
         self.fixed_z = torch.randn(32, cfg.z_dim, generator=torch.Generator().manual_seed(123))
         self.crop_note = ""  # set by load() when the state had other crop settings
+        self.pixel_note = ""  # set when a resumed projected discriminator gains a pixel one
 
     # -- state ------------------------------------------------------------------------------
     def state(self) -> dict:
@@ -310,11 +318,15 @@ class GanTrainer:
             )
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
+        fresh_pixel = False
         if self.P is not None:
-            self.P.load_shipped_state_dict(state["P"])
+            fresh_pixel = self._load_projected(state["P"], old.get("pixel_channels", 0))
         self.G_ema.load_state_dict(state["G_ema"])
         self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        if fresh_pixel:  # Adam's moments of the scale discriminators carry over; the new
+            _load_extended(self.opt_d, state["opt_d"])  # pixel one starts without any
+        else:
+            self.opt_d.load_state_dict(state["opt_d"])
         self.step, self.nimg = state["step"], state["nimg"]
         self.train_seconds = state.get("train_seconds", 0.0)
         self.cpu_seconds = state.get("cpu_seconds", self.train_seconds)
@@ -330,7 +342,7 @@ class GanTrainer:
             state = load_state(self.state_path)
             self.load(state)
             msg = f"resumed from {state['loaded_from']} at {self.nimg / 1000:.1f} kimg"
-            msg += self.crop_note
+            msg += self.crop_note + self.pixel_note
             if state.get("unreadable"):
                 msg += f" ({state['unreadable']}; the state before it was used)"
         elif weights:
@@ -349,10 +361,11 @@ class GanTrainer:
                 f"resumed networks from {weights} at {self.nimg / 1000:.1f} kimg (fresh optimizer)"
             )
             if self.projected and m.P is not None:
-                self.P.load_shipped_state_dict(m.P.shipped_state_dict())
+                self._load_projected(m.P.shipped_state_dict(), m.P.cfg.pixel_channels)
             elif self.projected:
                 msg += "; its generator was trained with the stylegan2 discriminator, so the "
                 msg += "projected discriminator starts fresh"
+            msg += self.pixel_note
         else:
             msg = "starting a new run"
         broadcast_module(self.G, self.dist)
@@ -361,6 +374,20 @@ class GanTrainer:
         if self.P is not None:
             broadcast_module(self.P, self.dist)
         return msg
+
+    def _load_projected(self, state: dict, had_pixel: int) -> bool:
+        """Load the projected discriminator's trained parts; a state from before the pixel
+        discriminator may gain one (it starts fresh and says so). Returns whether it did."""
+        want = self.cfg.pixel_channels
+        if had_pixel != want and had_pixel:
+            raise CheckpointError(
+                f"the resume state's projected discriminator has pixel_channels={had_pixel}, "
+                f"this run asks for {want}; use the same --pixel-channels or a new --run-dir"
+            )
+        fresh = self.P.load_shipped_state_dict(state, new_pixel_ok=True)
+        if fresh:
+            self.pixel_note = f"; the pixel discriminator ({want} channels) starts fresh"
+        return fresh
 
     # -- one step ---------------------------------------------------------------------------
     def _crop_this_step(self) -> int | None:
@@ -549,6 +576,18 @@ class GanTrainer:
             {"event": "rollback", "loss_d": loss_d, "loss_g": loss_g, "kimg": self.nimg / 1000}
         )
         return event
+
+
+def _load_extended(opt: torch.optim.Optimizer, saved: dict) -> None:
+    """Load an optimizer state saved before parameters were appended to its one group: the
+    saved ones keep their moments (they come first), the new ones start without."""
+    saved = copy.deepcopy(saved)
+    (group,) = saved["param_groups"]
+    have = len(opt.param_groups[0]["params"])
+    group["params"] = list(group["params"]) + [
+        max(group["params"], default=-1) + 1 + i for i in range(have - len(group["params"]))
+    ]
+    opt.load_state_dict(saved)
 
 
 def _crop_words(settings: dict) -> str:
