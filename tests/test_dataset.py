@@ -99,3 +99,29 @@ def test_files_without_identity_are_noted_and_broken_ones_named(tmp_path, capsys
     (only_broken / "a.png").write_bytes(b"nothing")
     with pytest.raises(DatasetError, match="none of the 1 images"):
         build_dataset(only_broken, tmp_path / "o2", PatchRecipe(resolution=32))
+
+
+@pytest.mark.parametrize("within_film", [True, False])
+def test_patches_never_reach_past_the_film(within_film):
+    """A breast that fills the film to its edges (as at the chest wall), beside black padding
+    columns (as mini-MIAS pads its films) and the image's edge: windows reaching either would
+    show straight black bars, which a generator then learns to draw."""
+    from stimstudio.core.mammogram import Lesion, Mammogram
+    from stimstudio.train.dataset import cut_patches
+
+    rng = np.random.default_rng(0)
+    pixels = (0.4 + 0.4 * rng.random((96, 112))).astype(np.float32)  # no tissue is black
+    pixels[:, 96:] = 0.0  # padding
+    pixels[5, 100] = 0.3  # with a stray pixel, as mini-MIAS has
+    near_corner = Lesion(kind="mass", center=(20.0, 22.0), radius=4.0)
+    mammo = Mammogram(pixels=pixels, spacing_mm=(0.4, 0.4), lesions=[near_corner])
+    recipe = PatchRecipe(
+        resolution=32, tissue_per_image=40, lesion_per_lesion=40, within_film=within_film
+    )
+    cuts = list(cut_patches(mammo, recipe, np.random.default_rng(1)))
+    assert any(kind == 0 for _, kind, _ in cuts) and any(kind == 1 for _, kind, _ in cuts)
+    black = [float((p < 0.05).mean()) for p, _, _ in cuts]
+    if within_film:
+        assert max(black) == 0.0
+    else:  # the old recipe: the test would have caught the black bars
+        assert max(black) > 0.0
