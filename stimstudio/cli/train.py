@@ -51,7 +51,7 @@ GAN_HELP = {
     "full_every": "with --crop: every N-th step trains on whole patches",
     "pixel_channels": "with --discriminator projected: also judge the raw pixels with a small "
     "discriminator of this first width (grain and 1-3 px strands, which the feature network's "
-    "stride-4 taps blur; 16 is ~1/10 of a step); 0 = none. A run without one can resume with one",
+    "stride-4 taps blur; 16 adds ~3 %% to the discriminator's cost); 0 = none. A run without one can resume with one",
 }
 ENCODER_HELP = {
     "weights": "the phase-1 model (model-gan.safetensors of a GAN run, or a shipped model)",
