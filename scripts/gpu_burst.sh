@@ -16,6 +16,8 @@
 #   python -c "import numpy as np,sys; d=np.load(sys.argv[1]); n=int(sys.argv[3]); \
 #     np.savez_compressed(sys.argv[2], **{k: d[k][:n] for k in d.files})" \
 #     train.npz .burst/train.npz 2000
+# (from a data set built with film-only patches, `dataset build` since 2026-11-30).
+# Extra training options go in BURST_ARGS, e.g. BURST_ARGS="--pixel-channels 16".
 set -euo pipefail
 DATA=${1:?train.npz}
 OUT=${2:?output folder}
@@ -30,5 +32,6 @@ PY
 python3 -m stimstudio train gan --data "$DATA" --run-dir "$OUT" \
   --resume-weights weights/stimstudio-minimias-128.safetensors \
   --discriminator projected --lr 0.002 --batch 64 --precision "$PREC" --device auto \
-  --total-kimg 100000 --snapshot-kimg 20 --time-limit-minutes "$MINUTES" --quiet
+  --total-kimg 100000 --snapshot-kimg 20 --time-limit-minutes "$MINUTES" --quiet \
+  ${BURST_ARGS:-}
 ls -la "$OUT"
