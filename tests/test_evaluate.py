@@ -292,3 +292,19 @@ def test_spectrum_gap_is_a_target_and_the_classifier_target_is_issue_14s():
     spectrum["generated"]["beta_mean"] = 2.70
     assert targets_met({"spectrum": spectrum})["spectrum_beta_gap"]["met"] is True
     assert targets_met({})["spectrum_beta_gap"]["met"] is None
+
+
+@pytest.mark.parametrize("within_film", [None, False, True])
+def test_patches_cut_before_the_film_only_rule_are_named(
+    tmp_path, phantom_data, weights_copy, capsys, within_film
+):
+    data = tmp_path / "data"
+    shutil.copytree(phantom_data, data)
+    recipe = {"resolution": 32, "spacing_mm": 0.4, "min_breast_fraction": 0.95}
+    if within_film is not None:
+        recipe["within_film"] = within_film
+    (data / "manifest.json").write_text(json.dumps({"source": "x", "recipe": recipe}))
+    argv = ["evaluate-model", "--weights", str(weights_copy), "--data", str(data), "--quick"]
+    assert main([*argv, "--sections", "spectrum"]) == 0
+    text = capsys.readouterr().out
+    assert ("black padding" in text) == (within_film is not True)

@@ -287,8 +287,9 @@ def format_text(res: dict) -> str:
         f"kinds {d['kinds']}; train {d['train_patches']} patches / {d['train_films']} films, "
         f"held-out {d['heldout_patches']} / {d['heldout_films']} films",
     ]
-    if res.get("note"):
-        lines.append(res["note"])
+    for note in (res.get("note"), d.get("note")):
+        if note:
+            lines.append(note)
     swd = res.get("swd")
     if swd:
         r = swd["recipe"]

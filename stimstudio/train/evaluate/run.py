@@ -172,12 +172,32 @@ def _result_header(model, data_dir, manifest, s, compute, train, held, tr_idx, h
             "heldout_patches": int(len(he_idx)),
             "train_films": int(len(np.unique(train.film))),
             "heldout_films": int(len(np.unique(held.film))),
+            **_film_only(recipe),
         },
         "settings": {k.name: getattr(s, k.name) for k in fields(s)},
         "compute": compute.describe(),
         "software": _version(),
         "seconds": {},
     }
+
+
+def _film_only(recipe: dict) -> dict:
+    """Whether `dataset build` cut the patches from the film only; a folder built before that
+    rule holds padding bars (10-12 % of mini-MIAS patches), which change every number."""
+    if "within_film" in recipe:
+        ok = bool(recipe["within_film"])
+    elif "min_breast_fraction" in recipe:  # written by `dataset build` before the rule
+        ok = False
+    else:
+        return {}
+    out: dict = {"film_only": ok}
+    if not ok:
+        out["note"] = (
+            "these patches were cut before `dataset build` kept to the film: some show the "
+            "black padding of the films (10-12 % of mini-MIAS patches did); rebuild the folder "
+            "for numbers comparable with cards measured since"
+        )
+    return out
 
 
 def _version() -> str:
