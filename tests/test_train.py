@@ -376,3 +376,44 @@ def test_negative_interval_is_one_line(tmp_path, phantom_data, capsys, flag):
                  flag, "-1", "--quiet"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and flag in err
+
+
+def test_resume_with_a_new_learning_rate_uses_it_and_says_so(tmp_path, phantom_data):
+    # torch's Optimizer.load_state_dict restores the saved lr; the divergence guard's advice
+    # ("lower --lr") would otherwise be silently ignored on resume.
+    t = GanTrainer(tiny_gan_config(tmp_path, phantom_data, lr=0.002), CPU)
+    t.resume()
+    list(t.train())
+    moments = [t.opt_g.state[p]["exp_avg"].clone() for p in t.G.parameters()]
+    more = GanTrainer(tiny_gan_config(tmp_path, phantom_data, lr=0.0005, total_kimg=0.048), CPU)
+    msg = more.resume()
+    assert "learning rate 0.002 -> 0.0005" in msg
+    assert all(g["lr"] == pytest.approx(0.0005) for g in more.opt_g.param_groups)
+    assert all(g["lr"] == pytest.approx(0.0005 * 4 / 5) for g in more.opt_d.param_groups)
+    for p, m in zip(more.G.parameters(), moments):  # the moments still come from the state
+        torch.testing.assert_close(more.opt_g.state[p]["exp_avg"], m)
+    list(more.train())  # its state now holds the new rate: resuming with it is no change
+    same = GanTrainer(tiny_gan_config(tmp_path, phantom_data, lr=0.0005), CPU)
+    assert "learning rate" not in same.resume()
+
+
+def test_encoder_resume_with_a_new_learning_rate_uses_it(tmp_path, phantom_data):
+    gan = GanTrainer(tiny_gan_config(tmp_path, phantom_data), CPU)
+    gan.resume()
+    list(gan.train())
+    cfg = EncoderTrainConfig(
+        data=phantom_data,
+        weights=str(tmp_path / "run" / "model-gan.safetensors"),
+        run_dir=str(tmp_path / "enc"),
+        batch=4,
+        lr=1e-3,
+        total_kimg=0.008,
+        snapshot_kimg=0.008,
+        precision="fp32",
+    )
+    t = EncoderTrainer(cfg, CPU)
+    t.resume()
+    list(t.train())
+    more = EncoderTrainer(dataclasses.replace(cfg, lr=2e-4, total_kimg=0.016), CPU)
+    assert "learning rate 0.001 -> 0.0002" in more.resume()
+    assert [g["lr"] for g in more.opt_e.param_groups + more.opt_d.param_groups] == [2e-4, 2e-4]

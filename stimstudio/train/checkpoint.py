@@ -9,6 +9,7 @@ roll back to the last good state and take another random path from there, at mos
 from __future__ import annotations
 
 import contextlib
+import copy
 import errno
 import math
 import os
@@ -91,6 +92,35 @@ def has_state(path: str | Path) -> bool:
     """Whether `load_state(path)` has a state to read (state.pt or the one before it)."""
     path = Path(path)
     return path.exists() or path.with_name(path.stem + "-prev" + path.suffix).exists()
+
+
+def load_optimizer(opt: torch.optim.Optimizer, saved: dict, extend: bool = False) -> str:
+    """Adam's moments from a resume state, its settings (lr, betas, eps) from this run.
+
+    torch's `load_state_dict` also restores the saved learning rate, so a resumed run given a
+    new `--lr` (the divergence guard's own advice) would silently train with the old one.
+    `extend`: the optimizer has more parameters than were saved (appended at the end of its
+    one group); the saved ones keep their moments, the new ones start without. Returns a note
+    for the resume message when the learning rate changed, else "".
+    """
+    keys = ("lr", "betas", "eps")
+    wanted = [{k: g[k] for k in keys if k in g} for g in opt.param_groups]
+    if extend:
+        saved = copy.deepcopy(saved)
+        (group,) = saved["param_groups"]
+        have = len(opt.param_groups[0]["params"])
+        start = max(group["params"], default=-1) + 1
+        group["params"] = list(group["params"]) + list(
+            range(start, start + have - len(group["params"]))
+        )
+    opt.load_state_dict(saved)
+    was = [g["lr"] for g in opt.param_groups]
+    for g, w in zip(opt.param_groups, wanted):
+        g.update(w)
+    now = [g["lr"] for g in opt.param_groups]
+    if all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(was, now)):
+        return ""
+    return f"learning rate {was[0]:g} -> {now[0]:g}"
 
 
 def diverged(losses: Mapping[str, float], limit: float) -> bool:

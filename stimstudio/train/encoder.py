@@ -29,6 +29,7 @@ from .checkpoint import (
     DivergenceGuard,
     diverged,
     has_state,
+    load_optimizer,
     load_state,
     rng_state,
     save_state,
@@ -138,8 +139,9 @@ class EncoderTrainer:
         m = self.model
         m.E.load_state_dict(st["E"])
         m.D.load_state_dict(st["D"])
-        self.opt_e.load_state_dict(st["opt_e"])
-        self.opt_d.load_state_dict(st["opt_d"])
+        lr_note = load_optimizer(self.opt_e, st["opt_e"])
+        load_optimizer(self.opt_d, st["opt_d"])
+        self.lr_note = f"; {lr_note}" if lr_note else ""
         self.step, self.nimg = st["step"], st["nimg"]
         self.train_seconds = st.get("train_seconds", 0.0)
         if self.dist.is_main:
@@ -155,6 +157,7 @@ class EncoderTrainer:
             st = load_state(self.state_path)
             self.load(st)
             msg = f"resumed encoder from {st['loaded_from']} at {self.nimg / 1000:.1f} kimg"
+            msg += self.lr_note
             if st.get("unreadable"):
                 msg += f" ({st['unreadable']}; the state before it was used)"
         broadcast_module(self.model.E, self.dist)

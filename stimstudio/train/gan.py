@@ -42,6 +42,7 @@ from .augment import diff_augment
 from .checkpoint import (
     DivergenceGuard,
     diverged,
+    load_optimizer,
     load_state,
     rng_state,
     save_state,
@@ -278,6 +279,7 @@ class GanTrainer:
         self.fixed_z = torch.randn(32, cfg.z_dim, generator=torch.Generator().manual_seed(123))
         self.crop_note = ""  # set by load() when the state had other crop settings
         self.pixel_note = ""  # set when a resumed projected discriminator gains a pixel one
+        self.lr_note = ""  # set by load() when this run's --lr differs from the state's
 
     # -- state ------------------------------------------------------------------------------
     def state(self) -> dict:
@@ -322,11 +324,11 @@ class GanTrainer:
         if self.P is not None:
             fresh_pixel = self._load_projected(state["P"], old.get("pixel_channels", 0))
         self.G_ema.load_state_dict(state["G_ema"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        if fresh_pixel:  # Adam's moments of the scale discriminators carry over; the new
-            _load_extended(self.opt_d, state["opt_d"])  # pixel one starts without any
-        else:
-            self.opt_d.load_state_dict(state["opt_d"])
+        lr_note = load_optimizer(self.opt_g, state["opt_g"])
+        # with a fresh pixel discriminator, Adam's moments of the scale discriminators carry
+        # over and the new one starts without any
+        load_optimizer(self.opt_d, state["opt_d"], extend=fresh_pixel)
+        self.lr_note = f"; {lr_note}" if lr_note else ""
         self.step, self.nimg = state["step"], state["nimg"]
         self.train_seconds = state.get("train_seconds", 0.0)
         self.cpu_seconds = state.get("cpu_seconds", self.train_seconds)
@@ -342,7 +344,7 @@ class GanTrainer:
             state = load_state(self.state_path)
             self.load(state)
             msg = f"resumed from {state['loaded_from']} at {self.nimg / 1000:.1f} kimg"
-            msg += self.crop_note + self.pixel_note
+            msg += self.crop_note + self.pixel_note + self.lr_note
             if state.get("unreadable"):
                 msg += f" ({state['unreadable']}; the state before it was used)"
         elif weights:
@@ -576,18 +578,6 @@ class GanTrainer:
             {"event": "rollback", "loss_d": loss_d, "loss_g": loss_g, "kimg": self.nimg / 1000}
         )
         return event
-
-
-def _load_extended(opt: torch.optim.Optimizer, saved: dict) -> None:
-    """Load an optimizer state saved before parameters were appended to its one group: the
-    saved ones keep their moments (they come first), the new ones start without."""
-    saved = copy.deepcopy(saved)
-    (group,) = saved["param_groups"]
-    have = len(opt.param_groups[0]["params"])
-    group["params"] = list(group["params"]) + [
-        max(group["params"], default=-1) + 1 + i for i in range(have - len(group["params"]))
-    ]
-    opt.load_state_dict(saved)
 
 
 def _crop_words(settings: dict) -> str:
