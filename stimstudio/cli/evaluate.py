@@ -353,6 +353,7 @@ def format_text(res: dict) -> str:
                     f"  {k:10s} {_f(v.get('psnr'))} / {_f(v.get('ssim'), 3)} / "
                     f"{_f(v.get('detail'), 3)} / {_f(v.get('seam'))}"
                 )
+    lines += _cue_lines(res.get("cues"))
     t = res.get("targets") or {}
     measured = {k: v for k, v in t.items() if v["met"] is not None}
     if measured:
@@ -369,3 +370,33 @@ def format_text(res: dict) -> str:
         lines.append(f"model card updated: {res['card']}")
     lines.append(f"took {res['seconds']['total']:.0f} s")
     return "\n".join(lines)
+
+
+def _cue_lines(cues: dict | None) -> list[str]:
+    """One line per named cue group: how well it tells generated from real, beside real vs real,
+    and the two sets' means (contrast, darkest corner, ...)."""
+    if not cues:
+        return []
+    if cues.get("skipped"):
+        return [f"cues: skipped ({cues['skipped']})"]
+    r = cues["recipe"]
+    lines = [
+        f"cues ({r['per_side']} per side, {r['folds']}-fold; accuracy generated vs held-out "
+        "real, [95 % CI], real vs real; means held-out real -> generated):"
+    ]
+    for name, g in cues["groups"].items():
+        lo, hi = g["accuracy_ci95"]
+        means = ", ".join(
+            f"{k} {_f(v['heldout_real'], 3)}->{_f(v['generated'], 3)}"
+            for k, v in g["means"].items()
+        )
+        lines.append(
+            f"  {name:12s} {_f(g['accuracy'], 3)} [{_f(lo, 3)}, {_f(hi, 3)}]  "
+            f"real-vs-real {_f(g['real_vs_real'], 3)}  {means}"
+        )
+    a = cues["all"]
+    lines.append(
+        f"  {'all':12s} {_f(a['accuracy'], 3)} [{_f(a['accuracy_ci95'][0], 3)}, "
+        f"{_f(a['accuracy_ci95'][1], 3)}]  real-vs-real {_f(a['real_vs_real'], 3)}"
+    )
+    return lines

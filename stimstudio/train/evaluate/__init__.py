@@ -1,6 +1,6 @@
 """Model evaluation on held-out real patches: `stimstudio evaluate-model`.
 
-Four questions, each answered with its recipe beside the numbers (DESIGN.md, Evaluation notes):
+Five questions, each answered with its recipe beside the numbers (DESIGN.md, Evaluation notes):
 
 1. **Sliced Wasserstein distance** (Karras et al. 2018, the progressive-GAN recipe): Laplacian
    pyramid down to 16 px, 128 random 7x7 descriptors per image and level, each set normalised
@@ -21,6 +21,9 @@ Four questions, each answered with its recipe beside the numbers (DESIGN.md, Eva
    a constant image at each patch's mean beside them; and the masked compose task (Fig. 4) on
    held-out lesion patches, inside the lesion mask, again with the constant baseline.
 4. A real/generated **sample grid** PNG, and the power-spectrum exponent beta of both sets.
+5. **Cues**: which named property (brightness, dark rims, grain, strand orientation, bright
+   dots) separates generated from real patches, each as a cross-validated two-sample test
+   beside its real-vs-real baseline: the classifier test's "whether", explained as "by what".
 
 Nothing here downloads anything (no Inception/ImageNet weights). All sampling is seeded, so
 the same model, data and settings give the same numbers (up to float rounding across thread
@@ -33,6 +36,7 @@ The package, by job:
     c2st            C2STNet, train_classifier, two_sample_test
     reconstruction  reconstruction_report, compose_report, constant baseline
     spectrum_grid   sample_grid, write_png, spectrum_report
+    cues            image_cues, cues_report
     card            update_card, section_settings, settings_from_card, compare_with_card
     run             evaluate_model, Evaluation, targets_met
 """
@@ -50,6 +54,7 @@ from .c2st import (
 )
 from .c2st import _like as _like  # used by tests/test_evaluate.py
 from .card import compare_with_card, section_settings, settings_from_card, update_card
+from .cues import CUE_NAMES, cues_report, image_cues
 from .data import blur_uint8, generate_uint8, load_eval_data, noise_like, to_uint8
 from .reconstruction import compose_report, constant_baseline, reconstruction_report
 from .run import Evaluation, evaluate_model
@@ -65,6 +70,9 @@ from .swd import (
 )
 
 __all__ = [
+    "CUE_NAMES",
+    "image_cues",
+    "cues_report",
     "Progress",
     "SECTIONS",
     "TARGETS",

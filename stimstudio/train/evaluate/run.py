@@ -13,6 +13,7 @@ from ...core.device import Compute
 from ...core.errors import DatasetError
 from ...core.model import Model
 from .c2st import c2st_report
+from .cues import cues_report
 from .data import _select, generate_uint8, load_eval_data
 from .reconstruction import compose_report, reconstruction_report
 from .settings import EvalSettings, Progress, targets_met
@@ -65,6 +66,7 @@ def evaluate_model(
         s.c2st_test if need_c2st else 0,
         s.grid_rows * s.grid_cols,
         s.spectrum_n if "spectrum" in s.sections else 0,
+        s.cues_n if "cues" in s.sections else 0,
     )
     t0 = time.perf_counter()
     gen_test = generate_uint8(
@@ -99,6 +101,15 @@ def evaluate_model(
             },
             s.spectrum_n,
         )
+
+    if "cues" in s.sections:
+        t0 = time.perf_counter()
+        prog("cues", 0, 1)
+        result["cues"] = cues_report(
+            real_train, real_held, gen_test, s.cues_n, s.cues_folds, rng_for(6)
+        )
+        prog("cues", 1, 1)
+        result["seconds"]["cues"] = time.perf_counter() - t0
 
     if need_c2st:
         t0 = time.perf_counter()

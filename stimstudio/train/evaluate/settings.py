@@ -12,7 +12,7 @@ from ...core.errors import OptionError
 
 Progress = Callable[[str, int, int], None]
 
-SECTIONS = ("swd", "c2st", "reconstruction", "compose", "spectrum")
+SECTIONS = ("swd", "c2st", "reconstruction", "compose", "spectrum", "cues")
 
 # The shipped default's targets (issues 3 and 14): (comparison, target, goal).
 # The spectrum gap is |beta generated - beta held-out real|: a generator can match SWD on
@@ -67,6 +67,9 @@ class EvalSettings:
     grid_rows: int = 4
     grid_cols: int = 4
     spectrum_n: int = 128
+    # named cues (brightness, rim, grain, orientation, dots) as two-sample tests
+    cues_n: int = 1000  # per side
+    cues_folds: int = 5
 
     @classmethod
     def quick(cls, **kw) -> EvalSettings:
@@ -87,6 +90,7 @@ class EvalSettings:
             grid_rows=2,
             grid_cols=3,
             spectrum_n=16,
+            cues_n=40,
         )
         base.update(kw)
         return cls(**base)
@@ -97,12 +101,14 @@ class EvalSettings:
             raise OptionError(f"unknown section {bad[0]!r}; choose from {', '.join(SECTIONS)}")
         if self.kinds not in ("all", "tissue", "lesion"):
             raise OptionError(f"kinds must be all, tissue or lesion, not {self.kinds!r}")
-        for name in ("swd_n", "c2st_fit", "c2st_test", "swd_per_image", "swd_dirs"):
+        for name in ("swd_n", "c2st_fit", "c2st_test", "swd_per_image", "swd_dirs", "cues_n"):
             if getattr(self, name) < 8:
                 raise OptionError(f"{name} must be at least 8, got {getattr(self, name)}")
         for name in ("recon_n", "compose_n", "steps", "grid_rows", "grid_cols"):
             if getattr(self, name) < 0:
                 raise OptionError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.cues_folds < 2:
+            raise OptionError(f"cues_folds must be at least 2, got {self.cues_folds}")
         if not 0 < self.c2st_val_fraction < 0.5:
             raise OptionError("the classifier's validation fraction must be in (0, 0.5)")
         if self.swd_nhood % 2 != 1 or self.swd_nhood < 3:
