@@ -122,20 +122,24 @@ def test_tiny_or_missing_dataset_is_one_clear_error(tmp_path):
         GanTrainer(tiny_gan_config(tmp_path, write_patches(tmp_path / "r64.npz", res=64)), CPU)
 
 
-def test_encoder_phase_lowers_reconstruction_loss(tmp_path, phantom_data):
-    gan = GanTrainer(tiny_gan_config(tmp_path, phantom_data), CPU)
+def tiny_encoder_config(tmp_path, data, **kw) -> EncoderTrainConfig:
+    """A GAN phase trained on the phantoms, and an encoder run against its model file."""
+    gan = GanTrainer(tiny_gan_config(tmp_path, data), CPU)
     gan.resume()
     list(gan.train())
-    cfg = EncoderTrainConfig(
-        data=phantom_data,
+    base = dict(
+        data=data,
         weights=str(tmp_path / "run" / "model-gan.safetensors"),
         run_dir=str(tmp_path / "enc"),
-        batch=8,
         lr=1e-3,
-        total_kimg=0.24,
-        snapshot_kimg=0.12,
         precision="fp32",
     )
+    base.update(kw)
+    return EncoderTrainConfig(**base)
+
+
+def test_encoder_phase_lowers_reconstruction_loss(tmp_path, phantom_data):
+    cfg = tiny_encoder_config(tmp_path, phantom_data, batch=8, total_kimg=0.24, snapshot_kimg=0.12)
     trainer = EncoderTrainer(cfg, CPU)
     trainer.resume()
     recs = list(trainer.train())
@@ -398,18 +402,8 @@ def test_resume_with_a_new_learning_rate_uses_it_and_says_so(tmp_path, phantom_d
 
 
 def test_encoder_resume_with_a_new_learning_rate_uses_it(tmp_path, phantom_data):
-    gan = GanTrainer(tiny_gan_config(tmp_path, phantom_data), CPU)
-    gan.resume()
-    list(gan.train())
-    cfg = EncoderTrainConfig(
-        data=phantom_data,
-        weights=str(tmp_path / "run" / "model-gan.safetensors"),
-        run_dir=str(tmp_path / "enc"),
-        batch=4,
-        lr=1e-3,
-        total_kimg=0.008,
-        snapshot_kimg=0.008,
-        precision="fp32",
+    cfg = tiny_encoder_config(
+        tmp_path, phantom_data, batch=4, total_kimg=0.008, snapshot_kimg=0.008
     )
     t = EncoderTrainer(cfg, CPU)
     t.resume()
