@@ -29,6 +29,7 @@ from stimstudio.core.device import Compute
 from stimstudio.train.gan import GanConfig, GanTrainer
 from stimstudio.train.phantoms import phantom_patch_set
 kind, steps, precision, crop = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+pixel, joint = int(sys.argv[5]), sys.argv[6] == "1"
 tmp = tempfile.mkdtemp()
 n = 64
 patches = phantom_patch_set(n, 128, 0)
@@ -36,7 +37,8 @@ masks = np.packbits(np.zeros((n, 128, 128), bool), axis=-1)
 np.savez(f"{tmp}/train.npz", patches=patches, kind=np.zeros(n, np.uint8), film=np.arange(n),
          masks=masks)
 cfg = GanConfig(data=f"{tmp}/train.npz", run_dir=f"{tmp}/run", batch=16, precision=precision,
-                discriminator=kind, total_kimg=1e9, snapshot_kimg=1e9, crop=crop, full_every=4)
+                discriminator=kind, total_kimg=1e9, snapshot_kimg=1e9, crop=crop, full_every=4,
+                pixel_channels=pixel, joint_batch=joint)
 t = GanTrainer(cfg, Compute(torch.device("cpu"), precision))
 t.resume()
 it = t.train()
@@ -50,14 +52,30 @@ print(json.dumps({"cpu_s_per_step": cpu, "peak_gib": peak_kib / 2**20}))
 """
 
 
-ARMS = {"stylegan2": ("stylegan2", 0), "projected": ("projected", 0),
-        "projected_crop64": ("projected", 64)}  # fmt: skip
+# arm: (discriminator, crop, pixel_channels, joint_batch); the last two are the recipe of the
+# long run (`--pixel-channels 16`) without and with `--joint-batch`
+ARMS = {"stylegan2": ("stylegan2", 0, 0, False), "projected": ("projected", 0, 0, False),
+        "projected_crop64": ("projected", 64, 0, False),
+        "crop64_pixel16": ("projected", 64, 16, False),
+        "crop64_pixel16_joint": ("projected", 64, 16, True)}  # fmt: skip
 
 
-def _one(kind: str, steps: int, precision: str, crop: int = 0) -> dict:
+def _one(
+    kind: str, steps: int, precision: str, crop: int = 0, pixel: int = 0, joint: bool = False
+) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, kind, str(steps), precision, str(crop)],
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            kind,
+            str(steps),
+            precision,
+            str(crop),
+            str(pixel),
+            str(int(joint)),
+        ],  # fmt: skip
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -75,8 +93,8 @@ def training_step(model=None, quick: bool = False) -> dict:
     precision = "bf16" if bf16_support("cpu").native else "fp32"
     steps = 2 if quick else 4
     res = {"batch": 16, "resolution": 128, "threads": 1, "precision": precision, "steps": steps}
-    for arm, (kind, crop) in ARMS.items():
-        r = _one(kind, 4 if crop else steps, precision, crop)
+    for arm, (kind, crop, pixel, joint) in ARMS.items():
+        r = _one(kind, 4 if crop else steps, precision, crop, pixel, joint)
         if "cpu_s_per_step" in r:
             r["cpu_s_per_kimg"] = r["cpu_s_per_step"] * 1000 / 16
         res[arm] = r
@@ -84,10 +102,13 @@ def training_step(model=None, quick: bool = False) -> dict:
     if "cpu_s_per_step" in a and "cpu_s_per_step" in b:
         res["projected_speedup"] = a["cpu_s_per_step"] / b["cpu_s_per_step"]
         res["peak_goal_gib"] = PEAK_GOAL_GIB
-        peaks = [r["peak_gib"] for r in (a, b, c) if "peak_gib" in r]
+        peaks = [r["peak_gib"] for r in res.values() if isinstance(r, dict) and "peak_gib" in r]
         res["peak_met"] = max(peaks) < PEAK_GOAL_GIB
     if "cpu_s_per_step" in b and "cpu_s_per_step" in c:
         res["crop_speedup"] = b["cpu_s_per_step"] / c["cpu_s_per_step"]
+    d, e = res["crop64_pixel16"], res["crop64_pixel16_joint"]
+    if "cpu_s_per_step" in d and "cpu_s_per_step" in e:
+        res["joint_batch_cost"] = e["cpu_s_per_step"] / d["cpu_s_per_step"]
     return res
 
 
@@ -123,6 +144,13 @@ def markdown(tr: dict) -> list[str]:
             "",
             f"Projected on 64-px crops (whole patches every 4th step; a crop counts as one "
             f"image) is {tr['crop_speedup']:.2f}x the projected step rate on whole patches.",
+        ]
+    if "joint_batch_cost" in tr:
+        lines += [
+            "",
+            f"`--joint-batch` (real and generated through the discriminator as one batch; the "
+            f"generator's step also runs the real batch) costs {tr['joint_batch_cost']:.2f}x "
+            "the step of the same recipe (crops 64, pixel discriminator 16) without it.",
         ]
     lines.append("")
     return lines

@@ -308,3 +308,31 @@ def test_patches_cut_before_the_film_only_rule_are_named(
     assert main([*argv, "--sections", "spectrum"]) == 0
     text = capsys.readouterr().out
     assert ("black padding" in text) == (within_film is not True)
+
+
+def test_orientation_anisotropy_finds_the_direction_strands_share():
+    from stimstudio.train.evaluate.spectrum_grid import orientation_anisotropy
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:64, :64].astype(np.float64)
+
+    def strands(angle_deg, n=24):
+        """Random-phase lines at angle_deg counter-clockwise on screen (rows run down)."""
+        a = np.radians(angle_deg)
+        normal = -np.sin(a) * xx - np.cos(a) * yy  # distance across the lines
+        return np.stack(
+            [
+                128 + 60 * np.sin(2 * np.pi * normal / rng.uniform(5, 9) + rng.uniform(0, 6.3))
+                for _ in range(n)
+            ]
+        )
+
+    for angle in (0, 45, 90, 135):
+        ratio, found = orientation_anisotropy(strands(angle))
+        assert ratio > 5
+        assert min(abs(found - angle), 180 - abs(found - angle)) <= 22.5, (angle, found)
+    # every direction equally often: no preference
+    mixed = np.concatenate([strands(a, 1) for a in np.linspace(0, 180, 48, endpoint=False)])
+    assert orientation_anisotropy(mixed)[0] < 2
+    white = rng.normal(128, 30, (24, 64, 64))
+    assert orientation_anisotropy(white)[0] < 1.3

@@ -312,6 +312,14 @@ def format_text(res: dict) -> str:
             "power-spectrum beta: "
             + ", ".join(f"{k} {_f(v['beta_mean'])}±{_f(v['beta_sd'])}" for k, v in sp.items())
         )
+        if all("anisotropy" in v for v in sp.values()):
+            lines.append(
+                "orientation anisotropy (max/min power per direction; 1 = none preferred): "
+                + ", ".join(
+                    f"{k} {_f(v['anisotropy'])} (most at {v['anisotropy_angle_deg']:.0f} deg)"
+                    for k, v in sp.items()
+                )
+            )
     c2 = res.get("c2st")
     if c2:
         lines.append(f"classifier two-sample test ({c2['recipe']['fit']}):")

@@ -54,12 +54,53 @@ def write_png(path: str | Path, image: np.ndarray) -> Path:
     return path
 
 
+def orientation_anisotropy(
+    images: np.ndarray, band: tuple[float, float] = (0.05, 0.25), bins: int = 8
+) -> tuple[float, float]:
+    """(max / min, angle in degrees of the max) of the set's mean power per orientation.
+
+    Why: each patch has its strands' own direction, but over a set of patches cut at random
+    angles no direction is preferred (held-out real ~1.1-1.3 with 128 patches). A generator
+    whose strands all lean one way (a partial mode collapse that a per-image discriminator
+    cannot see) shows it here as a ratio well above the real one, while its radial spectrum
+    (beta) can still match. Mean 2D power spectrum (Hann window, each patch's mean removed)
+    in the radial band `band` (cycles/px), in `bins` orientation bins over 0-180 degrees; the
+    angle is that of the image structure (perpendicular to the spectral peak).
+    """
+    x = images.astype(np.float64)
+    r = x.shape[-1]
+    win = np.outer(np.hanning(r), np.hanning(r))
+    power = np.zeros((r, r))
+    for im in x:
+        power += np.abs(np.fft.fft2((im - im.mean()) * win)) ** 2
+    f = np.fft.fftfreq(r)
+    fy, fx = np.meshgrid(f, f, indexing="ij")
+    radius = np.hypot(fx, fy)
+    theta = np.degrees(np.arctan2(fy, fx)) % 180.0
+    inband = (radius >= band[0]) & (radius <= band[1])
+    which = np.minimum((theta[inband] / (180.0 / bins)).astype(int), bins - 1)
+    per_bin = np.bincount(which, weights=power[inband], minlength=bins)
+    per_bin /= np.maximum(np.bincount(which, minlength=bins), 1)
+    k = int(np.argmax(per_bin))
+    # image rows run downwards: an angle counter-clockwise on screen is -theta in (fy, fx)
+    structure = (90.0 - (k + 0.5) * 180.0 / bins) % 180.0
+    return float(per_bin.max() / max(per_bin.min(), 1e-30)), structure
+
+
 def spectrum_report(sets: dict[str, np.ndarray], n: int) -> dict:
-    """Mean power-spectrum exponent beta (Hann window) of the first n images of each set."""
+    """Mean power-spectrum exponent beta (Hann window) of the first n images of each set,
+    and the set's orientation anisotropy (`orientation_anisotropy`)."""
     from ..phantoms import power_spectrum_beta
 
     out = {}
     for name, x in sets.items():
         b = [power_spectrum_beta(im.astype(np.float64), window=True) for im in x[:n]]
-        out[name] = {"beta_mean": float(np.mean(b)), "beta_sd": float(np.std(b)), "n": len(b)}
+        ratio, angle = orientation_anisotropy(x[:n])
+        out[name] = {
+            "beta_mean": float(np.mean(b)),
+            "beta_sd": float(np.std(b)),
+            "n": len(b),
+            "anisotropy": ratio,
+            "anisotropy_angle_deg": angle,
+        }
     return out
