@@ -56,7 +56,7 @@ GAN_HELP = {
     "joint_batch": "with --discriminator projected: real and generated images go through "
     "the discriminator as one batch, so its BatchNorm layers normalise both with the same "
     "statistics; otherwise a shift that all generated images share (brightness, contrast, one "
-    "strand direction) cancels out and the discriminator cannot see it (~15 %% more per step)",
+    "strand direction) cancels out and the discriminator cannot see it (~20 %% more CPU per kimg)",
 }
 ENCODER_HELP = {
     "weights": "the phase-1 model (model-gan.safetensors of a GAN run, or a shipped model)",
