@@ -65,17 +65,7 @@ def _one(
 ) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            CHILD,
-            kind,
-            str(steps),
-            precision,
-            str(crop),
-            str(pixel),
-            str(int(joint)),
-        ],  # fmt: skip
+        [sys.executable, "-c", CHILD, *map(str, (kind, steps, precision, crop, pixel, int(joint)))],
         capture_output=True,
         text=True,
         cwd=ROOT,
