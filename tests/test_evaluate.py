@@ -120,6 +120,54 @@ def test_classifier_catches_blur_and_not_real_vs_real():
     assert lo <= real["accuracy"] <= hi
 
 
+def test_pooled_draws_give_the_mean_and_an_interval_over_draws():
+    from stimstudio.train.evaluate.c2st import pool_draws
+
+    runs = [
+        {"accuracy": a, "auc": a + 0.05, "accuracy_ci95": [0, 1], "epochs": 3}
+        for a in (0.85, 0.89, 0.92)
+    ]
+    p = pool_draws(runs)
+    assert p["accuracy"] == pytest.approx(0.8867, abs=1e-3) and p["draws"] == 3
+    assert p["accuracy_sd"] == pytest.approx(0.0351, abs=1e-3)
+    lo, hi = p["accuracy_ci95"]
+    # t(0.975, 2) = 4.30: half-width 4.30 * 0.0351 / sqrt(3) = 0.087
+    assert hi - lo == pytest.approx(2 * 0.0872, abs=2e-3)
+    assert p["accuracy_draws"] == [0.85, 0.89, 0.92] and p["epochs"] == 3
+
+
+def test_cli_classifier_repeats_are_independent_draws(
+    tmp_path, phantom_data, weights_copy, capsys, monkeypatch
+):
+    from stimstudio.train.evaluate import c2st
+
+    seen = []
+    real_test = c2st.two_sample_test
+
+    def spy(fit_real, fit_fake, test_real, test_fake, s, device="cpu", seed=0, progress=None):
+        seen.append((seed, fit_real.sum(), fit_fake.sum(), test_real.sum(), test_fake.sum()))
+        return real_test(fit_real, fit_fake, test_real, test_fake, s, device, seed, progress)
+
+    monkeypatch.setattr(c2st, "two_sample_test", spy)
+    argv = ["evaluate-model", "--weights", str(weights_copy), "--data", str(phantom_data)]
+    rc = main(
+        [*argv, "--quick", "--json", "--sections", "c2st", "--no-baselines", "--c2st-repeats", "3"]
+    )
+    res = json.loads(capsys.readouterr().out)
+    # every draw its own classifier seed, generated patches and real patches
+    assert len(seen) == 3 and all(len({d[k] for d in seen}) == 3 for k in range(5))
+    gen = res["c2st"]["generated"]
+    assert rc == 0 and gen["draws"] == 3 and len(gen["accuracy_draws"]) == 3
+    assert gen["accuracy"] == pytest.approx(np.mean(gen["accuracy_draws"]))
+    assert "3 independent draws" in res["c2st"]["recipe"]["draws"]
+    assert (
+        main([*argv, "--quick", "--sections", "c2st", "--no-baselines", "--c2st-repeats", "2"]) == 0
+    )
+    assert "mean of 2 draws" in capsys.readouterr().out
+    assert main([*argv, "--quick", "--c2st-repeats", "0"]) == 2
+    assert "c2st_repeats must be at least 1" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------------------ reconstruction
 
 

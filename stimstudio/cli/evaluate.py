@@ -73,6 +73,12 @@ def register(sub) -> None:
     p.add_argument("--c2st-test", type=int, help=f"classifier test set per side ({d.c2st_test})")
     p.add_argument("--c2st-max-epochs", type=int, help=f"({d.c2st_max_epochs})")
     p.add_argument(
+        "--c2st-repeats",
+        type=int,
+        help=f"independent draws of the generated-vs-real classifier test, averaged "
+        f"({d.c2st_repeats}; one draw moves by ~0.07)",
+    )
+    p.add_argument(
         "--no-baselines",
         action="store_true",
         help="skip the classifier's real-vs-real and known-fake runs",
@@ -94,6 +100,7 @@ SIZE_OPTIONS = (
     "c2st_fit",
     "c2st_test",
     "c2st_max_epochs",
+    "c2st_repeats",
     "recon_n",
     "compose_n",
     "steps",
@@ -327,6 +334,15 @@ def format_text(res: dict) -> str:
             v = c2.get(name)
             if v:
                 lo, hi = v["accuracy_ci95"]
+                if v.get("draws"):
+                    lines.append(
+                        f"  {name:16s} accuracy {_f(v['accuracy'], 3)} [{_f(lo, 3)}, {_f(hi, 3)}]"
+                        f"  AUC {_f(v['auc'], 3)}  (mean of {v['draws']} draws, sd "
+                        f"{_f(v['accuracy_sd'], 3)}: "
+                        + ", ".join(_f(a, 3) for a in v["accuracy_draws"])
+                        + f"; {v['test_per_side']} per side each)"
+                    )
+                    continue
                 lines.append(
                     f"  {name:16s} accuracy {_f(v['accuracy'], 3)} [{_f(lo, 3)}, {_f(hi, 3)}]"
                     f"  AUC {_f(v['auc'], 3)}  ({v['test_per_side']} per side; "

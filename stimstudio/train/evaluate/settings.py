@@ -58,6 +58,10 @@ class EvalSettings:
     c2st_lr: float = 1e-3
     c2st_width: int = 16
     c2st_norm: str = "group"  # group | batch | none
+    # independent draws of the generated-vs-real test (fresh generated and real patches,
+    # a fresh classifier each): one draw of this size moves by ~0.07 from draw to draw,
+    # more than its own binomial interval, so a target is judged on the mean of several
+    c2st_repeats: int = 1
     c2st_baselines: bool = True  # real-vs-real and known-fake runs beside the real test
     # reconstruction
     recon_n: int = 8
@@ -107,6 +111,8 @@ class EvalSettings:
         for name in ("recon_n", "compose_n", "steps", "grid_rows", "grid_cols"):
             if getattr(self, name) < 0:
                 raise OptionError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.c2st_repeats < 1:
+            raise OptionError(f"c2st_repeats must be at least 1, got {self.c2st_repeats}")
         if self.cues_folds < 2:
             raise OptionError(f"cues_folds must be at least 2, got {self.cues_folds}")
         if not 0 < self.c2st_val_fraction < 0.5:
