@@ -370,6 +370,15 @@ def test_time_limit_stops_early_and_saves_the_state(tmp_path, phantom_data, caps
     out = json.loads(capsys.readouterr().out)
     assert out["kimg"] < 1  # stopped long before 100 kimg
     assert (run / "state.pt").exists() and (run / "model-gan.safetensors").exists()
+    # the encoder phase too (a GPU slot for the encoder after the generator)
+    enc = tmp_path / "enc"
+    code = main(["train", "encoder", "--data", phantom_data, "--weights",
+                 str(run / "model-gan.safetensors"), "--run-dir", str(enc), "--batch", "4",
+                 "--total-kimg", "100", "--precision", "fp32", "--time-limit-minutes", "1e-6",
+                 "--quiet", "--json"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["kimg"] < 1
+    assert (enc / "state.pt").exists() and (enc / "model-encoder.safetensors").exists()
 
 
 @pytest.mark.parametrize("flag", ["--r1-interval", "--pl-interval"])

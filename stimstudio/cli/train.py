@@ -147,13 +147,7 @@ def register(sub) -> None:
         else:
             g.add_argument(flag, type=type(f.default), default=f.default, help=_help(GAN_HELP, f))
     g.add_argument("--resume-weights", help="start from a model file when runs/ has no state")
-    g.add_argument(
-        "--time-limit-minutes",
-        type=float,
-        default=0.0,
-        help="stop after this many minutes of wall time and save the state (a rented GPU's "
-        "budget; 0 = no limit)",
-    )
+    _add_time_limit(g)
     g.add_argument("--device", default="auto", help=" | ".join(DEVICE_CHOICES))
     add_common(g)
     g.set_defaults(func=cmd_train_gan)
@@ -173,6 +167,7 @@ def register(sub) -> None:
             e.add_argument(
                 flag, type=type(f.default), default=f.default, help=_help(ENCODER_HELP, f)
             )
+    _add_time_limit(e)
     e.add_argument("--device", default="auto", help=" | ".join(DEVICE_CHOICES))
     add_common(e)
     e.set_defaults(func=cmd_train_encoder)
@@ -285,6 +280,26 @@ def _interrupt_on_sigterm():
         return None
 
 
+def _add_time_limit(p) -> None:
+    p.add_argument(
+        "--time-limit-minutes",
+        type=float,
+        default=0.0,
+        help="stop after this many minutes of wall time and save the state (a rented GPU's "
+        "budget; 0 = no limit)",
+    )
+
+
+def _deadline(args):
+    """The `stop` callable of a trainer's loop for --time-limit-minutes (None: no limit)."""
+    if args.time_limit_minutes <= 0:
+        return None
+    import time
+
+    deadline = time.monotonic() + args.time_limit_minutes * 60
+    return lambda: time.monotonic() > deadline
+
+
 def cmd_train_gan(args) -> int:
     from ..train.distributed import init_distributed
     from ..train.gan import GanConfig, GanTrainer, check_crop
@@ -304,12 +319,6 @@ def cmd_train_gan(args) -> int:
     msg = trainer.resume(args.resume_weights)
     if d.is_main:  # under --json stdout holds the one JSON document only
         print(msg, flush=True, file=sys.stderr if args.json else sys.stdout)
-    stop = None
-    if args.time_limit_minutes > 0:
-        import time
-
-        deadline = time.monotonic() + args.time_limit_minutes * 60
-        stop = lambda: time.monotonic() > deadline  # noqa: E731
     _drive(
         args,
         trainer,
@@ -320,7 +329,7 @@ def cmd_train_gan(args) -> int:
             "D": f"{r.loss_d:.3f}",
             "s_kimg": f"{r.sec_per_kimg:.0f}",
         },
-        stop,
+        _deadline(args),
     )
     out = {"kimg": trainer.nimg / 1000, "run_dir": str(Path(cfg.run_dir)), "steps": trainer.step}
     if d.is_main:  # one report, not one per torchrun process
@@ -347,6 +356,7 @@ def cmd_train_encoder(args) -> int:
         d,
         cfg.total_kimg,
         lambda r: {"pix": f"{r.losses['pixel']:.4f}", "D": f"{r.losses['loss_d']:.3f}"},
+        _deadline(args),
     )
     out = {"kimg": trainer.nimg / 1000, "run_dir": cfg.run_dir, "steps": trainer.step}
     if d.is_main:
