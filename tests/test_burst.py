@@ -80,6 +80,7 @@ def test_compact_pieces_restore_a_state_that_resumes(tmp_path):
         assert all(f.get_tensor(k).dtype != torch.float32 for k in f.keys())
     assert meta["nimg"] == t.nimg and meta["config"]["discriminator"] == "projected"
 
+    d_before = {k: v.clone() for k, v in t.D.state_dict().items()}
     r = burst.restore_state(
         str(tmp_path / "back" / "final"), tmp_path / "home", data, snapshot=True
     )
@@ -87,6 +88,9 @@ def test_compact_pieces_restore_a_state_that_resumes(tmp_path):
     for a, b in zip(t.G_ema.parameters(), r.G_ema.parameters()):
         assert torch.allclose(a, b, rtol=1e-2, atol=1e-3)
     assert any(not torch.equal(a, b) for a, b in zip(r.G.parameters(), r.G_ema.parameters()))
+    # D (the encoder's perceptual features) comes back as it went, not freshly initialised
+    for k, v in r.D.state_dict().items():
+        assert torch.allclose(v.float(), d_before[k].float(), rtol=1e-2, atol=1e-3), k
     assert (tmp_path / "home" / "model-gan.safetensors").is_file()
     again = GanTrainer(
         tiny_gan_config(
@@ -113,3 +117,53 @@ def test_restore_names_the_missing_piece(tmp_path):
     burst.save_compact(tmp_path / "run" / "state.pt", tmp_path / "back", "mid1", ("G_ema",))
     with pytest.raises(CheckpointError, match="mid1-P.safetensors is missing"):
         burst.restore_state(str(tmp_path / "back" / "mid1"), tmp_path / "r2", data)
+    burst.save_compact(tmp_path / "run" / "state.pt", tmp_path / "back", "old", ("G_ema", "P"))
+    with pytest.raises(CheckpointError, match="old-D.safetensors is missing"):
+        burst.restore_state(str(tmp_path / "back" / "old"), tmp_path / "r3", data)
+
+
+def test_encoder_burst_without_the_feature_network(tmp_path, tiny_weights):
+    """Encoder alone: G_ema and D travel (no P, so no Lite0 there), the encoder starts from
+    a model file's, trains, and its E piece becomes an encoder run dir here."""
+    from stimstudio.cli.main import main
+    from stimstudio.core.model import load_model
+
+    data = write_patches(tmp_path / "train.npz")
+    cfg = tiny_gan_config(tmp_path, data, discriminator="projected")
+    t = GanTrainer(cfg, CPU)
+    t.resume()
+    list(t.train())
+    pack = tmp_path / "pack"
+    burst.save_compact(tmp_path / "run" / "state.pt", pack, burst.STATE, ("G_ema", "D"))
+    src = burst.pack_encoder(tiny_weights, pack)
+    assert src.name == "encoder-E.safetensors"
+    there = burst.gan_model(pack, tmp_path / "there" / "model-gan.safetensors")
+    m = load_model(there, with_projected=True)
+    assert m.P is None and m.card["kimg"] == round(t.nimg / 1000, 3)
+    enc = burst.encoder_state(
+        str(pack / burst.ENCODER), tmp_path / "there" / "enc", there, data, batch=4
+    )
+    assert enc.nimg == 0
+    code = main(["train", "encoder", "--data", data, "--weights", str(there), "--run-dir",
+                 str(tmp_path / "there" / "enc"), "--batch", "4", "--total-kimg", "0.016",
+                 "--precision", "fp32", "--quiet"])  # fmt: skip
+    assert code == 0
+    back = burst.save_compact(
+        tmp_path / "there" / "enc" / "state.pt", tmp_path / "out", "enc", ("E",)
+    )
+    assert [p.name for p in back] == ["enc-E.safetensors"]
+    # home: the generator with its projected discriminator, and the encoder from the piece
+    home_g = tmp_path / "home" / "model-gan.safetensors"
+    t.snapshot()
+    home_g.parent.mkdir()
+    home_g.write_bytes((tmp_path / "run" / "model-gan.safetensors").read_bytes())
+    home_g.with_suffix(".json").write_bytes((tmp_path / "run" / "model-gan.json").read_bytes())
+    e = burst.encoder_state(str(tmp_path / "out" / "enc"), tmp_path / "home" / "enc", home_g,
+                            data, snapshot=True)  # fmt: skip
+    assert e.nimg >= 16
+    out = load_model(tmp_path / "home" / "enc" / "model-encoder.safetensors", with_projected=True)
+    assert out.card["phase"] == "encoder" and out.P is not None
+    trained = torch.load(tmp_path / "there" / "enc" / "state.pt", weights_only=False)["E"]
+    for k, v in out.E.state_dict().items():
+        if k != "w_avg":
+            assert torch.allclose(v.float(), trained[k].float(), rtol=1e-2, atol=1e-3), k
