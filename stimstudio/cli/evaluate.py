@@ -79,6 +79,12 @@ def register(sub) -> None:
         f"({d.c2st_repeats}; one draw moves by ~0.07)",
     )
     p.add_argument(
+        "--c2st-detail-gain",
+        type=float,
+        help=f"gain of the classifier's fine-detail input channel; 0 = the image alone "
+        f"({d.c2st_detail_gain:g})",
+    )
+    p.add_argument(
         "--no-baselines",
         action="store_true",
         help="skip the classifier's real-vs-real and known-fake runs",
@@ -101,6 +107,7 @@ SIZE_OPTIONS = (
     "c2st_test",
     "c2st_max_epochs",
     "c2st_repeats",
+    "c2st_detail_gain",
     "recon_n",
     "compose_n",
     "steps",

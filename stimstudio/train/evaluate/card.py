@@ -72,6 +72,8 @@ def settings_from_card(recorded: dict, sections) -> EvalSettings:
     """EvalSettings as a card recorded them, for the given sections."""
     known = {f.name for f in fields(EvalSettings)}
     kw = {k: v for k, v in recorded.items() if k in known and k != "sections"}
+    # cards from before the classifier's detail channel were measured with the image alone
+    kw.setdefault("c2st_detail_gain", 0.0)
     s = EvalSettings(**kw, sections=tuple(sections))
     s.validate()
     return s

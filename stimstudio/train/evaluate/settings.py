@@ -58,6 +58,9 @@ class EvalSettings:
     c2st_lr: float = 1e-3
     c2st_width: int = 16
     c2st_norm: str = "group"  # group | batch | none
+    # gain of the classifier's fine-detail input channel (C2STNet); 0 = the image alone,
+    # the classifier of cards made before 2026-11-30, which was blind to a 3-px blur
+    c2st_detail_gain: float = 8.0
     # independent draws of the generated-vs-real test (fresh generated and real patches,
     # a fresh classifier each): one draw of this size moves by ~0.07 from draw to draw,
     # more than its own binomial interval, so a target is judged on the mean of several
@@ -115,6 +118,10 @@ class EvalSettings:
             raise OptionError(f"c2st_repeats must be at least 1, got {self.c2st_repeats}")
         if self.cues_folds < 2:
             raise OptionError(f"cues_folds must be at least 2, got {self.cues_folds}")
+        if not (math.isfinite(self.c2st_detail_gain) and self.c2st_detail_gain >= 0):
+            raise OptionError(
+                f"c2st_detail_gain must be a finite number >= 0, got {self.c2st_detail_gain}"
+            )
         if not 0 < self.c2st_val_fraction < 0.5:
             raise OptionError("the classifier's validation fraction must be in (0, 0.5)")
         if self.swd_nhood % 2 != 1 or self.swd_nhood < 3:
