@@ -14,6 +14,9 @@ Five questions, each answered with its recipe beside the numbers (DESIGN.md, Eva
    accuracy on held-out real vs fresh generated patches (0.5 = indistinguishable). Beside it the
    same classifier recipe on real-vs-real (train vs held-out patients: what "chance" looks like
    with these patient groups) and on a known fake (blurred real patches) to prove it has power.
+   Its input is the image and, beside it, the image's fine residual (image minus a 3x3 blur,
+   amplified): film-only patches are smooth, and from the image alone the net never learned
+   to see a blur that removed their ~2-grey-level grain.
    Generated images are quantised to 8 bits exactly like the real patches first; otherwise
    the classifier could tell the sets apart by quantisation alone.
 3. **Reconstruction** of held-out real patches: PSNR, SSIM and detail fidelity
