@@ -25,6 +25,15 @@
 # and a sample grid (or, encoder alone, its reconstructions).
 # Measured 2026-11-30 on one H200: 1.95 s/kimg at batch 64 in fp32 (setup 31 s; 228 kimg in
 # 7.5 min), against ~170 s/kimg on one core of this project's 2-core CPU machines.
+# Measured 2026-11-30 (second slot): the encoder alone, batch 64, fp32: 4.3 s/kimg (setup 27 s;
+# 156 kimg in two calls, 11 min), against ~1800 s/kimg on this project's 2-core CPU at batch 16.
+# Generator and encoder in one 15-minute slot, as two calls (one copy cannot hold both): pack
+# the generator burst into .burst and, outside the tree, the encoder burst (`pack --encoder
+# ENC_RUN --parts G_ema,D` into e.g. /tmp/pack2); call 1 `MINUTES=6 scripts/gpu_burst.sh .burst
+# OUT`; then here, at once (a warm machine waits 30 s; a cold start costs ~40 s):
+#   rm -rf .burst && cp -r /tmp/pack2 .burst && cp RETURNED/final-G_ema.safetensors .burst/state-G_ema.safetensors
+# (a projected run leaves D as it was, so the packed D still belongs to the new G); call 2
+# `MINUTES=0 ENC_MINUTES=4 ENC_BATCH=64 scripts/gpu_burst.sh .burst OUT`.
 # Extra options go in BURST_ARGS / ENC_ARGS; PRECISION=bf16 is untried. A dry run here:
 # DEVICE=cpu TISSUE=2 LESION=1 MINUTES=0.2 ENC_MINUTES=0.2 scripts/gpu_burst.sh .burst /tmp/o
 set -uo pipefail

@@ -80,6 +80,8 @@ class Preferences:
     lr: float = EQ4.lr
     outside_weight: float = EQ4.outside_weight
     preview_every: int = EQ4.preview_every
+    optimize_noise: bool = EQ4.optimize_noise  # also fit the per-layer noise maps
+    noise_regularize: float = EQ4.noise_regularize  # their autocorrelation penalty
     weights: str = ""  # empty: the shipped model (or STIMSTUDIO_WEIGHTS)
     vgg16: str = ""  # empty: the model's discriminator features
     feather: float = 2.0
@@ -124,4 +126,6 @@ class Preferences:
             lambda_encoder=float(self.lambda_encoder),
             outside_weight=float(self.outside_weight),
             preview_every=int(self.preview_every),
+            optimize_noise=bool(self.optimize_noise),
+            noise_regularize=float(self.noise_regularize),
         )

@@ -27,3 +27,33 @@ def test_settings_dialog_and_arguments_list_cores_choices(qtbot):
     )
     for choice in DEVICE_CHOICES:
         assert parse_args(["--device", choice]).device == choice
+
+
+def test_settings_dialog_turns_on_noise_map_fitting(qtbot):
+    """The Settings dialog reaches Eq. 4's noise-map option (it was CLI-only), its penalty
+    is editable only while the option is on, and Restore Defaults turns it off again."""
+    from stimstudio.gui.app import make_app
+    from stimstudio.gui.panels.settings import SettingsDialog
+    from stimstudio.gui.prefs import Preferences
+
+    make_app()
+    dlg = SettingsDialog(Preferences())
+    qtbot.addWidget(dlg)
+    assert not dlg.optimize_noise.isChecked() and not dlg.noise_regularize.isEnabled()
+    dlg.optimize_noise.setChecked(True)
+    assert dlg.noise_regularize.isEnabled()
+    dlg.noise_regularize.setValue(0.0)
+    s = dlg.result_prefs().inversion_settings()
+    assert s.optimize_noise and s.noise_regularize == 0.0
+    dlg._defaults()
+    assert dlg.result_prefs().inversion_settings() == InversionSettings()
+
+
+def test_noise_map_preferences_survive_a_restart(tmp_path, monkeypatch):
+    from stimstudio.gui import prefs as prefs_mod
+
+    monkeypatch.setattr(prefs_mod, "config_dir", lambda: tmp_path)
+    p = prefs_mod.Preferences(optimize_noise=True, noise_regularize=0.5)
+    p.save()
+    back = prefs_mod.Preferences.load()
+    assert back.optimize_noise is True and back.noise_regularize == 0.5

@@ -213,7 +213,9 @@ class ComposePage(QWidget):
         where = self.ctx.compute.describe() if self.ctx.compute else "no model"
         self.settings_label.setText(
             f"Eq. 4: λ3 {p.lambda_perceptual:g} × perceptual ({perceptual_name(p.vgg16)}) · "
-            f"λ4 {p.lambda_encoder:g} × encoder · step size {p.lr:g} · {where}"
+            f"λ4 {p.lambda_encoder:g} × encoder · step size {p.lr:g}"
+            + (f" · noise maps fitted (penalty {p.noise_regularize:g})" if p.optimize_noise else "")
+            + f" · {where}"
         )
         self.settings_label.setToolTip(
             "Eq. 4 minimises pixel error + λ3 × perceptual distance + λ4 × encoder "

@@ -6,6 +6,7 @@ from dataclasses import replace
 from html import escape
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -110,12 +111,29 @@ class SettingsDialog(QDialog):
         self.preview_every.setRange(1, 100)
         self.preview_every.setValue(prefs.preview_every)
         self.preview_every.setToolTip("Update the live preview every N steps")
+        self.optimize_noise = QCheckBox("Fit them too (keeps fine texture)")
+        self.optimize_noise.setChecked(bool(prefs.optimize_noise))
+        self.optimize_noise.setToolTip(
+            "Optimise the generator's per-layer noise maps with the code, as the StyleGAN2 "
+            "projector does. Fine grain and strands that the code alone cannot express are "
+            "kept (docs/INVERSION.md). The maps belong to this one result: they are saved "
+            "with it, but style mixing and paths use the code only."
+        )
+        self.noise_regularize = _sci_spin(prefs.noise_regularize, 0, 1e6, 4)
+        self.noise_regularize.setToolTip(
+            "Weight of the penalty that keeps the fitted maps white noise: lower keeps more "
+            "of the target's detail (0 = none), higher keeps the model's own grain"
+        )
+        self.noise_regularize.setEnabled(self.optimize_noise.isChecked())
+        self.optimize_noise.toggled.connect(self.noise_regularize.setEnabled)
         f2.addRow("Steps", self.steps)
         f2.addRow("λ3 perceptual", self.lambda3)
         f2.addRow("λ4 encoder", self.lambda4)
         f2.addRow("Learning rate", self.lr)
         f2.addRow("Template weight outside mask", self.outside)
         f2.addRow("Preview every", self.preview_every)
+        f2.addRow("Noise maps", self.optimize_noise)
+        f2.addRow("Noise map penalty", self.noise_regularize)
 
         files = QGroupBox("Model files")
         f3 = QFormLayout(files)
@@ -160,6 +178,8 @@ class SettingsDialog(QDialog):
         self.lr.setValue(d.lr)
         self.outside.setValue(d.outside_weight)
         self.preview_every.setValue(d.preview_every)
+        self.optimize_noise.setChecked(d.optimize_noise)
+        self.noise_regularize.setValue(d.noise_regularize)
 
     def result_prefs(self) -> Preferences:
         return replace(
@@ -172,6 +192,8 @@ class SettingsDialog(QDialog):
             lr=self.lr.value(),
             outside_weight=self.outside.value(),
             preview_every=self.preview_every.value(),
+            optimize_noise=self.optimize_noise.isChecked(),
+            noise_regularize=self.noise_regularize.value(),
             weights=self.weights.text(),
             vgg16=self.vgg16.text(),
         )
