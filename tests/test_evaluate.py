@@ -219,6 +219,26 @@ def test_constant_baseline_has_no_detail():
     assert constant_baseline(img, m)["detail"] == 0.0
 
 
+def test_fitted_noise_row_is_off_by_default_and_records_its_recipe(tiny_model):
+    """The second Eq. 4 row (noise maps fitted beside w) appears only when asked, names its
+    penalty and lambda4, and is a different optimisation than the paper's row."""
+    from stimstudio.train.evaluate.reconstruction import reconstruction_report
+
+    targets = phantom_patch_set(2, 32, seed=9).astype(np.float32) / 127.5 - 1
+    plain = reconstruction_report(tiny_model, targets, EvalSettings.quick(steps=8))
+    assert "inversion_fitted_noise" not in plain and "fitted_noise" not in plain["recipe"]
+    s = EvalSettings.quick(
+        steps=8, recon_fit_noise=True, recon_noise_penalty=0.0, recon_noise_lambda_encoder=0.5
+    )
+    r = reconstruction_report(tiny_model, targets, s)
+    assert r["recipe"]["fitted_noise"] == {"noise_regularize": 0.0, "lambda_encoder": 0.5}
+    assert set(r["inversion_fitted_noise"]) == {"psnr", "ssim", "detail"}
+    assert r["inversion"] == plain["inversion"]  # the paper's row does not move
+    assert r["inversion_fitted_noise"]["psnr"] != r["inversion"]["psnr"]
+    with pytest.raises(OptionError, match="recon_noise_penalty"):
+        EvalSettings(recon_noise_penalty=-1).validate()
+
+
 # ------------------------------------------------------------------------------ whole run
 
 

@@ -90,6 +90,22 @@ def register(sub) -> None:
         help="skip the classifier's real-vs-real and known-fake runs",
     )
     p.add_argument("--recon-n", type=int, help=f"held-out patches to invert ({d.recon_n})")
+    p.add_argument(
+        "--recon-fit-noise",
+        action="store_true",
+        default=None,
+        help="reconstruction: a second Eq. 4 row with the noise maps fitted beside w",
+    )
+    p.add_argument(
+        "--recon-noise-penalty",
+        type=float,
+        help=f"that row's noise-map penalty ({d.recon_noise_penalty:g})",
+    )
+    p.add_argument(
+        "--recon-noise-lambda-encoder",
+        type=float,
+        help=f"that row's lambda4 ({d.recon_noise_lambda_encoder:g})",
+    )
     p.add_argument("--compose-n", type=int, help=f"lesion compose pairs ({d.compose_n})")
     p.add_argument("--steps", type=int, help=f"Eq. 4 steps ({d.steps})")
     p.add_argument("--seed", type=int, help="(0)")
@@ -109,6 +125,9 @@ SIZE_OPTIONS = (
     "c2st_repeats",
     "c2st_detail_gain",
     "recon_n",
+    "recon_fit_noise",
+    "recon_noise_penalty",
+    "recon_noise_lambda_encoder",
     "compose_n",
     "steps",
 )
@@ -363,10 +382,18 @@ def format_text(res: dict) -> str:
             f"reconstruction of {r['patches']} held-out patches (PSNR dB / SSIM / detail; "
             f"Eq. 4 {r['steps']} steps, F = {r['perceptual']}):"
         )
-        for k in ("constant", "encoder", "inversion"):
+        for k in ("constant", "encoder", "inversion", "inversion_fitted_noise"):
+            if k not in rec and k == "inversion_fitted_noise":
+                continue
             v = rec.get(k) or {}
             lines.append(
                 f"  {k:10s} {_f(v.get('psnr'))} / {_f(v.get('ssim'), 3)} / {_f(v.get('detail'), 3)}"
+            )
+        fn = r.get("fitted_noise")
+        if fn:
+            lines.append(
+                f"  (inversion_fitted_noise: noise maps fitted, penalty "
+                f"{fn['noise_regularize']:g}, lambda4 {fn['lambda_encoder']:g})"
             )
     comp = res.get("compose")
     if comp:

@@ -58,7 +58,21 @@ def reconstruction_report(
     """Encoder-only and Eq. 4 reconstructions of [N, R, R] targets in [-1, 1]."""
     F = perceptual_for(model, vgg16_path)
     settings = InversionSettings(steps=s.steps, preview_every=0, seed=s.seed)
+    fitted = (
+        InversionSettings(
+            steps=s.steps,
+            preview_every=0,
+            seed=s.seed,
+            optimize_noise=True,
+            noise_regularize=s.recon_noise_penalty,
+            lambda_encoder=s.recon_noise_lambda_encoder,
+        )
+        if s.recon_fit_noise
+        else None
+    )
     rows = {"constant": [], "encoder": [], "inversion": []}
+    if fitted is not None:
+        rows["inversion_fitted_noise"] = []
     seconds = []
     for i, x in enumerate(targets):
         w_enc = encode(model, x, compute)[0].cpu().numpy()
@@ -69,6 +83,9 @@ def reconstruction_report(
         rows["constant"].append(constant_baseline(x))
         rows["encoder"].append(_quality(rec_enc, x))
         rows["inversion"].append(_quality(res.image, x))
+        if fitted is not None:
+            res_n = run_inversion(model, x, None, fitted, compute, F)
+            rows["inversion_fitted_noise"].append(_quality(res_n.image, x))
         if progress:
             progress(i + 1, len(targets))
     return {
@@ -80,6 +97,16 @@ def reconstruction_report(
             "lambda_encoder": settings.lambda_encoder,
             "lr": settings.lr,
             "seconds_per_inversion": float(np.mean(seconds)) if seconds else None,
+            **(
+                {
+                    "fitted_noise": {
+                        "noise_regularize": fitted.noise_regularize,
+                        "lambda_encoder": fitted.lambda_encoder,
+                    }
+                }
+                if fitted is not None
+                else {}
+            ),
         },
         **{k: _summary(v) for k, v in rows.items()},
     }

@@ -70,6 +70,13 @@ class EvalSettings:
     recon_n: int = 8
     compose_n: int = 4
     steps: int = 100
+    # A second Eq. 4 row beside the paper's recipe: the per-layer noise maps fitted with w
+    # (docs/INVERSION.md), with this noise penalty and this lambda4. Fine texture that W+
+    # cannot express goes into the maps, so this row says how faithful a single copy can be;
+    # the default row says what continua and mixing (w+ only) keep.
+    recon_fit_noise: bool = False
+    recon_noise_penalty: float = 0.0
+    recon_noise_lambda_encoder: float = 2.0
     # grid
     grid_rows: int = 4
     grid_cols: int = 4
@@ -122,6 +129,10 @@ class EvalSettings:
             raise OptionError(
                 f"c2st_detail_gain must be a finite number >= 0, got {self.c2st_detail_gain}"
             )
+        for name in ("recon_noise_penalty", "recon_noise_lambda_encoder"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0):
+                raise OptionError(f"{name} must be a finite number >= 0, got {v}")
         if not 0 < self.c2st_val_fraction < 0.5:
             raise OptionError("the classifier's validation fraction must be in (0, 0.5)")
         if self.swd_nhood % 2 != 1 or self.swd_nhood < 3:
