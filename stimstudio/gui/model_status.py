@@ -122,8 +122,21 @@ def _evidence(card: dict, targets: dict) -> list[tuple[str, str]]:
             f"Eq. 4 keeps little fine detail of a texture (detail {_fmt('x', det['value'])}, "
             f"target {_fmt_target('inversion_detail', det.get('target'))})"
         )
+        fitted = _fitted_noise(card)
+        if fitted:
+            text += f"; with the noise maps fitted too (Settings ▸ Noise maps) {fitted}"
         out.append((text, text))
     return out
+
+
+def _fitted_noise(card: dict) -> str:
+    """'40.9 dB, detail 0.60' from the card's Eq. 4 row with fitted noise maps, or ''."""
+    rec = (card.get("evaluation") or {}).get("reconstruction") or {}
+    row = rec.get("inversion_fitted_noise") or {}
+    psnr, detail = _num(row.get("psnr")), _num(row.get("detail"))
+    if psnr is None or detail is None:
+        return ""
+    return f"{psnr:.1f} dB, detail {detail:.2f}"
 
 
 def model_status(card: dict | None, name: str = "model") -> ModelStatus:
@@ -249,6 +262,15 @@ def _html_table(card: dict, targets: dict) -> str:
     r = _num((spec.get("heldout_real") or {}).get("beta_mean"))
     if g is not None and r is not None:
         notes.append(f"Power-spectrum exponent β: generated {g:.2f}, real {r:.2f}.")
+    fitted = _fitted_noise(card)
+    if fitted:
+        how = ((ev.get("reconstruction") or {}).get("recipe") or {}).get("fitted_noise") or {}
+        recipe = (
+            f" (penalty {how['noise_regularize']:g}, λ4 {how['lambda_encoder']:g})"
+            if {"noise_regularize", "lambda_encoder"} <= set(how)
+            else ""
+        )
+        notes.append(f"Eq. 4 with the noise maps fitted too{recipe}: {fitted}.")
     if ev.get("evaluated_at"):
         notes.append(f"Evaluated {escape(str(ev['evaluated_at']))}.")
     head = (

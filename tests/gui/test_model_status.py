@@ -112,3 +112,18 @@ def test_a_model_meeting_its_targets_has_no_notice(window, qtbot):
     page = window.pages["compose"]
     assert not page.model_notice.isVisibleTo(page)
     assert window.model_label.property("warning") is False
+
+
+def test_the_fitted_noise_row_is_named_beside_the_unmet_eq4_detail():
+    card = _card({"c2st_accuracy": True, "swd_mean_ratio": True, "inversion_detail": False})
+    plain = model_status(copy.deepcopy(card), "m")
+    assert "noise maps fitted" not in plain.html and "noise maps fitted" not in plain.summary
+    card["evaluation"]["reconstruction"] = {
+        "recipe": {"fitted_noise": {"noise_regularize": 0.0, "lambda_encoder": 0.0}},
+        "inversion_fitted_noise": {"psnr": 40.86, "ssim": 0.94, "detail": 0.602},
+    }
+    s = model_status(card, "m")
+    assert "Eq. 4 with the noise maps fitted too (penalty 0, λ4 0): 40.9 dB, detail 0.60." in (
+        s.html
+    )
+    assert "Settings ▸ Noise maps" in s.summary and "40.9 dB, detail 0.60" in s.summary
