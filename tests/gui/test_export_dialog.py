@@ -63,10 +63,12 @@ def test_cancelled_export_resumes_from_the_dialog(window, qtbot, tmp_path, monke
     anchors = [anchor_from_record(a) for a in window.project.get("anchors")[:2]]
     path = Continuum(anchors, 12, False, "lerp", "latent")
     out = tmp_path / "exp"
-    task = run_export(window.ctx, path, out, ExportSettings(preview=None), "c")
-    # cancel as soon as the first frame is reported
-    task.yielded.connect(lambda rec: rec.stage == "frames" and task.cancel())
-    qtbot.waitUntil(task.isFinished, timeout=60000)
+    first = run_export(window.ctx, path, out, ExportSettings(preview=None), "c")
+    # cancel as soon as the first frame is reported. The slot names `first` itself: a
+    # closure over a reassigned variable cancelled the *resumed* export whenever a queued
+    # progress report of the first one arrived after the reassignment (a CI flake).
+    first.yielded.connect(lambda rec, t=first: rec.stage == "frames" and t.cancel())
+    qtbot.waitUntil(first.isFinished, timeout=60000)
     done = sorted((out / "png").glob("*.png"))
     assert 0 < len(done) < 12
     assert not json.loads((out / "manifest.json").read_text())["complete"]
