@@ -382,9 +382,8 @@ def format_text(res: dict) -> str:
             f"reconstruction of {r['patches']} held-out patches (PSNR dB / SSIM / detail; "
             f"Eq. 4 {r['steps']} steps, F = {r['perceptual']}):"
         )
-        for k in ("constant", "encoder", "inversion", "inversion_fitted_noise"):
-            if k not in rec and k == "inversion_fitted_noise":
-                continue
+        extra = ("inversion_fitted_noise",) if "inversion_fitted_noise" in rec else ()
+        for k in ("constant", "encoder", "inversion", *extra):
             v = rec.get(k) or {}
             lines.append(
                 f"  {k:10s} {_f(v.get('psnr'))} / {_f(v.get('ssim'), 3)} / {_f(v.get('detail'), 3)}"

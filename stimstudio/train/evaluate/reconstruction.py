@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -59,10 +60,8 @@ def reconstruction_report(
     F = perceptual_for(model, vgg16_path)
     settings = InversionSettings(steps=s.steps, preview_every=0, seed=s.seed)
     fitted = (
-        InversionSettings(
-            steps=s.steps,
-            preview_every=0,
-            seed=s.seed,
+        replace(
+            settings,
             optimize_noise=True,
             noise_regularize=s.recon_noise_penalty,
             lambda_encoder=s.recon_noise_lambda_encoder,
@@ -88,26 +87,22 @@ def reconstruction_report(
             rows["inversion_fitted_noise"].append(_quality(res_n.image, x))
         if progress:
             progress(i + 1, len(targets))
+    recipe = {
+        "patches": len(targets),
+        "steps": s.steps,
+        "perceptual": F.name,
+        "lambda_perceptual": settings.lambda_perceptual,
+        "lambda_encoder": settings.lambda_encoder,
+        "lr": settings.lr,
+        "seconds_per_inversion": float(np.mean(seconds)) if seconds else None,
+    }
+    if fitted is not None:
+        recipe["fitted_noise"] = {
+            "noise_regularize": fitted.noise_regularize,
+            "lambda_encoder": fitted.lambda_encoder,
+        }
     return {
-        "recipe": {
-            "patches": len(targets),
-            "steps": s.steps,
-            "perceptual": F.name,
-            "lambda_perceptual": settings.lambda_perceptual,
-            "lambda_encoder": settings.lambda_encoder,
-            "lr": settings.lr,
-            "seconds_per_inversion": float(np.mean(seconds)) if seconds else None,
-            **(
-                {
-                    "fitted_noise": {
-                        "noise_regularize": fitted.noise_regularize,
-                        "lambda_encoder": fitted.lambda_encoder,
-                    }
-                }
-                if fitted is not None
-                else {}
-            ),
-        },
+        "recipe": recipe,
         **{k: _summary(v) for k, v in rows.items()},
     }
 

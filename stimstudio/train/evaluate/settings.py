@@ -125,11 +125,7 @@ class EvalSettings:
             raise OptionError(f"c2st_repeats must be at least 1, got {self.c2st_repeats}")
         if self.cues_folds < 2:
             raise OptionError(f"cues_folds must be at least 2, got {self.cues_folds}")
-        if not (math.isfinite(self.c2st_detail_gain) and self.c2st_detail_gain >= 0):
-            raise OptionError(
-                f"c2st_detail_gain must be a finite number >= 0, got {self.c2st_detail_gain}"
-            )
-        for name in ("recon_noise_penalty", "recon_noise_lambda_encoder"):
+        for name in ("c2st_detail_gain", "recon_noise_penalty", "recon_noise_lambda_encoder"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
                 raise OptionError(f"{name} must be a finite number >= 0, got {v}")
