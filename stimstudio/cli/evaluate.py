@@ -382,11 +382,23 @@ def format_text(res: dict) -> str:
             f"reconstruction of {r['patches']} held-out patches (PSNR dB / SSIM / detail; "
             f"Eq. 4 {r['steps']} steps, F = {r['perceptual']}):"
         )
-        extra = ("inversion_fitted_noise",) if "inversion_fitted_noise" in rec else ()
-        for k in ("constant", "encoder", "inversion", *extra):
+        if r.get("noise_maps") == "noise encoder":
+            lines.append(
+                "  (encoder and inversion render with the noise encoder's maps; "
+                "encoder_w_only and inversion_model_noise with the generator's fixed maps)"
+            )
+        rows = (
+            "constant",
+            "encoder",
+            "encoder_w_only",
+            "inversion",
+            "inversion_model_noise",
+            "inversion_fitted_noise",
+        )
+        for k in (k for k in rows if k in rec):
             v = rec.get(k) or {}
             lines.append(
-                f"  {k:10s} {_f(v.get('psnr'))} / {_f(v.get('ssim'), 3)} / {_f(v.get('detail'), 3)}"
+                f"  {k:22s} {_f(v.get('psnr'))} / {_f(v.get('ssim'), 3)} / {_f(v.get('detail'), 3)}"
             )
         fn = r.get("fitted_noise")
         if fn:

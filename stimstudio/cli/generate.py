@@ -218,7 +218,8 @@ def cmd_invert(args) -> int:
     save_image(out, res.image)
     if args.latent_out:
         res.latent.save(args.latent_out)
-    enc_img = synthesize(model, res.encoder_latent.wplus, compute)[0]
+    enc = res.encoder_latent
+    enc_img = synthesize(model, enc.wplus, compute, noise=enc.noise)[0]
     result = {
         "output": str(out),
         "latent": args.latent_out,

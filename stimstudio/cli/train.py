@@ -1,4 +1,4 @@
-"""`stimstudio dataset build`, `stimstudio train gan|encoder|publish`."""
+"""`stimstudio dataset build`, `stimstudio train gan|encoder|noise-encoder|publish`."""
 
 from __future__ import annotations
 
@@ -78,6 +78,37 @@ ENCODER_HELP = {
     "further, the previous encoder is a far better start than random weights)",
 }
 
+NOISE_ENCODER_HELP = {
+    "weights": "a model with a trained encoder (model-encoder.safetensors, or a shipped model)",
+    "run_dir": "folder for this noise-encoder run; another model needs a new folder",
+    "batch": "images per step",
+    "lr": "Adam learning rate",
+    "detail_weight": "weight of the fine-detail term (image minus its blur, sigma 2 px) beside "
+    "the pixel term",
+    "min_resolution": "the coarsest noise layers predicted, in px (coarser ones keep the "
+    "generator's fixed maps)",
+    "channels": "feature channels of the noise encoder",
+    "total_kimg": "stop after this many thousand real images",
+    "snapshot_kimg": "write state and model file every N kimg",
+    "seed": "seed of batches and initial weights",
+    "precision": "auto (bf16 where native, else fp32) | bf16 | fp16 (GPU only) | fp32 "
+    "(default auto)",
+}
+
+
+def _add_config_flags(p, config, table: dict) -> None:
+    """One flag per config field; data and weights are required."""
+    for f in dataclasses.fields(config):
+        flag = "--" + f.name.replace("_", "-")
+        if f.name == "data":
+            p.add_argument(flag, required=True, help="train.npz from `dataset build`")
+        elif f.name == "weights":
+            p.add_argument(flag, required=True, help=table["weights"])
+        elif f.name == "precision":  # chosen by probing the hardware (core.device)
+            p.add_argument(flag, default="auto", help=table["precision"])
+        else:
+            p.add_argument(flag, type=type(f.default), default=f.default, help=_help(table, f))
+
 
 def register(sub) -> None:
     ds = sub.add_parser("dataset", help="build patch data sets from mammograms")
@@ -124,7 +155,9 @@ def register(sub) -> None:
     add_common(b)
     b.set_defaults(func=cmd_dataset_build)
 
-    tr = sub.add_parser("train", help="train the GAN (phase 1) or the encoder (phase 2)")
+    tr = sub.add_parser(
+        "train", help="train the GAN (phase 1), the encoder (phase 2) or the noise encoder (3)"
+    )
     tsub = tr.add_subparsers(dest="train_verb", metavar="PHASE")
     g = tsub.add_parser("gan", help="phase 1: generator + discriminator")
     from ..train.gan import GanConfig
@@ -155,22 +188,22 @@ def register(sub) -> None:
     e = tsub.add_parser("encoder", help="phase 2: the in-domain encoder (G frozen)")
     from ..train.encoder import EncoderTrainConfig
 
-    for f in dataclasses.fields(EncoderTrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if f.name == "data":
-            e.add_argument(flag, required=True, help="train.npz from `dataset build`")
-        elif f.name == "weights":
-            e.add_argument(flag, required=True, help=ENCODER_HELP["weights"])
-        elif f.name == "precision":  # chosen by probing the hardware (core.device)
-            e.add_argument(flag, default="auto", help=ENCODER_HELP["precision"])
-        else:
-            e.add_argument(
-                flag, type=type(f.default), default=f.default, help=_help(ENCODER_HELP, f)
-            )
+    _add_config_flags(e, EncoderTrainConfig, ENCODER_HELP)
     _add_time_limit(e)
     e.add_argument("--device", default="auto", help=" | ".join(DEVICE_CHOICES))
     add_common(e)
     e.set_defaults(func=cmd_train_encoder)
+
+    ne = tsub.add_parser(
+        "noise-encoder", help="phase 3: the noise encoder (fine texture as noise maps; G, E frozen)"
+    )
+    from ..train.noise_encoder import NoiseEncoderTrainConfig
+
+    _add_config_flags(ne, NoiseEncoderTrainConfig, NOISE_ENCODER_HELP)
+    _add_time_limit(ne)
+    ne.add_argument("--device", default="auto", help=" | ".join(DEVICE_CHOICES))
+    add_common(ne)
+    ne.set_defaults(func=cmd_train_noise_encoder)
 
     pub = tsub.add_parser("publish", help="write a run's model as a shipped fp16 weights file")
     pub.add_argument("model", help="runs/.../model-encoder.safetensors (or model-gan)")
@@ -365,6 +398,33 @@ def cmd_train_encoder(args) -> int:
             out,
             f"encoder trained to {round(out['kimg'], 3):g} kimg; model in {cfg.run_dir}",
         )
+    return 0
+
+
+def cmd_train_noise_encoder(args) -> int:
+    from ..train.distributed import Dist
+    from ..train.noise_encoder import NoiseEncoderTrainConfig, NoiseEncoderTrainer
+
+    names = [f.name for f in dataclasses.fields(NoiseEncoderTrainConfig)]
+    cfg = NoiseEncoderTrainConfig(**{k: getattr(args, k) for k in names})
+    compute = _compute_for(args.device, cfg.precision)
+    cfg = dataclasses.replace(cfg, precision=compute.precision)
+    trainer = NoiseEncoderTrainer(cfg, compute)
+    print(trainer.resume(), flush=True, file=sys.stderr if args.json else sys.stdout)
+    _drive(
+        args,
+        trainer,
+        Dist(),
+        cfg.total_kimg,
+        lambda r: {"pix": f"{r.losses['pixel']:.4f}", "detail": f"{r.losses['detail']:.5f}"},
+        _deadline(args),
+    )
+    out = {"kimg": trainer.nimg / 1000, "run_dir": cfg.run_dir, "steps": trainer.step}
+    emit(
+        args,
+        out,
+        f"noise encoder trained to {round(out['kimg'], 3):g} kimg; model in {cfg.run_dir}",
+    )
     return 0
 
 

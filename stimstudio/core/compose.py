@@ -19,7 +19,14 @@ import numpy as np
 
 from .device import Compute
 from .errors import MaskError, OptionError
-from .invert import InversionSettings, encode, invert, perceptual_for, synthesize
+from .invert import (
+    InversionSettings,
+    encode,
+    encoder_noise,
+    invert,
+    perceptual_for,
+    synthesize,
+)
 from .latent import Latent
 from .metrics import image_metrics
 from .model import Model
@@ -205,15 +212,21 @@ def compose_steps(
     comp.images["stitch"] = stitch(template, tex_placed, soft)
     comp.images["poisson"] = poisson_blend(template, tex_placed, soft)
     w_enc = encode(model, comp.images["stitch"], compute)[0].cpu().numpy()
-    comp.images["encoder"] = synthesize(model, w_enc, compute)[0]
-    comp.latents["encoder"] = Latent(w_enc, {"method": "compose-encoder"}, model.sha256)
+    noise_enc = None
+    if settings is None or settings.encoder_noise:
+        maps = encoder_noise(model, comp.images["stitch"], w_enc, compute)
+        noise_enc = [n[0].cpu().numpy() for n in maps] if maps is not None else None
+    comp.images["encoder"] = synthesize(model, w_enc, compute, noise=noise_enc)[0]
+    comp.latents["encoder"] = Latent(
+        w_enc, {"method": "compose-encoder"}, model.sha256, noise=noise_enc
+    )
     F = perceptual_for(model, vgg16_path, settings.perceptual if settings else "discriminator")
     comp.perceptual = F.name
     passes = 2 if stylemix_optimize else 1
 
     def optimise(init: np.ndarray, pass_no: int):
         """Eq. 4 inside the mask from `init`; yields the steps, returns the last w+ and its
-        noise maps (None unless settings.optimize_noise: they are part of the result then)."""
+        noise maps (None where they are the model's fixed ones, else part of the result)."""
         last = None
         for rec in invert(model, comp.images["stitch"], soft, settings, init, compute, F):
             if pass_no == 1 and rec.losses:

@@ -32,6 +32,10 @@ class InversionSettings:
     # still ends ~1e4x below that of the model's own random maps, while 1e3 and the projector's
     # 1e5 (set against LPIPS) leave the maps where they started; 0 fits most, unconstrained.
     noise_regularize: float = 1.0
+    # Start from the noise encoder's maps where the model has one (core.nets.noise_encoder):
+    # held fixed while w moves, or the start of the fit with optimize_noise. Off, or a model
+    # without a noise encoder, gives the paper's recipe with the generator's fixed maps.
+    encoder_noise: bool = True
 
     def validate(self) -> None:
         if self.perceptual not in PERCEPTUAL_KINDS:

@@ -9,8 +9,8 @@ balance does not depend on the lasso's size; the encoder term keeps the rest on 
 An optional small weight on the template outside the mask is a user setting, off by default as
 in the paper.
 
-Two options beyond the paper (both off by default, so default results are those of the paper's
-recipe, bit for bit):
+Three options beyond the paper (the first two off by default; the third only acts with a model
+that has a noise encoder, so a model without one gives the paper's recipe bit for bit):
 
 - `perceptual`: F is the model's discriminator blocks (in-domain, the default) or a frozen
   ImageNet EfficientNet-Lite0 (`"lite0"`; frozen ImageNet features, as the paper's VGG conv4_3).
@@ -27,6 +27,10 @@ recipe, bit for bit):
   as before), and `synthesize(..., noise=...)` renders them. The maps are not part of W+:
   operations that combine latents (mixing, interpolation) use w+ alone and render with the
   model's fixed noise.
+- `encoder_noise` (on): where the model has a noise encoder (core.nets.noise_encoder), the
+  noise maps start as its prediction for the target instead of the model's fixed maps; they
+  stay fixed while w moves (or are the start of the fit with `optimize_noise`), and the result
+  carries them as above. The noise encoder sees the whole target, mask or not.
 
 Long computations are generators: each step yields an `InversionStep`, and a `should_stop`
 callable is checked before every step, so a GUI can cancel within one step.
@@ -112,7 +116,8 @@ def noise_layers(G: torch.nn.Module) -> list[torch.nn.Module]:
 
 
 def with_noise(G: torch.nn.Module, noise, trainable: bool = False):
-    """A copy of G whose fixed noise maps are `noise` (arrays or tensors, one per layer).
+    """A copy of G whose fixed noise maps are `noise` (arrays or tensors, one per layer:
+    [r, r] for all images, or [N, r, r] with one map per image of the batch).
 
     A copy, so a GUI rendering with the shared G at the same time never sees these maps.
     With `trainable`, the maps are Parameters (returned too) and G's own weights are frozen.
@@ -123,7 +128,7 @@ def with_noise(G: torch.nn.Module, noise, trainable: bool = False):
             f"{len(noise)} noise maps given, the model has {len(layers)} noise layers"
         )
     for n, layer in zip(noise, layers):
-        if tuple(n.shape) != tuple(layer.noise_const.shape):
+        if n.ndim not in (2, 3) or tuple(n.shape[-2:]) != tuple(layer.noise_const.shape):
             raise OptionError(
                 f"a noise map of shape {tuple(n.shape)} where the model's layer needs "
                 f"{tuple(layer.noise_const.shape)}: the maps belong to another model"
@@ -134,6 +139,8 @@ def with_noise(G: torch.nn.Module, noise, trainable: bool = False):
     for n, layer in zip(noise, noise_layers(G)):
         dev, dt = layer.noise_const.device, layer.noise_const.dtype
         t = torch.as_tensor(np.asarray(n) if not torch.is_tensor(n) else n).to(dev, dt).clone()
+        if t.ndim == 3:  # one map per image of a batch: [N, 1, r, r] broadcasts over channels
+            t = t[:, None]
         if trainable:
             t = torch.nn.Parameter(t)
             params.append(t)
@@ -209,11 +216,36 @@ def encode(model: Model, img, compute: Compute | None = None) -> torch.Tensor:
 
 
 @torch.no_grad()
+def encoder_noise(
+    model: Model, img, wplus=None, compute: Compute | None = None
+) -> list[torch.Tensor] | None:
+    """The noise maps for image(s): one float32 tensor [N, r, r] per noise layer, the noise
+    encoder's prediction from the image and G(w+) (w+ = E(x) unless given) for the layers it
+    covers and the model's fixed maps below them. None when the model has no noise encoder."""
+    if model.N is None:
+        return None
+    dev = _device(model)
+    x = as_batch(img, model.resolution, dev)
+    w = encode(model, x, compute) if wplus is None else torch.as_tensor(wplus).float().to(dev)
+    if w.ndim == 2:
+        w = w[None]
+    ctx = compute.autocast() if compute else torch.autocast("cpu", enabled=False)
+    with ctx:
+        rec = model.G.synthesize(w, noise_mode="const").float()
+        pred = model.N(x, rec)
+    layers = noise_layers(model.G)
+    fixed = layers[: len(layers) - len(pred)]
+    n = x.shape[0]
+    out = [layer.noise_const.float().expand(n, -1, -1) for layer in fixed]
+    return out + [p.float()[:, 0] for p in pred]
+
+
+@torch.no_grad()
 def synthesize(model: Model, wplus, compute: Compute | None = None, noise_mode="const", noise=None):
     """G(w+) -> images [N, R, R] float32 numpy in [-1, 1] (not clamped).
 
-    `noise`: the maps of an inversion with optimised noise (`Latent.noise`), used in place of
-    the model's fixed ones; None renders with the model's fixed maps."""
+    `noise`: the maps a latent carries (`Latent.noise`: [r, r] each, or [N, r, r] for a
+    batch), used in place of the model's fixed ones; None renders with the model's fixed maps."""
     w = torch.as_tensor(np.asarray(wplus, np.float32)).to(_device(model))
     if w.ndim == 2:
         w = w[None]
@@ -239,9 +271,10 @@ def invert(
 ) -> Iterator[InversionStep]:
     """Yield one `InversionStep` per Eq. 4 step; the last one has done=True.
 
-    F is `perceptual` when given, else the one `settings.perceptual` names. With
-    `settings.optimize_noise` the noise maps start from the model's fixed ones and are
-    optimised with w (see the module docstring); the steps then carry them."""
+    F is `perceptual` when given, else the one `settings.perceptual` names. The noise maps
+    start as the noise encoder's (with `settings.encoder_noise` and a model that has one) or
+    the model's fixed ones; with `settings.optimize_noise` they are optimised with w (see the
+    module docstring). Whenever they are not the model's fixed maps the steps carry them."""
     s = settings or InversionSettings()
     s.validate()
     dev = _device(model)
@@ -255,13 +288,22 @@ def invert(
     if w0.ndim == 2:
         w0 = w0[None]
     w = w0.clone().requires_grad_(True)
+    start = encoder_noise(model, x, w0, compute) if s.encoder_noise else None
+    start = [n[0] for n in start] if start is not None else None
     noise: list[torch.Tensor] = []
+    fixed_noise = None
     if s.optimize_noise:
-        G, noise = with_noise(G, [layer.noise_const for layer in noise_layers(G)], trainable=True)
+        maps = start or [layer.noise_const for layer in noise_layers(G)]
+        G, noise = with_noise(G, maps, trainable=True)
+    elif start is not None:
+        G = with_noise(G, start)[0]
+        fixed_noise = [n.cpu().numpy() for n in start]
     opt = torch.optim.Adam([w, *noise], lr=s.lr)
 
     def noise_now() -> list[np.ndarray] | None:
-        return [n.detach().cpu().numpy().copy() for n in noise] if noise else None
+        if noise:
+            return [n.detach().cpu().numpy().copy() for n in noise]
+        return [n.copy() for n in fixed_noise] if fixed_noise is not None else None
 
     with torch.no_grad(), compute.autocast():
         x_in = x if m is None else x * m
@@ -345,6 +387,8 @@ def run_inversion(
     F = perceptual if perceptual is not None else perceptual_for(model, kind=s.perceptual)
     t0 = time.perf_counter()
     w_enc = encode(model, target, compute)[0].cpu().numpy()
+    enc_noise = encoder_noise(model, target, w_enc, compute) if s.encoder_noise else None
+    enc_noise = [n[0].cpu().numpy() for n in enc_noise] if enc_noise is not None else None
     history, last = [], None
     for rec in invert(model, target, mask, s, w_enc, compute, F, should_stop):
         if on_step:
@@ -357,12 +401,12 @@ def run_inversion(
         {"method": "masked-inversion" if mask is not None else "inversion", "perceptual": F.name}
     )
     if last.noise is not None:
-        src["noise"] = "optimized"
+        src["noise"] = "optimized" if s.optimize_noise else "noise encoder"
     image = synthesize(model, last.wplus, compute, noise=last.noise)[0]
     return InversionResult(
         latent=Latent(last.wplus, src, model.sha256, noise=last.noise),
         image=image,
-        encoder_latent=Latent(w_enc, {"method": "encoder"}, model.sha256),
+        encoder_latent=Latent(w_enc, {"method": "encoder"}, model.sha256, noise=enc_noise),
         history=history,
         perceptual=F.name,
         settings=asdict(s),

@@ -1,6 +1,7 @@
 """The model bundle (G_ema, E, D + model card) and its file format.
 
-`weights/<name>.safetensors` holds every tensor under `G.`, `E.`, `D.` (fp16 when shipped,
+`weights/<name>.safetensors` holds every tensor under `G.`, `E.`, `D.` (and `P.`, `N.` where the
+model has a projected discriminator or a noise encoder; fp16 when shipped,
 loaded as fp32); `weights/<name>.json` is the model card: architecture, training data and
 licence, kimg, hardware, evaluation numbers, software version, and the sha256 of the tensor
 file. Loading checks the hash, each tensor name and each shape, and names what differs.
@@ -29,6 +30,8 @@ from .nets import (
     EncoderConfig,
     Generator,
     GeneratorConfig,
+    NoiseEncoder,
+    NoiseEncoderConfig,
 )
 from .nets.projected import ProjectedConfig, ProjectedDiscriminator
 
@@ -67,6 +70,9 @@ class Model:
     path: Path | None = None
     sha256: str | None = None
     P: ProjectedDiscriminator | None = None
+    # The noise encoder (core.nets.noise_encoder), stored under `N.`; models trained before
+    # it, or without it, have none and render with the generator's fixed noise maps.
+    N: NoiseEncoder | None = None
 
     @classmethod
     def create(
@@ -116,10 +122,12 @@ class Model:
         }
         if self.P is not None:
             arch["projected_discriminator"] = self.P.cfg.to_dict()
+        if self.N is not None:
+            arch["noise_encoder"] = self.N.cfg.to_dict()
         return arch
 
     def _nets(self) -> list[nn.Module]:
-        return [n for n in (self.G, self.E, self.D, self.P) if n is not None]
+        return [n for n in (self.G, self.E, self.D, self.P, self.N) if n is not None]
 
     def eval_mode(self) -> Model:
         for net in self._nets():
@@ -139,6 +147,9 @@ class Model:
         if self.P is not None:
             for k, v in self.P.shipped_state_dict().items():
                 out[f"P.{k}"] = v
+        if self.N is not None:
+            for k, v in self.N.state_dict().items():
+                out[f"N.{k}"] = v
         return out
 
     def save(self, path: str | Path, dtype: torch.dtype = torch.float16, **card_extra) -> Path:
@@ -190,13 +201,32 @@ def _build(card: dict, name: str, with_projected: bool = False) -> Model:
         g_cfg = GeneratorConfig(**arch["generator"])
         d_cfg = DiscriminatorConfig(**arch["discriminator"])
         e_cfg = EncoderConfig(**arch["encoder"])
+        N = (
+            NoiseEncoder(NoiseEncoderConfig(**arch["noise_encoder"]))
+            if "noise_encoder" in arch
+            else None
+        )
         p_cfg = None
         if with_projected and "projected_discriminator" in arch:
             p_cfg = ProjectedConfig(**arch["projected_discriminator"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"model card of {name} has an invalid architecture: {exc}") from exc
     P = ProjectedDiscriminator(p_cfg) if p_cfg is not None else None
-    return Model(Generator(g_cfg), Encoder(e_cfg), Discriminator(d_cfg), card=card, P=P)
+    G = Generator(g_cfg)
+    if N is not None:
+        check_noise_encoder(G, N, name)
+    return Model(G, Encoder(e_cfg), Discriminator(d_cfg), card=card, P=P, N=N)
+
+
+def check_noise_encoder(G: Generator, N: NoiseEncoder, name: str = "the model") -> None:
+    """The noise encoder must predict exactly the generator's finest noise layers."""
+    have = [m.noise_const.shape[-1] for m in G.modules() if hasattr(m, "noise_const")]
+    want = sorted(r for r in N.cfg.resolutions for _ in range(N.cfg.maps_per_resolution))
+    if len(want) > len(have) or have[len(have) - len(want) :] != want:
+        raise CheckpointError(
+            f"the noise encoder of {name} predicts maps of {want} px, the generator's finest "
+            f"noise layers are {have[-len(want) :]} px: they belong to different models"
+        )
 
 
 def load_model(
@@ -254,7 +284,8 @@ def load_model(
                 f"{path.name}: tensor {k} has shape {tuple(tensors[k].shape)}, "
                 f"the architecture needs {tuple(shape)}"
             )
-    for prefix, net in (("G", model.G), ("E", model.E), ("D", model.D), ("P", model.P)):
+    nets = (("G", model.G), ("E", model.E), ("D", model.D), ("P", model.P), ("N", model.N))
+    for prefix, net in nets:
         if net is None:
             continue
         sub = {

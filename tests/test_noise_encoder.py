@@ -1,0 +1,150 @@
+"""The noise encoder: its file format, its use in Eq. 4 and compose, and its training."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_tiny_model, smooth_image
+from test_train import CPU, write_patches
+
+from stimstudio.cli.main import main
+from stimstudio.core.errors import CheckpointError, DatasetError
+from stimstudio.core.invert import (
+    InversionSettings,
+    encoder_noise,
+    noise_layers,
+    run_inversion,
+    synthesize,
+)
+from stimstudio.core.model import load_model
+from stimstudio.core.nets import NoiseEncoder, NoiseEncoderConfig
+from stimstudio.train.noise_encoder import NoiseEncoderTrainConfig, NoiseEncoderTrainer
+
+
+def with_noise_encoder(seed: int = 0, min_resolution: int = 16):
+    model = make_tiny_model(seed)
+    torch.manual_seed(seed)
+    model.N = NoiseEncoder(NoiseEncoderConfig(resolution=32, min_resolution=min_resolution))
+    return model.eval_mode()
+
+
+@pytest.fixture(scope="module")
+def nmodel():
+    return with_noise_encoder()
+
+
+def test_predicted_maps_are_unit_noise_in_the_generators_layer_order(nmodel):
+    x = torch.from_numpy(np.stack([smooth_image(1), smooth_image(2)])[:, None])
+    maps = nmodel.N(x, torch.zeros_like(x))
+    assert [tuple(m.shape) for m in maps] == [(2, 1, 16, 16)] * 2 + [(2, 1, 32, 32)] * 2
+    for m in maps:
+        np.testing.assert_allclose(m.mean((2, 3)).detach().numpy(), 0, atol=1e-5)
+        np.testing.assert_allclose(m.square().mean((2, 3)).detach().numpy(), 1, atol=1e-4)
+    full = encoder_noise(nmodel, np.stack([smooth_image(1), smooth_image(2)]))
+    fixed = noise_layers(nmodel.G)
+    assert [tuple(n.shape[-2:]) for n in full] == [tuple(f.noise_const.shape) for f in fixed]
+    for n, layer in zip(full[:3], fixed[:3]):  # coarser than 16 px: the generator's own maps
+        np.testing.assert_array_equal(n[1].numpy(), layer.noise_const.numpy())
+    assert not np.allclose(full[-1][0].numpy(), fixed[-1].noise_const.numpy())
+    assert encoder_noise(make_tiny_model(), smooth_image(1)) is None
+
+
+def test_a_model_file_keeps_its_noise_encoder_and_refuses_a_mismatched_one(nmodel, tmp_path):
+    path = nmodel.save(tmp_path / "n.safetensors", dtype=torch.float32)
+    back = load_model(path)
+    assert back.N is not None and back.card["architecture"]["noise_encoder"]["min_resolution"] == 16
+    x = smooth_image(3)
+    for a, b in zip(encoder_noise(nmodel, x), encoder_noise(back, x)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
+    # a card whose noise encoder would predict layers the generator does not have
+    import json
+
+    card = json.loads(path.with_suffix(".json").read_text())
+    card["architecture"]["noise_encoder"]["resolution"] = 64
+    path.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(CheckpointError, match="noise encoder .* different models"):
+        load_model(path, verify_hash=False)
+    # a model without one loads as before
+    plain = make_tiny_model().save(tmp_path / "plain.safetensors", dtype=torch.float32)
+    assert load_model(plain).N is None
+
+
+def test_eq4_holds_the_encoders_maps_and_off_is_the_papers_recipe_bit_for_bit(nmodel):
+    x = smooth_image(4)
+    s = InversionSettings(steps=3, preview_every=1)
+    res = run_inversion(nmodel, x, None, s)
+    start = [n[0].numpy() for n in encoder_noise(nmodel, x)]
+    assert res.latent.source["noise"] == "noise encoder"
+    for a, b in zip(res.latent.noise, start):  # held fixed while w moves
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(
+        synthesize(nmodel, res.latent.wplus, noise=res.latent.noise)[0], res.image, atol=1e-5
+    )
+    assert res.encoder_latent.noise is not None
+    # off: identical to the same model without a noise encoder
+    off = run_inversion(nmodel, x, None, dataclasses.replace(s, encoder_noise=False))
+    bare = copy.copy(nmodel)
+    bare.N = None
+    paper = run_inversion(bare, x, None, s)
+    assert off.latent.noise is None and "noise" not in off.latent.source
+    np.testing.assert_array_equal(off.latent.wplus, paper.latent.wplus)
+    np.testing.assert_array_equal(off.image, paper.image)
+    assert not np.allclose(res.image, off.image)
+    # with noise fitting, the fit starts from the noise encoder's maps
+    fit = run_inversion(nmodel, x, None, dataclasses.replace(s, optimize_noise=True))
+    assert fit.latent.source["noise"] == "optimized"
+
+
+def test_training_lowers_the_detail_loss_resumes_and_writes_a_model(tmp_path):
+    data = write_patches(tmp_path / "train.npz", n=32)
+    weights = make_tiny_model().save(tmp_path / "m.safetensors", dtype=torch.float32)
+    cfg = NoiseEncoderTrainConfig(
+        data=data,
+        weights=str(weights),
+        run_dir=str(tmp_path / "run"),
+        batch=8,
+        lr=3e-3,
+        min_resolution=16,
+        channels=8,
+        total_kimg=0.32,
+        snapshot_kimg=0.16,
+        precision="fp32",
+    )
+    t = NoiseEncoderTrainer(cfg, CPU)
+    assert t.resume() == "starting a new noise-encoder run"
+    g0 = {k: v.clone() for k, v in t.model.G.state_dict().items()}
+    recs = list(t.train())
+    first = np.mean([r.losses["pixel"] for r in recs[:4]])
+    last = np.mean([r.losses["pixel"] for r in recs[-4:]])
+    assert last < first
+    for k, v in t.model.G.state_dict().items():  # G is frozen
+        assert torch.equal(v, g0[k]), k
+    out = load_model(tmp_path / "run" / "model-noise-encoder.safetensors")
+    assert out.N is not None and out.card["noise_encoder_kimg"] == pytest.approx(0.32)
+    more = NoiseEncoderTrainer(dataclasses.replace(cfg, total_kimg=0.4), CPU)
+    assert "at 0.32 kimg" in more.resume()
+    for k, v in more.model.N.state_dict().items():  # the state is exact; the file is fp16
+        assert torch.equal(v, t.model.N.state_dict()[k]), k
+        assert torch.allclose(v, out.N.state_dict()[k], atol=2e-3), k
+    # bad inputs: one sentence each
+    with pytest.raises(DatasetError, match="fewer than a batch"):
+        NoiseEncoderTrainer(dataclasses.replace(cfg, batch=64, run_dir=str(tmp_path / "r2")), CPU)
+    other = make_tiny_model(seed=1).save(tmp_path / "o.safetensors", dtype=torch.float32)
+    with pytest.raises(CheckpointError, match="another model"):
+        NoiseEncoderTrainer(dataclasses.replace(cfg, weights=str(other)), CPU).resume()
+
+
+def test_cli_trains_a_noise_encoder_and_reports_a_bad_resolution(tmp_path, capsys):
+    data = write_patches(tmp_path / "train.npz", n=16)
+    weights = make_tiny_model().save(tmp_path / "m.safetensors", dtype=torch.float32)
+    args = ["train", "noise-encoder", "--data", data, "--weights", str(weights), "--batch",
+            "8", "--channels", "8", "--total-kimg", "0.016", "--precision", "fp32", "--quiet"]  # fmt: skip
+    assert main([*args, "--run-dir", str(tmp_path / "r"), "--min-resolution", "16"]) == 0
+    assert "noise encoder trained to 0.016 kimg" in capsys.readouterr().out
+    assert main([*args, "--run-dir", str(tmp_path / "r2"), "--min-resolution", "64"]) == 2
+    err = capsys.readouterr().err
+    assert "min-resolution" in err and err.count("\n") == 1
