@@ -15,6 +15,7 @@ from stimstudio.cli.main import main
 from stimstudio.core.errors import CheckpointError, DatasetError
 from stimstudio.core.invert import (
     InversionSettings,
+    encode,
     encoder_noise,
     noise_layers,
     run_inversion,
@@ -148,3 +149,59 @@ def test_cli_trains_a_noise_encoder_and_reports_a_bad_resolution(tmp_path, capsy
     assert main([*args, "--run-dir", str(tmp_path / "r2"), "--min-resolution", "64"]) == 2
     err = capsys.readouterr().err
     assert "min-resolution" in err and err.count("\n") == 1
+
+
+def noisy_anchors(model, seeds=(5, 6)):
+    """Anchors that carry noise maps, as compose and inversion results with the noise encoder."""
+    from stimstudio.core.interpolate import Anchor
+    from stimstudio.core.latent import Latent
+
+    out = []
+    for s in seeds:
+        x = smooth_image(s)
+        w = encode(model, x)[0].numpy()
+        maps = [n[0].numpy() for n in encoder_noise(model, x, w)]
+        out.append(Anchor(f"a{s}", Latent(w, {"method": "test"}, model.sha256, maps)))
+    return out
+
+
+def test_a_path_between_anchors_with_noise_maps_blends_them(nmodel):
+    from stimstudio.core.interpolate import Continuum, iter_frames, noise_at, spacing_key
+
+    anchors = noisy_anchors(nmodel)
+    path = Continuum(anchors, frames=5, method="lerp")
+    frames = list(iter_frames(path, np.linspace(0, 1, 5), nmodel))
+    a, b = anchors[0].latent, anchors[1].latent
+    # the ends are the anchors as they render on their own
+    np.testing.assert_allclose(frames[0].image, synthesize(nmodel, a.wplus, noise=a.noise)[0])
+    np.testing.assert_allclose(frames[-1].image, synthesize(nmodel, b.wplus, noise=b.noise)[0])
+    assert not np.allclose(frames[0].image, synthesize(nmodel, a.wplus)[0])
+    mid = noise_at(path, 0.5, nmodel)
+    for m, na, nb in zip(mid, a.noise, b.noise):  # as strong as the ends, not a fainter mean
+        assert abs(m.std() - (na.std() + nb.std()) / 2) < 1e-4
+        assert np.corrcoef(m.ravel(), (na + nb).ravel())[0, 1] > 0.999
+    # one anchor without maps brings the model's fixed ones; the key follows the maps
+    from stimstudio.core.latent import Latent
+
+    plain = Continuum([anchors[0], type(anchors[1])("p", Latent(b.wplus))], frames=5)
+    fixed = [layer.noise_const.numpy() for layer in noise_layers(nmodel.G)]
+    for m, f in zip(noise_at(plain, 1.0, nmodel), fixed):
+        np.testing.assert_array_equal(m, f)
+    nmodel.sha256 = nmodel.sha256 or "test"
+    assert spacing_key(path, nmodel, "pixel") != spacing_key(plain, nmodel, "pixel")
+    assert noise_at(Continuum([type(anchors[1])("p", Latent(a.wplus))] * 2), 0.5, nmodel) is None
+
+
+def test_an_export_of_anchors_with_noise_maps_regenerates_exactly(nmodel, tmp_path):
+    from stimstudio.core.export import ExportSettings, export, load_manifest, regenerate
+    from stimstudio.core.interpolate import Continuum
+
+    path = nmodel.save(tmp_path / "n.safetensors", dtype=torch.float32)
+    model = load_model(path)
+    anchors = noisy_anchors(model)
+    s = ExportSettings(formats=("tiff",), bits=16)
+    res = export(Continuum(anchors, frames=4), model, tmp_path / "out", s, continuum_id="c")
+    doc = load_manifest(res.manifest)
+    entry = doc["anchors"][0]
+    assert entry["file"].endswith(".latent.npz") and "noise_sha256" in entry  # never inline
+    assert regenerate(tmp_path / "out", model).ok

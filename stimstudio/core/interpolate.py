@@ -9,6 +9,12 @@ steps are shared among the segments (at least one each) and spaced within each. 
 renders only at the frames' own positions, refined a few rounds (`iter_spacing`, cancellable
 between batches); its result is kept on the continuum (`spacing_result`, checked against model,
 anchors and settings), so an export of it reuses positions and distances instead of recomputing.
+
+Anchors that carry noise maps (an inversion with the noise encoder or with fitted noise) keep
+them along the path: each frame's maps are the two anchors' maps blended like w+ (an anchor
+without maps brings the model's fixed ones), rescaled to the blend of their standard
+deviations, so a midpoint is as grainy as its ends instead of a fainter average (`noise_at`).
+A path whose anchors carry no maps renders with the model's fixed maps, as before.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import torch
 
 from .device import Compute
 from .errors import OptionError
-from .invert import perceptual_for, synthesize
+from .invert import noise_layers, perceptual_for, synthesize
 from .latent import Latent
 from .model import Model
 
@@ -87,6 +93,11 @@ class Continuum:
 
     def stack(self) -> np.ndarray:
         return np.stack([a.latent.wplus for a in self.anchors])
+
+    @property
+    def has_noise(self) -> bool:
+        """Whether any anchor carries its own noise maps (the frames then blend them)."""
+        return any(a.latent.noise is not None for a in self.anchors)
 
 
 @dataclass
@@ -183,6 +194,43 @@ def anchor_frames(positions) -> list[int]:
     return [i for i, s in enumerate(positions) if abs(s - round(s)) < 1e-9]
 
 
+def _segment_of(continuum: Continuum, s: float) -> tuple[int, float]:
+    s = float(np.clip(s, 0, continuum.segments))
+    seg = min(int(np.floor(s)), continuum.segments - 1)
+    return seg, s - seg
+
+
+def noise_at(continuum: Continuum, s: float, model: Model) -> list[np.ndarray] | None:
+    """The noise maps of the frame at position s, or None when no anchor carries maps (the
+    frame renders with the model's fixed ones). See the module docstring."""
+    if not continuum.has_noise:
+        return None
+    fixed = [layer.noise_const.detach().float().cpu().numpy() for layer in noise_layers(model.G)]
+    seg, t = _segment_of(continuum, s)
+    a = continuum.anchors[seg].latent.noise or fixed
+    b = continuum.anchors[(seg + 1) % len(continuum.anchors)].latent.noise or fixed
+    if t == 0:
+        return [np.array(n, np.float32) for n in a]
+    if t == 1:
+        return [np.array(n, np.float32) for n in b]
+    out = []
+    for na, nb in zip(a, b):
+        m = (1 - t) * na + t * nb
+        mean = (1 - t) * na.mean() + t * nb.mean()
+        std = (1 - t) * na.std() + t * nb.std()
+        m = (m - m.mean()) * (std / max(float(m.std()), 1e-12)) + mean
+        out.append(m.astype(np.float32))
+    return out
+
+
+def noise_batch(continuum: Continuum, positions, model: Model) -> list[np.ndarray] | None:
+    """`noise_at` for several positions: one [N, r, r] array per noise layer (or None)."""
+    if not continuum.has_noise:
+        return None
+    per_frame = [noise_at(continuum, s, model) for s in positions]
+    return [np.stack(maps) for maps in zip(*per_frame)]
+
+
 class Renderer:
     """G(w+) -> image, and images -> a feature vector for distances; batched, no grad."""
 
@@ -193,9 +241,15 @@ class Renderer:
         self.F = perceptual_for(model) if metric == "perceptual" else None
 
     @torch.no_grad()
-    def images(self, wplus: np.ndarray, batch: int = 16) -> np.ndarray:
+    def images(self, wplus: np.ndarray, batch: int = 16, noise=None) -> np.ndarray:
+        """G(w+) per row; `noise`: one [N, r, r] array per noise layer (`noise_batch`)."""
         out = [
-            synthesize(self.model, wplus[i : i + batch], self.compute)
+            synthesize(
+                self.model,
+                wplus[i : i + batch],
+                self.compute,
+                noise=None if noise is None else [n[i : i + batch] for n in noise],
+            )
             for i in range(0, len(wplus), batch)
         ]
         return np.concatenate(out)
@@ -317,6 +371,15 @@ def spacing_key(continuum: Continuum, model: Model, metric: str) -> str | None:
         "spacing": continuum.spacing,
         "metric": metric,
     }
+    if continuum.has_noise:  # keys of paths without noise maps stay what they were
+        doc["noise"] = [
+            hashlib.sha256(
+                b"".join(np.ascontiguousarray(n, np.float32).tobytes() for n in a.latent.noise)
+            ).hexdigest()
+            if a.latent.noise is not None
+            else None
+            for a in continuum.anchors
+        ]
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
@@ -348,7 +411,9 @@ class _Samples:
 
     def add(self, positions: list[float]) -> None:
         ws = np.stack([latent_at(self.continuum, s) for s in positions])
-        imgs = self.renderer.images(ws)
+        imgs = self.renderer.images(
+            ws, noise=noise_batch(self.continuum, positions, self.renderer.model)
+        )
         for s, img, e in zip(positions, imgs, self.renderer.embed(imgs)):
             self.emb[s], self.images[s] = e, img
 
@@ -593,4 +658,5 @@ def iter_frames(
     for i, s in enumerate(positions):
         seg = min(int(np.floor(s)), continuum.segments - 1)
         w = latent_at(continuum, s)
-        yield Frame(i, float(s), seg, float(s - seg), w, synthesize(model, w, compute)[0])
+        img = synthesize(model, w, compute, noise=noise_at(continuum, s, model))[0]
+        yield Frame(i, float(s), seg, float(s - seg), w, img)

@@ -279,8 +279,12 @@ class RenderQueue(QObject):
                 try:
                     if synthesize is None:
                         from stimstudio.core.invert import synthesize
+                    # a job gives w+, or (w+, noise maps) for a frame that carries maps
                     wplus = job() if callable(job) else job
-                    image = synthesize(model, wplus, compute, noise_mode)[0]
+                    noise = None
+                    if isinstance(wplus, tuple):
+                        wplus, noise = wplus
+                    image = synthesize(model, wplus, compute, noise_mode, noise=noise)[0]
                 except Exception as exc:  # noqa: BLE001
                     yield ("failed", channel, *describe_error(exc))
                     continue

@@ -12,7 +12,7 @@ import torch
 
 from ..device import Compute
 from ..errors import LatentError, OptionError
-from ..interpolate import Anchor, Continuum, SpacingResult, latent_at
+from ..interpolate import Anchor, Continuum, SpacingResult, latent_at, noise_at
 from ..model import Model
 from .settings import DISPLAY, EXTENSIONS, ExportSettings, safe_name
 from .writers import _to01, dicom_bytes, image_sha256, png_bytes, resize, tiff_bytes
@@ -89,11 +89,12 @@ class _exact:
         return False
 
 
-def _render(model: Model, wplus: np.ndarray, compute: Compute) -> np.ndarray:
-    """One frame, batch 1: the only way frames are made (export and regenerate alike)."""
+def _render(model: Model, wplus: np.ndarray, compute: Compute, noise=None) -> np.ndarray:
+    """One frame, batch 1: the only way frames are made (export and regenerate alike).
+    `noise`: the frame's noise maps (`_Job.noise`), None for the model's fixed ones."""
     from ..invert import synthesize
 
-    return synthesize(model, wplus[None], compute, noise_mode="const")[0]
+    return synthesize(model, wplus[None], compute, noise_mode="const", noise=noise)[0]
 
 
 # ------------------------------------------------------------------------------ the job
@@ -132,6 +133,12 @@ class _Job:
         if self.kind == "stills":
             return self.anchors[i].latent.wplus
         return latent_at(self.path(), self.positions[i])
+
+    def noise(self, model: Model, i: int) -> list[np.ndarray] | None:
+        """Frame i's noise maps: an anchor's own, or the path's blend (`noise_at`)."""
+        if self.kind == "stills":
+            return self.anchors[i].latent.noise
+        return noise_at(self.path(), self.positions[i], model)
 
 
 def _job_for_path(path, cid: str, settings: ExportSettings) -> _Job:

@@ -7,6 +7,8 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 from ... import __version__
 from ..errors import ExportError
 from ..jsonable import dumps_strict
@@ -187,9 +189,12 @@ def _new_manifest(job, model, compute, request, request_sha, out, data_root, nea
             "shape": list(a.latent.wplus.shape),
             "wplus_sha256": image_sha256(a.latent.wplus),
         }
-        if settings.latents == "files":
+        noise = a.latent.noise
+        if noise is not None:  # maps of 128x128 numbers: always a file, never inline JSON
+            entry["noise_sha256"] = image_sha256(np.concatenate([n.ravel() for n in noise]))
+        if settings.latents == "files" or noise is not None:
             rel = f"anchors/{name}.latent.npz"
-            Latent(a.latent.wplus, entry["source"], a.latent.model_sha256).save(
+            Latent(a.latent.wplus, entry["source"], a.latent.model_sha256, noise).save(
                 _ensure_dir(out / rel)
             )
             entry["file"] = rel

@@ -316,7 +316,9 @@ class _StepMeter:
 
     def embed(self, i: int, img: np.ndarray | None = None) -> np.ndarray:
         if img is None:
-            img = _render(self.model, self.job.wplus(i), self.compute)
+            img = _render(
+                self.model, self.job.wplus(i), self.compute, self.job.noise(self.model, i)
+            )
         return self.renderer.embed(img[None])[0]
 
     def step(self, i: int, img: np.ndarray) -> float | None:
@@ -402,7 +404,7 @@ def _write_frames(
                     "frames", i, job.frames, "cancelled", finished=True, cancelled=True
                 )
                 return None
-            img = _render(model, job.wplus(i), compute)
+            img = _render(model, job.wplus(i), compute, job.noise(model, i))
             step = meter.step(i, img)
             files = {}
             for fmt, (rel, data) in _encode_frame(job, i, img, out_spacing, uids).items():

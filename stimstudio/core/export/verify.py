@@ -176,6 +176,7 @@ def _manifest_anchors(doc: dict, base: Path) -> list[Anchor]:
     anchors = []
     for k, a in enumerate(doc["anchors"]):
         name = a.get("name") or f"anchor{k}"
+        noise = None
         if "wplus" in a:
             try:
                 w = np.asarray(a["wplus"], np.float32)
@@ -187,13 +188,19 @@ def _manifest_anchors(doc: dict, base: Path) -> list[Anchor]:
                 raise ExportError(f"anchor file {a['file']} of the manifest is missing")
             if a.get("sha256") and sha256_file(f) != a["sha256"]:
                 raise ExportError(f"anchor file {a['file']} changed since the export (sha256)")
-            w = load_latent(f).wplus
+            lat = load_latent(f)
+            w, noise = lat.wplus, lat.noise
+            if a.get("noise_sha256") and (
+                noise is None
+                or image_sha256(np.concatenate([n.ravel() for n in noise])) != a["noise_sha256"]
+            ):
+                raise ExportError(f"anchor {name!r} does not match its recorded noise maps")
         else:
             raise ExportError(f"anchor {name!r} in the manifest has neither a latent nor a file")
         if a.get("wplus_sha256") and image_sha256(w) != a["wplus_sha256"]:
             raise ExportError(f"anchor {name!r} does not match its recorded sha256")
         src = a.get("source") if isinstance(a.get("source"), dict) else {}
-        anchors.append(Anchor(name, Latent(w, src, a.get("model_sha256"))))
+        anchors.append(Anchor(name, Latent(w, src, a.get("model_sha256"), noise)))
     return anchors
 
 
@@ -409,7 +416,7 @@ def iter_regenerate(
                     "frames", i, job.frames, "cancelled", finished=True, cancelled=True
                 )
                 return
-            img = _render(model, job.wplus(i), compute)
+            img = _render(model, job.wplus(i), compute, job.noise(model, i))
             if want.get(i) == image_sha256(img):
                 identical += 1
             else:

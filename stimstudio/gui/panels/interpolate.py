@@ -489,10 +489,12 @@ class InterpolatePage(QWidget):
             )
         )
 
-        def job(path=path, s=s):
-            from stimstudio.core.interpolate import latent_at
+        model = self.ctx.model
 
-            return latent_at(path, s)
+        def job(path=path, s=s):
+            from stimstudio.core.interpolate import latent_at, noise_at
+
+            return latent_at(path, s), noise_at(path, s, model)
 
         self.requested_key = key
         self.ctx.render_worker.request(CHANNEL, key, job)
