@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +119,14 @@ def _add_inversion_options(p) -> None:
         type=float,
         help="weight of the noise maps' autocorrelation penalty (default: InversionSettings')",
     )
+    p.add_argument(
+        "--encoder-noise",
+        action=argparse.BooleanOptionalAction,
+        default=d.encoder_noise,
+        help="start from the noise encoder's maps where the model has one (fine texture kept; "
+        "saved with the latent); --no-encoder-noise: the generator's fixed maps, the paper's "
+        "recipe",
+    )
 
 
 def _settings(args):
@@ -130,6 +139,7 @@ def _settings(args):
         seed=args.seed,
         perceptual=args.perceptual,
         optimize_noise=args.optimize_noise,
+        encoder_noise=args.encoder_noise,
     )
     if args.noise_regularize is not None:
         s.noise_regularize = args.noise_regularize

@@ -82,6 +82,7 @@ class Preferences:
     preview_every: int = EQ4.preview_every
     optimize_noise: bool = EQ4.optimize_noise  # also fit the per-layer noise maps
     noise_regularize: float = EQ4.noise_regularize  # their autocorrelation penalty
+    encoder_noise: bool = EQ4.encoder_noise  # start from the noise encoder's maps
     weights: str = ""  # empty: the shipped model (or STIMSTUDIO_WEIGHTS)
     vgg16: str = ""  # empty: the model's discriminator features
     feather: float = 2.0
@@ -128,4 +129,5 @@ class Preferences:
             preview_every=int(self.preview_every),
             optimize_noise=bool(self.optimize_noise),
             noise_regularize=float(self.noise_regularize),
+            encoder_noise=bool(self.encoder_noise),
         )

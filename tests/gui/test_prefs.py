@@ -45,6 +45,9 @@ def test_settings_dialog_turns_on_noise_map_fitting(qtbot):
     dlg.noise_regularize.setValue(0.0)
     s = dlg.result_prefs().inversion_settings()
     assert s.optimize_noise and s.noise_regularize == 0.0
+    assert dlg.encoder_noise.isChecked() and s.encoder_noise  # the noise encoder: on
+    dlg.encoder_noise.setChecked(False)
+    assert not dlg.result_prefs().inversion_settings().encoder_noise
     dlg._defaults()
     assert dlg.result_prefs().inversion_settings() == InversionSettings()
 
@@ -53,7 +56,8 @@ def test_noise_map_preferences_survive_a_restart(tmp_path, monkeypatch):
     from stimstudio.gui import prefs as prefs_mod
 
     monkeypatch.setattr(prefs_mod, "config_dir", lambda: tmp_path)
-    p = prefs_mod.Preferences(optimize_noise=True, noise_regularize=0.5)
+    p = prefs_mod.Preferences(optimize_noise=True, noise_regularize=0.5, encoder_noise=False)
     p.save()
     back = prefs_mod.Preferences.load()
     assert back.optimize_noise is True and back.noise_regularize == 0.5
+    assert back.encoder_noise is False

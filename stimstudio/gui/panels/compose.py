@@ -214,13 +214,22 @@ class ComposePage(QWidget):
         self.settings_label.setText(
             f"Eq. 4: λ3 {p.lambda_perceptual:g} × perceptual ({perceptual_name(p.vgg16)}) · "
             f"λ4 {p.lambda_encoder:g} × encoder · step size {p.lr:g}"
-            + (f" · noise maps fitted (penalty {p.noise_regularize:g})" if p.optimize_noise else "")
+            + self._noise_text()
             + f" · {where}"
         )
         self.settings_label.setToolTip(
             "Eq. 4 minimises pixel error + λ3 × perceptual distance + λ4 × encoder "
             "consistency inside the mask (Settings, Ctrl+, changes them)"
         )
+
+    def _noise_text(self) -> str:
+        """How the noise maps are chosen, in the words of the Settings dialog."""
+        p, model = self.ctx.prefs, self.ctx.model
+        from_encoder = p.encoder_noise and model is not None and model.N is not None
+        if p.optimize_noise:
+            start = "from the noise encoder" if from_encoder else "from the model's"
+            return f" · noise maps fitted {start} (penalty {p.noise_regularize:g})"
+        return " · noise maps from the noise encoder" if from_encoder else ""
 
     def _update_model_notice(self) -> None:
         status = getattr(self.ctx, "model_status", None)

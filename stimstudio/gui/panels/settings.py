@@ -111,13 +111,21 @@ class SettingsDialog(QDialog):
         self.preview_every.setRange(1, 100)
         self.preview_every.setValue(prefs.preview_every)
         self.preview_every.setToolTip("Update the live preview every N steps")
+        self.encoder_noise = QCheckBox("From the noise encoder (keeps fine texture)")
+        self.encoder_noise.setChecked(bool(prefs.encoder_noise))
+        self.encoder_noise.setToolTip(
+            "Start from the noise maps that the model's noise encoder predicts for the image, "
+            "instead of the generator's fixed maps: grain and fine strands that the code alone "
+            "cannot express come through (docs/INVERSION.md). The maps are saved with the result "
+            "and paths blend them. Off, or a model without a noise encoder: the paper's recipe."
+        )
         self.optimize_noise = QCheckBox("Fit them too (keeps fine texture)")
         self.optimize_noise.setChecked(bool(prefs.optimize_noise))
         self.optimize_noise.setToolTip(
             "Optimise the generator's per-layer noise maps with the code, as the StyleGAN2 "
             "projector does. Fine grain and strands that the code alone cannot express are "
             "kept (docs/INVERSION.md). The maps belong to this one result: they are saved "
-            "with it, but style mixing and paths use the code only."
+            "with it and paths blend them; style mixing uses the code only."
         )
         self.noise_regularize = _sci_spin(prefs.noise_regularize, 0, 1e6, 4)
         self.noise_regularize.setToolTip(
@@ -132,7 +140,8 @@ class SettingsDialog(QDialog):
         f2.addRow("Learning rate", self.lr)
         f2.addRow("Template weight outside mask", self.outside)
         f2.addRow("Preview every", self.preview_every)
-        f2.addRow("Noise maps", self.optimize_noise)
+        f2.addRow("Noise maps", self.encoder_noise)
+        f2.addRow("", self.optimize_noise)
         f2.addRow("Noise map penalty", self.noise_regularize)
 
         files = QGroupBox("Model files")
@@ -178,6 +187,7 @@ class SettingsDialog(QDialog):
         self.lr.setValue(d.lr)
         self.outside.setValue(d.outside_weight)
         self.preview_every.setValue(d.preview_every)
+        self.encoder_noise.setChecked(d.encoder_noise)
         self.optimize_noise.setChecked(d.optimize_noise)
         self.noise_regularize.setValue(d.noise_regularize)
 
@@ -192,6 +202,7 @@ class SettingsDialog(QDialog):
             lr=self.lr.value(),
             outside_weight=self.outside.value(),
             preview_every=self.preview_every.value(),
+            encoder_noise=self.encoder_noise.isChecked(),
             optimize_noise=self.optimize_noise.isChecked(),
             noise_regularize=self.noise_regularize.value(),
             weights=self.weights.text(),
