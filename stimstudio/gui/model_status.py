@@ -83,6 +83,9 @@ def _kimg_text(card: dict) -> str:
     text = f"generator trained {kimg:.1f} kimg"
     if enc is not None:
         text += f", encoder {enc:.1f} kimg"
+    noise = _num(card.get("noise_encoder_kimg"))
+    if noise is not None:
+        text += f", noise encoder {noise:.1f} kimg"
     return text
 
 
@@ -289,6 +292,7 @@ def _html_about(card: dict, name: str) -> str:
     secs = _num(card.get("training_seconds"))
     if secs is not None:
         enc = _num(card.get("encoder_training_seconds")) or 0.0
+        enc += _num(card.get("noise_encoder_training_seconds")) or 0.0
         items.append(("Compute", f"{(secs + enc) / 3600:.1f} h on {card.get('hardware', '?')}"))
     arch = (card.get("architecture") or {}).get("generator") or {}
     if arch.get("resolution"):

@@ -127,3 +127,13 @@ def test_the_fitted_noise_row_is_named_beside_the_unmet_eq4_detail():
         s.html
     )
     assert "Settings ▸ Noise maps" in s.summary and "40.9 dB, detail 0.60" in s.summary
+
+
+def test_about_names_the_noise_encoder_and_counts_its_compute():
+    card = _card({"c2st_accuracy": False})
+    card.update(training_seconds=3600.0, encoder_training_seconds=1800.0, hardware="cpu")
+    before = model_status(card, "m").html
+    assert "noise encoder" not in before and "1.5 h on cpu" in before
+    card.update(noise_encoder_kimg=3.2, noise_encoder_training_seconds=1800.0)
+    after = model_status(card, "m").html
+    assert "noise encoder 3.2 kimg" in after and "2.0 h on cpu" in after
