@@ -205,3 +205,49 @@ def test_an_export_of_anchors_with_noise_maps_regenerates_exactly(nmodel, tmp_pa
     entry = doc["anchors"][0]
     assert entry["file"].endswith(".latent.npz") and "noise_sha256" in entry  # never inline
     assert regenerate(tmp_path / "out", model).ok
+
+
+def test_an_export_folder_tells_anchors_apart_by_their_noise_maps(nmodel, tmp_path):
+    """Same w+, other maps: other pixels, so another export (not this one, resumed)."""
+    from stimstudio.core.errors import ExportError, OptionError
+    from stimstudio.core.export import ExportSettings, export
+    from stimstudio.core.interpolate import Anchor, Continuum, noise_at
+    from stimstudio.core.latent import Latent
+
+    path = nmodel.save(tmp_path / "n.safetensors", dtype=torch.float32)
+    model = load_model(path)
+    anchors = noisy_anchors(model)
+    s = ExportSettings(formats=("png",), bits=8)
+    export(Continuum(anchors, frames=3), model, tmp_path / "out", s, continuum_id="c")
+    flipped = [
+        Anchor(
+            a.name,
+            Latent(
+                a.latent.wplus, a.latent.source, a.latent.model_sha256, [-n for n in a.latent.noise]
+            ),
+        )  # fmt: skip
+        for a in anchors
+    ]
+    with pytest.raises(ExportError, match="another export"):
+        export(Continuum(flipped, frames=3), model, tmp_path / "out", s, continuum_id="c")
+    # maps of another model along a path: one sentence naming the anchor
+    small = [Anchor("x", Latent(anchors[0].latent.wplus, {}, None, [np.zeros((4, 4))]))]
+    with pytest.raises(OptionError, match="anchor 'x' carries noise maps of another model"):
+        noise_at(Continuum(small + anchors[1:], frames=3), 0.5, model)
+    with pytest.raises(OptionError, match="another number of images"):
+        synthesize(model, anchors[0].latent.wplus, noise=[n[None].repeat(2, 0) for n in
+                                                          anchors[0].latent.noise])  # fmt: skip
+
+
+def test_a_too_coarse_min_resolution_is_one_sentence(tmp_path):
+    from stimstudio.core.errors import OptionError
+
+    data = write_patches(tmp_path / "train.npz", n=8)
+    weights = make_tiny_model().save(tmp_path / "m.safetensors", dtype=torch.float32)
+    cfg = NoiseEncoderTrainConfig(
+        data=data, weights=str(weights), run_dir=str(tmp_path / "r"), batch=2,
+        min_resolution=4, channels=8, precision="fp32",
+    )  # fmt: skip
+    with pytest.raises(OptionError, match="--min-resolution 4: .* use 8 px or more"):
+        NoiseEncoderTrainer(cfg, CPU)
+    assert NoiseEncoderTrainer(dataclasses.replace(cfg, min_resolution=8), CPU).model.N

@@ -228,7 +228,8 @@ def compose_steps(
         """Eq. 4 inside the mask from `init`; yields the steps, returns the last w+ and its
         noise maps (None where they are the model's fixed ones, else part of the result)."""
         last = None
-        for rec in invert(model, comp.images["stitch"], soft, settings, init, compute, F):
+        stitch = comp.images["stitch"]
+        for rec in invert(model, stitch, soft, settings, init, compute, F, noise=noise_enc):
             if pass_no == 1 and rec.losses:
                 comp.history.append({"step": rec.step, **rec.losses})
             last = rec

@@ -206,6 +206,14 @@ def noise_at(continuum: Continuum, s: float, model: Model) -> list[np.ndarray] |
     if not continuum.has_noise:
         return None
     fixed = [layer.noise_const.detach().float().cpu().numpy() for layer in noise_layers(model.G)]
+    for anchor in continuum.anchors:
+        maps = anchor.latent.noise
+        if maps is not None and [m.shape for m in maps] != [f.shape for f in fixed]:
+            raise OptionError(
+                f"anchor {anchor.name!r} carries noise maps of another model "
+                f"({len(maps)} maps, this model has {len(fixed)} noise layers of "
+                f"{', '.join(str(f.shape[0]) for f in fixed)} px)"
+            )
     seg, t = _segment_of(continuum, s)
     a = continuum.anchors[seg].latent.noise or fixed
     b = continuum.anchors[(seg + 1) % len(continuum.anchors)].latent.noise or fixed

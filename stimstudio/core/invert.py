@@ -236,7 +236,7 @@ def encoder_noise(
     layers = noise_layers(model.G)
     fixed = layers[: len(layers) - len(pred)]
     n = x.shape[0]
-    out = [layer.noise_const.float().expand(n, -1, -1) for layer in fixed]
+    out = [layer.noise_const.float().expand(n, -1, -1).clone() for layer in fixed]
     return out + [p.float()[:, 0] for p in pred]
 
 
@@ -249,6 +249,8 @@ def synthesize(model: Model, wplus, compute: Compute | None = None, noise_mode="
     w = torch.as_tensor(np.asarray(wplus, np.float32)).to(_device(model))
     if w.ndim == 2:
         w = w[None]
+    if noise is not None and any(np.ndim(n) == 3 and len(n) != len(w) for n in noise):
+        raise OptionError(f"noise maps for another number of images than the {len(w)} latents")
     G = model.G if noise is None else with_noise(model.G, noise)[0]
     ctx = compute.autocast() if compute else torch.autocast("cpu", enabled=False)
     with ctx:
@@ -268,8 +270,12 @@ def invert(
     compute: Compute | None = None,
     perceptual: PerceptualFeatures | None = None,
     should_stop: Callable[[], bool] | None = None,
+    noise: list | None = None,
 ) -> Iterator[InversionStep]:
     """Yield one `InversionStep` per Eq. 4 step; the last one has done=True.
+
+    `noise`: the start maps when the caller has them already (one [r, r] map per noise layer,
+    e.g. the noise encoder's for the target); else they are found as described below.
 
     F is `perceptual` when given, else the one `settings.perceptual` names. The noise maps
     start as the noise encoder's (with `settings.encoder_noise` and a model that has one) or
@@ -288,21 +294,24 @@ def invert(
     if w0.ndim == 2:
         w0 = w0[None]
     w = w0.clone().requires_grad_(True)
-    start = encoder_noise(model, x, w0, compute) if s.encoder_noise else None
-    start = [n[0] for n in start] if start is not None else None
-    noise: list[torch.Tensor] = []
+    start = noise
+    if start is None and s.encoder_noise:
+        maps = encoder_noise(model, x, w0, compute)
+        start = [n[0] for n in maps] if maps is not None else None
+    fitted: list[torch.Tensor] = []
     fixed_noise = None
     if s.optimize_noise:
-        maps = start or [layer.noise_const for layer in noise_layers(G)]
-        G, noise = with_noise(G, maps, trainable=True)
+        G, fitted = with_noise(
+            G, start or [layer.noise_const for layer in noise_layers(G)], trainable=True
+        )
     elif start is not None:
         G = with_noise(G, start)[0]
-        fixed_noise = [n.cpu().numpy() for n in start]
-    opt = torch.optim.Adam([w, *noise], lr=s.lr)
+        fixed_noise = [torch.as_tensor(n).float().cpu().numpy().copy() for n in start]
+    opt = torch.optim.Adam([w, *fitted], lr=s.lr)
 
     def noise_now() -> list[np.ndarray] | None:
-        if noise:
-            return [n.detach().cpu().numpy().copy() for n in noise]
+        if fitted:
+            return [n.detach().cpu().numpy().copy() for n in fitted]
         return [n.copy() for n in fixed_noise] if fixed_noise is not None else None
 
     with torch.no_grad(), compute.autocast():
@@ -337,8 +346,8 @@ def invert(
             enc = (w - w_rec.float()).square().mean()
             losses["encoder"] = enc
             total = total + s.lambda_encoder * enc
-        if noise and s.noise_regularize > 0:
-            reg = noise_regularizer(noise)
+        if fitted and s.noise_regularize > 0:
+            reg = noise_regularizer(fitted)
             losses["noise_reg"] = reg
             total = total + s.noise_regularize * reg
         losses["total"] = total
@@ -353,8 +362,8 @@ def invert(
             opt.zero_grad(set_to_none=True)
             total.backward()
             opt.step()
-            if noise:
-                normalize_noise_(noise)
+            if fitted:
+                normalize_noise_(fitted)
         ms = (time.perf_counter() - t0) * 1000
         yield InversionStep(
             step,
@@ -390,7 +399,7 @@ def run_inversion(
     enc_noise = encoder_noise(model, target, w_enc, compute) if s.encoder_noise else None
     enc_noise = [n[0].cpu().numpy() for n in enc_noise] if enc_noise is not None else None
     history, last = [], None
-    for rec in invert(model, target, mask, s, w_enc, compute, F, should_stop):
+    for rec in invert(model, target, mask, s, w_enc, compute, F, should_stop, enc_noise):
         if on_step:
             on_step(rec)
         if rec.losses:

@@ -89,7 +89,8 @@ class AppContext(QObject):
         self, name: str, wplus, source: dict, image, model_sha256=None, noise=None
     ) -> str:
         """Keep a latent as a named anchor (one undo step); returns its id. `noise`: the maps
-        of an inversion with optimised noise, kept so the anchor renders as it was saved."""
+        the latent renders with (noise encoder or fitted), kept so the anchor renders as it
+        was saved and paths blend them."""
         import numpy as np
 
         aid = self.project.new_anchor_id()

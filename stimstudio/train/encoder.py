@@ -233,7 +233,10 @@ class EncoderTrainer:
             rec = m.G.synthesize(m.E(self.fixed.to(self.compute.device)), noise_mode="const").cpu()
         m.E.train()
         save_grid(torch.cat([self.fixed, rec]), self.run_dir / "reconstructions-latest.png")
-        out = Model(m.G, m.E, self.D_phase1, card=dict(m.card), P=m.P)
+        card = dict(m.card)
+        for key in ("noise_encoder_kimg", "noise_encoder_training_seconds"):
+            card.pop(key, None)  # a noise encoder belongs to the encoder it was trained with
+        out = Model(m.G, m.E, self.D_phase1, card=card, P=m.P)
         out.save(
             self.run_dir / "model-encoder.safetensors",
             encoder_kimg=round(self.nimg / 1000, 3),

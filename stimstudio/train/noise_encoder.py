@@ -103,7 +103,14 @@ class NoiseEncoderTrainer:
             m.N = NoiseEncoder(n_cfg).to(compute.device)
         except ValueError as exc:
             raise OptionError(f"--min-resolution: {exc}") from exc
-        check_noise_encoder(m.G, m.N, cfg.weights)
+        try:
+            check_noise_encoder(m.G, m.N, cfg.weights)
+        except CheckpointError:
+            raise OptionError(
+                f"--min-resolution {cfg.min_resolution}: every predicted resolution needs "
+                f"{m.N.cfg.maps_per_resolution} noise layers, and the generator's 4 px block has "
+                "one; use 8 px or more"
+            ) from None
         # a frozen copy of G whose finest noise maps are set to the prediction at every step
         self.G = copy.deepcopy(m.G).requires_grad_(False)
         layers = noise_layers(self.G)
@@ -116,7 +123,9 @@ class NoiseEncoderTrainer:
         self.rng = np.random.default_rng(cfg.seed)
         self.fixed = torch.from_numpy(
             self.patches[
-                np.random.default_rng(7).choice(len(self.patches), 8, replace=False)
+                np.random.default_rng(7).choice(
+                    len(self.patches), min(8, len(self.patches)), replace=False
+                )
             ].astype(np.float32)[:, None]
             / 127.5
             - 1

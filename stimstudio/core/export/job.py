@@ -201,6 +201,20 @@ def _anchor_names(anchors: list[Anchor]) -> list[str]:
     return names
 
 
+def noise_sha256(noise) -> str:
+    """The fingerprint of an anchor's noise maps (all layers, in order, float32)."""
+    return image_sha256(np.concatenate([np.asarray(n, np.float32).ravel() for n in noise]))
+
+
+def _anchor_request(name: str, a: Anchor) -> dict:
+    """An anchor's part of the request: its w+, and its noise maps where it carries them
+    (anchors without maps keep the entries, and so the request hashes, they had before)."""
+    entry = {"name": name, "wplus_sha256": image_sha256(a.latent.wplus)}
+    if a.latent.noise is not None:
+        entry["noise_sha256"] = noise_sha256(a.latent.noise)
+    return entry
+
+
 def _request(job: _Job, model: Model, compute: Compute) -> dict:
     """The part of the manifest that decides the pixels; resuming requires it unchanged."""
     return {
@@ -213,10 +227,7 @@ def _request(job: _Job, model: Model, compute: Compute) -> dict:
         "metric": job.metric,
         "model_sha256": model.sha256,
         "resolution": model.resolution,
-        "anchors": [
-            {"name": n, "wplus_sha256": image_sha256(a.latent.wplus)}
-            for n, a in zip(job.anchor_names, job.anchors)
-        ],
+        "anchors": [_anchor_request(n, a) for n, a in zip(job.anchor_names, job.anchors)],
         "output": job.settings.output_dict(),
         "device_type": compute.device.type,
         "precision": compute.precision,

@@ -7,14 +7,12 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
 from ... import __version__
 from ..errors import ExportError
 from ..jsonable import dumps_strict
 from ..latent import Latent
 from ..model import sha256_file
-from .job import _device_info, _model_spacing
+from .job import _device_info, _model_spacing, noise_sha256
 from .privacy import sanitize_source
 from .settings import (
     DEFAULT_SPACING_MM,
@@ -191,7 +189,7 @@ def _new_manifest(job, model, compute, request, request_sha, out, data_root, nea
         }
         noise = a.latent.noise
         if noise is not None:  # maps of 128x128 numbers: always a file, never inline JSON
-            entry["noise_sha256"] = image_sha256(np.concatenate([n.ravel() for n in noise]))
+            entry["noise_sha256"] = noise_sha256(noise)
         if settings.latents == "files" or noise is not None:
             rel = f"anchors/{name}.latent.npz"
             Latent(a.latent.wplus, entry["source"], a.latent.model_sha256, noise).save(

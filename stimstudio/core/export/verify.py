@@ -17,7 +17,15 @@ from ..errors import CheckpointError, ExportError
 from ..interpolate import Anchor
 from ..latent import Latent, load_latent
 from ..model import Model, sha256_file
-from .job import _check_anchors, _encode_frame, _exact, _frame_files, _Job, _render
+from .job import (
+    _check_anchors,
+    _encode_frame,
+    _exact,
+    _frame_files,
+    _Job,
+    _render,
+    noise_sha256,
+)
 from .manifest import load_manifest
 from .run import _run
 from .settings import DamagedManifestError, ExportProgress, ExportSettings, ModelMismatchError
@@ -178,6 +186,8 @@ def _manifest_anchors(doc: dict, base: Path) -> list[Anchor]:
         name = a.get("name") or f"anchor{k}"
         noise = None
         if "wplus" in a:
+            if a.get("noise_sha256"):
+                raise ExportError(f"anchor {name!r} records noise maps but no file that holds them")
             try:
                 w = np.asarray(a["wplus"], np.float32)
             except (TypeError, ValueError):
@@ -190,9 +200,9 @@ def _manifest_anchors(doc: dict, base: Path) -> list[Anchor]:
                 raise ExportError(f"anchor file {a['file']} changed since the export (sha256)")
             lat = load_latent(f)
             w, noise = lat.wplus, lat.noise
-            if a.get("noise_sha256") and (
-                noise is None
-                or image_sha256(np.concatenate([n.ravel() for n in noise])) != a["noise_sha256"]
+            recorded = a.get("noise_sha256")
+            if (noise is None) != (recorded is None) or (
+                noise is not None and noise_sha256(noise) != recorded
             ):
                 raise ExportError(f"anchor {name!r} does not match its recorded noise maps")
         else:

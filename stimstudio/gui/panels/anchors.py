@@ -324,7 +324,10 @@ class AnchorsPanel(QWidget):
             path += ".latent.npz"
         try:
             Latent(
-                np.asarray(a["wplus"]), {**a["source"], "name": a["name"]}, a["model_sha256"]
+                np.asarray(a["wplus"]),
+                {**a["source"], "name": a["name"]},
+                a["model_sha256"],
+                a.get("noise"),
             ).save(path)
         except Exception as exc:  # noqa: BLE001
             from ..errors import show_exception

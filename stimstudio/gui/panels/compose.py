@@ -542,6 +542,7 @@ class ComposePage(QWidget):
             src,
             res["images"][method],
             res.get("model_sha256"),
+            noise=(res.get("latent_noise") or {}).get(method),
         )
 
     def save_results(self) -> None:

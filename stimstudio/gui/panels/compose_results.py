@@ -63,6 +63,8 @@ def result_record(
         "metrics": {k: {n: float(v) for n, v in m.items()} for k, m in comp.metrics.items()},
         "latents": {k: lat.wplus for k, lat in comp.latents.items()},
         "latent_sources": {k: lat.source for k, lat in comp.latents.items()},
+        # the noise maps a result renders with (noise encoder or fitted), by method
+        "latent_noise": {k: lat.noise for k, lat in comp.latents.items() if lat.noise is not None},
         "mask": comp.mask,
         "history": comp.history,
         "perceptual": comp.perceptual,

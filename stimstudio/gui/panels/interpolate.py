@@ -546,7 +546,12 @@ class InterpolatePage(QWidget):
             "frame": i,
             "position": float(self.positions()[i]),
         }
-        self.ctx.add_anchor(f"Frame {i + 1}", self.shown_wplus, src, self.shown_image)
+        noise = None
+        if self.ctx.model is not None:
+            from stimstudio.core.interpolate import noise_at
+
+            noise = noise_at(self._cpath, src["position"], self.ctx.model)
+        self.ctx.add_anchor(f"Frame {i + 1}", self.shown_wplus, src, self.shown_image, noise=noise)
 
     # -- export ------------------------------------------------------------------------------
 
