@@ -12,7 +12,7 @@ from conftest import make_tiny_model, smooth_image
 from test_train import CPU, write_patches
 
 from stimstudio.cli.main import main
-from stimstudio.core.errors import CheckpointError, DatasetError
+from stimstudio.core.errors import CheckpointError, DatasetError, OptionError
 from stimstudio.core.invert import (
     InversionSettings,
     encode,
@@ -251,3 +251,23 @@ def test_a_too_coarse_min_resolution_is_one_sentence(tmp_path):
     with pytest.raises(OptionError, match="--min-resolution 4: .* use 8 px or more"):
         NoiseEncoderTrainer(cfg, CPU)
     assert NoiseEncoderTrainer(dataclasses.replace(cfg, min_resolution=8), CPU).model.N
+
+
+def test_compose_takes_the_composites_maps_from_the_poisson_blend(nmodel):
+    from stimstudio.core.compose import Mask, compose
+
+    tex, tpl = smooth_image(7), smooth_image(8)
+    yy, xx = np.mgrid[:32, :32]
+    mask = Mask.from_array(((yy - 16) ** 2 + (xx - 16) ** 2 < 64).astype(np.float32))
+    s = InversionSettings(steps=2, preview_every=0)
+    comp = compose(nmodel, tex, tpl, mask, settings=s)
+    want = [n[0].numpy() for n in encoder_noise(nmodel, comp.images["poisson"])]
+    for got_maps in (comp.latents["encoder"].noise, comp.latents["optimized"].noise):
+        for a, b in zip(got_maps, want):
+            np.testing.assert_allclose(a, b, atol=1e-6)
+    stitch = compose(nmodel, tex, tpl, mask, settings=s, noise_from="stitch")
+    assert not np.allclose(stitch.latents["encoder"].noise[-1], want[-1])
+    off = compose(nmodel, tex, tpl, mask, settings=dataclasses.replace(s, encoder_noise=False))
+    assert off.latents["optimized"].noise is None
+    with pytest.raises(OptionError, match="not 'texture'"):
+        compose(nmodel, tex, tpl, mask, settings=s, noise_from="texture")

@@ -193,6 +193,7 @@ def compose_steps(
     compute: Compute | None = None,
     vgg16_path: str | None = None,
     stylemix_optimize: bool = False,
+    noise_from: str = "poisson",
 ) -> Generator[ComposeStep, None, Composite]:
     """Run a composition: yield a `ComposeStep` per Eq. 4 step, return the finished `Composite`.
 
@@ -200,8 +201,15 @@ def compose_steps(
     and evaluation (`compose`, no progress). Stopping is closing the generator: it stops at the
     step it is on, and nothing is returned (no half-made Composite).
     `texture` and `template` are [-1, 1] images; the template must be at model resolution.
+    With a noise encoder (and `settings.encoder_noise`), the composite's noise maps are
+    predicted from the Poisson blend (`noise_from="poisson"`) or from the stitch; they render
+    the encoder's result and stay fixed in Eq. 4 (both passes).
     """
     placement = placement or Placement()
+    if noise_from not in ("poisson", "stitch"):
+        raise OptionError(
+            f"noise maps come from the 'poisson' blend or the 'stitch', not {noise_from!r}"
+        )
     R = model.resolution
     template = np.asarray(template, np.float32)
     texture = np.asarray(texture, np.float32)
@@ -214,7 +222,13 @@ def compose_steps(
     w_enc = encode(model, comp.images["stitch"], compute)[0].cpu().numpy()
     noise_enc = None
     if settings is None or settings.encoder_noise:
-        maps = encoder_noise(model, comp.images["stitch"], w_enc, compute)
+        # The maps carry an image's fine structure, so a stitch's hard edge comes along
+        # (held-out Fig. 4 task: seam 2.7 from the stitch vs 1.3 from the Poisson blend,
+        # which keeps the texture's gradients without the edge; docs/INVERSION.md).
+        if noise_from == "stitch":
+            maps = encoder_noise(model, comp.images["stitch"], w_enc, compute)
+        else:
+            maps = encoder_noise(model, comp.images["poisson"], None, compute)
         noise_enc = [n[0].cpu().numpy() for n in maps] if maps is not None else None
     comp.images["encoder"] = synthesize(model, w_enc, compute, noise=noise_enc)[0]
     comp.latents["encoder"] = Latent(
