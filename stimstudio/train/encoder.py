@@ -38,6 +38,7 @@ from .checkpoint import (
 from .dataset import load_patches
 from .distributed import Dist, all_reduce_grads, barrier, broadcast_module
 from .gan import _batches, save_grid
+from .loop import SnapshotClock, after_step
 
 
 @dataclass
@@ -257,8 +258,7 @@ class EncoderTrainer:
         cfg = self.cfg
         batches = _batches(self.patches, cfg.batch, self.rng, self.dist)
         total = cfg.batch * self.dist.world_size
-        snap_every = int(cfg.snapshot_kimg * 1000)
-        next_snap = (self.nimg // snap_every + 1) * snap_every
+        clock = SnapshotClock(self.nimg, int(cfg.snapshot_kimg * 1000))
         while self.nimg < cfg.total_kimg * 1000:
             if stop is not None and stop():
                 break
@@ -277,17 +277,8 @@ class EncoderTrainer:
                 )
                 yield EncoderProgress(self.step, self.nimg / 1000, losses, 0.0, event)
                 continue
-            self.step += 1
-            self.nimg += total
             dt = time.perf_counter() - t0
-            self.train_seconds += dt
-            event = None
-            if self.nimg >= next_snap:
-                next_snap += snap_every
-                self.snapshot()
-                event = "snapshot"
-            if self.step % 20 == 0 or event:
-                self._log({"step": self.step, "kimg": round(self.nimg / 1000, 3), **losses})
+            event = after_step(self, clock, total, dt, losses)
             yield EncoderProgress(self.step, self.nimg / 1000, losses, dt * 1000 / total, event)
         self.snapshot()
         barrier(self.dist)

@@ -33,6 +33,7 @@ from .checkpoint import has_state, load_optimizer, load_state, rng_state, save_s
 from .dataset import load_patches
 from .distributed import Dist
 from .gan import _batches, save_grid
+from .loop import SnapshotClock, after_step
 
 
 @dataclass
@@ -222,8 +223,7 @@ class NoiseEncoderTrainer:
     def train(self, stop=None) -> Iterator[NoiseEncoderProgress]:
         cfg = self.cfg
         batches = _batches(self.patches, cfg.batch, self.rng, Dist())
-        snap_every = max(int(cfg.snapshot_kimg * 1000), cfg.batch)
-        next_snap = (self.nimg // snap_every + 1) * snap_every
+        clock = SnapshotClock(self.nimg, max(int(cfg.snapshot_kimg * 1000), cfg.batch))
         while self.nimg < cfg.total_kimg * 1000:
             if stop is not None and stop():
                 break
@@ -234,17 +234,8 @@ class NoiseEncoderTrainer:
                     f"the noise encoder's loss became {losses} at step {self.step}: lower --lr "
                     f"(the last snapshot in {self.run_dir} is kept)"
                 )
-            self.step += 1
-            self.nimg += cfg.batch
             dt = time.perf_counter() - t0
-            self.train_seconds += dt
-            event = None
-            if self.nimg >= next_snap:
-                next_snap += snap_every
-                self.snapshot()
-                event = "snapshot"
-            if self.step % 20 == 0 or event:
-                self._log({"step": self.step, "kimg": round(self.nimg / 1000, 3), **losses})
+            event = after_step(self, clock, cfg.batch, dt, losses)
             yield NoiseEncoderProgress(
                 self.step, self.nimg / 1000, losses, dt * 1000 / cfg.batch, event
             )
