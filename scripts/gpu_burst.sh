@@ -34,6 +34,10 @@
 #   rm -rf .burst && cp -r /tmp/pack2 .burst && cp RETURNED/final-G_ema.safetensors .burst/state-G_ema.safetensors
 # (a projected run leaves D as it was, so the packed D still belongs to the new G); call 2
 # `MINUTES=0 ENC_MINUTES=4 ENC_BATCH=64 scripts/gpu_burst.sh .burst OUT`.
+# Then, back on the CPU: the shipped model's noise encoder belongs to the old G and E, so train
+# it again on the unpacked encoder model (`stimstudio train noise-encoder --weights
+# ENC_RUN/model-encoder.safetensors --total-kimg 4`: 33 minutes on one core, 2026-11-30) and
+# publish its model-noise-encoder.safetensors (docs/TRAINING.md, phase 3).
 # Extra options go in BURST_ARGS / ENC_ARGS; PRECISION=bf16 is untried. A dry run here:
 # DEVICE=cpu TISSUE=2 LESION=1 MINUTES=0.2 ENC_MINUTES=0.2 scripts/gpu_burst.sh .burst /tmp/o
 set -uo pipefail
