@@ -145,13 +145,17 @@ def _slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return out
 
 
+def _segment_of(continuum: Continuum, s: float) -> tuple[int, float]:
+    """(segment, fraction within it) of position s, clipped to the continuum."""
+    s = float(np.clip(s, 0, continuum.segments))
+    seg = min(int(np.floor(s)), continuum.segments - 1)
+    return seg, s - seg
+
+
 def latent_at(continuum: Continuum, s: float) -> np.ndarray:
     """w+ at position s on the continuum."""
     ws = continuum.stack()
-    n_seg = continuum.segments
-    s = float(np.clip(s, 0, n_seg))
-    seg = min(int(np.floor(s)), n_seg - 1)
-    t = s - seg
+    seg, t = _segment_of(continuum, s)
     a = ws[seg]
     b = ws[(seg + 1) % len(ws)]
     if continuum.method == "slerp":
@@ -194,17 +198,8 @@ def anchor_frames(positions) -> list[int]:
     return [i for i, s in enumerate(positions) if abs(s - round(s)) < 1e-9]
 
 
-def _segment_of(continuum: Continuum, s: float) -> tuple[int, float]:
-    s = float(np.clip(s, 0, continuum.segments))
-    seg = min(int(np.floor(s)), continuum.segments - 1)
-    return seg, s - seg
-
-
-def noise_at(continuum: Continuum, s: float, model: Model) -> list[np.ndarray] | None:
-    """The noise maps of the frame at position s, or None when no anchor carries maps (the
-    frame renders with the model's fixed ones). See the module docstring."""
-    if not continuum.has_noise:
-        return None
+def _anchor_noise(continuum: Continuum, model: Model) -> list[list[np.ndarray]]:
+    """Each anchor's maps (the model's fixed ones for an anchor without), checked once."""
     fixed = [layer.noise_const.detach().float().cpu().numpy() for layer in noise_layers(model.G)]
     for anchor in continuum.anchors:
         maps = anchor.latent.noise
@@ -214,9 +209,12 @@ def noise_at(continuum: Continuum, s: float, model: Model) -> list[np.ndarray] |
                 f"({len(maps)} maps, this model has {len(fixed)} noise layers of "
                 f"{', '.join(str(f.shape[0]) for f in fixed)} px)"
             )
+    return [a.latent.noise or fixed for a in continuum.anchors]
+
+
+def _noise_between(maps: list[list[np.ndarray]], continuum: Continuum, s: float):
     seg, t = _segment_of(continuum, s)
-    a = continuum.anchors[seg].latent.noise or fixed
-    b = continuum.anchors[(seg + 1) % len(continuum.anchors)].latent.noise or fixed
+    a, b = maps[seg], maps[(seg + 1) % len(maps)]
     if t == 0:
         return [np.array(n, np.float32) for n in a]
     if t == 1:
@@ -231,12 +229,21 @@ def noise_at(continuum: Continuum, s: float, model: Model) -> list[np.ndarray] |
     return out
 
 
+def noise_at(continuum: Continuum, s: float, model: Model) -> list[np.ndarray] | None:
+    """The noise maps of the frame at position s, or None when no anchor carries maps (the
+    frame renders with the model's fixed ones). See the module docstring."""
+    if not continuum.has_noise:
+        return None
+    return _noise_between(_anchor_noise(continuum, model), continuum, s)
+
+
 def noise_batch(continuum: Continuum, positions, model: Model) -> list[np.ndarray] | None:
     """`noise_at` for several positions: one [N, r, r] array per noise layer (or None)."""
     if not continuum.has_noise:
         return None
-    per_frame = [noise_at(continuum, s, model) for s in positions]
-    return [np.stack(maps) for maps in zip(*per_frame)]
+    maps = _anchor_noise(continuum, model)
+    per_frame = [_noise_between(maps, continuum, s) for s in positions]
+    return [np.stack(layer) for layer in zip(*per_frame)]
 
 
 class Renderer:
