@@ -34,6 +34,10 @@
 #   rm -rf .burst && cp -r /tmp/pack2 .burst && cp RETURNED/final-G_ema.safetensors .burst/state-G_ema.safetensors
 # (a projected run leaves D as it was, so the packed D still belongs to the new G); call 2
 # `MINUTES=0 ENC_MINUTES=4 ENC_BATCH=64 scripts/gpu_burst.sh .burst OUT`.
+# Done so on 2026-11-30 (third slot, 23:30 UTC): call 1 `MINUTES=6` from a CPU run at 437 kimg (setup 18 s,
+# 437 -> 632.6 kimg, 392 s of command, 435 s held with the cold start); the pack swap here took
+# seconds; call 2 `MINUTES=0 ENC_MINUTES=5 ENC_BATCH=64` (encoder 71 kimg at 4.2 s/kimg, 334 s).
+# 778 s of the 900 in all, both calls returned rc 0.
 # Then, back on the CPU: the shipped model's noise encoder belongs to the old G and E, so train
 # it again on the unpacked encoder model (`stimstudio train noise-encoder --weights
 # ENC_RUN/model-encoder.safetensors --total-kimg 4`: 33 minutes on one core, 2026-11-30) and
