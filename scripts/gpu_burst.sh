@@ -38,6 +38,10 @@
 # 437 -> 632.6 kimg, 392 s of command, 435 s held with the cold start); the pack swap here took
 # seconds; call 2 `MINUTES=0 ENC_MINUTES=5 ENC_BATCH=64` (encoder 71 kimg at 4.2 s/kimg, 334 s).
 # 778 s of the 900 in all, both calls returned rc 0.
+# That 632.6-kimg generator was measured and not shipped (classifier 0.943 against 0.920; the
+# cue lies in whole-patch structure, docs/TRAINING.md): the next slot should resume it (its
+# state lives in /work/scratch/s11/g632 on the machine that made it; else pack from the shipped
+# file) with whole patches, e.g. BURST_ARGS="--crop 0 --lr 0.001" (later arguments win).
 # Then, back on the CPU: the shipped model's noise encoder belongs to the old G and E, so train
 # it again on the unpacked encoder model (`stimstudio train noise-encoder --weights
 # ENC_RUN/model-encoder.safetensors --total-kimg 4`: 33 minutes on one core, 2026-11-30) and
