@@ -93,3 +93,45 @@ def test_evaluate_model_runs_the_cues_section(tmp_path, tiny_weights, capsys):
     assert main([*argv, "--sections", "cues"]) == 0
     text = capsys.readouterr().out
     assert "rim" in text and "real-vs-real" in text
+
+
+def _faint(x: np.ndarray) -> np.ndarray:
+    """Phantom tissue at a third of its contrast, so that a planted blob shapes the layout."""
+    t = x.astype(np.float32)
+    return (128 + 0.3 * (t - t.mean((1, 2), keepdims=True))).astype(np.uint8)
+
+
+def _blob(x: np.ndarray, delta: float, radius: float = 0.12) -> np.ndarray:
+    """Add a soft disc of +delta (bright island) or -delta (dark hole) off the patch centre."""
+    n = x.shape[-1]
+    yy, xx = np.mgrid[:n, :n] / (n - 1)
+    disc = np.exp(-((yy - 0.35) ** 2 + (xx - 0.6) ** 2) / (2 * radius**2))
+    return np.clip(x.astype(np.float32) + delta * disc, 0, 255).astype(np.uint8)
+
+
+def test_layout_cues_follow_islands_holes_and_gradients():
+    base = _faint(phantom_patch_set(16, 64, seed=5))
+    names = CUE_NAMES["layout"]
+    sk, ramp = names.index("coarse_skew"), names.index("ramp")
+    dark, bright = names.index("darkest_cells"), names.index("brightest_cells")
+    plain = image_cues(base)["layout"]
+    island = image_cues(_blob(base, 70))["layout"]
+    hole = image_cues(_blob(base, -70))["layout"]
+    assert (island[:, sk] > plain[:, sk]).all() and (hole[:, sk] < plain[:, sk]).all()
+    assert (island[:, bright] > plain[:, bright]).all() and (hole[:, dark] < plain[:, dark]).all()
+    yy, xx = np.mgrid[:64, :64]
+    ramped = np.clip(base.astype(np.float32) + 0.8 * xx, 0, 255).astype(np.uint8)
+    assert (image_cues(ramped)["layout"][:, ramp] > plain[:, ramp] + 0.1).all()
+    flat = np.full((2, 32, 32), 100, np.uint8)
+    assert np.isfinite(image_cues(flat)["layout"]).all()
+
+
+def test_the_report_finds_dark_holes_in_the_layout():
+    real = _faint(phantom_patch_set(240, 64, seed=1))
+    train = _faint(phantom_patch_set(240, 64, seed=2))
+    holed = _blob(_faint(phantom_patch_set(240, 64, seed=4)), -60)
+    out = cues_report(train, real, holed, 200, 5, np.random.default_rng(0))
+    assert out["groups"]["layout"]["accuracy"] > 0.85
+    assert out["groups"]["layout"]["real_vs_real"] < 0.7
+    skew_means = out["groups"]["layout"]["means"]["coarse_skew"]
+    assert skew_means["generated"] < skew_means["heldout_real"]

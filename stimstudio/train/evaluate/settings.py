@@ -81,7 +81,7 @@ class EvalSettings:
     grid_rows: int = 4
     grid_cols: int = 4
     spectrum_n: int = 128
-    # named cues (brightness, rim, grain, orientation, dots) as two-sample tests
+    # named cues (brightness, rim, grain, orientation, dots, layout) as two-sample tests
     cues_n: int = 1000  # per side
     cues_folds: int = 5
 
