@@ -46,6 +46,13 @@
 # it again on the unpacked encoder model (`stimstudio train noise-encoder --weights
 # ENC_RUN/model-encoder.safetensors --total-kimg 4`: 33 minutes on one core, 2026-11-30) and
 # publish its model-noise-encoder.safetensors (docs/TRAINING.md, phase 3).
+# ARMS="name:args;name:args" runs one `train gan` per arm at once from the same state (each
+# arm's args after BURST_ARGS); back come final-NAME-G_ema and samples-NAME.png per arm (at
+# most 3 arms: 8 files come back). E.g. whole patches with and without the joint batch:
+#   ARMS="whole:--crop 0 --lr 0.001;wholejoint:--crop 0 --lr 0.001 --joint-batch;cropjoint:--joint-batch"
+# Here, each arm becomes a run (its G_ema stands in for G; P and D come from the pack):
+#   python -m stimstudio.train.burst unpack OUT/final-NAME RUN_NAME --data train.npz --p-prefix PACK/state
+# Dry-run here 2026-12-01 (cpu, two arms, batch 4): both exported and unpacked.
 # Extra options go in BURST_ARGS / ENC_ARGS; PRECISION=bf16 is untried. A dry run here:
 # DEVICE=cpu TISSUE=2 LESION=1 MINUTES=0.2 ENC_MINUTES=0.2 scripts/gpu_burst.sh .burst /tmp/o
 set -uo pipefail
@@ -71,6 +78,32 @@ if [ "$MINUTES" != 0 ]; then
   python3 -m stimstudio.train.burst state "$PACK" $B/run --data $B/train.npz --batch "$BATCH" \
     || exit 5
   echo "setup took $(( $(date +%s) - T0 )) s"
+  if [ -n "${ARMS:-}" ]; then
+    # Several recipes at once from the same state and seeds: one process each on the one GPU
+    # (a single run at batch 64 leaves most of an H200 idle). Back: each arm's G_ema and
+    # sample grid, to be judged here on held-out patients; no encoder after arms.
+    IFS=';' read -ra SPECS <<< "$ARMS"
+    for spec in "${SPECS[@]}"; do
+      name=${spec%%:*}; args=${spec#*:}
+      cp -r $B/run $B/run-"$name"
+      python3 -m stimstudio train gan --data $B/train.npz --run-dir $B/run-"$name" \
+        --discriminator projected --lr 0.002 --crop 64 --full-every 4 --pixel-channels 16 \
+        --batch "$BATCH" --precision "${PRECISION:-fp32}" --device "${DEVICE:-cuda}" \
+        --total-kimg 100000 --snapshot-kimg 40 --time-limit-minutes "$MINUTES" --quiet \
+        ${BURST_ARGS:-} $args > $B/arm-"$name".log 2>&1 &
+    done
+    wait
+    for spec in "${SPECS[@]}"; do
+      name=${spec%%:*}
+      { echo "== arm $name: ${spec#*:}"; tail -n 4 $B/arm-"$name".log
+        tail -n 2 $B/run-"$name"/metrics.jsonl; } >> "$OUT/log.txt" 2>&1
+      python3 -m stimstudio.train.burst export $B/run-"$name"/state.pt "$OUT" "final-$name" \
+        --parts G_ema
+      cp $B/run-"$name"/samples-latest.png "$OUT/samples-$name.png"
+    done
+    echo "arms done after $(( $(date +%s) - T0 )) s" | tee -a "$OUT/log.txt"
+    exit 0
+  fi
   ( sleep "$(python3 -c "print(int($MINUTES * 30))")"
     python3 -m stimstudio.train.burst export $B/run/state.pt "$OUT" mid1 --parts G_ema
   ) >> "$OUT/log.txt" 2>&1 &
