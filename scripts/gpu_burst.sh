@@ -42,6 +42,13 @@
 # cue lies in whole-patch structure, docs/TRAINING.md): the next slot should resume it (its
 # state lives in /work/scratch/s11/g632 on the machine that made it; else pack from the shipped
 # file) with whole patches, e.g. BURST_ARGS="--crop 0 --lr 0.001" (later arguments win).
+# 2026-12-01 (no GPU that day): the cue is narrower still, the density layout at >= 8 px
+# (the classifier on 16 x 16 versions of both sides: 0.856, as is 0.866), and the
+# discriminator may be blind to part of it (its BatchNorm normalises generated and real
+# batches apart unless --joint-batch; DiffAugment's cutout greys a square a quarter of the side wide in every
+# image). So the next slot should run three arms from one state (ARMS above), e.g.
+#   ARMS="whole:--crop 0 --lr 0.001;wholejoint:--crop 0 --lr 0.001 --joint-batch;nocut:--crop 0 --lr 0.001 --joint-batch --augment color,translation"
+# and judge each here by one draw of the classifier (docs/TRAINING.md, "The density layout").
 # Then, back on the CPU: the shipped model's noise encoder belongs to the old G and E, so train
 # it again on the unpacked encoder model (`stimstudio train noise-encoder --weights
 # ENC_RUN/model-encoder.safetensors --total-kimg 4`: 33 minutes on one core, 2026-11-30) and
