@@ -87,6 +87,11 @@ if [ "$MINUTES" != 0 ]; then
   python3 -m stimstudio.train.burst state "$PACK" $B/run --data $B/train.npz --batch "$BATCH" \
     || exit 5
   echo "setup took $(( $(date +%s) - T0 )) s"
+  # the burst's recipe, shared by the single run and every arm
+  GAN_ARGS=(--data $B/train.npz --discriminator projected --lr 0.002 --crop 64 --full-every 4
+    --pixel-channels 16 --batch "$BATCH" --precision "${PRECISION:-fp32}"
+    --device "${DEVICE:-cuda}" --total-kimg 100000 --snapshot-kimg 40
+    --time-limit-minutes "$MINUTES" --quiet)
   if [ -n "${ARMS:-}" ]; then
     # Several recipes at once from the same state and seeds: one process each on the one GPU
     # (a single run at batch 64 leaves most of an H200 idle). Back: each arm's G_ema and
@@ -95,11 +100,8 @@ if [ "$MINUTES" != 0 ]; then
     for spec in "${SPECS[@]}"; do
       name=${spec%%:*}; args=${spec#*:}
       cp -r $B/run $B/run-"$name"
-      python3 -m stimstudio train gan --data $B/train.npz --run-dir $B/run-"$name" \
-        --discriminator projected --lr 0.002 --crop 64 --full-every 4 --pixel-channels 16 \
-        --batch "$BATCH" --precision "${PRECISION:-fp32}" --device "${DEVICE:-cuda}" \
-        --total-kimg 100000 --snapshot-kimg 40 --time-limit-minutes "$MINUTES" --quiet \
-        ${BURST_ARGS:-} $args > $B/arm-"$name".log 2>&1 &
+      python3 -m stimstudio train gan --run-dir $B/run-"$name" "${GAN_ARGS[@]}" ${BURST_ARGS:-} \
+        $args > $B/arm-"$name".log 2>&1 &
     done
     wait
     for spec in "${SPECS[@]}"; do
@@ -116,10 +118,8 @@ if [ "$MINUTES" != 0 ]; then
   ( sleep "$(python3 -c "print(int($MINUTES * 30))")"
     python3 -m stimstudio.train.burst export $B/run/state.pt "$OUT" mid1 --parts G_ema
   ) >> "$OUT/log.txt" 2>&1 &
-  python3 -m stimstudio train gan --data $B/train.npz --run-dir $B/run \
-    --discriminator projected --lr 0.002 --crop 64 --full-every 4 --pixel-channels 16 \
-    --batch "$BATCH" --precision "${PRECISION:-fp32}" --device "${DEVICE:-cuda}" --total-kimg 100000 \
-    --snapshot-kimg 40 --time-limit-minutes "$MINUTES" --quiet ${BURST_ARGS:-} 2>&1 | tee -a "$OUT/log.txt"
+  python3 -m stimstudio train gan --run-dir $B/run "${GAN_ARGS[@]}" ${BURST_ARGS:-} 2>&1 \
+    | tee -a "$OUT/log.txt"
   echo "train gan rc ${PIPESTATUS[0]} after $(( $(date +%s) - T0 )) s"
   kill %1 2>/dev/null
   python3 -m stimstudio.train.burst export $B/run/state.pt "$OUT" final

@@ -45,15 +45,16 @@ CUE_NAMES = {
 RINGS = ((0, 4), (4, 8), (8, 16), (16, 32), (32, 64))
 CORNER = 12
 LAYOUT_CELLS = 16
+_yy, _xx = np.mgrid[:LAYOUT_CELLS, :LAYOUT_CELLS] / (LAYOUT_CELLS - 1) - 0.5
+# least-squares plane fit as one fixed projection, the same for every patch
+_PLANE_FIT = np.linalg.pinv(np.c_[_xx.ravel(), _yy.ravel(), np.ones(LAYOUT_CELLS**2)])
 
 
 def _layout(im: np.ndarray) -> list[float]:
     """Statistics of the density layout: the patch area-averaged to 16 x 16 cells."""
     n = LAYOUT_CELLS
     c = cv2.resize(im, (n, n), interpolation=cv2.INTER_AREA).ravel().astype(np.float64)
-    yy, xx = np.mgrid[:n, :n] / (n - 1) - 0.5
-    plane = np.c_[xx.ravel(), yy.ravel(), np.ones(n * n)]
-    gx, gy, _ = np.linalg.lstsq(plane, c, rcond=None)[0]
+    gx, gy, _ = _PLANE_FIT @ c
     med = np.median(c)
     flat = c.std() == 0
     return [
