@@ -256,3 +256,75 @@ def test_joint_batch_run_trains_and_needs_the_projected_kind(tmp_path, phantom_d
     assert state["config"]["joint_batch"] is True
     with pytest.raises(OptionError, match="--joint-batch needs --discriminator projected"):
         GanTrainer(tiny_gan_config(tmp_path / "b", phantom_data, joint_batch=True), CPU)
+
+
+def test_layout_discriminator_sees_only_the_layout_and_weighs_as_one_scale():
+    """It judges cell averages (8 px cells at 128 px): detail that averages to zero within each
+    cell changes nothing; moving density from one side to the other does."""
+    torch.manual_seed(0)
+    plain = ProjectedDiscriminator(ProjectedConfig(resolution=128))
+    P = ProjectedDiscriminator(ProjectedConfig(resolution=128, layout_channels=8)).train()
+    P.learners().requires_grad_(True)
+    x = torch.rand(2, 1, 128, 128) * 1.2 - 0.6
+    n_plain = plain(x).shape[1]
+    n_finest = plain.discs[0](plain.features(x)[0]).flatten(1).shape[1]
+    assert P(x).shape[1] == n_plain + n_finest
+    assert P.min_input == plain.min_input
+    checker = torch.ones(8, 8)
+    checker[::2, 1::2] = checker[1::2, ::2] = -1  # averages to 0 over each 8 px cell
+    detail = 0.3 * checker.repeat(16, 16)
+    gradient = torch.linspace(-0.5, 0.5, 128).expand(128, 128)
+    L = P.layout.eval()
+    with torch.no_grad():
+        base = L(x)
+        assert torch.allclose(L(x + detail), base, atol=1e-5)
+        assert (L(x + gradient) - base).abs().max() > 1e-3
+    P.layout.train()
+    P(x).mean().backward()
+    assert all(p.grad is not None for p in P.layout.parameters())
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in P.layout.modules())
+    assert any(k.startswith("layout.") for k in P.shipped_state_dict())
+    with pytest.raises(ValueError, match="no layout discriminator"):
+        P.load_shipped_state_dict(plain.shipped_state_dict())
+
+
+def test_a_run_gains_a_discriminator_part_before_one_it_has_and_keeps_every_moment(
+    tmp_path, phantom_data
+):
+    """A layout-only run resumed with a pixel discriminator too: the new part sits between
+    the scale and layout discriminators in the optimizer, and Adam's moments of both old parts
+    must stay with their own parameters (appending at the end would hand the layout
+    discriminator's moments to the pixel one)."""
+    kw = dict(discriminator="projected", layout_channels=4)
+    t = GanTrainer(tiny_gan_config(tmp_path, phantom_data, **kw), CPU)
+    t.resume()
+    list(t.train())
+    old = list(t.P.discs.parameters()) + list(t.P.layout.parameters())
+    moments = [t.opt_d.state[p]["exp_avg_sq"].clone() for p in old]
+    cfg = tiny_gan_config(tmp_path, phantom_data, pixel_channels=4, **kw)
+    cfg.total_kimg = 0.064
+    more = GanTrainer(cfg, CPU)
+    msg = more.resume()
+    assert "pixel discriminator (4 channels) starts fresh" in msg
+    assert "layout discriminator" not in msg
+    new_old = list(more.P.discs.parameters()) + list(more.P.layout.parameters())
+    for p, m in zip(new_old, moments):
+        torch.testing.assert_close(more.opt_d.state[p]["exp_avg_sq"], m)
+    assert all(p not in more.opt_d.state for p in more.P.pixel.parameters())
+    assert list(more.train())
+    m = load_model(tmp_path / "run" / "model-gan.safetensors", with_projected=True)
+    assert m.P.layout is not None and m.P.cfg.layout_channels == 4 and m.P.cfg.pixel_channels == 4
+    state = (tmp_path / "run" / "state.pt").read_bytes()
+    cfg8 = tiny_gan_config(
+        tmp_path, phantom_data, discriminator="projected", pixel_channels=4, layout_channels=8
+    )
+    with pytest.raises(CheckpointError, match="layout_channels=4"):
+        GanTrainer(cfg8, CPU).resume()
+    assert (tmp_path / "run" / "state.pt").read_bytes() == state
+
+
+def test_layout_discriminator_needs_the_projected_kind(tmp_path, phantom_data):
+    from stimstudio.core.errors import OptionError
+
+    with pytest.raises(OptionError, match="--layout-channels needs --discriminator projected"):
+        GanTrainer(tiny_gan_config(tmp_path, phantom_data, layout_channels=4), CPU)

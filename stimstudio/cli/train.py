@@ -53,6 +53,10 @@ GAN_HELP = {
     "pixel_channels": "with --discriminator projected: also judge the raw pixels with a small "
     "discriminator of this first width (grain and 1-3 px strands, which the feature network's "
     "stride-4 taps blur; 16 adds ~3 %% to the discriminator's cost); 0 = none. A run without one can resume with one",
+    "layout_channels": "with --discriminator projected: also judge the patch averaged to 16 x 16 "
+    "cells with a small discriminator of this first width and no BatchNorm (the coarse density "
+    "layout, where the held-out classifier still tells generated from real; costs little); "
+    "0 = none. A run without one can resume with one",
     "joint_batch": "with --discriminator projected: real and generated images go through "
     "the discriminator as one batch, so its BatchNorm layers normalise both with the same "
     "statistics; otherwise a shift that all generated images share (brightness, contrast, one "

@@ -296,8 +296,11 @@ def restore_state(
         p = _piece(p_prefix or prefix, "P")
         if not p.is_file():
             raise CheckpointError(f"{p} is missing: the projected discriminator did not come back")
-        if tr.P.load_shipped_state_dict(f32(p), new_pixel_ok=False):
-            raise CheckpointError(f"{p} lacks the pixel discriminator this run was trained with")
+        fresh = tr.P.load_shipped_state_dict(f32(p), new_parts_ok=True)
+        if fresh:
+            raise CheckpointError(
+                f"{p} lacks the {' and '.join(fresh)} discriminator this run was trained with"
+            )
     d = next(
         (q for q in (_piece(prefix, "D"), _piece(p_prefix or prefix, "D")) if q.is_file()), None
     )

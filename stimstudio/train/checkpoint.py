@@ -94,25 +94,33 @@ def has_state(path: str | Path) -> bool:
     return path.exists() or path.with_name(path.stem + "-prev" + path.suffix).exists()
 
 
-def load_optimizer(opt: torch.optim.Optimizer, saved: dict, extend: bool = False) -> str:
+def load_optimizer(
+    opt: torch.optim.Optimizer, saved: dict, positions: list[int] | None = None
+) -> str:
     """Adam's moments from a resume state, its settings (lr, betas, eps) from this run.
 
     torch's `load_state_dict` also restores the saved learning rate, so a resumed run given a
     new `--lr` (the divergence guard's own advice) would silently train with the old one.
-    `extend`: the optimizer has more parameters than were saved (appended at the end of its
-    one group); the saved ones keep their moments, the new ones start without. Returns a note
-    for the resume message when the learning rate changed, else "".
+    `positions`: the optimizer has more parameters than were saved (a discriminator part
+    added on resume); the saved parameters are, in order, those at these positions of its one
+    group; they keep their moments, the others start without. Returns a note for the resume
+    message when the learning rate changed, else "".
     """
     keys = ("lr", "betas", "eps")
     wanted = [{k: g[k] for k in keys if k in g} for g in opt.param_groups]
-    if extend:
+    if positions is not None:
         saved = copy.deepcopy(saved)
         (group,) = saved["param_groups"]
+        if len(positions) != len(group["params"]):
+            raise CheckpointError(
+                f"the resume state's optimizer has {len(group['params'])} parameters, "
+                f"{len(positions)} were expected"
+            )
         have = len(opt.param_groups[0]["params"])
-        start = max(group["params"], default=-1) + 1
-        group["params"] = list(group["params"]) + list(
-            range(start, start + have - len(group["params"]))
-        )
+        ids = sorted(group["params"])  # saved ids follow the saved parameter order
+        remap = dict(zip(ids, positions))
+        saved["state"] = {remap[k]: v for k, v in saved["state"].items()}
+        group["params"] = list(range(have))
     opt.load_state_dict(saved)
     was = [g["lr"] for g in opt.param_groups]
     for g, w in zip(opt.param_groups, wanted):

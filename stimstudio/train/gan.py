@@ -92,6 +92,9 @@ class GanConfig:
     # projected only: width of a small discriminator on the raw pixels beside the feature
     # scales (0 = none); it judges the grain and fine strands the stride-4 taps blur
     pixel_channels: int = 0
+    # projected only: width of a small discriminator on the patch averaged to 16 x 16 cells
+    # (0 = none); it judges the coarse density layout, where the held-out classifier's cue lies
+    layout_channels: int = 0
     # projected only: real and generated images share the discriminator's BatchNorm
     # statistics (one batch) instead of each kind being normalised by its own
     joint_batch: bool = False
@@ -253,12 +256,17 @@ class GanTrainer:
             with torch.random.fork_rng():
                 torch.manual_seed(cfg.seed + 1)  # the same random projection on every rank
                 self.P = ProjectedDiscriminator(
-                    ProjectedConfig(resolution=cfg.resolution, pixel_channels=cfg.pixel_channels)
+                    ProjectedConfig(
+                        resolution=cfg.resolution,
+                        pixel_channels=cfg.pixel_channels,
+                        layout_channels=cfg.layout_channels,
+                    )
                 )
             self.P.to(self.device).train()
             self.P.learners().requires_grad_(True)
-        elif cfg.pixel_channels:
-            raise OptionError("--pixel-channels needs --discriminator projected")
+        elif cfg.pixel_channels or cfg.layout_channels:
+            flag = "--pixel-channels" if cfg.pixel_channels else "--layout-channels"
+            raise OptionError(f"{flag} needs --discriminator projected")
         elif cfg.joint_batch:
             raise OptionError(
                 "--joint-batch needs --discriminator projected (the stylegan2 discriminator "
@@ -286,7 +294,7 @@ class GanTrainer:
         self.guard = DivergenceGuard(self.state_path, cfg.seed, "lower --lr or raise --r1-gamma")
         self.fixed_z = torch.randn(32, cfg.z_dim, generator=torch.Generator().manual_seed(123))
         self.crop_note = ""  # set by load() when the state had other crop settings
-        self.pixel_note = ""  # set when a resumed projected discriminator gains a pixel one
+        self.pixel_note = ""  # set when a resumed projected discriminator gains a pixel/layout one
         self.lr_note = ""  # set by load() when this run's --lr differs from the state's
 
     # -- state ------------------------------------------------------------------------------
@@ -328,14 +336,14 @@ class GanTrainer:
             )
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
-        fresh_pixel = False
+        fresh: list[str] = []
         if self.P is not None:
-            fresh_pixel = self._load_projected(state["P"], old.get("pixel_channels", 0))
+            fresh = self._load_projected(state["P"], old)
         self.G_ema.load_state_dict(state["G_ema"])
         lr_note = load_optimizer(self.opt_g, state["opt_g"])
-        # with a fresh pixel discriminator, Adam's moments of the scale discriminators carry
-        # over and the new one starts without any
-        load_optimizer(self.opt_d, state["opt_d"], extend=fresh_pixel)
+        # with a fresh pixel or layout discriminator, Adam's moments of the parts that were
+        # there carry over and the new one starts without any
+        load_optimizer(self.opt_d, state["opt_d"], positions=self._saved_positions(fresh))
         self.lr_note = f"; {lr_note}" if lr_note else ""
         self.step, self.nimg = state["step"], state["nimg"]
         self.train_seconds = state.get("train_seconds", 0.0)
@@ -371,7 +379,7 @@ class GanTrainer:
                 f"resumed networks from {weights} at {self.nimg / 1000:.1f} kimg (fresh optimizer)"
             )
             if self.projected and m.P is not None:
-                self._load_projected(m.P.shipped_state_dict(), m.P.cfg.pixel_channels)
+                self._load_projected(m.P.shipped_state_dict(), m.P.cfg.to_dict())
             elif self.projected:
                 msg += "; its generator was trained with the stylegan2 discriminator, so the "
                 msg += "projected discriminator starts fresh"
@@ -385,19 +393,38 @@ class GanTrainer:
             broadcast_module(self.P, self.dist)
         return msg
 
-    def _load_projected(self, state: dict, had_pixel: int) -> bool:
-        """Load the projected discriminator's trained parts; a state from before the pixel
-        discriminator may gain one (it starts fresh and says so). Returns whether it did."""
-        want = self.cfg.pixel_channels
-        if had_pixel != want and had_pixel:
-            raise CheckpointError(
-                f"the resume state's projected discriminator has pixel_channels={had_pixel}, "
-                f"this run asks for {want}; use the same --pixel-channels or a new --run-dir"
-            )
-        fresh = self.P.load_shipped_state_dict(state, new_pixel_ok=True)
-        if fresh:
-            self.pixel_note = f"; the pixel discriminator ({want} channels) starts fresh"
+    def _load_projected(self, state: dict, old: dict) -> list[str]:
+        """Load the projected discriminator's trained parts; a state from before the pixel or
+        layout discriminator may gain one (it starts fresh and says so). Returns those that
+        did ("pixel", "layout")."""
+        for key, flag in (("pixel_channels", "--pixel"), ("layout_channels", "--layout")):
+            had, want = old.get(key, 0), getattr(self.cfg, key)
+            if had != want and had:
+                raise CheckpointError(
+                    f"the resume state's projected discriminator has {key}={had}, this run "
+                    f"asks for {want}; use the same {flag}-channels or a new --run-dir"
+                )
+        fresh = self.P.load_shipped_state_dict(state, new_parts_ok=True)
+        widths = {"pixel": self.cfg.pixel_channels, "layout": self.cfg.layout_channels}
+        for name in fresh:
+            self.pixel_note += f"; the {name} discriminator ({widths[name]} channels) starts fresh"
         return fresh
+
+    def _saved_positions(self, fresh: list[str]) -> list[int] | None:
+        """Where the saved discriminator optimizer's parameters sit among this run's (the
+        fresh parts have no saved moments); None when nothing is new."""
+        if not fresh:
+            return None
+        parts = [("discs", self.P.discs)] + [
+            (prefix.rstrip("."), part) for prefix, part in self.P.optional_parts().items()
+        ]
+        positions, i = [], 0
+        for name, part in parts:
+            n = len(list(part.parameters()))
+            if name not in fresh:
+                positions.extend(range(i, i + n))
+            i += n
+        return positions
 
     # -- one step ---------------------------------------------------------------------------
     def _crop_this_step(self) -> int | None:

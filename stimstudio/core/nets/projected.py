@@ -32,6 +32,19 @@ discriminator on the raw pixels (receptive field 20 px) judges exactly that scal
 map is average-pooled to the size of the finest scale's map, so it weighs in the hinge loss as
 one scale among five; it adds ~3 % to the discriminator's forward + backward (measured).
 
+A layout discriminator (`layout_channels`, off by default): the patch averaged to 16 x 16 cells
+(8 px each at 128 px), judged by a small spectral-normalised convolutional discriminator whose
+every logit sees ~the whole thumbnail. Why: the held-out classifier that is the judge of
+realism tells the projected-trained generator from real film as well on 16 x 16 thumbnails of
+both as on the patches (0.856 against 0.866, docs/TRAINING.md "The density layout"), so what
+is left is the coarse density layout: how dense tissue, fat and gradients are spread across a
+patch, and how varied that is from patch to patch. The feature taps see it only through
+ImageNet features made for objects, and their BatchNorm (unless `joint_batch`) normalises away
+differences in how much a feature varies across a batch. This one has no BatchNorm: it judges
+each thumbnail by itself, so a generator whose layouts are too alike (measured: 0.78x the real
+variance of layout components 3-9) is pushed to spread them. It costs little (a 16 x 16 input).
+Its map is average-pooled to the finest scale's map, like the pixel discriminator's.
+
 BatchNorm and the batch (`joint_batch` in training, off by default as in projected-gan): each
 scale discriminator normalises with the statistics of the batch it is given. Fed a batch of
 generated images and then a batch of real ones, as projected-gan does, each is normalised by
@@ -60,6 +73,8 @@ from .lite0 import Lite0, load_lite0
 
 LITE0_PREFIX = "lite0."
 PIXEL_PREFIX = "pixel."
+LAYOUT_PREFIX = "layout."
+LAYOUT_CELLS = 16  # the layout discriminator's thumbnail is 16 x 16 cells at any patch size
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,7 @@ class ProjectedConfig:
     disc_channel_max: int = 512  # widest layer of a scale discriminator
     end_size: int = 8  # each discriminator downsamples to this size, then a 4x4 logit conv
     pixel_channels: int = 0  # first width of the discriminator on raw pixels (0 = none)
+    layout_channels: int = 0  # first width of the discriminator on 16 x 16 cells (0 = none)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -145,6 +161,29 @@ class PixelDiscriminator(nn.Module):
         return self.main(img)
 
 
+class LayoutDiscriminator(nn.Module):
+    """Cell averages -> logit map at 1/4 size: 3x3 conv, two strided 4x4 convs, 3x3 logit conv,
+    LeakyReLU between, no BatchNorm (each thumbnail judged alone, see the module docstring).
+    Receptive field 20 cells: every logit of a 16 x 16 thumbnail sees nearly all of it."""
+
+    def __init__(self, channels: int, cell: int, img_channels: int = 1):
+        super().__init__()
+        c = channels
+        self.cell = cell
+        self.main = nn.Sequential(
+            _sn_conv(img_channels, c, 3, padding=1),
+            nn.LeakyReLU(0.2),
+            _sn_conv(c, 2 * c, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            _sn_conv(2 * c, 4 * c, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            _sn_conv(4 * c, 1, 3, padding=1, bias=False),
+        )
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        return self.main(F.avg_pool2d(img, self.cell))
+
+
 class FeatureProjection(nn.Module):
     """Random frozen cross-channel (CCM) and cross-scale (CSM) mixing of the four taps."""
 
@@ -189,6 +228,11 @@ class ProjectedDiscriminator(nn.Module):
             for c, s in list(zip(self.projection.channels, sizes))[: cfg.num_discs]
         )
         self.pixel = PixelDiscriminator(cfg.pixel_channels) if cfg.pixel_channels > 0 else None
+        self.layout = (
+            LayoutDiscriminator(cfg.layout_channels, max(1, cfg.resolution // LAYOUT_CELLS))
+            if cfg.layout_channels > 0
+            else None
+        )
         self.min_input = next(
             (s for s in (2**k for k in range(1, 13)) if self.accepts(s)), cfg.resolution
         )
@@ -236,12 +280,19 @@ class ProjectedDiscriminator(nn.Module):
         maps = [d(f) for d, f in zip(self.discs, feats)]
         if self.pixel is not None:
             maps.append(F.adaptive_avg_pool2d(self.pixel(pixels), maps[0].shape[-2:]))
+        if self.layout is not None:
+            maps.append(F.adaptive_avg_pool2d(self.layout(pixels), maps[0].shape[-2:]))
         return torch.cat([m.flatten(1) for m in maps], dim=1)[: img.shape[0]]
 
+    def optional_parts(self) -> dict[str, nn.Module]:
+        """The optional discriminators this one has, by state-dict prefix, in learner order."""
+        parts = {PIXEL_PREFIX: self.pixel, LAYOUT_PREFIX: self.layout}
+        return {k: v for k, v in parts.items() if v is not None}
+
     def learners(self) -> nn.ModuleList:
-        """The parts that train (scale discriminators, then the pixel one); a view, not a
-        registered child, so the state dict keeps one name per tensor."""
-        return nn.ModuleList([self.discs] + ([self.pixel] if self.pixel is not None else []))
+        """The parts that train (scale discriminators, then the pixel and layout ones); a view,
+        not a registered child, so the state dict keeps one name per tensor."""
+        return nn.ModuleList([self.discs, *self.optional_parts().values()])
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return list(self.learners().parameters())
@@ -251,21 +302,26 @@ class ProjectedDiscriminator(nn.Module):
         return {k: v for k, v in self.state_dict().items() if not k.startswith(LITE0_PREFIX)}
 
     def load_shipped_state_dict(
-        self, state: dict[str, torch.Tensor], new_pixel_ok: bool = False
-    ) -> bool:
-        """Load what `shipped_state_dict` gave. With `new_pixel_ok`, a state from before the
-        pixel discriminator was added leaves that one as initialised; returns whether it did."""
+        self, state: dict[str, torch.Tensor], new_parts_ok: bool = False
+    ) -> list[str]:
+        """Load what `shipped_state_dict` gave. With `new_parts_ok`, an optional discriminator
+        (pixel, layout) the state does not have stays as initialised; returns the names of
+        those that did ("pixel", "layout"), or raises when not `new_parts_ok`."""
         full = {LITE0_PREFIX + k: v for k, v in self.lite0.state_dict().items()}
-        fresh_pixel = (
-            new_pixel_ok
-            and self.pixel is not None
-            and not any(k.startswith(PIXEL_PREFIX) for k in state)
-        )
-        if fresh_pixel:
-            full.update({PIXEL_PREFIX + k: v for k, v in self.pixel.state_dict().items()})
+        fresh = [
+            prefix
+            for prefix in self.optional_parts()
+            if not any(k.startswith(prefix) for k in state)
+        ]
+        if fresh and not new_parts_ok:
+            names = " and ".join(f.rstrip(".") for f in fresh)
+            raise ValueError(f"the state has no {names} discriminator")
+        for prefix in fresh:
+            part = self.optional_parts()[prefix]
+            full.update({prefix + k: v for k, v in part.state_dict().items()})
         full.update(state)
         self.load_state_dict(full)
-        return fresh_pixel
+        return [f.rstrip(".") for f in fresh]
 
 
 def hinge_d_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
