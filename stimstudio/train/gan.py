@@ -294,7 +294,7 @@ class GanTrainer:
         self.guard = DivergenceGuard(self.state_path, cfg.seed, "lower --lr or raise --r1-gamma")
         self.fixed_z = torch.randn(32, cfg.z_dim, generator=torch.Generator().manual_seed(123))
         self.crop_note = ""  # set by load() when the state had other crop settings
-        self.pixel_note = ""  # set when a resumed projected discriminator gains a pixel/layout one
+        self.part_note = ""  # set when a resumed projected discriminator gains a pixel/layout one
         self.lr_note = ""  # set by load() when this run's --lr differs from the state's
 
     # -- state ------------------------------------------------------------------------------
@@ -360,7 +360,7 @@ class GanTrainer:
             state = load_state(self.state_path)
             self.load(state)
             msg = f"resumed from {state['loaded_from']} at {self.nimg / 1000:.1f} kimg"
-            msg += self.crop_note + self.pixel_note + self.lr_note
+            msg += self.crop_note + self.part_note + self.lr_note
             if state.get("unreadable"):
                 msg += f" ({state['unreadable']}; the state before it was used)"
         elif weights:
@@ -383,7 +383,7 @@ class GanTrainer:
             elif self.projected:
                 msg += "; its generator was trained with the stylegan2 discriminator, so the "
                 msg += "projected discriminator starts fresh"
-            msg += self.pixel_note
+            msg += self.part_note
         else:
             msg = "starting a new run"
         broadcast_module(self.G, self.dist)
@@ -407,7 +407,7 @@ class GanTrainer:
         fresh = self.P.load_shipped_state_dict(state, new_parts_ok=True)
         widths = {"pixel": self.cfg.pixel_channels, "layout": self.cfg.layout_channels}
         for name in fresh:
-            self.pixel_note += f"; the {name} discriminator ({widths[name]} channels) starts fresh"
+            self.part_note += f"; the {name} discriminator ({widths[name]} channels) starts fresh"
         return fresh
 
     def _saved_positions(self, fresh: list[str]) -> list[int] | None:
