@@ -46,8 +46,13 @@
 # (the classifier on 16 x 16 versions of both sides: 0.856, as is 0.866), and the
 # discriminator may be blind to part of it (its BatchNorm normalises generated and real
 # batches apart unless --joint-batch; DiffAugment's cutout greys a square a quarter of the side wide in every
-# image). So the next slot should run three arms from one state (ARMS above), e.g.
-#   ARMS="whole:--crop 0 --lr 0.001;wholejoint:--crop 0 --lr 0.001 --joint-batch;nocut:--crop 0 --lr 0.001 --joint-batch --augment color,translation"
+# image). Later that day (still no GPU), on the CPU from the shipped state: no cutout and a
+# layout discriminator (--layout-channels 32) each did no better than the crop recipe (four
+# arms 0.930-0.944 after 14 kimg at batch 16; the shipped file 0.866 and 0.894 in two draws),
+# so the third arm is now the crop recipe itself at batch 64, the control for "does any
+# training from the shipped state lose its standing, or only batch 16 on the CPU?":
+#   ARMS="crop:;whole:--crop 0 --lr 0.001;wholejoint:--crop 0 --lr 0.001 --joint-batch"
+# (an arm with no extra arguments still needs its colon).
 # and judge each here by one draw of the classifier (docs/TRAINING.md, "The density layout").
 # Pack straight from the shipped file's state: 12-14 kimg of this crop recipe on the CPU
 # (batch 16) took the shipped generator from 0.866 to 0.94 in that draw (same page).
