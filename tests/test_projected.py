@@ -167,18 +167,27 @@ def test_lite0_as_perceptual_space_is_frozen_and_masked_like_the_others():
     assert (far < 0.2 * F.distance(fx, fy)).all()  # the masked part barely sees the change
 
 
-def test_pixel_discriminator_weighs_as_one_scale_and_ships():
+def _with_one_more_scale(
+    resolution: int, n: int, **part
+) -> tuple[ProjectedDiscriminator, torch.Tensor, torch.Tensor]:
+    """A projected discriminator with an optional part, its input and logits, checked to have
+    exactly one more scale's worth of logits (the part's map is pooled to the finest scale's)
+    and the same smallest input as the one without."""
     torch.manual_seed(0)
-    plain = ProjectedDiscriminator(ProjectedConfig(resolution=64))
-    P = ProjectedDiscriminator(ProjectedConfig(resolution=64, pixel_channels=8)).train()
+    plain = ProjectedDiscriminator(ProjectedConfig(resolution=resolution))
+    P = ProjectedDiscriminator(ProjectedConfig(resolution=resolution, **part)).train()
     P.learners().requires_grad_(True)
-    x = torch.rand(3, 1, 64, 64) * 2 - 1
+    x = torch.rand(n, 1, resolution, resolution) * 2 - 1
     n_plain = plain(x).shape[1]
     n_finest = plain.discs[0](plain.features(x)[0]).flatten(1).shape[1]
     logits = P(x)
-    # its map is pooled to the finest scale's, so it adds as many logits as that scale has
     assert logits.shape[1] == n_plain + n_finest
     assert P.min_input == plain.min_input
+    return P, x, logits
+
+
+def test_pixel_discriminator_weighs_as_one_scale_and_ships():
+    P, x, logits = _with_one_more_scale(64, 3, pixel_channels=8)
     logits.mean().backward()
     assert all(p.grad is not None for p in P.pixel.parameters())
     assert any(k.startswith("pixel.") for k in P.shipped_state_dict())
@@ -207,18 +216,24 @@ def test_a_projected_run_gains_a_pixel_discriminator_on_resume(tmp_path, phantom
     # the model file rebuilds it; another width is refused without touching the state
     m = load_model(tmp_path / "run" / "model-gan.safetensors", with_projected=True)
     assert m.P.pixel is not None and m.P.cfg.pixel_channels == 4
-    state = (tmp_path / "run" / "state.pt").read_bytes()
     cfg8 = tiny_gan_config(tmp_path, phantom_data, discriminator="projected", pixel_channels=8)
-    with pytest.raises(CheckpointError, match="pixel_channels=4"):
-        GanTrainer(cfg8, CPU).resume()
+    _refused_leaving_the_state(tmp_path, cfg8, "pixel_channels=4")
+
+
+def _refused_leaving_the_state(tmp_path, cfg, match: str) -> None:
+    """A resume with another discriminator part width is refused and the state is untouched."""
+    state = (tmp_path / "run" / "state.pt").read_bytes()
+    with pytest.raises(CheckpointError, match=match):
+        GanTrainer(cfg, CPU).resume()
     assert (tmp_path / "run" / "state.pt").read_bytes() == state
 
 
-def test_pixel_discriminator_needs_the_projected_kind(tmp_path, phantom_data):
+@pytest.mark.parametrize("part", ["pixel", "layout"])
+def test_a_discriminator_part_needs_the_projected_kind(tmp_path, phantom_data, part):
     from stimstudio.core.errors import OptionError
 
-    with pytest.raises(OptionError, match="--pixel-channels needs --discriminator projected"):
-        GanTrainer(tiny_gan_config(tmp_path, phantom_data, pixel_channels=4), CPU)
+    with pytest.raises(OptionError, match=f"--{part}-channels needs --discriminator projected"):
+        GanTrainer(tiny_gan_config(tmp_path, phantom_data, **{f"{part}_channels": 4}), CPU)
 
 
 def test_joint_batch_lets_the_discriminator_see_a_shift_every_fake_shares():
@@ -261,15 +276,8 @@ def test_joint_batch_run_trains_and_needs_the_projected_kind(tmp_path, phantom_d
 def test_layout_discriminator_sees_only_the_layout_and_weighs_as_one_scale():
     """It judges cell averages (8 px cells at 128 px): detail that averages to zero within each
     cell changes nothing; moving density from one side to the other does."""
-    torch.manual_seed(0)
-    plain = ProjectedDiscriminator(ProjectedConfig(resolution=128))
-    P = ProjectedDiscriminator(ProjectedConfig(resolution=128, layout_channels=8)).train()
-    P.learners().requires_grad_(True)
-    x = torch.rand(2, 1, 128, 128) * 1.2 - 0.6
-    n_plain = plain(x).shape[1]
-    n_finest = plain.discs[0](plain.features(x)[0]).flatten(1).shape[1]
-    assert P(x).shape[1] == n_plain + n_finest
-    assert P.min_input == plain.min_input
+    P, x, _ = _with_one_more_scale(128, 2, layout_channels=8)
+    x = 0.6 * x  # room for the detail and gradient below within [-1, 1]
     checker = torch.ones(8, 8)
     checker[::2, 1::2] = checker[1::2, ::2] = -1  # averages to 0 over each 8 px cell
     detail = 0.3 * checker.repeat(16, 16)
@@ -284,8 +292,9 @@ def test_layout_discriminator_sees_only_the_layout_and_weighs_as_one_scale():
     assert all(p.grad is not None for p in P.layout.parameters())
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in P.layout.modules())
     assert any(k.startswith("layout.") for k in P.shipped_state_dict())
+    without = {k: v for k, v in P.shipped_state_dict().items() if not k.startswith("layout.")}
     with pytest.raises(ValueError, match="no layout discriminator"):
-        P.load_shipped_state_dict(plain.shipped_state_dict())
+        P.load_shipped_state_dict(without)
 
 
 def test_a_run_gains_a_discriminator_part_before_one_it_has_and_keeps_every_moment(
@@ -314,17 +323,7 @@ def test_a_run_gains_a_discriminator_part_before_one_it_has_and_keeps_every_mome
     assert list(more.train())
     m = load_model(tmp_path / "run" / "model-gan.safetensors", with_projected=True)
     assert m.P.layout is not None and m.P.cfg.layout_channels == 4 and m.P.cfg.pixel_channels == 4
-    state = (tmp_path / "run" / "state.pt").read_bytes()
     cfg8 = tiny_gan_config(
         tmp_path, phantom_data, discriminator="projected", pixel_channels=4, layout_channels=8
     )
-    with pytest.raises(CheckpointError, match="layout_channels=4"):
-        GanTrainer(cfg8, CPU).resume()
-    assert (tmp_path / "run" / "state.pt").read_bytes() == state
-
-
-def test_layout_discriminator_needs_the_projected_kind(tmp_path, phantom_data):
-    from stimstudio.core.errors import OptionError
-
-    with pytest.raises(OptionError, match="--layout-channels needs --discriminator projected"):
-        GanTrainer(tiny_gan_config(tmp_path, phantom_data, layout_channels=4), CPU)
+    _refused_leaving_the_state(tmp_path, cfg8, "layout_channels=4")
