@@ -415,11 +415,9 @@ class GanTrainer:
         fresh parts have no saved moments); None when nothing is new."""
         if not fresh:
             return None
-        parts = [("discs", self.P.discs)] + [
-            (prefix.rstrip("."), part) for prefix, part in self.P.optional_parts().items()
-        ]
+        names = ["discs", *self.P.optional_parts()]  # the order of `learners()`
         positions, i = [], 0
-        for name, part in parts:
+        for name, part in zip(names, self.P.learners()):
             n = len(list(part.parameters()))
             if name not in fresh:
                 positions.extend(range(i, i + n))

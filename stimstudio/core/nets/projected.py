@@ -72,8 +72,6 @@ from torch.nn.utils import spectral_norm
 from .lite0 import Lite0, load_lite0
 
 LITE0_PREFIX = "lite0."
-PIXEL_PREFIX = "pixel."
-LAYOUT_PREFIX = "layout."
 LAYOUT_CELLS = 16  # the layout discriminator's thumbnail is 16 x 16 cells at any patch size
 
 
@@ -285,8 +283,9 @@ class ProjectedDiscriminator(nn.Module):
         return torch.cat([m.flatten(1) for m in maps], dim=1)[: img.shape[0]]
 
     def optional_parts(self) -> dict[str, nn.Module]:
-        """The optional discriminators this one has, by state-dict prefix, in learner order."""
-        parts = {PIXEL_PREFIX: self.pixel, LAYOUT_PREFIX: self.layout}
+        """The optional discriminators this one has ("pixel", "layout"; each one's state-dict
+        prefix is its name and a dot), in learner order."""
+        parts = {"pixel": self.pixel, "layout": self.layout}
         return {k: v for k, v in parts.items() if v is not None}
 
     def learners(self) -> nn.ModuleList:
@@ -308,20 +307,18 @@ class ProjectedDiscriminator(nn.Module):
         (pixel, layout) the state does not have stays as initialised; returns the names of
         those that did ("pixel", "layout"), or raises when not `new_parts_ok`."""
         full = {LITE0_PREFIX + k: v for k, v in self.lite0.state_dict().items()}
-        fresh = [
-            prefix
-            for prefix in self.optional_parts()
-            if not any(k.startswith(prefix) for k in state)
-        ]
+        fresh = {
+            name: part
+            for name, part in self.optional_parts().items()
+            if not any(k.startswith(name + ".") for k in state)
+        }
         if fresh and not new_parts_ok:
-            names = " and ".join(f.rstrip(".") for f in fresh)
-            raise ValueError(f"the state has no {names} discriminator")
-        for prefix in fresh:
-            part = self.optional_parts()[prefix]
-            full.update({prefix + k: v for k, v in part.state_dict().items()})
+            raise ValueError(f"the state has no {' and '.join(fresh)} discriminator")
+        for name, part in fresh.items():
+            full.update({f"{name}.{k}": v for k, v in part.state_dict().items()})
         full.update(state)
         self.load_state_dict(full)
-        return [f.rstrip(".") for f in fresh]
+        return list(fresh)
 
 
 def hinge_d_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
