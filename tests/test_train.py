@@ -420,3 +420,20 @@ def test_encoder_resume_with_a_new_learning_rate_uses_it(tmp_path, phantom_data)
     more = EncoderTrainer(dataclasses.replace(cfg, lr=2e-4, total_kimg=0.016), CPU)
     assert "learning rate 0.001 -> 0.0002" in more.resume()
     assert [g["lr"] for g in more.opt_e.param_groups + more.opt_d.param_groups] == [2e-4, 2e-4]
+
+
+def test_resume_at_or_past_total_kimg_is_one_line_and_keeps_the_state(
+    tmp_path, phantom_data, capsys
+):
+    from stimstudio.cli.main import main
+
+    run = tmp_path / "gan"
+    argv = ["train", "gan", "--data", phantom_data, "--run-dir", str(run), *TINY_CLI, "--quiet"]
+    assert main([*argv, "--total-kimg", "0.016", "--snapshot-kimg", "0.008"]) == 0
+    state = (run / "state.pt").read_bytes()
+    capsys.readouterr()
+    assert main([*argv, "--total-kimg", "0.008"]) == 2
+    err = capsys.readouterr().err
+    assert "already at 0.016 kimg" in err and "raise --total-kimg" in err
+    assert err.count("\n") == 1
+    assert (run / "state.pt").read_bytes() == state

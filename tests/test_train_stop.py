@@ -42,3 +42,16 @@ def test_sigterm_snapshots_like_ctrl_c_and_restores_the_handler():
     assert trainer.snapshots == 1
     assert trainer.steps == 2  # stopped at the signal, not after the loop ran out
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_run_already_past_total_kimg_says_so_instead_of_training_nothing():
+    """Resuming the shipped 428-kimg file with the default --total-kimg 100 used to end at once
+    with "trained to 428 kimg": a researcher would think it had trained."""
+    from stimstudio.core.errors import OptionError
+
+    trainer = _Trainer()
+    trainer.nimg = 428_000
+    args = types.SimpleNamespace(quiet=True, json=False)
+    with pytest.raises(OptionError, match=r"already at 428 kimg.*--total-kimg is 100"):
+        _drive(args, trainer, Dist(), 100.0, lambda r: {})
+    assert trainer.steps == 0 and trainer.snapshots == 0  # nothing trained, nothing written

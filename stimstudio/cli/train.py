@@ -282,6 +282,14 @@ def _drive(args, trainer, d, total_kimg: float, postfix, stop=None) -> None:
     the steps since the last snapshot are kept instead of lost."""
     from ..train.distributed import cleanup
 
+    if trainer.nimg > 0 and trainer.nimg >= total_kimg * 1000:
+        # a resume from a model file at 428 kimg with the default --total-kimg 100 would
+        # otherwise end at once with "trained to 428 kimg", as if it had trained
+        cleanup(d)
+        raise OptionError(
+            f"nothing to train: the run is already at {trainer.nimg / 1000:g} kimg and "
+            f"--total-kimg is {total_kimg:g} (it counts over resumes); raise --total-kimg"
+        )
     bar = tqdm_bar(args, total=total_kimg, initial=trainer.nimg / 1000, unit="kimg")
     bar.disable = bar.disable or not d.is_main
     last = trainer.nimg / 1000
