@@ -135,3 +135,31 @@ def test_the_report_finds_dark_holes_in_the_layout():
     assert out["groups"]["layout"]["real_vs_real"] < 0.7
     skew_means = out["groups"]["layout"]["means"]["coarse_skew"]
     assert skew_means["generated"] < skew_means["heldout_real"]
+
+
+def _ramp(x: np.ndarray, strength: float) -> np.ndarray:
+    """Brighter at the top, darker at the bottom: a density gradient that always runs one way."""
+    n = x.shape[-1]
+    ramp = np.linspace(strength, -strength, n)[:, None]
+    return np.clip(x.astype(np.float32) + 255 * ramp, 0, 255).astype(np.uint8)
+
+
+def test_symmetry_finds_a_preferred_orientation_and_not_a_symmetric_one():
+    from stimstudio.train.evaluate.cues import turn_at_random
+
+    real = phantom_patch_set(240, 64, seed=1)
+    train = phantom_patch_set(240, 64, seed=2)
+    one_way = _ramp(phantom_patch_set(240, 64, seed=4), 0.25)
+    out = cues_report(train, real, one_way, 240, 5, np.random.default_rng(0))
+    # at most 0.875: 2 of the 8 turns (none, mirrored left-right) keep the bright side on top
+    assert out["symmetry"]["generated"]["accuracy"] > 0.75
+    assert out["symmetry"]["heldout_real"]["accuracy"] < 0.65
+    # the same gradients turned every way: as likely in each orientation, so chance again
+    every_way = turn_at_random(one_way, np.random.default_rng(1))
+    out = cues_report(train, real, every_way, 240, 5, np.random.default_rng(0))
+    assert out["symmetry"]["generated"]["accuracy"] < 0.65
+    # each patch keeps its place and its pixels: one of its own 8 turns
+    turned = turn_at_random(one_way[:8], np.random.default_rng(2))
+    for im, t in zip(one_way[:8], turned):
+        turns = [np.rot90(im, k)[:, ::m] for k in range(4) for m in (1, -1)]
+        assert any(np.array_equal(t, u) for u in turns)

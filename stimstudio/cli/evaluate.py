@@ -468,4 +468,12 @@ def _cue_lines(cues: dict | None) -> list[str]:
         f"  {'all':12s} {_f(a['accuracy'], 3)} [{_f(a['accuracy_ci95'][0], 3)}, "
         f"{_f(a['accuracy_ci95'][1], 3)}]  real-vs-real {_f(a['real_vs_real'], 3)}"
     )
+    sym = cues.get("symmetry")  # absent in reports written before it was measured
+    if sym:
+        g, r = sym["generated"], sym["heldout_real"]
+        lines.append(
+            f"  {'symmetry':12s} {_f(g['accuracy'], 3)} [{_f(g['accuracy_ci95'][0], 3)}, "
+            f"{_f(g['accuracy_ci95'][1], 3)}]  held-out real {_f(r['accuracy'], 3)}  "
+            "(each set vs itself turned at random; 0.5 = no preferred orientation)"
+        )
     return lines

@@ -19,6 +19,13 @@ difference) needs the what. Each cue group is a few statistics a vision scientis
   classifier test still tells the 428-kimg generator from real with nothing but such 16 x 16
   versions of both (0.856 against 0.866 whole; docs/TRAINING.md), so this is where it looks.
 
+- `symmetry` (a property of one set, not a comparison): can the patches be told from the same
+  set turned by a random one of the square's 8 symmetries (4 quarter-turns, each mirrored or
+  not)? Judged on the 16 x 16 cells as they lie, so a preferred direction of the layout shows.
+  `dataset build` cuts tissue patches at 0, 90, 180 or 270 degrees and mirrors half of them,
+  so the real sets score chance here; a generator that learnt a preferred orientation does
+  not, and the classifier test sees that too (docs/TRAINING.md, "Orientation").
+
 For every group, and for all cues together, a gradient-boosted classifier (scikit-learn) is
 cross-validated on held-out real vs generated patches; 0.5 means the cue does not separate
 them. Beside it the same on real vs real (training vs held-out patients): a cue that tells
@@ -108,6 +115,37 @@ def image_cues(patches: np.ndarray) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, dtype=np.float64).reshape(len(x), -1) for k, v in out.items()}
 
 
+def turn_at_random(patches: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each patch turned by a random one of the square's 8 symmetries."""
+    out = np.empty_like(patches)
+    for i, (k, mirror) in enumerate(
+        zip(rng.integers(4, size=len(patches)), rng.integers(2, size=len(patches)))
+    ):
+        im = np.rot90(patches[i], k)
+        out[i] = im[:, ::-1] if mirror else im
+    return out  # fmt: skip
+
+
+def _symmetry(patches: np.ndarray, folds: int, seed: int) -> dict:
+    """Cross-validated accuracy of telling the first half of a set from the second half
+    turned at random, on the 16 x 16 cells as they lie (no image appears both ways)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    half = len(patches) // 2
+    a = patches[:half]
+    b = turn_at_random(patches[half : 2 * half], np.random.default_rng(seed))
+    n = LAYOUT_CELLS
+    cells = np.stack([cv2.resize(np.ascontiguousarray(im), (n, n), interpolation=cv2.INTER_AREA)
+                      for im in np.concatenate([a, b])]).reshape(2 * half, -1) / 255.0  # fmt: skip
+    y = np.r_[np.zeros(half), np.ones(half)]
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    pred = cross_val_predict(HistGradientBoostingClassifier(max_iter=100, random_state=seed),
+                             cells, y, cv=cv)  # fmt: skip
+    acc = float((pred == y).mean())
+    return {"accuracy": acc, "accuracy_ci95": wilson_interval(acc, len(y))}
+
+
 def _separability(a: dict, b: dict, folds: int, seed: int) -> dict:
     """Cross-validated accuracy of telling set a from set b, per cue group and all together."""
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -175,5 +213,9 @@ def cues_report(
             "accuracy": sep_gen["all"]["accuracy"],
             "accuracy_ci95": sep_gen["all"]["accuracy_ci95"],
             "real_vs_real": sep_real["all"]["accuracy"],
+        },
+        "symmetry": {
+            "generated": _symmetry(generated[:n], folds, seed),
+            "heldout_real": _symmetry(rng.permutation(real_held)[:n], folds, seed),
         },
     }
