@@ -89,10 +89,12 @@ def test_evaluate_model_runs_the_cues_section(tmp_path, tiny_weights, capsys):
     assert main([*argv, "--sections", "cues", "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert set(res["cues"]["groups"]) == set(CUE_NAMES)
+    assert set(res["cues"]["symmetry"]) == {"generated", "heldout_real"}
     assert res["cues"]["recipe"]["per_side"] == EvalSettings.quick().cues_n
     assert main([*argv, "--sections", "cues"]) == 0
     text = capsys.readouterr().out
     assert "rim" in text and "real-vs-real" in text
+    assert "symmetry" in text and "turned at random" in text
 
 
 def _faint(x: np.ndarray) -> np.ndarray:
