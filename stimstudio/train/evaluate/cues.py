@@ -24,7 +24,9 @@ difference) needs the what. Each cue group is a few statistics a vision scientis
   not)? Judged on the 16 x 16 cells as they lie, so a preferred direction of the layout shows.
   `dataset build` cuts tissue patches at 0, 90, 180 or 270 degrees and mirrors half of them,
   so the real sets score chance here; a generator that learnt a preferred orientation does
-  not, and the classifier test sees that too (docs/TRAINING.md, "Orientation").
+  not. Every stimulus drawn from such a generator shares that orientation, a confound for a
+  perception experiment; the classifier test, measured, does not rely on it
+  (docs/TRAINING.md, "Orientation").
 
 For every group, and for all cues together, a gradient-boosted classifier (scikit-learn) is
 cross-validated on held-out real vs generated patches; 0.5 means the cue does not separate
@@ -123,7 +125,7 @@ def turn_at_random(patches: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     ):
         im = np.rot90(patches[i], k)
         out[i] = im[:, ::-1] if mirror else im
-    return out  # fmt: skip
+    return out
 
 
 def _symmetry(patches: np.ndarray, folds: int, seed: int) -> dict:
@@ -207,6 +209,8 @@ def cues_report(
             "classifier": "scikit-learn HistGradientBoostingClassifier(max_iter=100), "
             "cross_val_predict",
             "real_vs_real": "training vs held-out patients, same recipe",
+            "symmetry": "each set's first half vs its second half turned by a random one of "
+            "the 8 symmetries of the square, on 16 x 16 cells, same classifier",
         },
         "groups": groups,
         "all": {
