@@ -57,10 +57,12 @@
 # 2026-12-01, third session (no GPU): on the CPU the crop recipe at batch 64 and at a quarter
 # of the learning rate lost the standing too (0.941, 0.942 after 12-16 kimg), as did the GPU's
 # 520- and 632-kimg snapshots (0.940, 0.943): the shipped file is the one point below 0.93.
-# So judge the arms by their spread along the run, not by one file: keep more than the final
-# state (e.g. BURST_ARGS="--snapshot-cpu-minutes 0 --snapshot-kimg 20" and copy a few
-# model-gan snapshots per arm back, within the 8 files), and look at `evaluate-model`'s
-# symmetry cue beside the classifier (the shipped generator prefers one orientation: 0.80).
+# So judge the arms by their spread along the run, not by one file. The script brings back
+# only each arm's final G_ema; `--snapshot-cpu-minutes 2` in BURST_ARGS would keep a model file
+# every ~2 minutes there (a process driving a GPU spends about its wall time on the CPU;
+# untested), and bringing a few back needs an edit of the copy step below (8 files at most).
+# Look at `evaluate-model`'s symmetry cue beside the classifier (the shipped generator prefers
+# one orientation: 0.80, held-out real 0.51).
 # Pack straight from the shipped file's state: 12-14 kimg of this crop recipe on the CPU
 # (batch 16) took the shipped generator from 0.866 to 0.94 in that draw (same page).
 # Then, back on the CPU: the shipped model's noise encoder belongs to the old G and E, so train
