@@ -90,11 +90,13 @@ def test_evaluate_model_runs_the_cues_section(tmp_path, tiny_weights, capsys):
     res = json.loads(capsys.readouterr().out)
     assert set(res["cues"]["groups"]) == set(CUE_NAMES)
     assert set(res["cues"]["symmetry"]) == {"generated", "heldout_real"}
+    assert -1 <= res["cues"]["shared_texture"]["seeds"] <= 1
     assert res["cues"]["recipe"]["per_side"] == EvalSettings.quick().cues_n
     assert main([*argv, "--sections", "cues"]) == 0
     text = capsys.readouterr().out
     assert "rim" in text and "real-vs-real" in text
     assert "symmetry" in text and "turned at random" in text
+    assert "shared" in text and "different seeds" in text
 
 
 def _faint(x: np.ndarray) -> np.ndarray:
@@ -165,3 +167,15 @@ def test_symmetry_finds_a_preferred_orientation_and_not_a_symmetric_one():
     for im, t in zip(one_way[:8], turned):
         turns = [np.rot90(im, k)[:, ::m] for k in range(4) for m in (1, -1)]
         assert any(np.array_equal(t, u) for u in turns)
+
+
+def test_shared_texture_finds_a_pattern_every_image_carries_and_not_independent_ones():
+    from stimstudio.train.evaluate.cues import shared_texture
+
+    own = phantom_patch_set(40, 64, seed=5).astype(np.float32)
+    fixed = np.random.default_rng(0).normal(0, 12, (64, 64)).astype(np.float32)  # one grain map
+    assert abs(shared_texture(own)) < 0.1
+    assert shared_texture(own + fixed) > 0.3
+    # the same for every image but shifted a little each time: no longer at the same places
+    shifted = np.stack([im + np.roll(fixed, 5 * i, axis=1) for i, im in enumerate(own)])
+    assert abs(shared_texture(shifted)) < 0.1

@@ -476,4 +476,11 @@ def _cue_lines(cues: dict | None) -> list[str]:
             f"{_f(g['accuracy_ci95'][1], 3)}]  held-out real {_f(r['accuracy'], 3)}  "
             "(each set vs itself turned at random; 0.5 = no preferred orientation)"
         )
+    shared = cues.get("shared_texture")
+    if shared:
+        lines.append(
+            f"  {'shared':12s} {_f(shared['seeds'], 3)}  held-out real "
+            f"{_f(shared['heldout_real'], 3)}  (fine detail correlated between different seeds "
+            "as generate renders them; 0 = independent)"
+        )
     return lines

@@ -28,6 +28,12 @@ difference) needs the what. Each cue group is a few statistics a vision scientis
   perception experiment; the classifier test, measured, does not rely on it
   (docs/TRAINING.md, "Orientation").
 
+- `shared_texture` (also of one set): the mean correlation of fine detail (the patch minus its
+  2-px Gaussian blur) between every two patches. Independent patches score ~0 (real: 0.006).
+  It is measured on the first seeds rendered as the app and `generate` render them (noise mode
+  `const`): seeds that share the model's fixed noise maps share texture at the same places,
+  which observers of a stimulus set could learn.
+
 For every group, and for all cues together, a gradient-boosted classifier (scikit-learn) is
 cross-validated on held-out real vs generated patches; 0.5 means the cue does not separate
 them. Beside it the same on real vs real (training vs held-out patients): a cue that tells
@@ -146,6 +152,21 @@ def _symmetry(patches: np.ndarray, folds: int, seed: int) -> dict:
                              cells, y, cv=cv)  # fmt: skip
     acc = float((pred == y).mean())
     return {"accuracy": acc, "accuracy_ci95": wilson_interval(acc, len(y))}
+
+
+SHARED_TEXTURE_SIGMA = 2.0  # px: "fine detail" is what a blur of this sigma removes
+
+
+def shared_texture(images: np.ndarray) -> float:
+    """Mean Pearson correlation of fine detail between every two images of a set."""
+    x = np.asarray(images, np.float32)
+    detail = np.stack([im - cv2.GaussianBlur(im, (0, 0), SHARED_TEXTURE_SIGMA) for im in x])
+    d = detail.reshape(len(x), -1)
+    d = d - d.mean(1, keepdims=True)
+    d = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
+    corr = d @ d.T
+    pairs = np.triu_indices(len(x), 1)
+    return float(corr[pairs].mean())
 
 
 def _separability(a: dict, b: dict, folds: int, seed: int) -> dict:

@@ -11,10 +11,11 @@ import torch
 
 from ...core.device import Compute
 from ...core.errors import DatasetError
+from ...core.generate import sample
 from ...core.model import Model
 from .c2st import c2st_report
-from .cues import cues_report
-from .data import _select, generate_uint8, load_eval_data
+from .cues import cues_report, shared_texture
+from .data import _select, generate_uint8, load_eval_data, to_uint8
 from .reconstruction import compose_report, reconstruction_report
 from .settings import EvalSettings, Progress, targets_met
 from .spectrum_grid import sample_grid, spectrum_report
@@ -108,6 +109,8 @@ def evaluate_model(
         result["cues"] = cues_report(
             real_train, real_held, gen_test, s.cues_n, s.cues_folds, rng_for(6)
         )
+        if "skipped" not in result["cues"]:
+            result["cues"]["shared_texture"] = _shared_texture(model, real_held, compute)
         prog("cues", 1, 1)
         result["seconds"]["cues"] = time.perf_counter() - t0
 
@@ -189,6 +192,23 @@ def _result_header(model, data_dir, manifest, s, compute, train, held, tr_idx, h
         "compute": compute.describe(),
         "software": _version(),
         "seconds": {},
+    }
+
+
+SHARED_TEXTURE_SEEDS = 64
+
+
+def _shared_texture(model: Model, real_held: np.ndarray, compute: Compute) -> dict:
+    """Shared fine texture between seeds 0..63 rendered as the app renders a seed (noise mode
+    const), beside as many held-out real patches."""
+    n = min(SHARED_TEXTURE_SEEDS, len(real_held))
+    seeds = np.stack([to_uint8(sample(model, seed, compute=compute)[1]) for seed in range(n)])
+    return {
+        "seeds": shared_texture(seeds),
+        "heldout_real": shared_texture(real_held[:n]),
+        "recipe": f"seeds 0-{n - 1} as `generate` renders them (noise mode const) and the "
+        f"first {n} held-out real patches: mean correlation of fine detail (patch minus its "
+        "2-px blur) between every two",
     }
 
 
