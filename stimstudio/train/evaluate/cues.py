@@ -66,10 +66,15 @@ _yy, _xx = np.mgrid[:LAYOUT_CELLS, :LAYOUT_CELLS] / (LAYOUT_CELLS - 1) - 0.5
 _PLANE_FIT = np.linalg.pinv(np.c_[_xx.ravel(), _yy.ravel(), np.ones(LAYOUT_CELLS**2)])
 
 
+def _cells(im: np.ndarray) -> np.ndarray:
+    """The patch area-averaged to 16 x 16 cells, flattened, in the patch's own dtype."""
+    n = LAYOUT_CELLS
+    return cv2.resize(np.ascontiguousarray(im), (n, n), interpolation=cv2.INTER_AREA).ravel()
+
+
 def _layout(im: np.ndarray) -> list[float]:
     """Statistics of the density layout: the patch area-averaged to 16 x 16 cells."""
-    n = LAYOUT_CELLS
-    c = cv2.resize(im, (n, n), interpolation=cv2.INTER_AREA).ravel().astype(np.float64)
+    c = _cells(im).astype(np.float64)
     gx, gy, _ = _PLANE_FIT @ c
     med = np.median(c)
     flat = c.std() == 0
@@ -138,20 +143,21 @@ def turn_at_random(patches: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def _symmetry(patches: np.ndarray, folds: int, seed: int) -> dict:
     """Cross-validated accuracy of telling the first half of a set from the second half
     turned at random, on the 16 x 16 cells as they lie (no image appears both ways)."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
     half = len(patches) // 2
     a = patches[:half]
     b = turn_at_random(patches[half : 2 * half], np.random.default_rng(seed))
-    n = LAYOUT_CELLS
-    cells = np.stack([cv2.resize(np.ascontiguousarray(im), (n, n), interpolation=cv2.INTER_AREA)
-                      for im in np.concatenate([a, b])]).reshape(2 * half, -1) / 255.0  # fmt: skip
-    y = np.r_[np.zeros(half), np.ones(half)]
+    cells = np.stack([_cells(im) for im in np.concatenate([a, b])]) / 255.0
+    return _cv_accuracy(cells, np.r_[np.zeros(half), np.ones(half)], folds, seed)
+
+
+def _cv_accuracy(X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> dict:
+    """Cross-validated accuracy (and its 95 % interval) of the cues' classifier on X, y."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    pred = cross_val_predict(HistGradientBoostingClassifier(max_iter=100, random_state=seed),
-                             cells, y, cv=cv)  # fmt: skip
-    acc = float((pred == y).mean())
+    clf = HistGradientBoostingClassifier(max_iter=100, random_state=seed)
+    acc = float((cross_val_predict(clf, X, y, cv=cv) == y).mean())
     return {"accuracy": acc, "accuracy_ci95": wilson_interval(acc, len(y))}
 
 
@@ -172,12 +178,8 @@ def shared_texture(images: np.ndarray) -> float:
 
 def _separability(a: dict, b: dict, folds: int, seed: int) -> dict:
     """Cross-validated accuracy of telling set a from set b, per cue group and all together."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
     n_a, n_b = len(next(iter(a.values()))), len(next(iter(b.values())))
     y = np.r_[np.zeros(n_a), np.ones(n_b)]
-    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
     out = {}
     for group in [*CUE_NAMES, "all"]:
         if group == "all":
@@ -186,10 +188,7 @@ def _separability(a: dict, b: dict, folds: int, seed: int) -> dict:
             )
         else:
             X = np.vstack([a[group], b[group]])
-        clf = HistGradientBoostingClassifier(max_iter=100, random_state=seed)
-        pred = cross_val_predict(clf, X, y, cv=cv)
-        acc = float((pred == y).mean())
-        out[group] = {"accuracy": acc, "accuracy_ci95": wilson_interval(acc, len(y))}
+        out[group] = _cv_accuracy(X, y, folds, seed)
     return out
 
 
