@@ -32,6 +32,28 @@ def images(tmp_path_factory):
     return d
 
 
+def test_generate_keeps_each_seeds_noise_maps_with_its_latent(tmp_path, capsys, tiny_weights):
+    from stimstudio.core.imageio import load_patch
+    from stimstudio.core.invert import synthesize
+    from stimstudio.core.latent import load_latent
+    from stimstudio.core.model import load_model
+
+    W = ["--weights", tiny_weights, "--quiet"]
+    assert run(capsys, "generate", "--seed", "5", "--out-dir", tmp_path / "s", *W)[0] == 0
+    args = ["--seed", "5", "--noise", "const", "--out-dir", tmp_path / "c", *W]
+    assert run(capsys, "generate", *args)[0] == 0
+    model = load_model(tiny_weights)
+    own, fixed = (load_latent(tmp_path / d / "seed0005.latent.npz") for d in ("s", "c"))
+    assert own.noise is not None and fixed.noise is None
+    assert own.source["noise_mode"] == "seed" and fixed.source["noise_mode"] == "const"
+    # the latent file renders the PNG beside it (to its 8 bits)
+    png, _ = load_patch(tmp_path / "s" / "seed0005.png", model.resolution)
+    img = synthesize(model, own.wplus, noise=own.noise)[0]
+    assert np.abs(np.clip(img, -1, 1) - png).max() < 2.5 / 255
+    code, _, err = run(capsys, "generate", "--noise", "fixed", "--out-dir", tmp_path / "x", *W)
+    assert code == 2 and "--noise" in err
+
+
 def test_generate_invert_compose_interpolate(tmp_path, capsys, tiny_weights, images):
     W = ["--weights", tiny_weights, "--quiet"]
     code, out, err = run(
@@ -40,6 +62,7 @@ def test_generate_invert_compose_interpolate(tmp_path, capsys, tiny_weights, ima
     assert code == 0, err
     res = json.loads(out)
     assert len(res["files"]) == 3 and (tmp_path / "g" / "seed0002.latent.npz").exists()
+    assert res["noise"] == "seed"
 
     code, out, err = run(
         capsys, "invert", images / "big.png", "--out", tmp_path / "r.png",

@@ -91,12 +91,13 @@ def test_evaluate_model_runs_the_cues_section(tmp_path, tiny_weights, capsys):
     assert set(res["cues"]["groups"]) == set(CUE_NAMES)
     assert set(res["cues"]["symmetry"]) == {"generated", "heldout_real"}
     assert -1 <= res["cues"]["shared_texture"]["seeds"] <= 1
+    assert -1 <= res["cues"]["shared_texture"]["seeds_const"] <= 1
     assert res["cues"]["recipe"]["per_side"] == EvalSettings.quick().cues_n
     assert main([*argv, "--sections", "cues"]) == 0
     text = capsys.readouterr().out
     assert "rim" in text and "real-vs-real" in text
     assert "symmetry" in text and "turned at random" in text
-    assert "shared" in text and "different seeds" in text
+    assert "shared" in text and "different seeds" in text and "fixed maps (const)" in text
 
 
 def _faint(x: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ import csv
 import json
 import os
 
+import numpy as np
 import pytest
 
 import stimstudio.core.export.writers as export_mod  # _write calls atomic_write_bytes here
@@ -185,6 +186,21 @@ def test_changed_spec_is_refused_not_overwritten(tmp_path, model):
     assert res.complete and len(load_manifest(spec.out / "loop01")["frames"]) == 6
 
 
+def test_seed_anchors_carry_their_own_noise_maps_unless_the_spec_says_const(tmp_path, model):
+    from stimstudio.core.batch import _anchors_for
+    from stimstudio.core.generate import noise_for_seed
+
+    doc = spec_doc()
+    doc["series"][0]["noise"] = "const"
+    spec = load_batch_spec(write_spec(tmp_path, model, doc))
+    assert [c.noise for c in spec.continua] == ["seed", "const", "const"]
+    own, _ = _anchors_for(spec.continua[0], model)
+    for x, y in zip(own[0].latent.noise, noise_for_seed(model, 7)):
+        np.testing.assert_array_equal(x, y)
+    fixed, _ = _anchors_for(spec.continua[1], model)
+    assert all(a.latent.noise is None for a in fixed)
+
+
 @pytest.mark.parametrize(
     "patch, message",
     [
@@ -192,6 +208,7 @@ def test_changed_spec_is_refused_not_overwritten(tmp_path, model):
         ({"colour": "red"}, "unknown key 'colour'"),
         ({"defaults": {"frames": 1}}, "frames must be at least 2"),
         ({"defaults": {"spacing": "wiggly"}}, "spacing must be one of"),
+        ({"defaults": {"noise": "fixed"}}, "noise must be one of"),
         ({"output": {"formats": ["bmp"]}}, "unknown export format"),
         ({"output": {"dpi": 300}}, "unknown key 'dpi'"),
         ({"continuum": [{"id": "a b", "anchors": ["seed:1", "seed:2"]}]}, "continuum id"),

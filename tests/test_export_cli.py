@@ -80,6 +80,8 @@ def test_export_then_regenerate(tmp_path, capsys, model, weights):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["continuum"]["id"] == "e" and manifest["seeds"] == [4, 5, 6]
     assert [a["name"] for a in manifest["anchors"]] == ["a", "seed5", "seed6"]
+    # seeds carry their own noise maps, in files the regeneration reads back
+    assert all(a["noise_sha256"] and a["file"] for a in manifest["anchors"])
     rc, text, err = _run(capsys, "regenerate", out / "manifest.json", "--json")
     assert rc == 0, err
     res = json.loads(text)
@@ -101,6 +103,20 @@ def test_export_then_regenerate(tmp_path, capsys, model, weights):
     weights.unlink()
     rc, _, err = _run(capsys, "regenerate", out)
     assert rc == 2 and "--weights" in one_line_error(err)
+
+
+def test_export_noise_const_renders_seeds_with_the_models_fixed_maps(tmp_path, capsys, weights):
+    out = tmp_path / "c"
+    argv = ["export", "seed:1", "seed:2", "--stills", "--noise", "const", "--out", out]
+    rc, _, err = _run(capsys, *argv, "--weights", weights, "--format", "png")
+    assert rc == 0, err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [a["source"]["noise_mode"] for a in manifest["anchors"]] == ["const", "const"]
+    assert not any("noise_sha256" in a for a in manifest["anchors"])
+    rc, text, err = _run(capsys, "regenerate", out, "--json")
+    assert rc == 0 and json.loads(text)["ok"], err
+    rc, _, err = _run(capsys, "export", "seed:1", "seed:2", "--noise", "blur", "--out", out)
+    assert rc == 2 and "--noise" in err
 
 
 def other_weights_path(tmp_path):

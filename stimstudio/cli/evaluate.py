@@ -478,8 +478,10 @@ def _cue_lines(cues: dict | None) -> list[str]:
         )
     shared = cues.get("shared_texture")
     if shared:
+        const = shared.get("seeds_const")  # absent in cards from before seeds had maps
+        fixed = "" if const is None else f"  with the fixed maps (const) {_f(const, 3)}"
         lines.append(
-            f"  {'shared':12s} {_f(shared['seeds'], 3)}  held-out real "
+            f"  {'shared':12s} {_f(shared['seeds'], 3)}{fixed}  held-out real "
             f"{_f(shared['heldout_real'], 3)}  (fine detail correlated between different seeds "
             "as generate renders them; 0 = independent)"
         )

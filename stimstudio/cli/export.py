@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..core.errors import ExportError
+from ..core.noise_modes import NOISE_MODES
 from .common import (
     UserError,
     add_common,
@@ -127,6 +128,14 @@ def register(sub) -> None:
         default=None,
         help="truncate only the first N layers (default: all layers)",
     )
+    e.add_argument(
+        "--noise",
+        choices=NOISE_MODES,
+        default="seed",
+        help="noise maps of seed:N anchors: each seed its own (seed, default), the model's "
+        "fixed ones shared by every seed (const, how seeds rendered before), fresh random, "
+        "or none",
+    )
     e.add_argument("--resume", action="store_true", help="continue an interrupted export")
     e.add_argument("--force", action="store_true", help="replace an existing export there")
     add_model_options(e)
@@ -193,7 +202,7 @@ def _default_id(name: str) -> str:
     return safe_name(name, "continuum")
 
 
-def _anchors(refs, model, psi, cutoff):
+def _anchors(refs, model, psi, cutoff, noise="seed"):
     from ..core.generate import latent_for_seed
     from ..core.interpolate import Anchor
     from ..core.latent import load_latent
@@ -206,7 +215,7 @@ def _anchors(refs, model, psi, cutoff):
             except ValueError:
                 raise UserError(f"bad anchor {ref!r}: use seed:N or a .latent.npz file") from None
             seed = int(seed) if seed.is_integer() else seed
-            anchors.append(Anchor(f"seed{seed}", latent_for_seed(model, seed, psi, cutoff)))
+            anchors.append(Anchor(f"seed{seed}", latent_for_seed(model, seed, psi, cutoff, noise)))
             near.append(None)
         else:
             lat = load_latent(ref)
@@ -307,15 +316,17 @@ def cmd_export(args) -> int:
 
         if args.anchors:
             raise UserError("give anchors or --project, not both")
-        if args.truncation != 1.0 or args.cutoff is not None:
-            raise UserError("--truncation and --cutoff apply to seed:N anchors, not a project's")
+        if args.truncation != 1.0 or args.cutoff is not None or args.noise != "seed":
+            raise UserError(
+                "--truncation, --cutoff and --noise apply to seed:N anchors, not a project's"
+            )
         project = load_project(args.project)  # a damaged file is refused before the model loads
     model, compute = load_model_for(args)
     if project is not None:
         what, n = _project_target(args, project, model)
         near = None
     else:
-        anchors, near = _anchors(args.anchors, model, args.truncation, args.cutoff)
+        anchors, near = _anchors(args.anchors, model, args.truncation, args.cutoff, args.noise)
         if args.stills:
             what, n = anchors, len(anchors)
         else:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.inversion_settings import InversionSettings
+from ..core.noise_modes import NOISE_MODES
 from .common import (
     UserError,
     add_common,
@@ -26,6 +27,14 @@ def register(sub) -> None:
     g.add_argument("--seeds", help="a range such as 0-15")
     g.add_argument("--truncation", type=float, default=1.0, help="psi: 1 = none, 0 = w_avg")
     g.add_argument("--cutoff", type=int, default=None, help="truncate only the first N layers")
+    g.add_argument(
+        "--noise",
+        choices=NOISE_MODES,
+        default="seed",
+        help="noise maps: each seed its own (seed, default), the model's fixed ones shared by "
+        "every seed (const: different seeds then share fine texture), fresh random, or none; "
+        "saved with each latent",
+    )
     g.add_argument("--out-dir", required=True, help="folder for seedNNNN.png + .latent.npz")
     g.add_argument("--bits", type=int, default=8, choices=[8, 16])
     g.add_argument("--force", action="store_true")
@@ -176,13 +185,19 @@ def cmd_generate(args) -> int:
     out = _out_dir(args.out_dir, args.force)
     files = []
     for seed in tqdm_bar(args, iterable=seeds, desc="seeds", unit="img"):
-        latent, img = sample(model, seed, args.truncation, args.cutoff, compute)
+        latent, img = sample(model, seed, args.truncation, args.cutoff, compute, args.noise)
         png = save_image(out / f"seed{seed:04d}.png", img, bits=args.bits)
         latent.save(out / f"seed{seed:04d}.latent.npz")
         files.append(str(png))
     emit(
         args,
-        {"files": files, "seeds": seeds, "model": model.name, "truncation": args.truncation},
+        {
+            "files": files,
+            "seeds": seeds,
+            "model": model.name,
+            "truncation": args.truncation,
+            "noise": args.noise,
+        },
         "\n".join(files),
     )
     return 0

@@ -10,6 +10,8 @@
     frames = 147
     loop = true
     spacing = "perceptual"
+    noise = "seed"                   # seed:N anchors' noise maps: each seed its own (default);
+                                     # "const": the model's fixed maps, as before they had own
 
     [output]                         # ExportSettings for every continuum
     formats = ["png", "dicom"]
@@ -65,7 +67,7 @@ from .model import Model
 
 TOP_KEYS = {"out", "weights", "device", "precision", "data_root", "defaults", "output"}
 TOP_KEYS |= {"continuum", "series"}
-PATH_KEYS = {"frames", "loop", "method", "spacing", "truncation", "cutoff"}
+PATH_KEYS = {"frames", "loop", "method", "spacing", "truncation", "cutoff", "noise"}
 CONTINUUM_KEYS = PATH_KEYS | {"id", "anchors", "project"}
 SERIES_KEYS = PATH_KEYS | {"id_prefix", "count", "anchors", "first_seed"}
 OUTPUT_KEYS = {
@@ -93,6 +95,7 @@ class ContinuumSpec:
     spacing: str = "latent"
     truncation: float = 1.0
     cutoff: int | None = None
+    noise: str = "seed"  # noise maps of seed:N anchors (core.generate.NOISE_MODES)
     project: str | None = None  # a .stimproj whose continuum this is (absolute)
 
 
@@ -179,6 +182,12 @@ def _path_opts(d: dict, base: dict, where: str) -> dict:
             o[k] = float(_typed(v, "num", where, k))
         elif k == "cutoff":
             o[k] = None if v is None else _typed(v, "int", where, k)
+        elif k == "noise":
+            from .generate import NOISE_MODES
+
+            if v not in NOISE_MODES:
+                _fail(where, f"noise must be one of {', '.join(NOISE_MODES)}, got {v!r}")
+            o[k] = v
     return o
 
 
@@ -216,6 +225,7 @@ def parse_batch_spec(doc: dict, base: Path, name: str = "spec") -> BatchSpec:
             "spacing": "latent",
             "truncation": 1.0,
             "cutoff": None,
+            "noise": "seed",
         },
         f"{name} [defaults]",
     )
@@ -341,7 +351,7 @@ def _project_continuum(c: dict, base: Path, where: str) -> ContinuumSpec:
     path keys in the table replace the project's (the spec's [defaults] do not apply)."""
     from .project import load_project
 
-    for bad in ("anchors", "truncation", "cutoff"):
+    for bad in ("anchors", "truncation", "cutoff", "noise"):
         if bad in c:
             _fail(where, f"a project continuum takes its anchors from the project (no {bad!r})")
     ref = Path(_typed(c["project"], "str", where, "project"))
@@ -376,7 +386,7 @@ def _anchors_for(c: ContinuumSpec, model: Model) -> tuple[list[Anchor], list[Pat
         if ref.startswith("seed:"):
             seed = float(ref[5:])
             seed = int(seed) if seed.is_integer() else seed
-            lat = latent_for_seed(model, seed, c.truncation, c.cutoff)
+            lat = latent_for_seed(model, seed, c.truncation, c.cutoff, c.noise)
             anchors.append(Anchor(f"seed{seed}", lat))
             near.append(None)
         else:

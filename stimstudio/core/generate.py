@@ -3,6 +3,18 @@
 StyleGAN's early layers set coarse structure (shape, layout), the late ones fine texture.
 Presets for mixing are derived from the resolution each style acts on, never from fixed
 indices, so they fit any model.
+
+A seed gives a w and, by default, its own per-layer noise maps (noise mode "seed"). The
+generator draws much of its fine texture from those maps: rendered with the model's one set
+of fixed maps (noise mode "const", what every seed used before), the fine detail of two
+different seeds correlates ~0.47 (`evaluate-model`, cue "shared texture"; real patches
+~0.00), so a stimulus set drawn from seeds would share texture at the same places, which
+observers can learn. The maps are drawn from the seed with numpy's frozen legacy generator,
+on a stream apart from the seed's z, so a seed renders the same on every machine and two
+seeds' maps are independent. A fractional seed blends the two neighbours' maps as
+(a(1 - f) + b f) / sqrt((1 - f)^2 + f^2): unit variance all the way (a plain blend would
+halve the noise's variance half-way and smooth the texture), and the seed's own maps at
+f = 0 and the next seed's at f = 1.
 """
 
 from __future__ import annotations
@@ -16,6 +28,7 @@ from .device import Compute
 from .errors import LatentError, OptionError
 from .latent import Latent
 from .model import Model
+from .noise_modes import NOISE_MODES
 
 
 def z_for_seed(seed: int, z_dim: int) -> torch.Tensor:
@@ -38,6 +51,89 @@ def w_for_seed(model: Model, seed: float) -> torch.Tensor:
     return w_lo.lerp(w_hi, frac)
 
 
+_NOISE_STREAM = 0x6E6F6973  # second word of the seed's RandomState key: apart from its z
+
+
+def noise_shapes(model: Model) -> list[tuple[int, int]]:
+    """The [r, r] shape of each of the generator's noise maps, in `Latent.noise` order."""
+    from .invert import noise_layers
+
+    return [tuple(layer.noise_const.shape) for layer in noise_layers(model.G)]
+
+
+def _integer_seed_noise(shapes, seed: int) -> list[np.ndarray]:
+    rs = np.random.RandomState([int(seed), _NOISE_STREAM])
+    return [rs.standard_normal(shape).astype(np.float32) for shape in shapes]
+
+
+def noise_for_seed(model: Model, seed: float) -> list[np.ndarray]:
+    """The seed's own noise maps (see the module docstring), one [r, r] map per layer."""
+    if not math.isfinite(seed) or seed < 0:
+        raise OptionError(f"a seed must be a number >= 0, got {seed}")
+    shapes = noise_shapes(model)
+    lo = math.floor(seed)
+    frac = seed - lo
+    a = _integer_seed_noise(shapes, lo)
+    if frac == 0:
+        return a
+    b = _integer_seed_noise(shapes, lo + 1)
+    gain = 1 / math.sqrt((1 - frac) ** 2 + frac**2)
+    return [((x * (1 - frac) + y * frac) * gain).astype(np.float32) for x, y in zip(a, b)]
+
+
+def noise_for_mode(
+    model: Model, seed: float, noise_mode: str = "seed", rng: np.random.Generator | None = None
+) -> list[np.ndarray] | None:
+    """The maps a seed's sample renders with in `noise_mode`: its own ("seed"), None for the
+    model's fixed ones ("const"), fresh draws from `rng` ("random"), or zeros ("none").
+    Every mode but "const" gives explicit maps, so a latent kept from it renders the same
+    image later (an anchor, a path, an export)."""
+    if noise_mode not in NOISE_MODES:
+        raise OptionError(f"noise mode must be one of {', '.join(NOISE_MODES)}, not {noise_mode!r}")
+    if noise_mode == "seed":
+        return noise_for_seed(model, seed)
+    if noise_mode == "const":
+        return None
+    shapes = noise_shapes(model)
+    if noise_mode == "none":
+        return [np.zeros(shape, np.float32) for shape in shapes]
+    rng = rng or np.random.default_rng()
+    return [rng.standard_normal(shape, dtype=np.float32) for shape in shapes]
+
+
+def noise_styles(model: Model) -> list[int]:
+    """The W+ index of the style that each noise map's layer uses (`Latent.noise` order), so a
+    style mix can take a layer's noise from the source it takes the layer's style from."""
+    out, w_idx = [], 0
+    for block in model.G.synthesis.blocks:
+        convs = [block.conv1] if block.conv0 is None else [block.conv0, block.conv1]
+        for k, conv in enumerate(convs):
+            if hasattr(conv, "noise_const"):
+                out.append(w_idx + k)
+        w_idx += block.num_conv
+    return out
+
+
+def mix_noise(
+    model: Model, sources: list[list[np.ndarray] | None], mixing: list[int]
+) -> list[np.ndarray] | None:
+    """The noise maps of a one-hot style mix: each layer's map from the source its style
+    comes from (`mixing[i]`: the source of W+ row i; a source None has the model's fixed
+    maps). None when every layer's map is the model's fixed one."""
+    from .invert import noise_layers
+
+    styles = noise_styles(model)
+    if len(mixing) != model.num_ws:
+        raise OptionError(f"a mix needs one source per layer ({model.num_ws}), got {len(mixing)}")
+    picked = [sources[mixing[i]] for i in styles]
+    if all(src is None for src in picked):
+        return None
+    fixed = [layer.noise_const.detach().float().cpu().numpy() for layer in noise_layers(model.G)]
+    return [
+        np.array(fixed[k] if src is None else src[k], np.float32) for k, src in enumerate(picked)
+    ]
+
+
 def truncate(
     model: Model, wplus: np.ndarray, psi: float = 1.0, cutoff: int | None = None
 ) -> np.ndarray:
@@ -55,12 +151,24 @@ def truncate(
 
 
 def latent_for_seed(
-    model: Model, seed: float, psi: float = 1.0, cutoff: int | None = None
+    model: Model,
+    seed: float,
+    psi: float = 1.0,
+    cutoff: int | None = None,
+    noise_mode: str = "seed",
 ) -> Latent:
+    """The seed's latent, carrying the noise maps of `noise_mode` (`noise_for_mode`)."""
+    noise = noise_for_mode(model, seed, noise_mode)
     w = w_for_seed(model, seed).cpu().numpy()
     wplus = truncate(model, np.repeat(w[None], model.num_ws, 0), psi, cutoff)
-    src = {"method": "seed", "seed": seed, "truncation_psi": psi, "truncation_cutoff": cutoff}
-    return Latent(wplus, src, model.sha256)
+    src = {
+        "method": "seed",
+        "seed": seed,
+        "truncation_psi": psi,
+        "truncation_cutoff": cutoff,
+        "noise_mode": noise_mode,
+    }
+    return Latent(wplus, src, model.sha256, noise)
 
 
 def sample(
@@ -69,12 +177,13 @@ def sample(
     psi: float = 1.0,
     cutoff: int | None = None,
     compute: Compute | None = None,
-    noise_mode: str = "const",
+    noise_mode: str = "seed",
 ):
+    """(latent, image [R, R] in [-1, 1]) of a seed; the image renders with the latent's maps."""
     from .invert import synthesize
 
-    lat = latent_for_seed(model, seed, psi, cutoff)
-    return lat, synthesize(model, lat.wplus, compute, noise_mode)[0]
+    lat = latent_for_seed(model, seed, psi, cutoff, noise_mode)
+    return lat, synthesize(model, lat.wplus, compute, noise=lat.noise)[0]
 
 
 # -- style mixing ----------------------------------------------------------------------------

@@ -65,7 +65,7 @@ DEFAULT_GENERATOR = {
     "seed": 0.0,
     "psi": 1.0,
     "cutoff": None,
-    "noise_mode": "const",
+    "noise_mode": "seed",  # each seed its own noise maps (core.generate); older projects: const
     "sources": [],  # anchor ids beside the seed
     "mixing": None,  # per layer: index of the source (0 = seed)
 }

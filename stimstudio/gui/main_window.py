@@ -101,9 +101,12 @@ class MainWindow(QMainWindow):
     render_worker = property(lambda self: self.ctx.render_worker)
     loader = property(lambda self: self.model_loading.loader)
 
-    def add_anchor(self, name: str, wplus, source: dict, image, model_sha256=None) -> str:
-        """Keep a latent as a named anchor (one undo step); returns its id."""
-        return self.ctx.add_anchor(name, wplus, source, image, model_sha256)
+    def add_anchor(
+        self, name: str, wplus, source: dict, image, model_sha256=None, noise=None
+    ) -> str:
+        """Keep a latent (and the noise maps it renders with) as a named anchor (one undo
+        step); returns its id."""
+        return self.ctx.add_anchor(name, wplus, source, image, model_sha256, noise)
 
     # -- building ----------------------------------------------------------------------------
 

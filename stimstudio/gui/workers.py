@@ -221,22 +221,23 @@ class RenderQueue(QObject):
                 self._pending[channel] = (key, job, noise_mode)
                 self._cv.notify()
         if hit is not None:
-            image, wplus = hit
+            image, wplus, noise = hit
             self.rendered.emit(
                 {
                     "channel": channel,
                     "key": key,
                     "image": image,
                     "wplus": wplus,
+                    "noise": noise,
                     "ms": 0.0,
                     "cached": True,
                 }
             )
 
-    def prefill(self, key, image, wplus) -> None:
+    def prefill(self, key, image, wplus, noise=None) -> None:
         """Put an already rendered frame in the cache (frames a continuum computation made)."""
         with self._cv:
-            self._cache[key] = (image, wplus)
+            self._cache[key] = (image, wplus, noise)
             self._cache.move_to_end(key)
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
@@ -292,7 +293,7 @@ class RenderQueue(QObject):
                 with self._cv:
                     if model is not self._model:
                         continue  # the model changed while rendering: drop it
-                    self._cache[key] = (image, wplus)
+                    self._cache[key] = (image, wplus, noise)
                     self._cache.move_to_end(key)
                     while len(self._cache) > self.cache_size:
                         self._cache.popitem(last=False)
@@ -300,6 +301,7 @@ class RenderQueue(QObject):
                     newest = self._latest.get(channel) == key
                 if newest:
                     out = {"channel": channel, "key": key, "image": image, "wplus": wplus}
+                    out["noise"] = noise
                     yield ("rendered", {**out, "ms": ms, "cached": False})
                 else:
                     self.dropped_count += 1

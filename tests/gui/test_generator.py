@@ -110,3 +110,47 @@ def test_seed_and_truncation_read_and_move_sensibly(window, qtbot):
     send_mouse(box, QEvent.Type.MouseButtonRelease, QPoint(-50, y), buttons=Qt.MouseButton.NoButton)
     psi = window.project.get("generator")["psi"]
     assert 0.85 <= psi < 1.0, psi
+
+
+def test_a_kept_sample_renders_later_as_it_was_shown_in_every_noise_mode(window, qtbot):
+    """The anchor keeps the maps its sample was shown with: each seed its own by default, and
+    a random draw's or none's maps too (before, a random-noise sample kept as an anchor came
+    back with the model's fixed maps: another image)."""
+    from stimstudio.core.generate import noise_for_seed
+    from stimstudio.core.invert import synthesize
+
+    window.show_page("generator")
+    page = window.pages["generator"]
+    assert page.noise.currentText() == "seed"  # a new project's default
+    page.seed.setValue(4)
+    qtbot.waitUntil(lambda: page.shown_key == page.requested_key, timeout=10000)
+    page.keep()
+    kept = window.project.get("anchors")[-1]
+    for x, y in zip(kept["noise"], noise_for_seed(window.model, 4)):
+        np.testing.assert_array_equal(x, y)
+    for mode in ("random", "none", "const"):
+        page.noise.setCurrentText(mode)
+        qtbot.waitUntil(lambda: page.shown_key == page.requested_key, timeout=10000)
+        page.keep()
+        kept = window.project.get("anchors")[-1]
+        assert kept["source"]["noise_mode"] == mode
+        assert (kept.get("noise") is None) == (mode == "const")
+        again = synthesize(window.model, kept["wplus"], noise=kept.get("noise"))[0]
+        np.testing.assert_array_equal(again, page.shown_image)
+    window.project.undo.undo()  # the noise mode is part of the generator's undoable state
+    assert window.project.get("generator")["noise_mode"] == "const"
+
+
+def test_mixing_the_fine_layers_brings_the_sources_noise_maps(window, qtbot):
+    from stimstudio.core.generate import mixing_presets, noise_for_seed, noise_styles, sample
+
+    lat, img = sample(window.model, 11)
+    aid = window.add_anchor("Texture source", lat.wplus, lat.source, img, noise=lat.noise)
+    page = window.pages["generator"]
+    page.source_combos[0].setCurrentIndex(page.source_combos[0].findData(aid))
+    page.set_preset("fine", 1)
+    qtbot.waitUntil(lambda: page.shown_key == page.requested_key, timeout=10000)
+    fine = mixing_presets(window.model)["fine"]
+    seed_maps = noise_for_seed(window.model, 0.0)
+    for k, i in enumerate(noise_styles(window.model)):
+        np.testing.assert_array_equal(page.shown_noise[k], (lat.noise if i in fine else seed_maps)[k])

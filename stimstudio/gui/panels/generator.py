@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from stimstudio.core.noise_modes import NOISE_MODES
+
 from ..context import AppContext
 from ..widgets import DragSpinBox, ImageTile, hint, icon, scroll_column
 
@@ -54,6 +56,7 @@ class GeneratorPage(QWidget):
         self.shown_key = None
         self.shown_wplus = None
         self.shown_image = None
+        self.shown_noise = None  # the maps the shown sample rendered with (None: fixed)
         self._layers: list[int] = []
         self._presets: dict[str, list[int]] = {}
 
@@ -86,10 +89,13 @@ class GeneratorPage(QWidget):
         self.cutoff.setToolTip("Truncate only the first N layers (the coarse ones)")
         self.cutoff.valueChanged.connect(self._controls_changed)
         self.noise = QComboBox()
-        self.noise.addItems(["const", "random", "none"])
+        self.noise.addItems(list(NOISE_MODES))
         self.noise.setToolTip(
-            "Per-pixel noise of the generator: const = fixed (reproducible), random = new "
-            "noise per render, none = off (smoother)"
+            "Per-pixel noise maps of the generator, where much of the fine texture comes "
+            "from: seed = each seed its own (reproducible; different seeds have independent "
+            "texture), const = the model's fixed maps, the same for every seed (different "
+            "seeds then share fine texture at the same places), random = new maps per render, "
+            "none = off (smoother). An anchor keeps the maps it was shown with."
         )
         self.noise.currentTextChanged.connect(self._controls_changed)
         form.addRow("Seed", self.seed)
@@ -225,7 +231,7 @@ class GeneratorPage(QWidget):
         self.cutoff.setSuffix(f" of {n} layers" if n else "")
         cut = g.get("cutoff")
         self.cutoff.setValue(n if cut is None else int(cut))
-        self.noise.setCurrentText(g.get("noise_mode", "const"))
+        self.noise.setCurrentText(g.get("noise_mode", "seed"))
         anchors = self.project.get("anchors")
         srcs = self.sources()
         for i, cb in enumerate(self.source_combos):
@@ -326,7 +332,7 @@ class GeneratorPage(QWidget):
             float(g.get("seed", 0.0)),
             float(g.get("psi", 1.0)),
             g.get("cutoff"),
-            g.get("noise_mode", "const"),
+            g.get("noise_mode", "seed"),
             tuple(self.sources()),
             tuple(self.mixing()),
         )
@@ -337,25 +343,31 @@ class GeneratorPage(QWidget):
             return
         key = self.render_key()
         _, seed, psi, cutoff, noise_mode, srcs, mix = key
-        others = [np.asarray(self.project.anchor(i)["wplus"], np.float32) for i in srcs]
+        anchors = [self.project.anchor(i) for i in srcs]
+        others = [np.asarray(a["wplus"], np.float32) for a in anchors]
+        others_noise = [a.get("noise") for a in anchors]
 
         def job():
-            from stimstudio.core.generate import latent_for_seed, style_mix
+            """(w+, noise maps): a mixed layer takes its noise map from where its style comes."""
+            from stimstudio.core.generate import latent_for_seed, mix_noise, style_mix
 
-            w = latent_for_seed(model, seed, psi, cutoff).wplus
+            lat = latent_for_seed(model, seed, psi, cutoff, noise_mode)
             if not others or not any(mix):
-                return w
+                return lat.wplus, lat.noise
             weights = np.zeros((len(mix), len(others) + 1), np.float32)
             weights[np.arange(len(mix)), list(mix)] = 1
-            return style_mix([w, *others], weights)
+            w = style_mix([lat.wplus, *others], weights)
+            return w, mix_noise(model, [lat.noise, *others_noise], list(mix))
 
         self.requested_key = key
-        self.ctx.render_worker.request(CHANNEL, key, job, noise_mode)
+        # the job gives the maps of every mode (None: the model's fixed ones), so "const"
+        self.ctx.render_worker.request(CHANNEL, key, job, "const")
 
     def _rendered(self, out: dict) -> None:
         if out["channel"] != CHANNEL or out["key"] != self.requested_key:
             return
         self.shown_key, self.shown_wplus, self.shown_image = out["key"], out["wplus"], out["image"]
+        self.shown_noise = out.get("noise")
         self.preview.set_image(out["image"])
         _, seed, psi, cutoff, noise, srcs, mix = out["key"]
         words = [f"seed {seed:g}", f"ψ {psi:.2f}"]
@@ -382,4 +394,4 @@ class GeneratorPage(QWidget):
             src["mixing"] = list(mix)
             src["sources"] = ["seed"] + [self.project.anchor(i)["name"] for i in srcs]
         name = f"Seed {seed:g}" + (" (mix)" if mixed else "")
-        self.ctx.add_anchor(name, self.shown_wplus, src, self.shown_image)
+        self.ctx.add_anchor(name, self.shown_wplus, src, self.shown_image, noise=self.shown_noise)

@@ -32,8 +32,10 @@ difference) needs the what. Each cue group is a few statistics a vision scientis
   2-px Gaussian blur) between every two patches. Independent patches score ~0 (held-out real
   0.004 in the shipped card).
   It is measured on the first seeds rendered as the app and `generate` render them (noise mode
-  `const`): seeds that share the model's fixed noise maps share texture at the same places,
-  which observers of a stimulus set could learn.
+  `seed`: each seed its own noise maps), and with the model's one set of fixed maps (noise
+  mode `const`): seeds that share fixed maps share texture at the same places (0.468 for the
+  shipped model before seeds had their own maps), which observers of a stimulus set could
+  learn.
 
 For every group, and for all cues together, a gradient-boosted classifier (scikit-learn) is
 cross-validated on held-out real vs generated patches; 0.5 means the cue does not separate

@@ -199,16 +199,24 @@ SHARED_TEXTURE_SEEDS = 64
 
 
 def _shared_texture(model: Model, real_held: np.ndarray, compute: Compute) -> dict:
-    """Shared fine texture between seeds 0..63 rendered as the app renders a seed (noise mode
-    const), beside as many held-out real patches."""
+    """Shared fine texture between seeds 0..63 rendered as the app renders a seed (each with
+    its own noise maps), and with the model's one set of fixed maps (noise mode const, what
+    every seed used before), beside as many held-out real patches."""
     n = min(SHARED_TEXTURE_SEEDS, len(real_held))
-    seeds = np.stack([to_uint8(sample(model, seed, compute=compute)[1]) for seed in range(n)])
+
+    def seeds(mode: str) -> np.ndarray:
+        return np.stack(
+            [to_uint8(sample(model, s, compute=compute, noise_mode=mode)[1]) for s in range(n)]
+        )
+
     return {
-        "seeds": shared_texture(seeds),
+        "seeds": shared_texture(seeds("seed")),
+        "seeds_const": shared_texture(seeds("const")),
         "heldout_real": shared_texture(real_held[:n]),
-        "recipe": f"seeds 0-{n - 1} as `generate` renders them (noise mode const) and the "
-        f"first {n} held-out real patches: mean correlation of fine detail (patch minus its "
-        "2-px blur) between every two",
+        "recipe": f"seeds 0-{n - 1} as `generate` and the app render them (noise mode seed: "
+        "each seed its own noise maps; seeds_const: the model's fixed maps) and the first "
+        f"{n} held-out real patches: mean correlation of fine detail (patch minus its 2-px "
+        "blur) between every two",
     }
 
 
