@@ -91,7 +91,9 @@ def test_the_other_noise_modes_are_kept_with_the_latent(tiny_model):
     assert const.noise is None  # the model's fixed maps, as seeds rendered before
     np.testing.assert_array_equal(img_const, synthesize(tiny_model, const.wplus)[0])
     none, img_none = sample(tiny_model, 3, noise_mode="none")
-    np.testing.assert_array_equal(img_none, synthesize(tiny_model, none.wplus, noise_mode="none")[0])
+    np.testing.assert_array_equal(
+        img_none, synthesize(tiny_model, none.wplus, noise_mode="none")[0]
+    )
     r1, img1 = sample(tiny_model, 3, noise_mode="random")
     r2, img2 = sample(tiny_model, 3, noise_mode="random")
     assert not np.array_equal(img1, img2)

@@ -153,4 +153,6 @@ def test_mixing_the_fine_layers_brings_the_sources_noise_maps(window, qtbot):
     fine = mixing_presets(window.model)["fine"]
     seed_maps = noise_for_seed(window.model, 0.0)
     for k, i in enumerate(noise_styles(window.model)):
-        np.testing.assert_array_equal(page.shown_noise[k], (lat.noise if i in fine else seed_maps)[k])
+        np.testing.assert_array_equal(
+            page.shown_noise[k], (lat.noise if i in fine else seed_maps)[k]
+        )
