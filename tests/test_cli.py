@@ -114,6 +114,7 @@ def _one_line_error(code, out, err, fragment):
         (["compose", "--texture", "{img}/a.png", "--template", "{img}/b.png", "--mask",
           "{img}/mask.png", "--scale", "9", "--out-dir", "{tmp}/c"], "larger than the template"),
         (["generate", "--seeds", "a-b", "--out-dir", "{tmp}/g"], "--seeds"),
+        (["generate", "--seed", "-1", "--noise", "const", "--out-dir", "{tmp}/g"], "seed must be"),
         (["interpolate", "{tmp}/nan.latent.npz", "{tmp}/nan.latent.npz", "--out-dir", "{tmp}/i"], "NaN"),
         (["interpolate", "{tmp}/other.latent.npz", "{tmp}/other.latent.npz", "--out-dir", "{tmp}/i"],
          "another model"),

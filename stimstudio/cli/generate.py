@@ -176,10 +176,12 @@ def parse_seeds(args) -> list[int]:
 
 
 def cmd_generate(args) -> int:
-    from ..core.generate import sample
+    from ..core.generate import check_seed, sample
 
-    model, compute = load_model_for(args)
     seeds = parse_seeds(args)
+    for seed in seeds:
+        check_seed(seed)
+    model, compute = load_model_for(args)
     from ..core.imageio import save_image
 
     out = _out_dir(args.out_dir, args.force)

@@ -36,11 +36,23 @@ def z_for_seed(seed: int, z_dim: int) -> torch.Tensor:
     return torch.from_numpy(np.random.RandomState(int(seed)).randn(1, z_dim).astype(np.float32))
 
 
+MAX_SEED = 2**32 - 2  # numpy's RandomState takes 0 .. 2**32 - 1, and a fraction needs seed + 1
+
+
+def check_seed(seed: float) -> None:
+    """OptionError unless `seed` is a number numpy's RandomState can take (with its fraction)."""
+    try:
+        ok = math.isfinite(float(seed)) and 0 <= float(seed) <= MAX_SEED
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise OptionError(f"a seed must be a number from 0 to {MAX_SEED}, got {seed}")
+
+
 @torch.no_grad()
 def w_for_seed(model: Model, seed: float) -> torch.Tensor:
     """w [w_dim] for a seed; a fractional seed blends neighbouring seeds' w smoothly."""
-    if not math.isfinite(seed):
-        raise OptionError(f"a seed must be a finite number, got {seed}")
+    check_seed(seed)
     dev = next(model.G.parameters()).device
     lo = math.floor(seed)
     frac = seed - lo
@@ -68,8 +80,7 @@ def _integer_seed_noise(shapes, seed: int) -> list[np.ndarray]:
 
 def noise_for_seed(model: Model, seed: float) -> list[np.ndarray]:
     """The seed's own noise maps (see the module docstring), one [r, r] map per layer."""
-    if not math.isfinite(seed) or seed < 0:
-        raise OptionError(f"a seed must be a number >= 0, got {seed}")
+    check_seed(seed)
     shapes = noise_shapes(model)
     lo = math.floor(seed)
     frac = seed - lo
