@@ -73,8 +73,8 @@ def model(tiny_weights):
     return load_model(tiny_weights)
 
 
-def anchors(model, seeds=(1, 2, 3)):
-    return [Anchor(f"s{s}", latent_for_seed(model, s)) for s in seeds]
+def anchors(model, seeds=(1, 2, 3), noise="seed"):
+    return [Anchor(f"s{s}", latent_for_seed(model, s, noise_mode=noise)) for s in seeds]
 
 
 def read_conditions(path):
@@ -207,17 +207,24 @@ def test_manifest_records_what_regeneration_needs(tmp_path, model):
         f = tmp_path / "e" / a["file"]
         assert f.is_file() and a["sha256"] and a["source"]["method"] == "seed"
     assert doc["distances"]["metric"] == "pixel" and len(doc["distances"]["steps"]) == 5
-    inline = export(
-        Continuum(an, frames=3),
-        model,
-        tmp_path / "i",
-        ExportSettings(preview=None),
-        continuum_id="c",
-    )
-    doc = load_manifest(inline.manifest)
-    np.testing.assert_array_equal(
-        np.asarray(doc["anchors"][1]["wplus"], np.float32), an[1].latent.wplus
-    )
+    # latents inline in the manifest, where an anchor has no maps of its own (noise const);
+    # a seed's own maps (128 x 128 numbers) always go to a file
+    fixed = anchors(model, noise="const")
+    for an_, name in ((fixed, "i"), (an, "j")):
+        inline = export(
+            Continuum(an_, frames=3),
+            model,
+            tmp_path / name,
+            ExportSettings(preview=None),
+            continuum_id="c",
+        )
+        doc = load_manifest(inline.manifest)
+        if an_ is fixed:
+            np.testing.assert_array_equal(
+                np.asarray(doc["anchors"][1]["wplus"], np.float32), an_[1].latent.wplus
+            )
+        else:
+            assert all("wplus" not in a and a["file"] and a["noise_sha256"] for a in doc["anchors"])
 
 
 @pytest.mark.parametrize("spacing", ["latent", "perceptual"])

@@ -96,17 +96,23 @@ def _listed_files(doc: dict, journal: dict[int, dict]) -> list[str]:
 
 
 def _remove_export(out: Path) -> None:
-    """Delete the files a previous export in `out` lists (and nothing else)."""
+    """Delete the files a previous export in `out` lists (and nothing else), and the folders
+    of theirs that this leaves empty (png/, anchors/, ...)."""
     doc = None
     try:
         doc = load_manifest(out)
     except ExportError:
         doc = {}
     base = out.resolve()
+    emptied = set()
     for rel in set(_listed_files(doc, _read_journal(out))):
         p = (out / rel).resolve()
         if base in p.parents and p.is_file():
             p.unlink()
+            emptied.update(d for d in p.parents if base in d.parents)
+    for d in sorted(emptied, key=lambda d: len(d.parts), reverse=True):
+        if d.is_dir() and not any(d.iterdir()):
+            d.rmdir()
     for name in (MANIFEST_NAME, JOURNAL_NAME):
         if (out / name).is_file():
             (out / name).unlink()
