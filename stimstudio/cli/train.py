@@ -1,4 +1,4 @@
-"""`stimstudio dataset build`, `stimstudio train gan|encoder|noise-encoder|publish`."""
+"""`stimstudio dataset build`, `stimstudio train gan|encoder|noise-encoder|select|publish`."""
 
 from __future__ import annotations
 
@@ -208,6 +208,25 @@ def register(sub) -> None:
     ne.add_argument("--device", default="auto", help=" | ".join(DEVICE_CHOICES))
     add_common(ne)
     ne.set_defaults(func=cmd_train_noise_encoder)
+
+    sel = tsub.add_parser(
+        "select",
+        help="rank snapshots by the classifier test on the training patients (held-out unread)",
+        description="Judge several model files the same way, on two halves of the training "
+        "films only, so that the one to ship can be chosen without using up the held-out "
+        "patients that its card then reports (stimstudio/train/evaluate/select.py).",
+    )
+    sel.add_argument("models", nargs="+", help="model .safetensors files (snapshots)")
+    sel.add_argument("--data", required=True, help="folder from `dataset build` (or its train.npz)")
+    sel.add_argument("--fit", type=int, default=1000, help="patches per side to train on (1000)")
+    sel.add_argument("--test", type=int, default=1000, help="patches per side to test on (1000)")
+    sel.add_argument("--draws", type=int, default=1, help="fresh classifiers per model (1)")
+    sel.add_argument("--seed", type=int, default=0, help="seed of the split and the classifier")
+    sel.add_argument("--quick", action="store_true", help="tiny classifier: a smoke test")
+    sel.add_argument("--device", default="auto", help=" | ".join(DEVICE_CHOICES))
+    sel.add_argument("--precision", default="auto", help="auto (fp32) | fp32 | bf16 | fp16")
+    add_common(sel)
+    sel.set_defaults(func=cmd_train_select)
 
     pub = tsub.add_parser("publish", help="write a run's model as a shipped fp16 weights file")
     pub.add_argument("model", help="runs/.../model-encoder.safetensors (or model-gan)")
@@ -444,6 +463,64 @@ MINIMIAS_CITATION = (
     "J. Suckling et al. (1994), The Mammographic Image Analysis Society Digital Mammogram "
     "Database, Exerpta Medica, International Congress Series 1069, pp. 375-378"
 )
+
+
+def cmd_train_select(args) -> int:
+    from ..core.device import pick_compute
+    from ..core.model import load_model
+    from ..train.dataset import load_patches
+    from ..train.evaluate.select import model_sampler, selection_score, selection_split
+    from ..train.evaluate.settings import EvalSettings
+
+    if args.draws < 1 or args.fit < 8 or args.test < 8:
+        raise OptionError("--draws must be at least 1, --fit and --test at least 8")
+    data = Path(args.data)
+    train = load_patches(data / "train.npz" if data.is_dir() else data)
+    compute = pick_compute(args.device, args.precision)
+    over = dict(seed=args.seed, c2st_fit=args.fit, c2st_test=args.test)
+    s = EvalSettings.quick(**over) if args.quick else EvalSettings(**over)
+    # every file is read and checked before the first (long) test
+    models = [(m, load_model(m, device=compute.device)) for m in args.models]
+    R = train.patches.shape[-1]
+    for path, model in models:
+        if model.resolution != R:
+            raise OptionError(
+                f"{Path(path).name} works at {model.resolution} px, the patches are {R} px"
+            )
+    split = selection_split(train, args.fit, args.test, args.seed)
+    rows = []
+    bar = tqdm_bar(args, total=len(models) * args.draws, desc="select", unit="test")
+    for path, model in models:
+        score = selection_score(
+            model_sampler(model, s, compute), split, s, compute.device, args.draws
+        )
+        bar.update(args.draws)
+        rows.append({"model": str(path), "kimg": (model.card or {}).get("kimg"), **score})
+    bar.close()
+    rows.sort(key=lambda r: r["accuracy"])
+    result = {
+        "ranking": rows,
+        "split": {
+            "fit_films": split.fit_films,
+            "test_films": split.test_films,
+            "fit_per_side": args.fit,
+            "test_per_side": args.test,
+            "seed": args.seed,
+        },
+        "note": "training patients only (two halves of the films); 0.5 = indistinguishable",
+    }
+    if args.quick:
+        result["note"] += "; --quick: a smoke test, not a result"
+    lines = [
+        f"classifier test on the training films ({split.fit_films} films to fit, "
+        f"{split.test_films} to test; 0.5 = indistinguishable), best first:"
+    ]
+    for r in rows:
+        lo, hi = r["accuracy_ci95"]
+        kimg = "" if r["kimg"] is None else f"  {float(r['kimg']):.1f} kimg"
+        lines.append(f"  {r['accuracy']:.3f} [{lo:.3f}, {hi:.3f}]  {Path(r['model']).name}{kimg}")
+    emit(args, result, "\n".join(lines))
+    return 0
 
 
 def cmd_train_publish(args) -> int:
