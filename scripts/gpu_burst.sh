@@ -57,10 +57,9 @@
 # 2026-12-01, third session (no GPU): on the CPU the crop recipe at batch 64 and at a quarter
 # of the learning rate lost the standing too (0.941, 0.942 after 12-16 kimg), as did the GPU's
 # 520- and 632-kimg snapshots (0.940, 0.943): the shipped file is the one point below 0.93.
-# So judge the arms by their spread along the run, not by one file. The script brings back
-# only each arm's final G_ema; `--snapshot-cpu-minutes 2` in BURST_ARGS would keep a model file
-# every ~2 minutes there (a process driving a GPU spends about its wall time on the CPU;
-# untested), and bringing a few back needs an edit of the copy step below (8 files at most).
+# So judge the arms by their spread along the run, not by one file: since 2026-12-01 (fourth
+# session) each arm keeps a model file every SNAP_KIMG kimg (20) and `train select` ranks them
+# all there, on the packed training films only; each arm's best comes back (see ARMS below).
 # Look at `evaluate-model`'s symmetry cue beside the classifier (the shipped generator prefers
 # one orientation: 0.80, held-out real 0.51).
 # Pack straight from the shipped file's state: 12-14 kimg of this crop recipe on the CPU
@@ -70,12 +69,20 @@
 # ENC_RUN/model-encoder.safetensors --total-kimg 4`: 33 minutes on one core, 2026-11-30) and
 # publish its model-noise-encoder.safetensors (docs/TRAINING.md, phase 3).
 # ARMS="name:args;name:args" runs one `train gan` per arm at once from the same state (each
-# arm's args after BURST_ARGS); back come final-NAME-G_ema and samples-NAME.png per arm (at
-# most 3 arms: 8 files come back). E.g. whole patches with and without the joint batch:
+# arm's args after BURST_ARGS), keeping a snapshot every SNAP_KIMG kimg; then `train select`
+# ranks every snapshot of every arm on two halves of the packed training films (SELECT_DRAWS
+# classifiers each, 1; SELECT_ARGS for more options). Back come select.json (the ranking),
+# best-NAME-G_ema (the arm's best snapshot; its final when the selection failed) and
+# samples-NAME.png per arm (at most 3 arms: 8 files come back). Leave the selection ~2 minutes
+# of the call (MINUTES=5 for three arms; untimed on the GPU so far). E.g.:
 #   ARMS="whole:--crop 0 --lr 0.001;wholejoint:--crop 0 --lr 0.001 --joint-batch;cropjoint:--joint-batch"
-# Here, each arm becomes a run (its G_ema stands in for G; P and D come from the pack):
-#   python -m stimstudio.train.burst unpack OUT/final-NAME RUN_NAME --data train.npz --p-prefix PACK/state
-# Dry-run here 2026-12-01 (cpu, two arms, batch 4): both exported and unpacked.
+# Here, each arm becomes a run (its G_ema stands in for G; P and D come from the pack), and
+# the held-out card is measured once, for the chosen one:
+#   python -m stimstudio.train.burst unpack OUT/best-NAME RUN_NAME --data train.npz --p-prefix PACK/state
+# Dry-run here 2026-12-01 (cpu, two arms, batch 4): both exported and unpacked. Again with
+# the selection (fourth session): DEVICE=cpu TISSUE=2 LESION=1 MINUTES=0.3 BATCH=4
+# SNAP_KIMG=0.008 SELECT_ARGS="--quick --fit 32 --test 16" ARMS="a:;b:--lr 0.001": 161 s,
+# select.json and best-a/best-b back, best-a unpacked with --p-prefix PACK/state.
 # Extra options go in BURST_ARGS / ENC_ARGS; PRECISION=bf16 is untried. A dry run here:
 # DEVICE=cpu TISSUE=2 LESION=1 MINUTES=0.2 ENC_MINUTES=0.2 scripts/gpu_burst.sh .burst /tmp/o
 set -uo pipefail
@@ -108,22 +115,43 @@ if [ "$MINUTES" != 0 ]; then
     --time-limit-minutes "$MINUTES" --quiet)
   if [ -n "${ARMS:-}" ]; then
     # Several recipes at once from the same state and seeds: one process each on the one GPU
-    # (a single run at batch 64 leaves most of an H200 idle). Back: each arm's G_ema and
-    # sample grid, to be judged here on held-out patients; no encoder after arms.
+    # (a single run at batch 64 leaves most of an H200 idle). Each arm keeps a model file every
+    # SNAP_KIMG kimg; `train select` then ranks every kept snapshot of every arm here, on two
+    # halves of the packed training films (the held-out patients stay for the card measured at
+    # home), and each arm's best snapshot comes back as best-NAME-G_ema beside select.json (the
+    # whole ranking) and the arm's sample grid. No encoder after arms.
     IFS=';' read -ra SPECS <<< "$ARMS"
     for spec in "${SPECS[@]}"; do
       name=${spec%%:*}; args=${spec#*:}
       cp -r $B/run $B/run-"$name"
-      python3 -m stimstudio train gan --run-dir $B/run-"$name" "${GAN_ARGS[@]}" ${BURST_ARGS:-} \
-        $args > $B/arm-"$name".log 2>&1 &
+      python3 -m stimstudio train gan --run-dir $B/run-"$name" "${GAN_ARGS[@]}" --keep-snapshots \
+        --snapshot-kimg "${SNAP_KIMG:-20}" ${BURST_ARGS:-} $args > $B/arm-"$name".log 2>&1 &
     done
     wait
+    echo "arms trained after $(( $(date +%s) - T0 )) s" | tee -a "$OUT/log.txt"
+    python3 -m stimstudio train select $B/run-*/model-gan-*kimg.safetensors --data $B/train.npz \
+      --device "${DEVICE:-cuda}" --draws "${SELECT_DRAWS:-1}" ${SELECT_ARGS:-} --json --quiet \
+      > "$OUT/select.json" 2>> "$OUT/log.txt" || echo "select failed: finals come back" >> "$OUT/log.txt"
     for spec in "${SPECS[@]}"; do
       name=${spec%%:*}
       { echo "== arm $name: ${spec#*:}"; tail -n 4 $B/arm-"$name".log
         tail -n 2 $B/run-"$name"/metrics.jsonl; } >> "$OUT/log.txt" 2>&1
-      python3 -m stimstudio.train.burst export $B/run-"$name"/state.pt "$OUT" "final-$name" \
-        --parts G_ema
+      best=$(python3 -c '
+import json, sys
+try:
+    rows = json.load(open(sys.argv[1]))["ranking"]
+except Exception:
+    rows = []
+print(next((r["model"] for r in rows if r["model"].startswith(sys.argv[2])), ""))' \
+        "$OUT/select.json" "$B/run-$name/")
+      if [ -n "$best" ]; then
+        echo "arm $name: best $(basename "$best")" >> "$OUT/log.txt"
+        python3 -m stimstudio.train.burst export-model "$best" $B/run-"$name"/state.pt "$OUT" \
+          "best-$name"
+      else
+        python3 -m stimstudio.train.burst export $B/run-"$name"/state.pt "$OUT" "best-$name" \
+          --parts G_ema
+      fi
       cp $B/run-"$name"/samples-latest.png "$OUT/samples-$name.png"
     done
     echo "arms done after $(( $(date +%s) - T0 )) s" | tee -a "$OUT/log.txt"

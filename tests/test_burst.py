@@ -167,3 +167,36 @@ def test_encoder_burst_without_the_feature_network(tmp_path, tiny_weights):
     for k, v in out.E.state_dict().items():
         if k != "w_avg":
             assert torch.allclose(v.float(), trained[k].float(), rtol=1e-2, atol=1e-3), k
+
+
+def test_a_kept_snapshot_comes_back_as_a_piece_that_unpacks_at_its_own_kimg(tmp_path):
+    """The slot's `train select` picks a kept snapshot; only its G_ema travels back."""
+    from stimstudio.core.model import load_model
+
+    data = write_patches(tmp_path / "train.npz")
+    cfg = tiny_gan_config(tmp_path, data, discriminator="projected", keep_snapshots=True)
+    t = GanTrainer(cfg, CPU)
+    t.resume()
+    list(t.train())
+    run = tmp_path / "run"
+    first = sorted(run.glob("model-gan-*kimg.safetensors"))[0]
+    snap = load_model(first)
+    assert snap.card["kimg"] * 1000 < t.nimg  # an earlier point than the state's
+    piece = burst.export_model(first, run / "state.pt", tmp_path / "back", "best")
+    assert piece.name == "best-G_ema.safetensors"
+    burst.save_compact(run / "state.pt", tmp_path / "back", "state", ("P", "D"))
+    r = burst.restore_state(
+        str(tmp_path / "back" / "best"),
+        tmp_path / "home",
+        data,
+        p_prefix=str(tmp_path / "back" / "state"),
+    )
+    assert r.nimg == round(snap.card["kimg"] * 1000)
+    for k, v in snap.G.state_dict().items():
+        assert torch.allclose(r.G_ema.state_dict()[k].float(), v.float(), rtol=1e-2, atol=1e-3), k
+    other = tmp_path / "other"
+    t2 = GanTrainer(tiny_gan_config(other, data, channel_max=16), CPU)
+    t2.resume()
+    list(t2.train())
+    with pytest.raises(CheckpointError, match="not a snapshot of this run"):
+        burst.export_model(other / "run" / "model-gan.safetensors", run / "state.pt", tmp_path, "x")

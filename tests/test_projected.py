@@ -150,6 +150,22 @@ def test_cpu_time_snapshots_keep_their_model_files(tmp_path, phantom_data):
     assert load_model(kept[0]).card["cpu_seconds"] > 0
 
 
+def test_kept_snapshots_are_model_files_named_by_kimg(tmp_path, phantom_data):
+    cfg = tiny_gan_config(tmp_path, phantom_data, keep_snapshots=True)
+    t = GanTrainer(cfg, CPU)
+    t.resume()
+    list(t.train())
+    kept = sorted((tmp_path / "run").glob("model-gan-*kimg.safetensors"))
+    kimg = [load_model(k).card["kimg"] for k in kept]
+    assert len(kept) >= 2 and kimg == sorted(set(kimg))  # one file per snapshot, in order
+    assert kept[0].name == f"model-gan-{kimg[0]:09.3f}kimg.safetensors"
+    plain = tmp_path / "plain"
+    t = GanTrainer(tiny_gan_config(plain, phantom_data), CPU)
+    t.resume()
+    list(t.train())
+    assert not list((plain / "run").glob("model-gan-*kimg.safetensors"))
+
+
 def test_lite0_as_perceptual_space_is_frozen_and_masked_like_the_others():
     from stimstudio.core.nets.perceptual import lite0_features
 

