@@ -11,7 +11,7 @@
     loop = true
     spacing = "perceptual"
     noise = "seed"                   # seed:N anchors' noise maps: each seed its own (default);
-                                     # "const": the model's fixed maps, as before they had own
+                                     # "const": the model's fixed maps, shared by every seed
 
     [output]                         # ExportSettings for every continuum
     formats = ["png", "dicom"]
@@ -64,6 +64,7 @@ from .interpolate import FRAME_SPACINGS, INTERPOLATION_METHODS, Anchor, Continuu
 from .jsonable import dumps_strict
 from .latent import Latent, load_latent
 from .model import Model
+from .noise_modes import NOISE_MODES
 
 TOP_KEYS = {"out", "weights", "device", "precision", "data_root", "defaults", "output"}
 TOP_KEYS |= {"continuum", "series"}
@@ -95,7 +96,7 @@ class ContinuumSpec:
     spacing: str = "latent"
     truncation: float = 1.0
     cutoff: int | None = None
-    noise: str = "seed"  # noise maps of seed:N anchors (core.generate.NOISE_MODES)
+    noise: str = "seed"  # noise maps of seed:N anchors (core.noise_modes.NOISE_MODES)
     project: str | None = None  # a .stimproj whose continuum this is (absolute)
 
 
@@ -183,8 +184,6 @@ def _path_opts(d: dict, base: dict, where: str) -> dict:
         elif k == "cutoff":
             o[k] = None if v is None else _typed(v, "int", where, k)
         elif k == "noise":
-            from .generate import NOISE_MODES
-
             if v not in NOISE_MODES:
                 _fail(where, f"noise must be one of {', '.join(NOISE_MODES)}, got {v!r}")
             o[k] = v

@@ -24,8 +24,9 @@ class Latent:
     wplus: np.ndarray
     source: dict = field(default_factory=dict)
     model_sha256: str | None = None
-    # Per-layer noise maps of an inversion with optimised noise (core.invert); None = the
-    # model's fixed maps. Not part of W+: mixing and interpolation use w+ alone.
+    # Per-layer noise maps the latent renders with: a seed's own (core.generate), the noise
+    # encoder's or fitted ones of an inversion (core.invert); None = the model's fixed maps.
+    # Not part of W+: paths blend them beside w+, a style mix takes each layer's from its source.
     noise: list[np.ndarray] | None = None
 
     def __post_init__(self):
