@@ -55,6 +55,7 @@ def test_anchors_from_seed_rename_undo_and_remove(window, qtbot):
     qtbot.waitUntil(lambda: len(window.project.get("anchors")) == 1, timeout=10000)
     a = window.project.get("anchors")[0]
     assert a["name"] == "Seed 7" and a["image"].shape == (32, 32)
+    assert a["source"]["noise_mode"] == "seed" and a["noise"] is not None  # the seed's own maps
     assert panel.list.count() == 1 and not panel.list.item(0).icon().isNull()
     panel.list.item(0).setText("calm tissue")
     assert window.project.get("anchors")[0]["name"] == "calm tissue"
@@ -63,6 +64,12 @@ def test_anchors_from_seed_rename_undo_and_remove(window, qtbot):
     panel.list.item(0).setSelected(True)
     panel.remove_selected()
     assert window.project.get("anchors") == []
+    # the Generator page's noise mode decides, so the anchor is the sample that page shows
+    window.pages["generator"].noise.setCurrentText("const")
+    panel.add_seed(7)
+    qtbot.waitUntil(lambda: len(window.project.get("anchors")) == 1, timeout=10000)
+    a = window.project.get("anchors")[0]
+    assert a["source"]["noise_mode"] == "const" and a.get("noise") is None
 
 
 def test_invert_patch_becomes_an_anchor(window, qtbot):

@@ -210,11 +210,13 @@ class AnchorsPanel(QWidget):
         if not self.ctx.require_model():
             return
         model, compute = self.ctx.model, self.ctx.compute
+        # the Generator page's noise mode: the anchor is the sample that page shows for the seed
+        noise_mode = self.project.get("generator").get("noise_mode", "seed")
 
         def job():
             from stimstudio.core.generate import sample
 
-            return sample(model, seed, psi, cutoff, compute)
+            return sample(model, seed, psi, cutoff, compute, noise_mode)
 
         def done(out):
             lat, img = out
