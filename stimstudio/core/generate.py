@@ -131,7 +131,7 @@ def mix_noise(
     """The noise maps of a one-hot style mix: each layer's map from the source its style
     comes from (`mixing[i]`: the source of W+ row i; a source None has the model's fixed
     maps). None when every layer's map is the model's fixed one."""
-    from .invert import noise_layers
+    from .invert import fixed_noise
 
     styles = noise_styles(model)
     if len(mixing) != model.num_ws:
@@ -139,7 +139,7 @@ def mix_noise(
     picked = [sources[mixing[i]] for i in styles]
     if all(src is None for src in picked):
         return None
-    fixed = [layer.noise_const.detach().float().cpu().numpy() for layer in noise_layers(model.G)]
+    fixed = fixed_noise(model.G)
     return [
         np.array(fixed[k] if src is None else src[k], np.float32) for k, src in enumerate(picked)
     ]

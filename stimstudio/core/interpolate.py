@@ -30,7 +30,7 @@ import torch
 
 from .device import Compute
 from .errors import OptionError
-from .invert import noise_layers, perceptual_for, synthesize
+from .invert import fixed_noise, perceptual_for, synthesize
 from .latent import Latent
 from .model import Model
 
@@ -200,7 +200,7 @@ def anchor_frames(positions) -> list[int]:
 
 def _anchor_noise(continuum: Continuum, model: Model) -> list[list[np.ndarray]]:
     """Each anchor's maps (the model's fixed ones for an anchor without), checked once."""
-    fixed = [layer.noise_const.detach().float().cpu().numpy() for layer in noise_layers(model.G)]
+    fixed = fixed_noise(model.G)
     for anchor in continuum.anchors:
         maps = anchor.latent.noise
         if maps is not None and [m.shape for m in maps] != [f.shape for f in fixed]:

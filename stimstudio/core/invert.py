@@ -115,6 +115,11 @@ def noise_layers(G: torch.nn.Module) -> list[torch.nn.Module]:
     return [mod for mod in G.modules() if hasattr(mod, "noise_const")]
 
 
+def fixed_noise(G: torch.nn.Module) -> list[np.ndarray]:
+    """The generator's own fixed noise maps as float32 arrays, in `noise_layers` order."""
+    return [layer.noise_const.detach().float().cpu().numpy() for layer in noise_layers(G)]
+
+
 def with_noise(G: torch.nn.Module, noise, trainable: bool = False):
     """A copy of G whose fixed noise maps are `noise` (arrays or tensors, one per layer:
     [r, r] for all images, or [N, r, r] with one map per image of the batch).

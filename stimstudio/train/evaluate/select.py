@@ -18,7 +18,7 @@ choice, would show it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +27,7 @@ from ...core.device import Compute
 from ...core.errors import DatasetError
 from ...core.model import Model
 from ..dataset import PatchSet
-from .c2st import _film_halves, two_sample_test
+from .c2st import _film_halves, pool_draws, two_sample_test
 from .data import generate_uint8
 from .settings import EvalSettings
 
@@ -84,22 +84,14 @@ def selection_score(
                 split.fit_real, fit_gen, split.test_real, test_gen, s, device, s.seed + d, progress
             )
         )
-    acc = [r["accuracy"] for r in runs]
+    pooled = runs[0] if draws == 1 else pool_draws(runs)  # Student t over the draws
     return {
-        "accuracy": float(np.mean(acc)),
-        "accuracy_draws": acc,
-        "accuracy_ci95": runs[0]["accuracy_ci95"] if draws == 1 else _t_interval(acc),
-        "auc": float(np.mean([r["auc"] for r in runs])),
+        "accuracy": float(pooled["accuracy"]),
+        "accuracy_draws": [r["accuracy"] for r in runs],
+        "accuracy_ci95": pooled["accuracy_ci95"],
+        "auc": float(pooled["auc"]),
         "test_per_side": runs[0]["test_per_side"],
     }
-
-
-def _t_interval(acc: Sequence[float]) -> list[float]:
-    from scipy import stats
-
-    a = np.asarray(acc, float)
-    half = float(stats.t.ppf(0.975, len(a) - 1)) * a.std(ddof=1) / np.sqrt(len(a))
-    return [max(0.0, a.mean() - half), min(1.0, a.mean() + half)]
 
 
 def model_sampler(model: Model, s: EvalSettings, compute: Compute | None = None) -> Sampler:
