@@ -204,7 +204,7 @@ class RenderQueue(QObject):
     def has_model(self) -> bool:
         return self._model is not None
 
-    def request(self, channel: str, key, job, noise_mode: str = "const") -> None:
+    def request(self, channel: str, key, job) -> None:
         self.request_count += 1
         with self._cv:
             self._latest[channel] = key
@@ -218,7 +218,7 @@ class RenderQueue(QObject):
                 if channel in self._pending:
                     self.dropped_count += 1
                     self._pending.pop(channel)
-                self._pending[channel] = (key, job, noise_mode)
+                self._pending[channel] = (key, job)
                 self._cv.notify()
         if hit is not None:
             image, wplus, noise = hit
@@ -270,7 +270,7 @@ class RenderQueue(QObject):
                     self._cv.wait()
                 if self._stop:
                     return
-                channel, (key, job, noise_mode) = self._pending.popitem(last=False)
+                channel, (key, job) = self._pending.popitem(last=False)
                 model, compute = self._model, self._compute
                 self._busy = True
             try:
@@ -285,7 +285,7 @@ class RenderQueue(QObject):
                     noise = None
                     if isinstance(wplus, tuple):
                         wplus, noise = wplus
-                    image = synthesize(model, wplus, compute, noise_mode, noise=noise)[0]
+                    image = synthesize(model, wplus, compute, noise=noise)[0]
                 except Exception as exc:  # noqa: BLE001
                     yield ("failed", channel, *describe_error(exc))
                     continue

@@ -360,8 +360,7 @@ class GeneratorPage(QWidget):
             return w, mix_noise(model, [lat.noise, *others_noise], list(mix))
 
         self.requested_key = key
-        # the job gives the maps of every mode (None: the model's fixed ones), so "const"
-        self.ctx.render_worker.request(CHANNEL, key, job, "const")
+        self.ctx.render_worker.request(CHANNEL, key, job)  # the job gives every mode's maps
 
     def _rendered(self, out: dict) -> None:
         if out["channel"] != CHANNEL or out["key"] != self.requested_key:
