@@ -271,3 +271,37 @@ def test_compose_takes_the_composites_maps_from_the_poisson_blend(nmodel):
     assert off.latents["optimized"].noise is None
     with pytest.raises(OptionError, match="not 'texture'"):
         compose(nmodel, tex, tpl, mask, settings=s, noise_from="texture")
+
+
+def test_a_run_starts_from_another_files_noise_encoder_and_refuses_a_misfit(tmp_path):
+    """--init-noise-encoder: the shipped noise encoder carried to a generator trained a few
+    kimg further (its first steps start where that one ended, not from random weights)."""
+    data = write_patches(tmp_path / "train.npz", n=16)
+    source = with_noise_encoder(seed=3, min_resolution=16)
+    with torch.no_grad():
+        for p in source.N.parameters():
+            p.add_(0.5)  # far from any fresh initialisation
+    src = source.save(tmp_path / "src.safetensors", dtype=torch.float32)
+    weights = make_tiny_model().save(tmp_path / "m.safetensors", dtype=torch.float32)
+    cfg = NoiseEncoderTrainConfig(
+        data=data, weights=str(weights), run_dir=str(tmp_path / "r"), batch=8,
+        min_resolution=16, channels=32, total_kimg=0.008, precision="fp32",
+        init_noise_encoder=str(src),
+    )  # fmt: skip
+    t = NoiseEncoderTrainer(cfg, CPU)
+    assert t.resume().endswith(f"noise encoder initialised from {src}")
+    for k, v in t.model.N.state_dict().items():
+        assert torch.equal(v, source.N.state_dict()[k]), k
+    # a resumed run keeps its own state: the source is read only at the start
+    list(t.train())
+    again = NoiseEncoderTrainer(dataclasses.replace(cfg, total_kimg=0.016), CPU)
+    assert "resumed" in again.resume()
+    k0 = next(iter(t.model.N.state_dict()))
+    assert torch.equal(again.model.N.state_dict()[k0], t.model.N.state_dict()[k0])
+    # a file without a noise encoder, or with one of another shape: one sentence each
+    r3 = str(tmp_path / "r3")
+    with pytest.raises(CheckpointError, match="holds no noise encoder"):
+        bare = dataclasses.replace(cfg, run_dir=r3, init_noise_encoder=str(weights))
+        NoiseEncoderTrainer(bare, CPU).resume()
+    with pytest.raises(CheckpointError, match="another shape"):
+        NoiseEncoderTrainer(dataclasses.replace(cfg, run_dir=r3, channels=8), CPU).resume()

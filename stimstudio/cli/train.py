@@ -99,6 +99,8 @@ NOISE_ENCODER_HELP = {
     "seed": "seed of batches and initial weights",
     "precision": "auto (bf16 where native, else fp32) | bf16 | fp16 (GPU only) | fp32 "
     "(default auto)",
+    "init_noise_encoder": "start from the noise encoder of this model file (same shape), e.g. "
+    "the shipped one after its generator trained further",
 }
 
 

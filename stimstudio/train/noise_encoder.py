@@ -50,6 +50,9 @@ class NoiseEncoderTrainConfig:
     snapshot_kimg: float = 0.4
     seed: int = 0
     precision: str = "auto"
+    # start from another model file's noise encoder (e.g. the shipped one, after its generator
+    # trained a few kimg further): it adapts in minutes where a fresh one needs half an hour
+    init_noise_encoder: str = ""
 
 
 @dataclass
@@ -168,13 +171,31 @@ class NoiseEncoderTrainer:
 
     def resume(self) -> str:
         if not has_state(self.state_path):
-            return "starting a new noise-encoder run"
+            msg = "starting a new noise-encoder run"
+            if self.cfg.init_noise_encoder:
+                msg += self._init_noise_encoder(self.cfg.init_noise_encoder)
+            return msg
         st = load_state(self.state_path)
         self.load(st)
         msg = f"resumed noise encoder from {st['loaded_from']} at {self.nimg / 1000:.2f} kimg"
         if st.get("unreadable"):
             msg += f" ({st['unreadable']}; the state before it was used)"
         return msg + self.lr_note
+
+    def _init_noise_encoder(self, path: str) -> str:
+        """Copy the noise encoder of another model file (same shape) into this run."""
+        src = load_model(path, device="cpu")
+        if src.N is None:
+            raise CheckpointError(f"{path} holds no noise encoder to start from")
+        if src.N.cfg.to_dict() != self.model.N.cfg.to_dict():
+            raise CheckpointError(
+                f"the noise encoder in {path} has another shape than this run's "
+                f"({src.N.cfg.to_dict()} vs {self.model.N.cfg.to_dict()}): pass its "
+                "--channels / --min-resolution"
+            )
+        with torch.no_grad():
+            self.model.N.load_state_dict(src.N.state_dict())
+        return f", noise encoder initialised from {path}"
 
     def render(self, x: torch.Tensor, train: bool) -> torch.Tensor:
         """G(E(x)) with the noise encoder's maps for x (in the graph while training)."""
