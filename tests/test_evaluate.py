@@ -450,3 +450,53 @@ def test_cards_from_before_the_detail_channel_are_checked_with_the_image_alone()
 
     assert settings_from_card({"c2st_fit": 64}, ["c2st"]).c2st_detail_gain == 0.0
     assert settings_from_card({"c2st_detail_gain": 8.0}, ["c2st"]).c2st_detail_gain == 8.0
+
+
+def test_a_new_encoder_keeps_the_generators_sections_and_drops_the_rest(
+    tiny_model, phantom_data, tmp_path
+):
+    """Only the noise encoder (or encoder) trained again: the sections that judge the
+    generator's samples alone are carried to the new file's card, reconstruction is not; a
+    file with another generator starts a new evaluation."""
+    from stimstudio.core.nets import NoiseEncoder, NoiseEncoderConfig
+    from stimstudio.train.evaluate.card import generator_sha256
+
+    first = tiny_model.save(tmp_path / "a.safetensors", dtype=torch.float32)
+    s = EvalSettings.quick(sections=("swd", "spectrum", "reconstruction"), grid_rows=0)
+    ev = evaluate_model(load_model(first), phantom_data, s)
+    update_card(first, ev.result)
+    old = json.loads(first.with_suffix(".json").read_text())["evaluation"]
+    assert old["model"]["generator_sha256"] == generator_sha256(first)
+
+    m = load_model(first)
+    torch.manual_seed(1)
+    m.N = NoiseEncoder(NoiseEncoderConfig(resolution=32, min_resolution=16))
+    second = m.save(tmp_path / "b.safetensors", dtype=torch.float32)  # its card: a's evaluation
+    assert sha256_file(second) != sha256_file(first)
+    assert generator_sha256(second) == generator_sha256(first)
+    ev2 = evaluate_model(
+        load_model(second), phantom_data, EvalSettings.quick(sections=("compose",))
+    )
+    card = json.loads(update_card(second, ev2.result).read_text())["evaluation"]
+    assert card["model"]["sha256"] == sha256_file(second)
+    assert card["swd"] == old["swd"] and card["spectrum"] == old["spectrum"]
+    assert "reconstruction" not in card and "compose" in card  # it used the encoders
+    assert card["carried_over"]["sections"] == ["swd", "spectrum"]
+    assert card["carried_over"]["from_sha256"] == sha256_file(first)
+    assert card["section_settings"]["swd"]["sections"] == ["swd", "spectrum", "reconstruction"]
+    assert card["targets"]["swd_mean_ratio"]["value"] == old["swd"]["generated"]["mean_ratio"]
+    assert card["targets"]["encoder_psnr"]["value"] is None
+    # measured again on this file, a section is no longer carried
+    ev3 = evaluate_model(load_model(second), phantom_data, EvalSettings.quick(sections=("swd",)))
+    card = json.loads(update_card(second, ev3.result).read_text())["evaluation"]
+    assert card["carried_over"]["sections"] == ["spectrum"] and "compose" in card
+
+    # another generator: nothing is carried
+    m3 = load_model(first)
+    with torch.no_grad():
+        next(m3.G.parameters()).add_(0.01)
+    third = m3.save(tmp_path / "c.safetensors", dtype=torch.float32)
+    assert generator_sha256(third) != generator_sha256(first)
+    ev4 = evaluate_model(load_model(third), phantom_data, EvalSettings.quick(sections=("compose",)))
+    card = json.loads(update_card(third, ev4.result).read_text())["evaluation"]
+    assert "swd" not in card and "spectrum" not in card and "carried_over" not in card

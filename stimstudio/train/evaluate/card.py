@@ -4,6 +4,7 @@ with it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import fields
@@ -13,6 +14,27 @@ from ...core.errors import CheckpointError
 from ...core.jsonable import to_jsonable
 from ...core.model import atomic_write_bytes, sha256_file
 from .settings import EvalSettings, targets_met
+
+# Sections that judge the generator's samples alone (no encoder, noise encoder or
+# discriminator): they stay true of a file whose generator tensors are the same, so a card
+# carries them over when only the encoder or noise encoder was trained again (an hour of
+# classifier tests on a CPU saved each time). The sample grid is the generator's too.
+GENERATOR_SECTIONS = ("swd", "c2st", "spectrum", "cues")
+
+
+def generator_sha256(path: str | Path) -> str:
+    """sha256 over a model file's generator tensors (names, dtypes, shapes and bytes, in name
+    order): equal for two files whose generators are the same, whatever else they hold."""
+    import torch
+    from safetensors import safe_open
+
+    h = hashlib.sha256()
+    with safe_open(str(path), framework="pt") as f:
+        for k in sorted(k for k in f.keys() if k.startswith("G.")):
+            t = f.get_tensor(k).contiguous()
+            h.update(f"{k}|{t.dtype}|{tuple(t.shape)}|".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def update_card(weights: str | Path, evaluation: dict) -> Path:
@@ -42,17 +64,57 @@ def update_card(weights: str | Path, evaluation: dict) -> Path:
         )
     old = card.get("evaluation")
     new = dict(evaluation)
+    generator = generator_sha256(path)
+    new["model"] = {**(new.get("model") or {}), "generator_sha256": generator}
     ran = [sec for sec in (new.get("settings") or {}).get("sections", []) if sec in new]
     new["section_settings"] = {sec: new["settings"] for sec in ran}
-    if isinstance(old, dict) and (old.get("model") or {}).get("sha256") == digest:
+    old_model = (old.get("model") or {}) if isinstance(old, dict) else {}
+    if old_model.get("sha256") == digest:
         merged = dict(old)
         merged.update(new)
         merged["section_settings"] = {**section_settings(old), **new["section_settings"]}
+        carried = (old.get("carried_over") or {}).get("sections") or []
+        if carried:  # a section measured again on this file is no longer carried
+            still = [sec for sec in carried if sec not in ran]
+            if still:
+                merged["carried_over"] = {**old["carried_over"], "sections": still}
+            else:
+                merged.pop("carried_over", None)
         new = merged
         new["targets"] = targets_met(new)
+    elif old_model.get("generator_sha256") == generator:
+        new = _carry_generator_sections(old, new)
     card["evaluation"] = to_jsonable(_without_history(new))
     atomic_write_bytes(card_path, json.dumps(card, indent=2).encode())
     return card_path
+
+
+def _carry_generator_sections(old: dict, new: dict) -> dict:
+    """`new` plus the generator-only sections `old` measured on another file with the same
+    generator and `new` did not re-run; every other old section (reconstruction, compose:
+    they use the encoder and the noise encoder) is dropped."""
+    carried = [sec for sec in GENERATOR_SECTIONS if sec in old and sec not in new]
+    if not carried:
+        return new
+    recorded = section_settings(old)
+    out = dict(new)
+    for sec in carried:
+        out[sec] = old[sec]
+    if "grid" in old and "grid" not in new:
+        out["grid"] = old["grid"]
+    out["section_settings"] = {
+        **{sec: recorded[sec] for sec in carried if sec in recorded},
+        **new["section_settings"],
+    }
+    out["carried_over"] = {
+        "sections": carried,
+        "from_sha256": old["model"]["sha256"],
+        "evaluated_at": old.get("evaluated_at"),
+        "why": "measured on a file with the same generator tensors (generator_sha256); these "
+        "sections judge the generator's samples alone",
+    }
+    out["targets"] = targets_met(out)
+    return out
 
 
 def section_settings(card_eval: dict) -> dict[str, dict]:
