@@ -110,6 +110,9 @@ class JudgementRunner(QWidget):
 
         self._mask_timer = QTimer(self)
         self._mask_timer.setSingleShot(True)
+        # Qt's default coarse timers may fire up to 5 % early: a 50-ms display time would show
+        # the image for 47.5 ms. A display time is a stimulus parameter; it is kept to the ms.
+        self._mask_timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._mask_timer.timeout.connect(self._mask)
         self._iti_timer = QTimer(self)
         self._iti_timer.setSingleShot(True)
