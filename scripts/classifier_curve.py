@@ -19,22 +19,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 TARGET, REAL_VS_REAL, REAL_VS_REAL_CI = 0.75, 0.595, (0.573, 0.616)
 
-# kimg, accuracy, draws, label (docs/TRAINING.md: "The classifier test sees fine detail",
-# "A generator and encoder burst on the H200", "Averaging snapshots, and the 432-kimg card")
+# kimg, accuracy, draws, label, a CPU snapshot?, label offset in points (docs/TRAINING.md:
+# "The classifier test sees fine detail", "A generator and encoder burst on the H200",
+# "Averaging snapshots, and the 432-kimg card")
 CARD = [
-    (52.0, 0.995, 3, "52"),
-    (428.0, 0.920, 3, "428 shipped"),
-    (520.0, 0.940, 1, "520"),
-    (632.6, 0.943, 3, "632.6"),
-    (432.0, 0.906, 3, "432 CPU, chosen"),
+    (52.0, 0.995, 3, "52", False, (8, -4)),
+    (428.0, 0.920, 3, "428 shipped", False, (-62, 10)),
+    (520.0, 0.940, 1, "520", False, (-20, 10)),
+    (632.6, 0.943, 3, "632.6", False, (-30, 10)),
+    (432.0, 0.906, 3, "432 CPU, chosen", True, (8, -14)),
 ]
-LABEL_OFFSET = {
-    52.0: (8, -4),
-    428.0: (-62, 10),
-    432.0: (8, -14),
-    520.0: (-20, 10),
-    632.6: (-30, 10),
-}
 SHIPPED_SELECT = 0.9225
 # kimg -> accuracy per run ("Choosing snapshots", "Averaging snapshots", "Whole patches",
 # "Drawing only the samples that look real")
@@ -63,23 +57,18 @@ def main(out: str) -> None:
         fontsize=8,
     )
     ax1.text(60, TARGET + 0.007, f"target ≤ {TARGET}", color="tab:green", fontsize=8)
-    for k, a, draws, label in CARD:
+    for k, a, draws, label, cpu, offset in CARD:
         ax1.plot(
             k,
             a,
             "o" if draws == 3 else "s",
             mfc="white" if draws == 1 else None,
-            color="tab:red" if "CPU" in label else "k",
+            color="tab:red" if cpu else "k",
         )
         ax1.annotate(
-            f"{label} {a:.3f}",
-            (k, a),
-            fontsize=7,
-            xytext=LABEL_OFFSET[k],
-            textcoords="offset points",
+            f"{label} {a:.3f}", (k, a), fontsize=7, xytext=offset, textcoords="offset points"
         )
-    line = sorted((k, a) for k, a, _, label in CARD if "CPU" not in label)
-    ax1.plot(*zip(*line), color="k", lw=0.8)
+    ax1.plot(*zip(*sorted((c[0], c[1]) for c in CARD if not c[4])), color="k", lw=0.8)
     ax1.set_ylabel("classifier accuracy, generated vs real")
     ax1.set_title("held-out patients (the card's classifier test)", fontsize=10)
     ax1.set_xlim(0, 700)
