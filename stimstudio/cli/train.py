@@ -59,6 +59,10 @@ GAN_HELP = {
     "cells with a small discriminator of this first width and no BatchNorm (the coarse density "
     "layout, where the held-out classifier still tells generated from real; costs little); "
     "0 = none. A run without one can resume with one",
+    "disc_resolution": "with --discriminator projected: the discriminator's input size in px "
+    "(0 = --resolution); larger inputs are averaged down to it. Growing a 128-px model to 256 px "
+    "(--resume-weights MODEL-128 --resolution 256 --crop 128 --disc-resolution 128): crops are "
+    "judged at the films' 0.2 mm, whole patches at 0.4 mm by the model's own discriminator",
     "joint_batch": "with --discriminator projected: real and generated images go through "
     "the discriminator as one batch, so its BatchNorm layers normalise both with the same "
     "statistics; otherwise a shift that all generated images share (brightness, contrast, one "

@@ -50,6 +50,7 @@ from .checkpoint import (
 )
 from .dataset import load_patches
 from .distributed import Dist, all_reduce_grads, all_reduce_mean, barrier, broadcast_module
+from .grow import can_grow, grow_generator
 
 
 @dataclass
@@ -101,6 +102,10 @@ class GanConfig:
     # projected only: real and generated images share the discriminator's BatchNorm
     # statistics (one batch) instead of each kind being normalised by its own
     joint_batch: bool = False
+    # projected only: the discriminator's input size in px (0 = the model's resolution). A
+    # larger input (a whole patch of a grown 256-px model) is averaged down to it, i.e. judged
+    # at a coarser pixel size, while crops of this size are judged at the model's own
+    disc_resolution: int = 0
     extra: dict = field(default_factory=dict)
 
     def generator_config(self) -> GeneratorConfig:
@@ -135,6 +140,7 @@ ARCH_KEYS = (
     "channel_base",
     "channel_max",
     "discriminator",
+    "disc_resolution",
 )
 DISCRIMINATORS = ("stylegan2", "projected")
 CROP_KEYS = ("crop", "full_every")
@@ -175,6 +181,19 @@ def check_crop(cfg: GanConfig, min_input: int | None) -> None:
         )
     if cfg.full_every < 1:
         raise OptionError(f"--full-every must be 1 or more, not {cfg.full_every}")
+
+
+def check_disc_resolution(cfg: GanConfig) -> int:
+    """The discriminator's input size; one message for a setting that cannot work."""
+    r = cfg.disc_resolution or cfg.resolution
+    if cfg.disc_resolution and cfg.discriminator != "projected":
+        raise OptionError("--disc-resolution needs --discriminator projected")
+    if r < 32 or r & (r - 1) or r > cfg.resolution:
+        raise OptionError(
+            f"--disc-resolution must be a power of two from 32 to the {cfg.resolution}-px "
+            f"patches (0 = the same), not {cfg.disc_resolution}"
+        )
+    return r
 
 
 def lazy_factor(interval: int) -> float:
@@ -260,7 +279,7 @@ class GanTrainer:
                 torch.manual_seed(cfg.seed + 1)  # the same random projection on every rank
                 self.P = ProjectedDiscriminator(
                     ProjectedConfig(
-                        resolution=cfg.resolution,
+                        resolution=cfg.disc_resolution or cfg.resolution,
                         pixel_channels=cfg.pixel_channels,
                         layout_channels=cfg.layout_channels,
                     )
@@ -276,6 +295,7 @@ class GanTrainer:
                 "has no BatchNorm)"
             )
         check_crop(cfg, None if self.P is None else self.P.min_input)
+        self.disc_res = check_disc_resolution(cfg)
         self.disc = self.P if self.projected else self.D  # the one this run trains
         self.disc_learns = self.P.learners() if self.projected else self.D  # its trainable part
         self.G.train().requires_grad_(True)
@@ -368,20 +388,38 @@ class GanTrainer:
                 msg += f" ({state['unreadable']}; the state before it was used)"
         elif weights:
             m = load_model(weights, with_projected=self.projected)
-            if m.G.cfg != self.cfg.generator_config():
+            grow = m.G.cfg != self.cfg.generator_config() and can_grow(m.G, self.G)
+            if m.G.cfg != self.cfg.generator_config() and not grow:
                 raise CheckpointError(
-                    f"{weights} has another generator configuration than this run asks for"
+                    f"{weights} has another generator configuration than this run asks for "
+                    f"(a model of half this --resolution with the same widths can be grown)"
                 )
-            self.G.load_state_dict(m.G.state_dict())
-            self.G_ema.load_state_dict(m.G.state_dict())
-            self.D.load_state_dict(m.D.state_dict())
+            if grow:
+                grow_generator(m.G, self.G)
+                self.G_ema.load_state_dict(self.G.state_dict())
+            else:
+                self.G.load_state_dict(m.G.state_dict())
+                self.G_ema.load_state_dict(m.G.state_dict())
+                self.D.load_state_dict(m.D.state_dict())
             self.nimg = int(float(m.card.get("kimg", 0)) * 1000)
             self.train_seconds = float(m.card.get("training_seconds", 0.0))
             self.cpu_seconds = 0.0
             msg = (
                 f"resumed networks from {weights} at {self.nimg / 1000:.1f} kimg (fresh optimizer)"
             )
-            if self.projected and m.P is not None:
+            if grow:
+                msg = (
+                    f"grew the {m.G.resolution}-px generator of {weights} "
+                    f"({self.nimg / 1000:.1f} kimg) by a {self.cfg.resolution}-px block "
+                    "(fresh optimizer)"
+                )
+            p_fits = m.P is not None and m.P.cfg.resolution == self.disc_res
+            if self.projected and m.P is not None and not p_fits:
+                msg += (
+                    f"; its projected discriminator judges {m.P.cfg.resolution}-px inputs, this "
+                    f"run's {self.disc_res}-px ones, so it starts fresh"
+                )
+            elif self.projected and m.P is not None:
                 self._load_projected(m.P.shipped_state_dict(), m.P.cfg.to_dict())
             elif self.projected:
                 msg += "; its generator was trained with the stylegan2 discriminator, so the "
@@ -428,6 +466,11 @@ class GanTrainer:
         return positions
 
     # -- one step ---------------------------------------------------------------------------
+    def _to_disc(self, x: torch.Tensor) -> torch.Tensor:
+        """Average an image larger than the discriminator's input down to it."""
+        f = x.shape[-1] // self.disc_res
+        return F.avg_pool2d(x, f) if f > 1 else x
+
     def _crop_this_step(self) -> int | None:
         """The crop size of this step, or None on a whole-patch step (every full_every-th)."""
         if not self.cfg.crop or self.step % self.cfg.full_every == 0:
@@ -444,6 +487,7 @@ class GanTrainer:
             with torch.no_grad():
                 ws = _ws_with_mixing(G, z, cfg.style_mixing)
                 fake = G.synthesize(ws, noise_mode="random", crop=crop)
+            fake, real = self._to_disc(fake), self._to_disc(real)
             if self.projected and cfg.joint_batch:
                 both = torch.cat(
                     [diff_augment(fake.float(), cfg.augment), diff_augment(real, cfg.augment)]
@@ -480,7 +524,9 @@ class GanTrainer:
         trained.requires_grad_(False)
         with self.compute.autocast():
             ws = _ws_with_mixing(G, z, cfg.style_mixing)
-            fake = G.synthesize(ws, noise_mode="random", crop=crop)
+            fake = self._to_disc(G.synthesize(ws, noise_mode="random", crop=crop))
+            if real is not None:
+                real = self._to_disc(real)
             if self.projected and cfg.joint_batch and real is not None:
                 logits = D(
                     diff_augment(fake.float(), cfg.augment),
@@ -549,6 +595,8 @@ class GanTrainer:
         )
         if self.cfg.crop:
             card.update(crop=self.cfg.crop, full_every=self.cfg.full_every)
+        if self.cfg.disc_resolution:
+            card.update(disc_resolution=self.cfg.disc_resolution)
         model.save(self.run_dir / "model-gan.safetensors", **card)
         if self.cfg.keep_snapshots and cpu_minutes is None:
             model.save(self.run_dir / f"model-gan-{self.nimg / 1000:09.3f}kimg.safetensors", **card)
