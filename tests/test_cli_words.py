@@ -50,4 +50,6 @@ def test_interpolate_frame_spacing_and_its_alias():
     base = ["interpolate", "a.latent.npz", "b.latent.npz", "--out-dir", "x"]
     assert _parse([*base, "--frame-spacing", "pixel"]).spacing == "pixel"
     assert _parse([*base, "--spacing", "pixel"]).spacing == "pixel"
-    assert _parse(base).spacing == "latent"
+    # the default is core.defaults' (perceptual, issue 40); the paper's plain lerp one flag away
+    assert _parse(base).spacing == "perceptual"
+    assert _parse([*base, "--frame-spacing", "latent"]).spacing == "latent"

@@ -85,7 +85,7 @@ def read_conditions(path):
 def test_every_format_is_written_and_reads_back(tmp_path, model):
     s = ExportSettings(formats=("png", "tiff", "dicom"), bits=16, preview="gif")
     res = export(
-        Continuum(anchors(model), frames=6, loop=True),
+        Continuum(anchors(model), frames=6, loop=True, spacing="latent"),
         model,
         tmp_path / "e",
         s,
@@ -126,7 +126,13 @@ def test_every_format_is_written_and_reads_back(tmp_path, model):
 
 def test_png8_resampled_mp4_and_open_path_preview(tmp_path, model):
     s = ExportSettings(formats=("png",), bits=8, size=48, interpolation="lanczos", preview="mp4")
-    res = export(Continuum(anchors(model), frames=5), model, tmp_path / "e", s, continuum_id="open")
+    res = export(
+        Continuum(anchors(model), frames=5, spacing="latent"),
+        model,
+        tmp_path / "e",
+        s,
+        continuum_id="open",
+    )
     out = tmp_path / "e"
     img = cv2.imread(str(out / res.frames[0]["files"]["png"]["path"]), cv2.IMREAD_UNCHANGED)
     assert img.dtype == np.uint8 and img.shape == (48, 48)
@@ -150,7 +156,7 @@ def test_every_interpolation_gives_the_size(tmp_path, model, interp):
 def test_psychopy_conditions(tmp_path, model):
     s = ExportSettings(formats=("png", "dicom"), preview=None)
     export(
-        Continuum(anchors(model), frames=8, loop=True),
+        Continuum(anchors(model), frames=8, loop=True, spacing="latent"),
         model,
         tmp_path / "loop",
         s,
@@ -179,7 +185,13 @@ def test_psychopy_conditions(tmp_path, model):
     assert steps[0] == 0 and all(x > 0 for x in steps[1:])
     assert cum == pytest.approx(np.cumsum(steps), rel=1e-6)
     # open path: no angle column; stills: one row per stimulus
-    export(Continuum(anchors(model), frames=4), model, tmp_path / "open", s, continuum_id="o")
+    export(
+        Continuum(anchors(model), frames=4, spacing="latent"),
+        model,
+        tmp_path / "open",
+        s,
+        continuum_id="o",
+    )
     assert "angle" not in read_conditions(tmp_path / "open" / "conditions.csv")[0]
     export(anchors(model), model, tmp_path / "st", s, continuum_id="st")
     st = read_conditions(tmp_path / "st" / "conditions.csv")
@@ -212,7 +224,7 @@ def test_manifest_records_what_regeneration_needs(tmp_path, model):
     fixed = anchors(model, noise="const")
     for an_, name in ((fixed, "i"), (an, "j")):
         inline = export(
-            Continuum(an_, frames=3),
+            Continuum(an_, frames=3, spacing="latent"),
             model,
             tmp_path / name,
             ExportSettings(preview=None),
@@ -248,7 +260,7 @@ def test_regenerate_is_bit_identical(tmp_path, model, spacing):
 
 def test_regenerate_refuses_another_model(tmp_path, model):
     export(
-        Continuum(anchors(model), frames=3),
+        Continuum(anchors(model), frames=3, spacing="latent"),
         model,
         tmp_path / "e",
         ExportSettings(preview=None),
@@ -267,28 +279,42 @@ def test_never_overwrites_silently(tmp_path, model):
     an = anchors(model)
     s = ExportSettings(preview=None, contact_sheet=False)
     out = tmp_path / "e"
-    export(Continuum(an, frames=3), model, out, s, continuum_id="c")
+    export(Continuum(an, frames=3, spacing="latent"), model, out, s, continuum_id="c")
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     with pytest.raises(ExportError, match="already holds this export"):
-        export(Continuum(an, frames=3), model, out, s, continuum_id="c")
+        export(Continuum(an, frames=3, spacing="latent"), model, out, s, continuum_id="c")
     with pytest.raises(ExportError, match="holds another export"):
-        export(Continuum(an, frames=4), model, out, s, continuum_id="c")
+        export(Continuum(an, frames=4, spacing="latent"), model, out, s, continuum_id="c")
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
     with pytest.raises(ExportError, match="other files"):
-        export(Continuum(an, frames=3), model, other, s, continuum_id="c")
+        export(Continuum(an, frames=3, spacing="latent"), model, other, s, continuum_id="c")
     # overwrite replaces the old export's files and leaves the user's own files alone
-    res = export(Continuum(an[:2], frames=2), model, out, s, continuum_id="c", overwrite=True)
+    res = export(
+        Continuum(an[:2], frames=2, spacing="latent"),
+        model,
+        out,
+        s,
+        continuum_id="c",
+        overwrite=True,
+    )
     assert sorted(p.name for p in (out / "png").iterdir()) == ["c_0000.png", "c_0001.png"]
     assert len(res.frames) == 2
-    res = export(Continuum(an[:2], frames=2), model, other, s, continuum_id="c", overwrite=True)
+    res = export(
+        Continuum(an[:2], frames=2, spacing="latent"),
+        model,
+        other,
+        s,
+        continuum_id="c",
+        overwrite=True,
+    )
     assert (other / "notes.txt").read_text() == "mine"
 
 
 def test_cancel_keeps_finished_frames_and_resumes(tmp_path, model):
-    path = Continuum(anchors(model), frames=6, loop=True)
+    path = Continuum(anchors(model), frames=6, loop=True, spacing="latent")
     s = ExportSettings(preview="gif")
     calls = {"n": 0}
 
@@ -329,12 +355,23 @@ def test_bad_settings_and_latents(tmp_path, model):
         ({"pixel_spacing_mm": -1.0}, "pixel spacing"),
     ]:
         with pytest.raises(OptionError, match=msg):
-            export(Continuum(an, frames=3), model, tmp_path / "bad", ExportSettings(**kw))
+            export(
+                Continuum(an, frames=3, spacing="latent"),
+                model,
+                tmp_path / "bad",
+                ExportSettings(**kw),
+            )
     with pytest.raises(OptionError, match="continuum id"):
-        export(Continuum(an, frames=3), model, tmp_path / "bad", continuum_id="../x")
+        export(
+            Continuum(an, frames=3, spacing="latent"), model, tmp_path / "bad", continuum_id="../x"
+        )
     foreign = Latent(an[0].latent.wplus, {}, "0" * 64)
     with pytest.raises(LatentError, match="anchor 'x'.*another|made with model"):
-        export(Continuum([Anchor("x", foreign), an[1]], frames=3), model, tmp_path / "bad")
+        export(
+            Continuum([Anchor("x", foreign), an[1]], frames=3, spacing="latent"),
+            model,
+            tmp_path / "bad",
+        )
     wrong = Latent(np.zeros((3, 32), np.float32))
     with pytest.raises((LatentError, OptionError)):
         export([Anchor("w", wrong)], model, tmp_path / "bad")
@@ -343,7 +380,7 @@ def test_bad_settings_and_latents(tmp_path, model):
 
 def test_manifest_is_plain_json(tmp_path, model):
     export(
-        Continuum(anchors(model), frames=3),
+        Continuum(anchors(model), frames=3, spacing="latent"),
         model,
         tmp_path / "e",
         ExportSettings(preview=None),

@@ -113,7 +113,13 @@ def test_export_from_a_patient_dicom_leaks_nothing(tmp_path, model, capsys):
         latents="files",
         data_root=str(root),
     )
-    export(Continuum(an, frames=4, loop=True), model, tmp_path / "out1", s, continuum_id="loop")
+    export(
+        Continuum(an, frames=4, loop=True, spacing="latent"),
+        model,
+        tmp_path / "out1",
+        s,
+        continuum_id="loop",
+    )
     s2 = ExportSettings(formats=("dicom", "png"), preview=None, data_root=str(root))
     export(an, model, tmp_path / "out2", s2, continuum_id="stills")
     # the CLI, from a saved latent file, with an MP4 preview
@@ -164,17 +170,26 @@ def test_identifiers_in_names_and_paths_are_refused_or_withheld(tmp_path, model)
     other = Anchor("s2", latent_for_seed(model, 2))
     s = ExportSettings(formats=("png",), preview=None, data_root=str(root))
     with pytest.raises(ExportError, match="PatientID"):
-        export(Continuum([Anchor("PID8472915", lat), other], frames=3), model, tmp_path / "a", s)
+        export(
+            Continuum([Anchor("PID8472915", lat), other], frames=3, spacing="latent"),
+            model,
+            tmp_path / "a",
+            s,
+        )
     with pytest.raises(ExportError, match="PatientName"):
         export(
-            Continuum([Anchor("x", lat), other], frames=3),
+            Continuum([Anchor("x", lat), other], frames=3, spacing="latent"),
             model,
             tmp_path / "b",
             s,
             continuum_id="Doemeyer_set",
         )
     res = export(
-        Continuum([Anchor("x", lat), other], frames=3), model, tmp_path / "c", s, continuum_id="c"
+        Continuum([Anchor("x", lat), other], frames=3, spacing="latent"),
+        model,
+        tmp_path / "c",
+        s,
+        continuum_id="c",
     )
     ref = load_manifest(res.manifest)["anchors"][0]["source"]["file"]
     assert ref["path"] is None and ref["sha256"] == sha256_file(src) and ref["path_withheld"]
@@ -187,7 +202,9 @@ def test_source_outside_the_data_root_is_recorded_by_name_only(tmp_path, model):
     src = patient_dicom(d / "img.dcm")
     lat = latent_from(model, src)
     res = export(
-        Continuum([Anchor("x", lat), Anchor("y", latent_for_seed(model, 1))], frames=2),
+        Continuum(
+            [Anchor("x", lat), Anchor("y", latent_for_seed(model, 1))], frames=2, spacing="latent"
+        ),
         model,
         tmp_path / "e",
         ExportSettings(preview=None),

@@ -45,7 +45,11 @@ ALL = ExportSettings(formats=("png", "tiff", "dicom"), bits=16, preview="gif")
 def _export(model, out, settings=None, frames=4, loop=True):
     s = settings or ExportSettings(**{**ALL.__dict__})
     return export(
-        Continuum(anchors(model), frames=frames, loop=loop), model, out, s, continuum_id="c"
+        Continuum(anchors(model), frames=frames, loop=loop, spacing="latent"),
+        model,
+        out,
+        s,
+        continuum_id="c",
     )
 
 
@@ -149,8 +153,20 @@ def test_regenerated_manifest_keeps_the_requested_spacing(tmp_path, model):
 
 def test_dicom_uids_depend_on_the_request(tmp_path, model):
     s = ExportSettings(formats=("dicom",), preview=None, contact_sheet=False)
-    a = export(Continuum(anchors(model), frames=3), model, tmp_path / "a", s, continuum_id="c")
-    b = export(Continuum(anchors(model), frames=4), model, tmp_path / "b", s, continuum_id="c")
+    a = export(
+        Continuum(anchors(model), frames=3, spacing="latent"),
+        model,
+        tmp_path / "a",
+        s,
+        continuum_id="c",
+    )
+    b = export(
+        Continuum(anchors(model), frames=4, spacing="latent"),
+        model,
+        tmp_path / "b",
+        s,
+        continuum_id="c",
+    )
     ua = [pydicom.dcmread(tmp_path / "a" / f["files"]["dicom"]["path"]) for f in a.frames]
     ub = [pydicom.dcmread(tmp_path / "b" / f["files"]["dicom"]["path"]) for f in b.frames]
     assert len({d.SOPInstanceUID for d in ua + ub}) == 7  # unique across both requests
@@ -179,13 +195,25 @@ def test_damaged_manifest_is_called_damaged(tmp_path, model, capsys, damage):
     m.write_text(damage(m.read_text()))
     assert export_status(out) == "damaged"
     with pytest.raises(ExportError, match="damaged"):
-        export(Continuum(anchors(model), frames=4, loop=True), model, out, s, resume=True)
+        export(
+            Continuum(anchors(model), frames=4, loop=True, spacing="latent"),
+            model,
+            out,
+            s,
+            resume=True,
+        )
     with pytest.raises(ExportError, match="damaged"):
         regenerate(out, model)
     rc, _, err = _run(capsys, "regenerate", out)
     assert rc == 2 and "damaged" in err and len(err.strip().splitlines()) == 1
     # overwrite replaces it
-    res = export(Continuum(anchors(model), frames=4, loop=True), model, out, s, overwrite=True)
+    res = export(
+        Continuum(anchors(model), frames=4, loop=True, spacing="latent"),
+        model,
+        out,
+        s,
+        overwrite=True,
+    )
     assert res.written_frames == 4 and export_status(out) == "complete"
 
 

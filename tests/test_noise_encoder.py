@@ -169,7 +169,7 @@ def test_a_path_between_anchors_with_noise_maps_blends_them(nmodel):
     from stimstudio.core.interpolate import Continuum, iter_frames, noise_at, spacing_key
 
     anchors = noisy_anchors(nmodel)
-    path = Continuum(anchors, frames=5, method="lerp")
+    path = Continuum(anchors, frames=5, method="lerp", spacing="latent")
     frames = list(iter_frames(path, np.linspace(0, 1, 5), nmodel))
     a, b = anchors[0].latent, anchors[1].latent
     # the ends are the anchors as they render on their own
@@ -183,7 +183,9 @@ def test_a_path_between_anchors_with_noise_maps_blends_them(nmodel):
     # one anchor without maps brings the model's fixed ones; the key follows the maps
     from stimstudio.core.latent import Latent
 
-    plain = Continuum([anchors[0], type(anchors[1])("p", Latent(b.wplus))], frames=5)
+    plain = Continuum(
+        [anchors[0], type(anchors[1])("p", Latent(b.wplus))], frames=5, spacing="latent"
+    )
     fixed = [layer.noise_const.numpy() for layer in noise_layers(nmodel.G)]
     for m, f in zip(noise_at(plain, 1.0, nmodel), fixed):
         np.testing.assert_array_equal(m, f)
@@ -200,7 +202,9 @@ def test_an_export_of_anchors_with_noise_maps_regenerates_exactly(nmodel, tmp_pa
     model = load_model(path)
     anchors = noisy_anchors(model)
     s = ExportSettings(formats=("tiff",), bits=16)
-    res = export(Continuum(anchors, frames=4), model, tmp_path / "out", s, continuum_id="c")
+    res = export(
+        Continuum(anchors, frames=4, spacing="latent"), model, tmp_path / "out", s, continuum_id="c"
+    )
     doc = load_manifest(res.manifest)
     entry = doc["anchors"][0]
     assert entry["file"].endswith(".latent.npz") and "noise_sha256" in entry  # never inline
@@ -218,7 +222,9 @@ def test_an_export_folder_tells_anchors_apart_by_their_noise_maps(nmodel, tmp_pa
     model = load_model(path)
     anchors = noisy_anchors(model)
     s = ExportSettings(formats=("png",), bits=8)
-    export(Continuum(anchors, frames=3), model, tmp_path / "out", s, continuum_id="c")
+    export(
+        Continuum(anchors, frames=3, spacing="latent"), model, tmp_path / "out", s, continuum_id="c"
+    )
     flipped = [
         Anchor(
             a.name,
@@ -229,7 +235,13 @@ def test_an_export_folder_tells_anchors_apart_by_their_noise_maps(nmodel, tmp_pa
         for a in anchors
     ]
     with pytest.raises(ExportError, match="another export"):
-        export(Continuum(flipped, frames=3), model, tmp_path / "out", s, continuum_id="c")
+        export(
+            Continuum(flipped, frames=3, spacing="latent"),
+            model,
+            tmp_path / "out",
+            s,
+            continuum_id="c",
+        )
     # maps of another model along a path: one sentence naming the anchor
     small = [Anchor("x", Latent(anchors[0].latent.wplus, {}, None, [np.zeros((4, 4))]))]
     with pytest.raises(OptionError, match="anchor 'x' carries noise maps of another model"):

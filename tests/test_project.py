@@ -106,7 +106,9 @@ def _designed(rng) -> Project:
         mask_source="brush",
         placement=Placement(1.0, 2.0, 0.5, -30.0),
         anchors=kept,
-        continuum=Continuum([kept["a2"], Anchor("new", lat[2]), kept["a1"]], 9, False, "lerp"),
+        continuum=Continuum(
+            [kept["a2"], Anchor("new", lat[2]), kept["a1"]], 9, False, "lerp", "latent"
+        ),
         model={"name": "m", "sha256": "ab" * 32},
         result={
             "images": {"stitch": rng.normal(size=(16, 16))},

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
 
+from ..core.defaults import CONTINUUM, EXPORT, SEED
 from ..core.errors import ExportError
 from ..core.noise_modes import NOISE_MODES
 from .common import (
@@ -62,14 +64,19 @@ def register(sub) -> None:
     e.add_argument("--out", required=True, help="export folder (new or empty; required)")
     e.add_argument("--id", default=None, help="continuum id (default: the folder's name)")
     e.add_argument("--stills", action="store_true", help="one image per anchor, no path")
-    e.add_argument("--frames", type=int, default=None, help="frames of the continuum (default: 30)")
+    e.add_argument(
+        "--frames",
+        type=int,
+        default=None,
+        help=f"frames of the continuum (default: {CONTINUUM.frames})",
+    )
     e.add_argument(
         "--loop",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="close the path back to the first anchor (default: no)",
+        help=f"close the path back to the first anchor (default: {'yes' if CONTINUUM.loop else 'no'})",
     )
-    add_continuum_options(e, method=None, spacing=None, shown=("lerp", "perceptual"))
+    add_continuum_options(e, method=None, spacing=None, shown=(CONTINUUM.method, CONTINUUM.spacing))
     e.add_argument(
         "--metric",
         default=None,
@@ -85,7 +92,7 @@ def register(sub) -> None:
     e.add_argument(
         "--bits",
         type=int,
-        default=8,
+        default=EXPORT.bits,
         choices=[8, 16],
         help="PNG bit depth (16-bit files get 8-bit display copies for PsychoPy)",
     )
@@ -94,17 +101,22 @@ def register(sub) -> None:
         "--resize-filter",
         "--interpolation",  # the older name, kept as an alias
         dest="interpolation",
-        default="area",
+        default=EXPORT.resize_filter,
         choices=["nearest", "linear", "cubic", "area", "lanczos"],
         help="resampling filter when --size differs from the model (--interpolation is an alias)",
     )
-    e.add_argument("--preview", default="gif", choices=["gif", "mp4", "none"], help="preview")
-    e.add_argument("--fps", type=float, default=12.0, help="preview frame rate")
+    e.add_argument(
+        "--preview",
+        default=EXPORT.preview or "none",
+        choices=["gif", "mp4", "none"],
+        help="preview",
+    )
+    e.add_argument("--fps", type=float, default=EXPORT.fps, help="preview frame rate")
     e.add_argument("--no-contact-sheet", action="store_true", help="no contact_sheet.png")
     e.add_argument("--no-conditions", action="store_true", help="no PsychoPy conditions.csv")
     e.add_argument(
         "--latents",
-        default="inline",
+        default=EXPORT.latents,
         choices=["inline", "files"],
         help="anchors' latents in the manifest, or as files beside it",
     )
@@ -121,17 +133,19 @@ def register(sub) -> None:
     e.add_argument(
         "--data-root", help="sources are recorded relative to this folder (default: by name)"
     )
-    e.add_argument("--truncation", type=float, default=1.0, help="psi for seed:N anchors")
+    e.add_argument(
+        "--truncation", type=float, default=SEED.truncation, help="psi for seed:N anchors"
+    )
     e.add_argument(
         "--cutoff",
         type=int,
-        default=None,
+        default=SEED.cutoff,
         help="truncate only the first N layers (default: all layers)",
     )
     e.add_argument(
         "--noise",
         choices=NOISE_MODES,
-        default="seed",
+        default=SEED.noise,
         help="noise maps of seed:N anchors: each seed its own (seed, default), the model's "
         "fixed ones shared by every seed (const, how seeds rendered before), fresh random, "
         "or none",
@@ -259,7 +273,7 @@ def _interrupted_hint(where: Path, again: str) -> None:
 # ------------------------------------------------------------------------------ verbs
 
 
-_PATH_DEFAULTS = {"frames": 30, "loop": False, "method": "lerp", "spacing": "perceptual"}
+_PATH_DEFAULTS = dataclasses.asdict(CONTINUUM)  # frames, loop, method, spacing
 
 
 def _project_target(args, project, model):
@@ -316,7 +330,7 @@ def cmd_export(args) -> int:
 
         if args.anchors:
             raise UserError("give anchors or --project, not both")
-        if args.truncation != 1.0 or args.cutoff is not None or args.noise != "seed":
+        if (args.truncation, args.cutoff, args.noise) != (SEED.truncation, SEED.cutoff, SEED.noise):
             raise UserError(
                 "--truncation, --cutoff and --noise apply to seed:N anchors, not a project's"
             )

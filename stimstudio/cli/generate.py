@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.defaults import CONTINUUM, SEED
 from ..core.inversion_settings import InversionSettings
 from ..core.noise_modes import NOISE_MODES
 from .common import (
@@ -25,12 +26,16 @@ def register(sub) -> None:
     g = sub.add_parser("generate", help="random stimuli from seeds")
     g.add_argument("--seed", type=int, action="append", help="seed (repeatable); default 0")
     g.add_argument("--seeds", help="a range such as 0-15")
-    g.add_argument("--truncation", type=float, default=1.0, help="psi: 1 = none, 0 = w_avg")
-    g.add_argument("--cutoff", type=int, default=None, help="truncate only the first N layers")
+    g.add_argument(
+        "--truncation", type=float, default=SEED.truncation, help="psi: 1 = none, 0 = w_avg"
+    )
+    g.add_argument(
+        "--cutoff", type=int, default=SEED.cutoff, help="truncate only the first N layers"
+    )
     g.add_argument(
         "--noise",
         choices=NOISE_MODES,
-        default="seed",
+        default=SEED.noise,
         help="noise maps: each seed its own (seed, default), the model's fixed ones shared by "
         "every seed (const: different seeds then share fine texture), fresh random, or none; "
         "saved with each latent",
@@ -93,9 +98,9 @@ def register(sub) -> None:
 
     p = sub.add_parser("interpolate", help="frames of a continuum through 2+ anchor latents")
     p.add_argument("anchors", nargs="+", help="anchor latents (.latent.npz), in path order")
-    p.add_argument("--frames", type=int, default=30)
+    p.add_argument("--frames", type=int, default=CONTINUUM.frames)
     p.add_argument("--loop", action="store_true", help="close the path back to the first anchor")
-    add_continuum_options(p, method="lerp", spacing="latent")
+    add_continuum_options(p, method=CONTINUUM.method, spacing=CONTINUUM.spacing)
     p.add_argument("--out-dir", required=True)
     p.add_argument("--bits", type=int, default=8, choices=[8, 16])
     p.add_argument("--force", action="store_true")

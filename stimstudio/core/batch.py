@@ -6,10 +6,10 @@
     precision = "fp32"
     data_root = "data"               # optional: sources are recorded relative to it
 
-    [defaults]                       # path options for every continuum
+    [defaults]                       # path options for every continuum (else core.defaults)
     frames = 147
     loop = true
-    spacing = "perceptual"
+    spacing = "latent"               # the paper's plain lerp (default: "perceptual", even steps)
     noise = "seed"                   # seed:N anchors' noise maps: each seed its own (default);
                                      # "const": the model's fixed maps, shared by every seed
 
@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .defaults import CONTINUUM, SEED
 from .device import Compute
 from .errors import OptionError, StimStudioError
 from .export import (
@@ -90,13 +91,13 @@ OUTPUT_KEYS = {
 class ContinuumSpec:
     id: str
     anchors: list[str]  # "seed:N" or a latent file (absolute after loading); [] for a project
-    frames: int = 30
-    loop: bool = False
-    method: str = "lerp"
-    spacing: str = "latent"
-    truncation: float = 1.0
-    cutoff: int | None = None
-    noise: str = "seed"  # noise maps of seed:N anchors (core.noise_modes.NOISE_MODES)
+    frames: int = CONTINUUM.frames
+    loop: bool = CONTINUUM.loop
+    method: str = CONTINUUM.method
+    spacing: str = CONTINUUM.spacing
+    truncation: float = SEED.truncation
+    cutoff: int | None = SEED.cutoff
+    noise: str = SEED.noise  # noise maps of seed:N anchors (core.noise_modes.NOISE_MODES)
     project: str | None = None  # a .stimproj whose continuum this is (absolute)
 
 
@@ -217,15 +218,7 @@ def parse_batch_spec(doc: dict, base: Path, name: str = "spec") -> BatchSpec:
     _keys(defaults, PATH_KEYS, f"{name} [defaults]")
     base_opts = _path_opts(
         defaults,
-        {
-            "frames": 30,
-            "loop": False,
-            "method": "lerp",
-            "spacing": "latent",
-            "truncation": 1.0,
-            "cutoff": None,
-            "noise": "seed",
-        },
+        {**dataclasses.asdict(CONTINUUM), **dataclasses.asdict(SEED)},
         f"{name} [defaults]",
     )
     output = doc.get("output", {})

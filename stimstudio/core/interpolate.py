@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .defaults import CONTINUUM
 from .device import Compute
 from .errors import OptionError
 from .invert import fixed_noise, perceptual_for, synthesize
@@ -48,13 +49,14 @@ class Anchor:
 @dataclass
 class Continuum:
     """Frames through W+ from anchor to anchor (a loop returns to the first). method: the
-    interpolation; spacing: the frame spacing (the field names are keys of the file formats)."""
+    interpolation; spacing: the frame spacing (the field names are keys of the file formats).
+    The defaults are core.defaults.CONTINUUM, as at every entry point."""
 
     anchors: list[Anchor]
-    frames: int = 30
-    loop: bool = False
-    method: str = "lerp"
-    spacing: str = "latent"
+    frames: int = CONTINUUM.frames
+    loop: bool = CONTINUUM.loop
+    method: str = CONTINUUM.method
+    spacing: str = CONTINUUM.spacing
     # the last spacing computed (reused by export while its key matches); never compared/shown
     spacing_result: SpacingResult | None = field(default=None, repr=False, compare=False)
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import __version__
 from .atomic import atomic_write_bytes
+from .defaults import CONTINUUM, EXPORT, SEED
 from .errors import ProjectFileError, StimStudioError
 
 if TYPE_CHECKING:
@@ -53,19 +54,20 @@ def _records():
     return Mask, Placement, Anchor, Continuum, Latent
 
 
-# The app's new-project settings of the continuum (perceptual spacing: even steps, issue 16).
+# The app's new-project settings of the continuum: core.defaults, as at every entry point
+# (perceptual spacing: even steps, issues 16 and 40), and the playback speed.
 DEFAULT_PATH = {
-    "frames": 30,
-    "loop": False,
-    "method": "lerp",
-    "spacing": "perceptual",
-    "fps": 12,
+    "frames": CONTINUUM.frames,
+    "loop": CONTINUUM.loop,
+    "method": CONTINUUM.method,
+    "spacing": CONTINUUM.spacing,
+    "fps": EXPORT.fps,
 }
 DEFAULT_GENERATOR = {
     "seed": 0.0,
-    "psi": 1.0,
-    "cutoff": None,
-    "noise_mode": "seed",  # each seed its own noise maps (core.generate); older projects: const
+    "psi": SEED.truncation,
+    "cutoff": SEED.cutoff,
+    "noise_mode": SEED.noise,  # each seed its own noise maps (core.generate); older: const
     "sources": [],  # anchor ids beside the seed
     "mixing": None,  # per layer: index of the source (0 = seed)
 }

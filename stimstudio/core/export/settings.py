@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..defaults import EXPORT
 from ..errors import ExportError, OptionError
 
 EXPORT_FORMAT = "stimstudio-export"
@@ -69,17 +70,18 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 @dataclass
 class ExportSettings:
-    """What to write. `bits` is the PNG depth; TIFF and DICOM are always 16-bit."""
+    """What to write. `bits` is the PNG depth; TIFF and DICOM are always 16-bit. Defaults:
+    core.defaults.EXPORT."""
 
-    formats: tuple[str, ...] = ("png",)
-    bits: int = 8
+    formats: tuple[str, ...] = EXPORT.formats
+    bits: int = EXPORT.bits
     size: int | None = None  # None: the model's resolution
-    interpolation: str = "area"
-    preview: str | None = "gif"  # "gif" | "mp4" | None
-    fps: float = 12.0
-    contact_sheet: bool = True
-    conditions: bool = True
-    latents: str = "inline"  # "inline" in the manifest, or "files" (anchors/*.latent.npz)
+    interpolation: str = EXPORT.resize_filter  # the resize filter (RESIZE_FILTERS)
+    preview: str | None = EXPORT.preview  # "gif" | "mp4" | None
+    fps: float = EXPORT.fps
+    contact_sheet: bool = EXPORT.contact_sheet
+    conditions: bool = EXPORT.conditions
+    latents: str = EXPORT.latents  # "inline" in the manifest, or "files" (anchors/*.latent.npz)
     metric: str | None = None  # step distances: "perceptual" | "pixel" (default by spacing)
     pixel_spacing_mm: float | None = None  # at native size; default: model card, else 0.4
     data_root: str | None = None  # sources are recorded relative to this folder
