@@ -12,6 +12,25 @@ import numpy as np
 
 from .errors import OptionError
 
+# The fidelity/realism control (`InversionSettings.realism`, CLI `--realism`, Compose settings):
+# 0 is the paper's Eq. 4; above 0 every layer's code is held within a radius of the generator's
+# own W (core.realism.WPrior), from REALISM_RADIUS_AT_0 standard deviations beyond the typical
+# code at 0+ down to the typical code itself at 1, evenly on a log scale.
+REALISM_RADIUS_AT_0 = 64.0
+REALISM_RADIUS_AT_1 = 1.0
+# weight of the prior's barrier beyond that radius, per standard deviation: ~10x the pixel
+# term of a 36-dB fit, so the radius holds while the pixels still fit inside it
+REALISM_PRIOR_WEIGHT = 0.01
+
+
+def realism_radius(realism: float) -> float | None:
+    """The radius (in multiples of the generator's typical distance) that `realism` holds each
+    layer's w within; None at 0 (no constraint: the paper's recipe)."""
+    if realism <= 0:
+        return None
+    return REALISM_RADIUS_AT_0 * (REALISM_RADIUS_AT_1 / REALISM_RADIUS_AT_0) ** realism
+
+
 # The choices of F for Eq. 4 (`InversionSettings.perceptual`, CLI `--perceptual`).
 PERCEPTUAL_KINDS = ("discriminator", "lite0")
 
@@ -36,12 +55,22 @@ class InversionSettings:
     # held fixed while w moves, or the start of the fit with optimize_noise. Off, or a model
     # without a noise encoder, gives the paper's recipe with the generator's fixed maps.
     encoder_noise: bool = True
+    # Weights of the two realism terms (core.realism): the model's projected discriminator on
+    # the rendered image, and the prior that keeps each layer's w inside the generator's W.
+    # Both 0: the paper's Eq. 4 (faithful, but hazy: docs/INVERSION.md "Realism").
+    lambda_critic: float = 0.0
+    lambda_prior: float = 0.0
+    # The fidelity/realism control, 0..1 (see realism_radius): where the result sits between
+    # fitting the target's pixels (0) and looking like the generator's own samples (1).
+    realism: float = 0.0
 
     def validate(self) -> None:
         if self.perceptual not in PERCEPTUAL_KINDS:
             raise OptionError(
                 f"perceptual must be one of {', '.join(PERCEPTUAL_KINDS)}, got {self.perceptual!r}"
             )
+        if not (np.isfinite(self.realism) and 0 <= self.realism <= 1):
+            raise OptionError(f"realism must lie in 0..1, got {self.realism}")
         if self.steps < 0:
             raise OptionError(f"steps must be >= 0, got {self.steps}")
         if not self.lr > 0:
@@ -52,6 +81,8 @@ class InversionSettings:
             "lambda_encoder",
             "outside_weight",
             "noise_regularize",
+            "lambda_critic",
+            "lambda_prior",
         ):
             v = getattr(self, name)
             if not (np.isfinite(v) and v >= 0):

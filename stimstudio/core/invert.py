@@ -48,7 +48,12 @@ import torch
 
 from .device import Compute
 from .errors import MaskError, OptionError
-from .inversion_settings import PERCEPTUAL_KINDS, InversionSettings
+from .inversion_settings import (
+    PERCEPTUAL_KINDS,
+    REALISM_PRIOR_WEIGHT,
+    InversionSettings,
+    realism_radius,
+)
 from .latent import Latent
 from .model import Model
 from .nets import PerceptualFeatures, discriminator_features, load_vgg16
@@ -266,6 +271,70 @@ def synthesize(model: Model, wplus, compute: Compute | None = None, noise_mode="
 # -- Eq. 4 -----------------------------------------------------------------------------------
 
 
+class Eq4:
+    """Eq. 4's terms for a batch of targets, per image, so that a batch of independent
+    inversions (evaluation, batch export) optimises each w exactly as a lone one would
+    (Adam's steps are per element)."""
+
+    def __init__(self, model: Model, x, m, s: InversionSettings, F, compute: Compute):
+        self.model, self.x, self.m, self.s, self.F, self.compute = model, x, m, s, F, compute
+        with torch.no_grad(), compute.autocast():
+            x_in = x if m is None else x * m
+            self.feat_x = [f.detach() for f in F(x_in)] if s.lambda_perceptual > 0 else None
+        self.critic = self.prior = None
+        self.radius = realism_radius(s.realism)
+        if s.lambda_critic > 0 or s.lambda_prior > 0 or self.radius is not None:
+            from .realism import realism_terms
+
+            self.critic, self.prior = realism_terms(model)
+
+    def start(self, w0: torch.Tensor) -> torch.Tensor:
+        """The code Eq. 4 starts from: E(x), pulled inside the realism radius when one is set."""
+        return w0 if self.radius is None else self.prior.project(w0, self.radius)
+
+    def losses(self, img: torch.Tensor, w: torch.Tensor, fitted=()) -> dict[str, torch.Tensor]:
+        """Each term [N] and their weighted sum "total" [N]."""
+        s, x, m, F = self.s, self.x, self.m, self.F
+        dims = (1, 2, 3)
+        if m is None:
+            pix = (x - img).square().mean(dims)
+        else:
+            wgt = m + s.outside_weight * (1 - m)
+            pix = (wgt * (x - img).square()).sum(dims) / wgt.sum(dims)
+        losses = {"pixel": pix}
+        total = s.lambda_pixel * pix
+        if self.feat_x is not None:
+            with self.compute.autocast():
+                feat = F(img if m is None else img * m)
+            perc = F.distance(self.feat_x, feat, m)
+            losses["perceptual"] = perc
+            total = total + s.lambda_perceptual * perc
+        if s.lambda_encoder > 0:
+            with self.compute.autocast():
+                w_rec = self.model.E(img)
+            enc = (w - w_rec.float()).square().mean((1, 2))
+            losses["encoder"] = enc
+            total = total + s.lambda_encoder * enc
+        if fitted and s.noise_regularize > 0:
+            reg = noise_regularizer(list(fitted)).expand(len(img))
+            losses["noise_reg"] = reg
+            total = total + s.noise_regularize * reg
+        if s.lambda_critic > 0:
+            crit = self.critic.loss(img)
+            losses["critic"] = crit
+            total = total + s.lambda_critic * crit
+        if s.lambda_prior > 0:
+            prior = self.prior.penalty(w)
+            losses["prior"] = prior
+            total = total + s.lambda_prior * prior
+        if self.radius is not None:
+            held = self.prior.penalty(w, self.radius)
+            losses["realism"] = held
+            total = total + REALISM_PRIOR_WEIGHT * held
+        losses["total"] = total
+        return losses
+
+
 def invert(
     model: Model,
     target,
@@ -294,10 +363,12 @@ def invert(
     m = mask_batch(mask, model.resolution, dev)
     F = perceptual if perceptual is not None else perceptual_for(model, kind=s.perceptual)
     torch.manual_seed(s.seed)
-    G, E = model.G, model.E
+    G = model.G
     w0 = encode(model, x, compute) if init is None else torch.as_tensor(init).float().to(dev)
     if w0.ndim == 2:
         w0 = w0[None]
+    objective = Eq4(model, x, m, s, F, compute)
+    w0 = objective.start(w0)
     w = w0.clone().requires_grad_(True)
     start = noise
     if start is None and s.encoder_noise:
@@ -319,9 +390,6 @@ def invert(
             return [n.detach().cpu().numpy().copy() for n in fitted]
         return [n.copy() for n in fixed_noise] if fixed_noise is not None else None
 
-    with torch.no_grad(), compute.autocast():
-        x_in = x if m is None else x * m
-        feat_x = [f.detach() for f in F(x_in)] if s.lambda_perceptual > 0 else None
     for step in range(s.steps + 1):
         if should_stop is not None and should_stop():
             yield InversionStep(
@@ -332,30 +400,9 @@ def invert(
         with compute.autocast():
             img = G.synthesize(w, noise_mode="const")
         img = img.float()
-        if m is None:
-            pix = (x - img).square().mean()
-        else:
-            wgt = m + s.outside_weight * (1 - m)
-            pix = (wgt * (x - img).square()).sum() / wgt.sum()
-        losses = {"pixel": pix}
-        total = s.lambda_pixel * pix
-        if feat_x is not None:
-            with compute.autocast():
-                feat = F(img if m is None else img * m)
-            perc = F.distance(feat_x, feat, m).mean()
-            losses["perceptual"] = perc
-            total = total + s.lambda_perceptual * perc
-        if s.lambda_encoder > 0:
-            with compute.autocast():
-                w_rec = E(img)
-            enc = (w - w_rec.float()).square().mean()
-            losses["encoder"] = enc
-            total = total + s.lambda_encoder * enc
-        if fitted and s.noise_regularize > 0:
-            reg = noise_regularizer(fitted)
-            losses["noise_reg"] = reg
-            total = total + s.noise_regularize * reg
-        losses["total"] = total
+        per_image = objective.losses(img, w, fitted)
+        losses = {k: v.mean() for k, v in per_image.items()}
+        total = losses["total"]
         done = step == s.steps
         # the step reports w_k with its own losses and preview (taken before Adam moves it)
         w_k = w.detach()[0].cpu().numpy().copy()
@@ -404,7 +451,10 @@ def run_inversion(
     enc_noise = encoder_noise(model, target, w_enc, compute) if s.encoder_noise else None
     enc_noise = [n[0].cpu().numpy() for n in enc_noise] if enc_noise is not None else None
     history, last = [], None
-    for rec in invert(model, target, mask, s, w_enc, compute, F, should_stop, enc_noise):
+    # with a realism radius Eq. 4 starts from a code pulled toward W, and the noise encoder
+    # predicts the maps for that start, not for E(x)
+    start_noise = enc_noise if realism_radius(s.realism) is None else None
+    for rec in invert(model, target, mask, s, w_enc, compute, F, should_stop, start_noise):
         if on_step:
             on_step(rec)
         if rec.losses:
