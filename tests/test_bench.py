@@ -1,11 +1,60 @@
-"""`stimstudio bench`: a cheap section end to end, the report re-written from its JSON with a note
-on the machine's load, and a broken JSON refused in one line."""
+"""`stimstudio bench`: every section end to end at smoke size, a cheap section's report re-written
+from its JSON with a note on the machine's load, and a broken JSON or an unknown section refused
+in one line. Nothing here asserts a time: the suite reports its goals, tests only that it runs."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
+from stimstudio.bench.suite import SECTION_NAMES
 from stimstudio.cli.main import main
+
+
+def _errors(value, where="") -> list[str]:
+    """Every "error" a section (or one of its arms) reported."""
+    if not isinstance(value, dict):
+        return []
+    found = [f"{where}: {value['error']}"] if "error" in value else []
+    for k, v in value.items():
+        found += _errors(v, f"{where}.{k}")
+    return found
+
+
+@pytest.mark.slow
+def test_every_section_runs_at_smoke_size(tmp_path, capsys, tiny_weights):
+    out = tmp_path / "B.md"
+    code = main(["bench", "--weights", str(tiny_weights), "--smoke", "--quiet", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    res = json.loads(out.with_suffix(".json").read_text())
+    assert res["sizes"] == "smoke"
+    assert [k for k in SECTION_NAMES if k not in res] == []
+    assert _errors({k: res[k] for k in SECTION_NAMES}) == []
+    # the sections that need Qt ran in the app's own interpreter, through today's workers
+    assert res["gui_scrubbing"]["requests"] >= 1 and "worst_stall_ms" in res["responsiveness"]
+    assert res["machine"]["cpu"] and res["machine"]["cpu_capability"]
+    md = out.read_text()
+    assert "Smoke run" in md and "## 1. Inversion" in md and "## 4. Responsiveness" in md
+    assert "## 10. Training step" in md and "CPU capability" in md
+    assert (tmp_path / "benchmarks" / "figures" / "inversion.png").is_file()
+
+
+def test_an_unknown_section_is_one_clear_error(tmp_path, capsys, tiny_weights):
+    code = main(
+        [
+            "bench",
+            "--weights",
+            str(tiny_weights),
+            "--only",
+            "nonsense",
+            "--out",
+            str(tmp_path / "o.md"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "unknown bench section 'nonsense'" in err
+    assert not (tmp_path / "o.md").exists()
 
 
 def test_readers_section_writes_report_and_json(tmp_path, capsys, tiny_weights):

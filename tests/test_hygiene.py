@@ -16,9 +16,7 @@ def _run(*cmd):
 
 
 def test_ruff_lint():
-    out = _run(
-        sys.executable, "-m", "ruff", "check", "stimstudio", "tests", "benchmarks", "main.py"
-    )
+    out = _run(sys.executable, "-m", "ruff", "check", "stimstudio", "tests", "main.py")
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -31,7 +29,6 @@ def test_ruff_format():
         "--check",
         "stimstudio",
         "tests",
-        "benchmarks",
         "main.py",
     )
     assert out.returncode == 0, out.stdout + out.stderr

@@ -1,4 +1,7 @@
-"""`stimstudio bench`: run the benchmark suite (benchmarks/) and write BENCHMARKS.md."""
+"""`stimstudio bench`: run the benchmark suite (stimstudio/bench/) and write BENCHMARKS.md.
+
+The figures go to benchmarks/figures/ beside the report (BENCHMARKS.md links them there).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,13 @@ def register(sub) -> None:
     b = sub.add_parser("bench", help="measure speed and quality against baselines")
     b.add_argument("--weights", help="model file (default: the shipped model)")
     b.add_argument("--data", help="patch data set folder (held-out.npz); default: phantoms")
-    b.add_argument("--quick", action="store_true", help="fewer patches and steps")
+    size = b.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="fewer patches and steps")
+    size.add_argument(
+        "--smoke",
+        action="store_true",
+        help="every section at toy sizes, to check that each runs (its numbers mean nothing)",
+    )
     b.add_argument("--only", action="append", help="run only this section (repeatable)")
     b.add_argument("--out", default="BENCHMARKS.md", help="markdown report to write")
     b.add_argument(
@@ -29,21 +38,10 @@ def register(sub) -> None:
     b.set_defaults(func=cmd_bench)
 
 
-def _suite():
-    root = Path(__file__).resolve().parents[2]
-    if not (root / "benchmarks" / "suite.py").is_file():
-        raise UserError("benchmarks/ not found: run `stimstudio bench` from a source checkout")
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    # importable only once the checkout is on sys.path (and they import torch)
-    import benchmarks.report as report
-    import benchmarks.suite as suite
-
-    return root, suite, report
-
-
 def cmd_bench(args) -> int:
-    root, suite, report = _suite()
+    from ..bench import report, suite  # torch: imported only when the verb runs
+    from ..bench.sizes import FULL, QUICK, SMOKE
+
     if args.from_json:
         try:
             res = json.loads(Path(args.from_json).read_text())
@@ -55,7 +53,7 @@ def cmd_bench(args) -> int:
         res = suite.run(
             args.weights,
             args.data,
-            args.quick,
+            SMOKE if args.smoke else QUICK if args.quick else FULL,
             args.only,
             progress=None
             if args.quiet
@@ -64,7 +62,7 @@ def cmd_bench(args) -> int:
     if args.note:
         res["note"] = args.note
     out = Path(args.out)
-    md = report.markdown(res, root / "benchmarks" / "figures")
+    md = report.markdown(res, out.resolve().parent / "benchmarks" / "figures")
     atomic_write_bytes(out, md.encode())
     suite.save_json(res, out.with_suffix(".json"))
     emit(args, res, md)

@@ -129,6 +129,7 @@ def run_app(argv: list[str] | None = None) -> int:
     app = make_app()
     from .errors import install_excepthook
     from .main_window import MainWindow
+    from .windows import delete_now
 
     win = MainWindow(
         weights=args.weights,
@@ -153,10 +154,7 @@ def run_app(argv: list[str] | None = None) -> int:
             )
         print(args.screenshot)
         win.close()
-        win.deleteLater()
-        from PySide6.QtCore import QCoreApplication, QEvent
-
-        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        delete_now(win)
         return 0
 
     install_excepthook(lambda: win)
@@ -165,4 +163,6 @@ def run_app(argv: list[str] | None = None) -> int:
     QTimer.singleShot(
         0, lambda: win.start(project=project, files=files, offer_restore=not args.no_restore)
     )
-    return app.exec()
+    code = app.exec()
+    delete_now(win)  # every window and dialog goes with it, before the interpreter shuts down
+    return code

@@ -41,6 +41,7 @@ from stimstudio.core.export import (
 )
 
 from .errors import show_error
+from .windows import exec_dialog
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 FORMAT_LABELS = {
@@ -396,20 +397,24 @@ def export_with_dialog(ctx, target, frames: int, kind: str = "continuum") -> Non
         last=prefs.export,
         folder=str(suggest_folder(prefs.export_folder, kind)),
     )
-    if dlg.exec() != QDialog.DialogCode.Accepted:
-        return
-    prefs.export = dlg.settings_dict()
-    prefs.export_folder = str(dlg.out_dir().parent)
-    prefs.save()
-    run_export(
-        ctx,
-        target,
-        dlg.out_dir(),
-        dlg.settings(),
-        dlg.continuum_id(),
-        resume=dlg.resume,
-        overwrite=dlg.overwrite,
+    chosen = exec_dialog(
+        dlg,
+        lambda d: (
+            d.settings_dict(),
+            d.out_dir(),
+            d.settings(),
+            d.continuum_id(),
+            d.resume,
+            d.overwrite,
+        ),
     )
+    if chosen is None:
+        return
+    settings_dict, out_dir, settings, continuum_id, resume, overwrite = chosen
+    prefs.export = settings_dict
+    prefs.export_folder = str(out_dir.parent)
+    prefs.save()
+    run_export(ctx, target, out_dir, settings, continuum_id, resume=resume, overwrite=overwrite)
 
 
 __all__ = [

@@ -37,6 +37,7 @@ from .project import SUFFIX, Project, Recovery
 from .project_files import ProjectFiles
 from .status import Notice, StatusWidgets
 from .tasks import disconnect_all
+from .windows import exec_dialog
 from .workers import RenderQueue
 
 
@@ -294,9 +295,9 @@ class MainWindow(QMainWindow):
         dlg = SettingsDialog(self.prefs, self)
         if override and not self.prefs.weights:
             dlg.weights.edit.setText(override)
-        if dlg.exec() != SettingsDialog.DialogCode.Accepted:
-            return
-        self.apply_prefs(dlg.result_prefs())
+        new = exec_dialog(dlg, lambda d: d.result_prefs())
+        if new is not None:
+            self.apply_prefs(new)
 
     def apply_prefs(self, new: Preferences) -> None:
         old, loading = self.prefs, self.model_loading
@@ -345,7 +346,7 @@ class MainWindow(QMainWindow):
         """Help ▸ About the model: the card's evaluation against its targets, or why none."""
         from .panels.settings import ModelAboutDialog
 
-        ModelAboutDialog(self.ctx).exec()
+        exec_dialog(ModelAboutDialog(self.ctx))
 
     # -- navigation and lifecycle ------------------------------------------------------------
 

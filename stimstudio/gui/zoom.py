@@ -38,19 +38,19 @@ class ZoomDialog(QDialog):
         self.caption.setWordWrap(True)
         self.btn_prev = QPushButton("◀")
         self.btn_prev.setToolTip("Previous image (←)")
-        self.btn_prev.clicked.connect(lambda: self.show_item(self.index - 1))
+        self.btn_prev.clicked.connect(self.show_previous)
         self.btn_next = QPushButton("▶")
         self.btn_next.setToolTip("Next image (→)")
-        self.btn_next.clicked.connect(lambda: self.show_item(self.index + 1))
+        self.btn_next.clicked.connect(self.show_next)
         fit = QPushButton("Fit")
         fit.setToolTip("Fit the image to the window (F)")
         fit.clicked.connect(self.canvas.fit)
         one = QPushButton("1:1")
         one.setToolTip("One image pixel per screen pixel (1)")
-        one.clicked.connect(lambda: self.zoom_to(1))
+        one.clicked.connect(self.zoom_one)
         four = QPushButton("4×")
         four.setToolTip("Four screen pixels per image pixel (4)")
-        four.clicked.connect(lambda: self.zoom_to(4))
+        four.clicked.connect(self.zoom_four)
         top = QHBoxLayout()
         top.addWidget(self.btn_prev)
         top.addWidget(self.title, 1)
@@ -62,11 +62,11 @@ class ZoomDialog(QDialog):
         lay.addWidget(self.caption)
         lay.addWidget(QLabel("Wheel: zoom · drag: pan · ← / →: other images · Esc: close"))
         for key, slot in (
-            ("Left", lambda: self.show_item(self.index - 1)),
-            ("Right", lambda: self.show_item(self.index + 1)),
+            ("Left", self.show_previous),
+            ("Right", self.show_next),
             ("F", self.canvas.fit),
-            ("1", lambda: self.zoom_to(1)),
-            ("4", lambda: self.zoom_to(4)),
+            ("1", self.zoom_one),
+            ("4", self.zoom_four),
         ):
             QShortcut(QKeySequence(key), self).activated.connect(slot)
         self.resize(640, 700)
@@ -89,6 +89,20 @@ class ZoomDialog(QDialog):
         self.caption.setVisible(bool(caption))
         self.btn_prev.setEnabled(index > 0)
         self.btn_next.setEnabled(index < len(self.items) - 1)
+
+    # Bound methods, not lambdas: a lambda that captures the dialog, connected to one of its
+    # children, would keep it alive after Qt deleted it (see windows.py).
+    def show_previous(self) -> None:
+        self.show_item(self.index - 1)
+
+    def show_next(self) -> None:
+        self.show_item(self.index + 1)
+
+    def zoom_one(self) -> None:
+        self.zoom_to(1)
+
+    def zoom_four(self) -> None:
+        self.zoom_to(4)
 
     def zoom_to(self, screen_px_per_image_px: float) -> None:
         """Show the image at this magnification, centred where the view is now."""

@@ -9,7 +9,6 @@ stopped session loses nothing, and a participant can continue an interrupted ses
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QDialog
 
 from .analysis import JudgementAnalysisDialog
 from .runner import JudgementRunner
@@ -26,17 +25,19 @@ __all__ = [
 
 def open_judgement_test(parent=None) -> JudgementRunner | None:
     """Tools ▸ Judgement test…: the setup dialog, then the full-screen runner."""
-    dlg = JudgementSetupDialog(parent)
-    if dlg.exec() != QDialog.DialogCode.Accepted or dlg.run is None:
-        return None
     from ..folders import remember
+    from ..windows import exec_dialog
 
-    remember("judgements", dlg.results_file)  # Analyze judgements opens there next
-    runner = JudgementRunner(dlg.run, dlg.results_file, parent)
+    chosen = exec_dialog(JudgementSetupDialog(parent), lambda d: (d.run, d.results_file))
+    if chosen is None or chosen[0] is None:
+        return None
+    run, results_file = chosen
+    remember("judgements", results_file)  # Analyze judgements opens there next
+    runner = JudgementRunner(run, results_file, parent)
     runner.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     status = getattr(parent, "statusBar", None)
     if status is not None:
-        path = dlg.results_file
+        path = results_file
         runner.ended.connect(lambda n: status().showMessage(f"{n} answers saved to {path}", 10000))
     runner.showFullScreen()
     runner.activateWindow()

@@ -212,7 +212,7 @@ class JudgementSetupDialog(QDialog):
         )
         new_seed = QPushButton("New")
         new_seed.setToolTip("Draw another random seed")
-        new_seed.clicked.connect(lambda: self.seed.setText(str(secrets.randbits(32))))
+        new_seed.clicked.connect(self._new_seed)
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(new_seed)
         f3.addRow("Confidence levels", self.levels)
@@ -269,6 +269,9 @@ class JudgementSetupDialog(QDialog):
             w.connect(self._update_results_placeholder)
         self._update_counts()
         self._update_results_placeholder()
+
+    def _new_seed(self) -> None:
+        self.seed.setText(str(secrets.randbits(32)))
 
     # -- inputs ------------------------------------------------------------------------------
 

@@ -13,12 +13,11 @@ The data are phantom patches: the cost of a step does not depend on what the pix
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from .harness import PYTHON, child_env
+from .sizes import FULL, Sizes
+
 PEAK_GOAL_GIB = 8.0
 
 CHILD = r"""
@@ -30,15 +29,18 @@ from stimstudio.train.gan import GanConfig, GanTrainer
 from stimstudio.train.phantoms import phantom_patch_set
 kind, steps, precision, crop = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 pixel, joint = int(sys.argv[5]), sys.argv[6] == "1"
+res, batch, toy = int(sys.argv[7]), int(sys.argv[8]), sys.argv[9] == "1"
 tmp = tempfile.mkdtemp()
-n = 64
-patches = phantom_patch_set(n, 128, 0)
-masks = np.packbits(np.zeros((n, 128, 128), bool), axis=-1)
+n = max(4 * batch, 8)
+patches = phantom_patch_set(n, res, 0)
+masks = np.packbits(np.zeros((n, res, res), bool), axis=-1)
 np.savez(f"{tmp}/train.npz", patches=patches, kind=np.zeros(n, np.uint8), film=np.arange(n),
          masks=masks)
-cfg = GanConfig(data=f"{tmp}/train.npz", run_dir=f"{tmp}/run", batch=16, precision=precision,
+small = {} if not toy else {"channel_base": 256, "channel_max": 16, "z_dim": 32,
+                            "w_dim": 32, "mapping_layers": 2}  # smoke size only
+cfg = GanConfig(data=f"{tmp}/train.npz", run_dir=f"{tmp}/run", batch=batch, precision=precision,
                 discriminator=kind, total_kimg=1e9, snapshot_kimg=1e9, crop=crop, full_every=4,
-                pixel_channels=pixel, joint_batch=joint)
+                pixel_channels=pixel, joint_batch=joint, resolution=res, **small)
 t = GanTrainer(cfg, Compute(torch.device("cpu"), precision))
 t.resume()
 it = t.train()
@@ -61,15 +63,22 @@ ARMS = {"stylegan2": ("stylegan2", 0, 0, False), "projected": ("projected", 0, 0
 
 
 def _one(
-    kind: str, steps: int, precision: str, crop: int = 0, pixel: int = 0, joint: bool = False
+    kind: str,
+    steps: int,
+    precision: str,
+    crop: int = 0,
+    pixel: int = 0,
+    joint: bool = False,
+    res: int = 128,
+    batch: int = 16,
+    toy: bool = False,
 ) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    argv = map(str, (kind, steps, precision, crop, pixel, int(joint), res, batch, int(toy)))
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, *map(str, (kind, steps, precision, crop, pixel, int(joint)))],
+        [PYTHON, "-c", CHILD, *argv],
         capture_output=True,
         text=True,
-        cwd=ROOT,
-        env=env,
+        env=child_env(OMP_NUM_THREADS="1"),
         check=False,
     )
     if out.returncode != 0:
@@ -77,16 +86,19 @@ def _one(
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def training_step(model=None, quick: bool = False) -> dict:
+def training_step(sizes: Sizes = FULL) -> dict:
     from stimstudio.core.device import bf16_support
 
     precision = "bf16" if bf16_support("cpu").native else "fp32"
-    steps = 2 if quick else 4
-    res = {"batch": 16, "resolution": 128, "threads": 1, "precision": precision, "steps": steps}
+    resolution, batch, steps, toy = sizes.train
+    res = {"batch": batch, "resolution": resolution, "threads": 1, "precision": precision}
+    res["steps"] = steps
     for arm, (kind, crop, pixel, joint) in ARMS.items():
-        r = _one(kind, 4 if crop else steps, precision, crop, pixel, joint)
+        crop = crop * resolution // 128  # the same share of the patch at smoke size
+        arm_steps = 4 if crop and steps > 1 else steps  # a crop arm: 3 crops + 1 whole
+        r = _one(kind, arm_steps, precision, crop, pixel, joint, resolution, batch, toy)
         if "cpu_s_per_step" in r:
-            r["cpu_s_per_kimg"] = r["cpu_s_per_step"] * 1000 / 16
+            r["cpu_s_per_kimg"] = r["cpu_s_per_step"] * 1000 / batch
         res[arm] = r
     a, b, c = res["stylegan2"], res["projected"], res["projected_crop64"]
     if "cpu_s_per_step" in a and "cpu_s_per_step" in b:

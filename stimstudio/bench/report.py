@@ -46,19 +46,28 @@ def plot_inversion(report: dict, path: Path) -> str | None:
     return path.name
 
 
+def _cpu(m: dict) -> str:
+    """The CPU by name and by what torch uses of it (AVX2, AVX512, ...)."""
+    cap = m.get("cpu_capability")
+    return f"{m['cpu']}, torch CPU capability {cap}" if cap else m["cpu"]
+
+
 def markdown(report: dict, figures: Path) -> str:
+    """The report; the inversion plot goes to `figures` (linked as benchmarks/figures/)."""
     m = report["machine"]
     lines = [
         "# Benchmarks",
         "",
         "Written by `stimstudio bench`; every ratio is against its baseline measured in the same run.",
-        f"Machine: {m['device']}, {m['cores']} cores ({m['cpu']}), torch {m['torch']} "
+        f"Machine: {m['device']}, {m['cores']} cores ({_cpu(m)}), torch {m['torch']} "
         f"with {m['torch_threads']} threads. Model: {report['model']} at {report.get('model_kimg')} kimg. "
         f"Patches: {report['patches']}.",
         "",
     ]
     if report.get("note"):
         lines[3:3] = [f"Conditions: {report['note']}"]
+    if report.get("sizes") == "smoke":
+        lines[3:3] = ["**Smoke run**: every section at toy sizes; no number here is a measurement."]
     inv = report.get("inversion")
     if inv:
         fig = plot_inversion(report, figures / "inversion.png")
@@ -186,7 +195,7 @@ def markdown(report: dict, figures: Path) -> str:
             lines.append(f"| {k} | {v['ms_per_step']:.1f} |")
         lines += [
             "",
-            "| batch | ms per batch (G forward, 128 px) | ms per image |",
+            f"| batch | ms per batch (G forward, {s.get('batch_resolution', 128)} px) | ms per image |",
             "|---|---|---|",
         ]
         for k, v in s["batch"].items():
@@ -236,7 +245,7 @@ def markdown(report: dict, figures: Path) -> str:
             )
         lines.append("")
     if report.get("training_step"):
-        from .train_bench import markdown as training_markdown
+        from .train_sections import markdown as training_markdown
 
         lines += training_markdown(report["training_step"])
     notes = Path(__file__).with_name("NOTES.md")

@@ -1,7 +1,11 @@
-"""The benchmark suite behind `stimstudio bench`: each function returns plain data; `run` writes
-BENCHMARKS.md with tables and plots. Every ratio is taken against its baseline in the same run.
+"""The benchmark suite behind `stimstudio bench`: each section returns plain data; `run` takes
+every section (or those named) at the chosen sizes (bench/sizes.py), and bench/report.py writes
+BENCHMARKS.md from the result. Every ratio is taken against its baseline in the same run.
 
-Not tests: nothing here asserts; goals are reported as met or missed with the numbers.
+Not tests: nothing here asserts; goals are reported as met or missed with the numbers. The
+test command runs every section at smoke size (tests/test_bench.py) so that none can rot.
+The app's sections run in their own interpreter (bench/gui_sections.py): this package, like
+the CLI, never imports Qt or the GUI (the import contracts in pyproject.toml).
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ from stimstudio.core.model import Model, load_model
 from stimstudio.core.nets import GeneratorConfig
 
 from .harness import machine, time_it
+from .sizes import FULL, Sizes
 
-ROOT = Path(__file__).resolve().parents[1]
 CPU32 = Compute(torch.device("cpu"), "fp32")
 CPUBF = Compute(torch.device("cpu"), "bf16")
 
@@ -75,7 +79,12 @@ def time_to(target_db: float, seconds: np.ndarray, quality: np.ndarray) -> float
 
 
 def inversion_quality_per_second(
-    model: Model, patches: np.ndarray, ours_steps: int, projector_steps: int, compute=CPU32
+    model: Model,
+    patches: np.ndarray,
+    ours_steps: int,
+    projector_steps: int,
+    compute=CPU32,
+    w_avg_samples: int = 2000,
 ) -> dict:
     F = perceptual_for(model)
     rows = []
@@ -86,7 +95,7 @@ def inversion_quality_per_second(
         s = InversionSettings(steps=ours_steps, preview_every=1)
         ts, qs = _curve(invert(model, x, None, s, w0, compute, F), x)
         ts = ts + enc_s
-        ps = ProjectorSettings(steps=projector_steps, preview_every=1, w_avg_samples=2000)
+        ps = ProjectorSettings(steps=projector_steps, preview_every=1, w_avg_samples=w_avg_samples)
         tp, qp = _curve(project(model, x, None, ps, compute, F), x)
         target = min(qs.max(), qp.max()) - 0.05  # a quality both reach
         t_ours, t_proj = time_to(target, ts, qs), time_to(target, tp, qp)
@@ -219,28 +228,32 @@ def stylemix_vs_optimisation(model: Model, data: str | None, n: int, steps: int)
 # -- 2. step throughput ------------------------------------------------------------------------
 
 
-def step_throughput(model: Model, x: np.ndarray) -> dict:
+def step_throughput(model: Model, x: np.ndarray, steps: int = 12, repeats: int = 3) -> dict:
     out = {}
+    per = steps + 1  # the records of a run: its start and each step
     for name, compute in (("cpu fp32", CPU32), ("cpu bf16", CPUBF)):
-        s = InversionSettings(steps=12, preview_every=0)
+        s = InversionSettings(steps=steps, preview_every=0)
         w0 = encode(model, x, compute)[0].cpu().numpy()
 
         def run(s=s, w0=w0, compute=compute):
             for _ in invert(model, x, None, s, w0, compute):
                 pass
 
-        t = time_it(run, repeats=3, warmup=1)
-        out[name] = {"ms_per_step": t.median_ms / 13, "steps_per_second": 13000 / t.median_ms}
+        t = time_it(run, repeats=repeats, warmup=1)
+        out[name] = {
+            "ms_per_step": t.median_ms / per,
+            "steps_per_second": per * 1000 / t.median_ms,
+        }
     if torch.cuda.is_available():
         m = load_model(model.path, device="cuda") if model.path else None
         if m is not None:
             cu = Compute(torch.device("cuda"), "fp32")
             w0 = encode(m, x, cu)[0].cpu().numpy()
-            s = InversionSettings(steps=12, preview_every=0)
-            t = time_it(lambda: list(invert(m, x, None, s, w0, cu)), repeats=3, warmup=1)
+            s = InversionSettings(steps=steps, preview_every=0)
+            t = time_it(lambda: list(invert(m, x, None, s, w0, cu)), repeats=repeats, warmup=1)
             out["cuda fp32"] = {
-                "ms_per_step": t.median_ms / 13,
-                "steps_per_second": 13000 / t.median_ms,
+                "ms_per_step": t.median_ms / per,
+                "steps_per_second": per * 1000 / t.median_ms,
             }
     base = out["cpu fp32"]["ms_per_step"]
     for v in out.values():
@@ -251,7 +264,7 @@ def step_throughput(model: Model, x: np.ndarray) -> dict:
 # -- 3. scrubbing (core part) ------------------------------------------------------------------
 
 
-def scrubbing(model: Model) -> dict:
+def scrubbing(model: Model, repeats: int = 15, cache_size: int = 32) -> dict:
     """Uncached frame = one G forward at the model resolution; cached = an LRU hit."""
     from collections import OrderedDict
 
@@ -266,18 +279,18 @@ def scrubbing(model: Model) -> dict:
         t = next(ts)
         synthesize(model, a + (b - a) * t)
 
-    unc = time_it(uncached, repeats=15, warmup=3)
+    unc = time_it(uncached, repeats=repeats, warmup=min(3, repeats))
     cache: OrderedDict = OrderedDict()
-    for i in range(32):
-        cache[i] = synthesize(model, a + (b - a) * (i / 31))[0]
+    for i in range(cache_size):
+        cache[i] = synthesize(model, a + (b - a) * (i / max(cache_size - 1, 1)))[0]
 
     def cached():
-        k = 17
+        k = cache_size // 2
         img = cache.pop(k)
         cache[k] = img
         np.ascontiguousarray(((img + 1) * 127.5).clip(0, 255).astype(np.uint8))
 
-    c = time_it(cached, repeats=50, warmup=5)
+    c = time_it(cached, repeats=max(50 * repeats // 15, 1), warmup=min(5, repeats))
     return {
         "uncached_ms": unc.to_dict(),
         "cached_ms": c.to_dict(),
@@ -289,23 +302,27 @@ def scrubbing(model: Model) -> dict:
 # -- 5. readers --------------------------------------------------------------------------------
 
 
-def readers(tmp: Path) -> dict:
+def readers(
+    tmp: Path, dicom: tuple[int, int] = (4600, 3100), pgm_side: int = 1024, repeats: int = 3
+) -> dict:
+    from PIL import Image
+
     from stimstudio.core.readers import read_mammogram
 
     out = {}
     dcm = tmp / "big.dcm"
-    _write_big_dicom(dcm, 4600, 3100)
+    rows, cols = dicom
+    _write_big_dicom(dcm, rows, cols)
     pgm = Path.home() / ".cache/stimstudio/mini-mias/mdb001.pgm"
-    if not pgm.exists():
+    if not pgm.exists() or pgm_side != 1024:
         pgm = tmp / "mdb001.pgm"
-        from PIL import Image
-
-        Image.fromarray(np.random.default_rng(0).integers(0, 255, (1024, 1024), np.uint8)).save(pgm)
+        rng = np.random.default_rng(0)
+        Image.fromarray(rng.integers(0, 255, (pgm_side, pgm_side), np.uint8)).save(pgm)
     for name, path, nbytes in (
-        ("DICOM 4600x3100 16-bit", dcm, 4600 * 3100 * 2),
-        ("mini-MIAS PGM 1024x1024 8-bit", pgm, 1024 * 1024),
+        (f"DICOM {rows}x{cols} 16-bit", dcm, rows * cols * 2),
+        (f"mini-MIAS PGM {pgm_side}x{pgm_side} 8-bit", pgm, pgm_side**2),
     ):
-        t = time_it(lambda p=path: read_mammogram(p), repeats=3, warmup=1)
+        t = time_it(lambda p=path: read_mammogram(p), repeats=repeats, warmup=1)
         tracemalloc.start()
         read_mammogram(path)
         _, peak = tracemalloc.get_traced_memory()
@@ -379,30 +396,35 @@ def export_loop(model: Model, frames: int = 147) -> dict:
 # -- 7. scaling --------------------------------------------------------------------------------
 
 
-def scaling() -> dict:
-    out = {"resolution": {}, "batch": {}}
-    for res in (64, 128, 256):
+def scaling(
+    resolutions=(64, 128, 256), batches=(1, 4, 8), steps: int = 4, repeats: int = 3
+) -> dict:
+    """Eq. 4 steps of random nets at each resolution; G forwards by batch at 128 px (or the
+    largest resolution below it that was asked for)."""
+    batch_res = max([r for r in resolutions if r <= 128] or [min(resolutions)])
+    out = {"resolution": {}, "batch": {}, "batch_resolution": batch_res}
+    for res in resolutions:
         torch.manual_seed(0)
         m = Model.create(GeneratorConfig(resolution=res))
         x = np.zeros((res, res), np.float32)
-        s = InversionSettings(steps=4, preview_every=0)
+        s = InversionSettings(steps=steps, preview_every=0)
 
         def run(m=m, x=x, s=s):
             for _ in invert(m, x, None, s):
                 pass
 
-        t = time_it(run, repeats=3, warmup=1)
-        out["resolution"][res] = {"ms_per_step": t.median_ms / 5}
+        t = time_it(run, repeats=repeats, warmup=1)
+        out["resolution"][res] = {"ms_per_step": t.median_ms / (steps + 1)}
     torch.manual_seed(0)
-    m = Model.create(GeneratorConfig(resolution=128))
-    for batch in (1, 4, 8):
+    m = Model.create(GeneratorConfig(resolution=batch_res))
+    for batch in batches:
         ws = m.G.map(torch.randn(batch, m.G.z_dim)).detach()
 
         def fwd(ws=ws):
             with torch.no_grad():
                 m.G.synthesize(ws)
 
-        t = time_it(fwd, repeats=5, warmup=1)
+        t = time_it(fwd, repeats=repeats + 2, warmup=1)
         out["batch"][batch] = {"ms_per_batch": t.median_ms, "ms_per_image": t.median_ms / batch}
     return out
 
@@ -410,62 +432,81 @@ def scaling() -> dict:
 # -- driver ------------------------------------------------------------------------------------
 
 
-def _gui_sections() -> dict[str, Callable]:
-    from . import gui_bench
+def _plan(model: Model, data: str | None, z: Sizes) -> tuple[dict[str, Callable[[], dict]], str]:
+    """Every section as a call at sizes `z`, and what the patches are."""
+    import tempfile
 
-    return {"gui_scrubbing": gui_bench.gui_scrubbing, "responsiveness": gui_bench.responsiveness}
+    from . import cli_sections, gui_sections, train_sections
+
+    patches, note = heldout_patches(model, z.patches, data)
+    plan = {
+        "inversion": lambda: inversion_quality_per_second(
+            model, patches, z.inversion_steps, z.projector_steps, CPU32, z.w_avg_samples
+        ),
+        "masked": lambda: masked_vs_diffuse(model, patches, z.masked_steps),
+        "stylemix": lambda: stylemix_vs_optimisation(
+            model, data, z.stylemix_pairs, z.stylemix_steps
+        ),
+        "throughput": lambda: step_throughput(model, patches[0], z.throughput_steps, z.repeats),
+        "scrubbing": lambda: scrubbing(model, z.scrub_repeats, z.scrub_cache),
+        "readers": lambda: readers(Path(tempfile.mkdtemp()), z.dicom, z.pgm, z.repeats),
+        "export": lambda: export_loop(model, z.export_frames),
+        "scaling": lambda: scaling(
+            z.scaling_resolutions, z.scaling_batches, z.scaling_steps, z.repeats
+        ),
+        "gui_scrubbing": lambda: gui_sections.run(model, "gui_scrubbing", z),
+        "responsiveness": lambda: gui_sections.run(model, "responsiveness", z),
+        "cli_startup": lambda: cli_sections.cli_startup(z),
+        "precision": lambda: cli_sections.precision(model, z),
+        "training_step": lambda: train_sections.training_step(z),
+    }
+    return plan, note
 
 
-def _cli_sections() -> dict[str, Callable]:
-    from . import cli_bench
-
-    return {"cli_startup": cli_bench.cli_startup, "precision": cli_bench.precision}
-
-
-def _train_sections() -> dict[str, Callable]:
-    from . import train_bench
-
-    return {"training_step": train_bench.training_step}
-
-
-SECTIONS: dict[str, Callable] = {}
+SECTION_NAMES = (
+    "inversion",
+    "masked",
+    "stylemix",
+    "throughput",
+    "scrubbing",
+    "readers",
+    "export",
+    "scaling",
+    "gui_scrubbing",
+    "responsiveness",
+    "cli_startup",
+    "precision",
+    "training_step",
+)
 
 
 def run(
     weights: str | None = None,
     data: str | None = None,
-    quick: bool = False,
+    sizes: Sizes = FULL,
     only: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
-    import tempfile
+    """Run the sections (all, or those in `only`) and return the report's data."""
+    unknown = sorted(set(only or ()) - set(SECTION_NAMES))
+    if unknown:
+        from stimstudio.core.errors import OptionError
 
+        raise OptionError(
+            f"unknown bench section {unknown[0]!r}; choose from {', '.join(SECTION_NAMES)}"
+        )
     model = load_model(weights)
-    n = 2 if quick else 6
-    patches, patch_note = heldout_patches(model, n, data)
+    plan, patch_note = _plan(model, data, sizes)
     report = {"machine": machine(), "model": model.name, "model_kimg": model.card.get("kimg")}
     report["patches"] = patch_note
-    plan = {
-        "inversion": lambda: inversion_quality_per_second(
-            model, patches, 100 if quick else 200, 400 if quick else 1000
-        ),
-        "masked": lambda: masked_vs_diffuse(model, patches, 30 if quick else 100),
-        "stylemix": lambda: stylemix_vs_optimisation(model, data, 3 if quick else 8, 100),
-        "throughput": lambda: step_throughput(model, patches[0]),
-        "scrubbing": lambda: scrubbing(model),
-        "readers": lambda: readers(Path(tempfile.mkdtemp())),
-        "export": lambda: export_loop(model, 49 if quick else 147),
-        "scaling": scaling,
-    }
-    sections = {**_gui_sections(), **_cli_sections(), **_train_sections(), **SECTIONS}
-    plan.update({k: (lambda f=f: f(model, quick)) for k, f in sections.items()})
-    for name, fn in plan.items():
+    report["sizes"] = sizes.name
+    for name in SECTION_NAMES:
         if only and name not in only:
             continue
         if progress:
             progress(name)
         t0 = time.perf_counter()
-        report[name] = fn()
+        report[name] = plan[name]()
         report[name + "_seconds"] = round(time.perf_counter() - t0, 1)
     return report
 

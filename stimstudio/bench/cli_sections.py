@@ -13,17 +13,17 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from .harness import PYTHON, child_env
+from .sizes import FULL, Sizes
+
 HEAVY = ("torch", "numpy", "scipy", "cv2", "PySide6", "stimstudio.train")
 
 
 def _fresh(code: str) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, check=False)
+    subprocess.run([PYTHON, "-c", code], env=child_env(), capture_output=True, check=False)
     return time.perf_counter() - t0
 
 
@@ -37,12 +37,14 @@ def _imported(argv: list[str]) -> list[str]:
         "    pass\n"
         f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]), file=sys.stderr)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [PYTHON, "-c", code], env=child_env(), capture_output=True, text=True, check=False
+    )
     return json.loads(out.stderr.strip().splitlines()[-1])
 
 
-def cli_startup(model=None, quick: bool = False) -> dict:
-    repeats = 5 if quick else 11
+def cli_startup(sizes: Sizes = FULL) -> dict:
+    repeats = sizes.cli_repeats
     commands = {
         "python -c pass": "pass",
         "stimstudio --help": "import sys; sys.argv=['stimstudio','--help']\n"
@@ -75,7 +77,7 @@ def cli_startup(model=None, quick: bool = False) -> dict:
     return out
 
 
-def precision(model, quick: bool = False) -> dict:
+def precision(model, sizes: Sizes = FULL) -> dict:
     import numpy as np
     import torch
 
@@ -97,8 +99,8 @@ def precision(model, quick: bool = False) -> dict:
         "speed": {},
     }
     wplus = torch.as_tensor(np.stack([latent_for_seed(model, s).wplus for s in range(2)]))
-    batch = 2 if quick else 4
-    repeats = 2 if quick else 3
+    batch = sizes.precision_batch
+    repeats = sizes.repeats
     G = model.G
 
     def gen(c: Compute):
