@@ -188,3 +188,19 @@ def test_same_anchors_same_frames_from_every_entry_point(tmp_path, capsys):
     assert doc["continuum"]["spacing"] == "latent"
     lerp = [f["position"] for f in doc["frames"]]
     np.testing.assert_allclose(lerp, np.linspace(0, 1, FRAMES), atol=1e-9)
+
+
+def test_export_settings_are_frozen_and_normalised_on_construction():
+    from stimstudio.core.errors import OptionError
+    from stimstudio.core.export import ExportSettings
+
+    s = ExportSettings(formats=("PNG", "tif", "tiff"), preview="none", size=np.int64(64))
+    assert (s.formats, s.preview, s.size, type(s.size)) == (("png", "tiff"), None, 64, int)
+    s.validate()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.bits = 16  # type: ignore[misc]
+    t = dataclasses.replace(s, bits=16)
+    assert (t.bits, s.bits) == (16, EXPORT.bits)
+    assert ExportSettings(formats="DICOM").formats == ("dicom",)
+    with pytest.raises(OptionError, match="list of names"):
+        ExportSettings(formats=3).validate()  # type: ignore[arg-type]

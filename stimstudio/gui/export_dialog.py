@@ -53,13 +53,12 @@ FORMAT_LABELS = {
 
 def settings_from_dict(d: dict | None) -> ExportSettings:
     """The last used settings (kept in the preferences); anything unreadable → defaults."""
-    s = ExportSettings()
-    for k, v in (d or {}).items():
-        if hasattr(s, k) and k != "data_root":
-            setattr(s, k, tuple(v) if k == "formats" else v)
+    keys = set(ExportSettings.__dataclass_fields__) - {"data_root"}
+    kw = {k: tuple(v) if k == "formats" else v for k, v in (d or {}).items() if k in keys}
     try:
+        s = ExportSettings(**kw)
         s.validate()
-    except StimStudioError:
+    except (StimStudioError, TypeError):
         return ExportSettings()
     return s
 
@@ -223,9 +222,7 @@ class ExportDialog(QDialog):
             conditions=self.conditions.isChecked(),
             latents=self.latents.currentText(),
             pixel_spacing_mm=float(self.spacing.value()) or None,
-        )
-        if s.preview == "none":
-            s.preview = None
+        )  # a preview of "none" is None (ExportSettings normalises it)
         return s
 
     def continuum_id(self) -> str:

@@ -68,10 +68,12 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # ------------------------------------------------------------------------------ settings
 
 
-@dataclass
+@dataclass(frozen=True)
 class ExportSettings:
     """What to write. `bits` is the PNG depth; TIFF and DICOM are always 16-bit. Defaults:
-    core.defaults.EXPORT."""
+    core.defaults.EXPORT. Frozen (issue 40): `dataclasses.replace` makes a changed copy. The
+    spellings are normalised on construction (format names lower case, tif -> tiff, each once;
+    preview "none" -> None; a numpy size -> int); `validate` checks the values."""
 
     formats: tuple[str, ...] = EXPORT.formats
     bits: int = EXPORT.bits
@@ -86,13 +88,22 @@ class ExportSettings:
     pixel_spacing_mm: float | None = None  # at native size; default: model card, else 0.4
     data_root: str | None = None  # sources are recorded relative to this folder
 
+    def __post_init__(self):
+        formats = (self.formats,) if isinstance(self.formats, str) else self.formats
+        try:
+            names = (str(f).lower() for f in formats)
+            formats = tuple(dict.fromkeys("tiff" if f == "tif" else f for f in names))
+        except TypeError:
+            pass  # not a list of names: validate() says so
+        object.__setattr__(self, "formats", formats)
+        if self.preview in ("", "none"):
+            object.__setattr__(self, "preview", None)
+        if isinstance(self.size, np.integer):
+            object.__setattr__(self, "size", int(self.size))
+
     def validate(self) -> None:
-        if isinstance(self.formats, str):
-            self.formats = (self.formats,)
-        self.formats = tuple(dict.fromkeys(str(f).lower() for f in self.formats))
-        if self.formats == ("tif",):
-            self.formats = ("tiff",)
-        self.formats = tuple("tiff" if f == "tif" else f for f in self.formats)
+        if not isinstance(self.formats, tuple):
+            raise OptionError(f"export formats must be a list of names, got {self.formats!r}")
         if not self.formats:
             raise OptionError("choose at least one export format (png, tiff, dicom)")
         bad = [f for f in self.formats if f not in FORMATS]
@@ -103,15 +114,12 @@ class ExportSettings:
         if self.size is not None:
             if isinstance(self.size, bool) or not isinstance(self.size, (int, np.integer)):
                 raise OptionError(f"output size must be a whole number of pixels, got {self.size}")
-            if not 8 <= int(self.size) <= 8192:
+            if not 8 <= self.size <= 8192:
                 raise OptionError(f"output size must be 8..8192 pixels, got {self.size}")
-            self.size = int(self.size)
         if self.interpolation not in RESIZE_FILTERS:
             raise OptionError(
                 f"unknown resize filter {self.interpolation!r}; choose {', '.join(RESIZE_FILTERS)}"
             )
-        if self.preview in ("", "none"):
-            self.preview = None
         if self.preview is not None and self.preview not in PREVIEWS:
             raise OptionError(f"unknown preview {self.preview!r}; choose gif, mp4 or none")
         if not (isinstance(self.fps, (int, float)) and math.isfinite(self.fps)):

@@ -233,8 +233,10 @@ def settings_from_manifest(doc: dict) -> ExportSettings:
     pixel spacing taken from the model card), which would change the request's sha256."""
     o = dict((doc.get("request") or {}).get("output") or doc["output"])
     keys = {f for f in ExportSettings.__dataclass_fields__ if f != "data_root"}
-    s = ExportSettings(**{k: o[k] for k in keys if k in o})
-    s.formats = tuple(s.formats)
+    o = {k: o[k] for k in keys if k in o}
+    if "formats" in o:
+        o["formats"] = tuple(o["formats"])  # a JSON list
+    s = ExportSettings(**o)
     s.validate()
     return s
 
