@@ -120,6 +120,12 @@ def run_app(argv: list[str] | None = None) -> int:
             files.remove(f)
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from .display import display_problem
+
+    problem = display_problem()
+    if problem:  # never Qt's abort: say what to do instead
+        print(f"stimstudio: error: {problem}", file=sys.stderr)
+        return 2
     try:
         w, h = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
