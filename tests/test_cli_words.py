@@ -53,3 +53,23 @@ def test_interpolate_frame_spacing_and_its_alias():
     # the default is core.defaults' (perceptual, issue 40); the paper's plain lerp one flag away
     assert _parse(base).spacing == "perceptual"
     assert _parse([*base, "--frame-spacing", "latent"]).spacing == "latent"
+
+
+def test_batch_specs_take_the_new_words_and_the_older_ones():
+    from pathlib import Path
+
+    from stimstudio.core.batch import parse_batch_spec
+    from stimstudio.core.errors import OptionError
+
+    def spec(defaults, output, **continuum):
+        c = {"id": "c", "anchors": ["seed:1", "seed:2"], **continuum}
+        doc = {"out": "o", "defaults": defaults, "output": output, "continuum": [c]}
+        return parse_batch_spec(doc, Path("."))
+
+    new = spec({"frame_spacing": "latent"}, {"resize_filter": "lanczos", "pixel_size_mm": 0.2})
+    old = spec({"spacing": "latent"}, {"interpolation": "lanczos", "pixel_spacing_mm": 0.2})
+    assert new.continua == old.continua and new.output == old.output
+    assert new.continua[0].spacing == "latent" and new.output.interpolation == "lanczos"
+    assert spec({}, {}, frame_spacing="pixel").continua[0].spacing == "pixel"
+    with pytest.raises(OptionError, match="'frame_spacing' or its older name 'spacing'"):
+        spec({"frame_spacing": "latent", "spacing": "pixel"}, {})

@@ -9,13 +9,15 @@
     [defaults]                       # path options for every continuum (else core.defaults)
     frames = 147
     loop = true
-    spacing = "latent"               # the paper's plain lerp (default: "perceptual", even steps)
+    frame_spacing = "latent"         # the paper's plain lerp (default: "perceptual", even steps);
+                                     # "spacing" is its older name
     noise = "seed"                   # seed:N anchors' noise maps: each seed its own (default);
                                      # "const": the model's fixed maps, shared by every seed
 
     [output]                         # ExportSettings for every continuum
     formats = ["png", "dicom"]
     size = 256
+    resize_filter = "lanczos"        # older name "interpolation"; pixel_size_mm: "pixel_spacing_mm"
 
     [[continuum]]
     id = "loop01"
@@ -138,9 +140,34 @@ def _fail(where: str, msg: str):
     raise OptionError(f"{where}: {msg}")
 
 
+# One word per thing (issue 40): the names a spec may use for keys whose file-format name is an
+# older word ("spacing" is the frame spacing, "interpolation" the resize filter, mm per pixel
+# the pixel size). Either name reads; both at once is an error.
+KEY_WORDS = {
+    "frame_spacing": "spacing",
+    "resize_filter": "interpolation",
+    "pixel_size_mm": "pixel_spacing_mm",
+}
+
+
+def _words(d, where):
+    """`d` with the newer key names as the file format's ones (KEY_WORDS)."""
+    if not isinstance(d, dict):
+        _fail(where, "must be a table")
+    out = dict(d)
+    for new, old in KEY_WORDS.items():
+        if new in out:
+            if old in out:
+                _fail(where, f"give {new!r} or its older name {old!r}, not both")
+            out[old] = out.pop(new)
+    return out
+
+
 def _keys(d, allowed, where):
     if not isinstance(d, dict):
         _fail(where, "must be a table")
+    names = {old: new for new, old in KEY_WORDS.items() if old in allowed}
+    allowed = allowed | set(names.values())
     bad = sorted(set(d) - allowed)
     if bad:
         _fail(where, f"unknown key {bad[0]!r} (allowed: {', '.join(sorted(allowed))})")
@@ -216,6 +243,7 @@ def parse_batch_spec(doc: dict, base: Path, name: str = "spec") -> BatchSpec:
     out = out if out.is_absolute() else base / out
     defaults = doc.get("defaults", {})
     _keys(defaults, PATH_KEYS, f"{name} [defaults]")
+    defaults = _words(defaults, f"{name} [defaults]")
     base_opts = _path_opts(
         defaults,
         {**dataclasses.asdict(CONTINUUM), **dataclasses.asdict(SEED)},
@@ -223,6 +251,7 @@ def parse_batch_spec(doc: dict, base: Path, name: str = "spec") -> BatchSpec:
     )
     output = doc.get("output", {})
     _keys(output, OUTPUT_KEYS, f"{name} [output]")
+    output = _words(output, f"{name} [output]")
     data_root = doc.get("data_root")
     if data_root is not None:
         dr = Path(_typed(data_root, "str", name, "data_root"))
@@ -242,7 +271,8 @@ def parse_batch_spec(doc: dict, base: Path, name: str = "spec") -> BatchSpec:
     for k, c in enumerate(entries):
         where = f"{name} continuum #{k + 1}"
         _keys(c, CONTINUUM_KEYS, where)
-        if isinstance(c, dict) and "project" in c:
+        c = _words(c, where)
+        if "project" in c:
             continua.append(_project_continuum(c, base, where))
             continue
         if "id" not in c:
@@ -262,6 +292,7 @@ def parse_batch_spec(doc: dict, base: Path, name: str = "spec") -> BatchSpec:
     for k, s in enumerate(series):
         where = f"{name} series #{k + 1}"
         _keys(s, SERIES_KEYS, where)
+        s = _words(s, where)
         for req in ("id_prefix", "count"):
             if req not in s:
                 _fail(where, f"needs {req!r}")
