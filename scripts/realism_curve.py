@@ -23,7 +23,7 @@ import torch
 
 from stimstudio.core.invert import encode, encoder_noise, synthesize
 from stimstudio.core.model import load_model
-from stimstudio.core.realism import realism_terms
+from stimstudio.core.realism import w_prior
 from stimstudio.train.evaluate.c2st import two_sample_test
 from stimstudio.train.evaluate.data import generate_uint8, load_eval_data, to_uint8
 from stimstudio.train.evaluate.reconstruction import _quality
@@ -32,7 +32,7 @@ from stimstudio.train.evaluate.settings import EvalSettings
 
 def reconstruct(model, targets_u8, radius, batch=32):
     out = np.empty_like(targets_u8)
-    prior = realism_terms(model)[1] if radius else None
+    prior = w_prior(model) if radius else None
     for i in range(0, len(targets_u8), batch):
         x = targets_u8[i : i + batch].astype(np.float32) / 127.5 - 1
         w = encode(model, x[:, None])

@@ -118,6 +118,16 @@ def _add_inversion_options(p) -> None:
     p.add_argument("--outside-weight", type=float, default=d.outside_weight)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument(
+        "--realism",
+        type=float,
+        default=d.realism,
+        metavar="R",
+        help="fidelity <-> realism, 0..1: 0 fits the target's pixels (the paper's Eq. 4), "
+        "higher values hold the code inside the generator's own latent distribution, so the "
+        f"result looks more like a real film and less like the target ({d.realism:g}; "
+        "docs/INVERSION.md, Realism)",
+    )
+    p.add_argument(
         "--perceptual",
         default=d.perceptual,
         choices=["discriminator", "lite0"],
@@ -154,6 +164,7 @@ def _settings(args):
         perceptual=args.perceptual,
         optimize_noise=args.optimize_noise,
         encoder_noise=args.encoder_noise,
+        realism=args.realism,
     )
     if args.noise_regularize is not None:
         s.noise_regularize = args.noise_regularize

@@ -13,22 +13,19 @@ import numpy as np
 from .errors import OptionError
 
 # The fidelity/realism control (`InversionSettings.realism`, CLI `--realism`, Compose settings):
-# 0 is the paper's Eq. 4; above 0 every layer's code is held within a radius of the generator's
-# own W (core.realism.WPrior), from REALISM_RADIUS_AT_0 standard deviations beyond the typical
-# code at 0+ down to the typical code itself at 1, evenly on a log scale.
-REALISM_RADIUS_AT_0 = 64.0
-REALISM_RADIUS_AT_1 = 1.0
-# weight of the prior's barrier beyond that radius, per standard deviation: ~10x the pixel
-# term of a 36-dB fit, so the radius holds while the pixels still fit inside it
-REALISM_PRIOR_WEIGHT = 0.01
+# 0 is the paper's Eq. 4; above 0 every whitened coordinate of each layer's w is held within a
+# limit of the generator's own W (core.realism.WPrior), from REALISM_LIMIT_AT_0 standard
+# deviations at 0+ down to REALISM_LIMIT_AT_1 at 1, evenly on a log scale.
+REALISM_LIMIT_AT_0 = 300.0
+REALISM_LIMIT_AT_1 = 3.0
 
 
 def realism_radius(realism: float) -> float | None:
-    """The radius (in multiples of the generator's typical distance) that `realism` holds each
-    layer's w within; None at 0 (no constraint: the paper's recipe)."""
+    """The limit (standard deviations of W per whitened coordinate) within which `realism`
+    holds each layer's w; None at 0 (no constraint: the paper's recipe)."""
     if realism <= 0:
         return None
-    return REALISM_RADIUS_AT_0 * (REALISM_RADIUS_AT_1 / REALISM_RADIUS_AT_0) ** realism
+    return REALISM_LIMIT_AT_0 * (REALISM_LIMIT_AT_1 / REALISM_LIMIT_AT_0) ** realism
 
 
 # The choices of F for Eq. 4 (`InversionSettings.perceptual`, CLI `--perceptual`).

@@ -50,7 +50,6 @@ from .device import Compute
 from .errors import MaskError, OptionError
 from .inversion_settings import (
     PERCEPTUAL_KINDS,
-    REALISM_PRIOR_WEIGHT,
     InversionSettings,
     realism_radius,
 )
@@ -283,14 +282,24 @@ class Eq4:
             self.feat_x = [f.detach() for f in F(x_in)] if s.lambda_perceptual > 0 else None
         self.critic = self.prior = None
         self.radius = realism_radius(s.realism)
-        if s.lambda_critic > 0 or s.lambda_prior > 0 or self.radius is not None:
-            from .realism import realism_terms
+        if s.lambda_prior > 0 or self.radius is not None:
+            from .realism import w_prior
 
-            self.critic, self.prior = realism_terms(model)
+            self.prior = w_prior(model)
+        if s.lambda_critic > 0:
+            from .realism import realism_critic
+
+            self.critic = realism_critic(model)
 
     def start(self, w0: torch.Tensor) -> torch.Tensor:
-        """The code Eq. 4 starts from: E(x), pulled inside the realism radius when one is set."""
+        """The code Eq. 4 starts from: E(x), pulled inside the realism limit when one is set."""
         return w0 if self.radius is None else self.prior.project(w0, self.radius)
+
+    @torch.no_grad()
+    def constrain_(self, w: torch.Tensor) -> None:
+        """After each step: back inside the realism limit (nothing without one)."""
+        if self.radius is not None:
+            w.copy_(self.prior.project(w, self.radius))
 
     def losses(self, img: torch.Tensor, w: torch.Tensor, fitted=()) -> dict[str, torch.Tensor]:
         """Each term [N] and their weighted sum "total" [N]."""
@@ -327,10 +336,6 @@ class Eq4:
             prior = self.prior.penalty(w)
             losses["prior"] = prior
             total = total + s.lambda_prior * prior
-        if self.radius is not None:
-            held = self.prior.penalty(w, self.radius)
-            losses["realism"] = held
-            total = total + REALISM_PRIOR_WEIGHT * held
         losses["total"] = total
         return losses
 
@@ -414,6 +419,7 @@ def invert(
             opt.zero_grad(set_to_none=True)
             total.backward()
             opt.step()
+            objective.constrain_(w)
             if fitted:
                 normalize_noise_(fitted)
         ms = (time.perf_counter() - t0) * 1000
@@ -466,6 +472,7 @@ def run_inversion(
     )
     if last.noise is not None:
         src["noise"] = "optimized" if s.optimize_noise else "noise encoder"
+    src["realism"] = s.realism
     image = synthesize(model, last.wplus, compute, noise=last.noise)[0]
     return InversionResult(
         latent=Latent(last.wplus, src, model.sha256, noise=last.noise),

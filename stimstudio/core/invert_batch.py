@@ -79,6 +79,7 @@ def invert_batch(
         opt.zero_grad(set_to_none=True)
         losses["total"].sum().backward()
         opt.step()
+        objective.constrain_(w)
         if fitted:
             normalize_noise_(fitted)
         if progress:
