@@ -500,3 +500,45 @@ def test_a_new_encoder_keeps_the_generators_sections_and_drops_the_rest(
     ev4 = evaluate_model(load_model(third), phantom_data, EvalSettings.quick(sections=("compose",)))
     card = json.loads(update_card(third, ev4.result).read_text())["evaluation"]
     assert "swd" not in card and "spectrum" not in card and "carried_over" not in card
+
+
+# ------------------------------------------------------------------------------ realism (issue 37)
+
+
+def test_realism_section_judges_every_kind_beside_random_samples(tiny_model, phantom_data):
+    s = EvalSettings.quick(sections=("realism",), realism_values=(0.0, 1.0), steps=2)
+    r = evaluate_model(tiny_model, phantom_data, s).result["realism"]
+    assert r["recipe"]["fit_per_side"] == 24 and r["recipe"]["test_per_side"] == 16
+    want = {"samples", "encoder"} | {
+        f"{k} realism {v:g}" for k in ("eq4", "continuum", "composite") for v in (0, 1)
+    }
+    assert want <= set(r)
+    for k in want:
+        assert 0 <= r[k]["accuracy"] <= 1 and 0 <= r[k]["thumbnail_accuracy"] <= 1
+    for k in ("encoder", "eq4 realism 0", "composite realism 1"):
+        assert np.isfinite(r[k]["psnr"]) and "detail" in r[k]  # fidelity beside realism
+    assert "psnr" not in r["samples"]
+    json.dumps(r)
+
+
+def test_realism_section_is_opt_in_and_checks_its_settings():
+    assert "realism" not in EvalSettings().sections
+    with pytest.raises(OptionError, match="realism kind"):
+        EvalSettings(realism_kinds=("eq5",)).validate()
+    with pytest.raises(OptionError, match="realism must lie in 0..1"):
+        EvalSettings(realism_values=(2.0,)).validate()
+
+
+def test_thumbnails_and_midpoints_do_what_they_say(tiny_model):
+    from stimstudio.train.evaluate.realism import midpoints, thumbnails
+
+    u8 = np.zeros((2, 32, 32), np.uint8)
+    u8[:, :16] = 200
+    t = thumbnails(u8)
+    assert t.shape == (2, 16, 16) and t[0, 0, 0] == 200 and t[0, -1, 0] == 0
+    w = tiny_model.G.map(torch.randn(1, tiny_model.G.z_dim)).numpy()
+    ws = np.concatenate([w, w])  # two identical anchors: their middle frame is the anchor
+    mid = midpoints(tiny_model, ws, None, None)
+    from stimstudio.core.invert import synthesize
+
+    np.testing.assert_allclose(mid[0], synthesize(tiny_model, w)[0], atol=1e-5)

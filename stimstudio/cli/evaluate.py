@@ -62,8 +62,10 @@ def register(sub) -> None:
     p.add_argument(
         "--sections",
         default=None,
-        help=f"comma-separated subset of {','.join(SECTIONS)} (default: all; with "
-        "--check-card: every section the card holds)",
+        help=f"comma-separated subset of {','.join(SECTIONS)} (default: all of those; with "
+        "--check-card: every section the card holds), and the opt-in 'realism': the classifier "
+        "test on what inversion outputs (encoder, Eq. 4, continuum frames, composites) beside "
+        "random samples; hours of CPU at its default sizes",
     )
     p.add_argument(
         "--kinds", default=None, choices=["all", "tissue", "lesion"], help=f"({d.kinds})"
@@ -107,6 +109,23 @@ def register(sub) -> None:
         help=f"that row's lambda4 ({d.recon_noise_lambda_encoder:g})",
     )
     p.add_argument("--compose-n", type=int, help=f"lesion compose pairs ({d.compose_n})")
+    p.add_argument(
+        "--realism-fit", type=int, help=f"realism: classifier fit set per side ({d.realism_fit})"
+    )
+    p.add_argument(
+        "--realism-test", type=int, help=f"realism: classifier test set per side ({d.realism_test})"
+    )
+    p.add_argument(
+        "--realism-kinds",
+        type=lambda v: tuple(k.strip() for k in v.split(",") if k.strip()),
+        help=f"realism: which outputs ({','.join(d.realism_kinds)})",
+    )
+    p.add_argument(
+        "--realism-values",
+        type=lambda v: tuple(float(k) for k in v.split(",") if k.strip()),
+        help="realism: the Eq. 4 realism settings to measure, comma-separated "
+        f"(default: the app's, {','.join(f'{v:g}' for v in d.realism_values)})",
+    )
     p.add_argument("--steps", type=int, help=f"Eq. 4 steps ({d.steps})")
     p.add_argument("--seed", type=int, help="(0)")
     p.add_argument("--force", action="store_true", help="replace an existing grid file")
@@ -129,6 +148,10 @@ SIZE_OPTIONS = (
     "recon_noise_penalty",
     "recon_noise_lambda_encoder",
     "compose_n",
+    "realism_fit",
+    "realism_test",
+    "realism_kinds",
+    "realism_values",
     "steps",
 )
 

@@ -16,6 +16,7 @@ from ...core.model import Model
 from .c2st import c2st_report
 from .cues import cues_report, shared_texture
 from .data import _select, generate_uint8, load_eval_data, to_uint8
+from .realism import realism_report
 from .reconstruction import compose_report, reconstruction_report
 from .settings import EvalSettings, Progress, targets_met
 from .spectrum_grid import sample_grid, spectrum_report
@@ -140,6 +141,13 @@ def evaluate_model(
             model, held, s, compute, vgg16_path, lambda i, m: prog("compose", i, m)
         )
         result["seconds"]["compose"] = time.perf_counter() - t0
+
+    if "realism" in s.sections:
+        t0 = time.perf_counter()
+        result["realism"] = realism_report(
+            model, train, held, tr_idx, he_idx, s, compute, rng_for(7), prog
+        )
+        result["seconds"]["realism"] = time.perf_counter() - t0
 
     grid = None
     k = s.grid_rows * s.grid_cols

@@ -9,10 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ...core.errors import OptionError
+from ...core.inversion_settings import InversionSettings
 
 Progress = Callable[[str, int, int], None]
 
 SECTIONS = ("swd", "c2st", "reconstruction", "compose", "spectrum", "cues")
+# Opt-in sections (`--sections ...,realism`): the realism of inversion outputs costs Eq. 4 on
+# hundreds of patches (hours of CPU), so the default card does not run it.
+OPTIONAL_SECTIONS = ("realism",)
+REALISM_KINDS = ("samples", "encoder", "eq4", "continuum", "composite")
 
 # The shipped default's targets (issues 3 and 14): (comparison, target, goal).
 # The spectrum gap is |beta generated - beta held-out real|: a generator can match SWD on
@@ -84,6 +89,11 @@ class EvalSettings:
     # named cues (brightness, rim, grain, orientation, dots, layout) as two-sample tests
     cues_n: int = 1000  # per side
     cues_folds: int = 5
+    # the realism of what inversion outputs (opt-in section "realism", train/evaluate/realism.py)
+    realism_fit: int = 200  # per side
+    realism_test: int = 200  # per side
+    realism_kinds: tuple[str, ...] = REALISM_KINDS
+    realism_values: tuple[float, ...] = (InversionSettings().realism,)  # the app's default
 
     @classmethod
     def quick(cls, **kw) -> EvalSettings:
@@ -105,17 +115,36 @@ class EvalSettings:
             grid_cols=3,
             spectrum_n=16,
             cues_n=40,
+            realism_fit=24,
+            realism_test=16,
         )
         base.update(kw)
         return cls(**base)
 
     def validate(self) -> None:
-        bad = [s for s in self.sections if s not in SECTIONS]
+        every = SECTIONS + OPTIONAL_SECTIONS
+        bad = [s for s in self.sections if s not in every]
         if bad:
-            raise OptionError(f"unknown section {bad[0]!r}; choose from {', '.join(SECTIONS)}")
+            raise OptionError(f"unknown section {bad[0]!r}; choose from {', '.join(every)}")
+        bad = [k for k in self.realism_kinds if k not in REALISM_KINDS]
+        if bad:
+            raise OptionError(
+                f"unknown realism kind {bad[0]!r}; choose from {', '.join(REALISM_KINDS)}"
+            )
+        for v in self.realism_values:
+            InversionSettings(realism=float(v)).validate()
         if self.kinds not in ("all", "tissue", "lesion"):
             raise OptionError(f"kinds must be all, tissue or lesion, not {self.kinds!r}")
-        for name in ("swd_n", "c2st_fit", "c2st_test", "swd_per_image", "swd_dirs", "cues_n"):
+        for name in (
+            "swd_n",
+            "c2st_fit",
+            "c2st_test",
+            "swd_per_image",
+            "swd_dirs",
+            "cues_n",
+            "realism_fit",
+            "realism_test",
+        ):
             if getattr(self, name) < 8:
                 raise OptionError(f"{name} must be at least 8, got {getattr(self, name)}")
         for name in ("recon_n", "compose_n", "steps", "grid_rows", "grid_cols"):

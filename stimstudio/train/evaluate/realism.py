@@ -1,0 +1,232 @@
+"""How real what the workflow makes looks (issue 37), beside how faithful it is.
+
+The card's classifier test judges the generator's random samples, yet almost no stimulus a
+researcher makes is one: composites, anchors taken from films and the continua between them go
+through the encoder and Eq. 4. This section runs the same classifier two-sample test on each
+kind of output, beside random samples measured in the same run:
+
+- `encoder`: G(E(x)) with the noise encoder's maps (what the Fig. 4 "encoder" method shows);
+- `eq4`: Eq. 4 with the app's settings (`InversionSettings()`, or `realism_values`);
+- `continuum`: the middle frame (t = 0.5) between two such results, as a continuum renders it;
+- `composite`: a lesion patch's texture (its mask, feathered) stitched onto a tissue template of
+  another film and re-rendered by masked Eq. 4 (the Fig. 4 task).
+
+Protocol: the classifier learns real from one kind on the training patients' patches (outputs
+made from other training patches), and is tested on held-out patients' real patches against
+outputs made from other held-out patches. A thumbnail test (16 x 16 cell averages) beside it
+says whether the cue is the coarse density layout. Fidelity (PSNR, detail) is measured on the
+same held-out outputs against their own targets (composites: inside the mask). Eq. 4 costs ~35
+CPU s per image on a 2-core CPU, so `realism_fit` / `realism_test` are small by default; state
+them with every figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from ...core.compose import Mask, stitch
+from ...core.device import Compute
+from ...core.inversion_settings import InversionSettings
+from ...core.invert import encode, encoder_noise, synthesize
+from ...core.invert_batch import invert_batch
+from ...core.model import Model
+from ..dataset import PatchSet
+from .c2st import two_sample_test
+from .data import generate_uint8, to_uint8
+from .reconstruction import _quality
+from .settings import EvalSettings
+
+THUMB_CELLS = 16
+
+
+def _f(u8: np.ndarray) -> np.ndarray:
+    return u8.astype(np.float32) / 127.5 - 1.0
+
+
+def thumbnails(u8: np.ndarray) -> np.ndarray:
+    """16 x 16 cell averages, uint8: what is left of a patch's coarse layout."""
+    n, r, _ = u8.shape
+    c = r // THUMB_CELLS
+    t = u8.astype(np.float32).reshape(n, THUMB_CELLS, c, THUMB_CELLS, c).mean((2, 4))
+    return np.round(t).astype(np.uint8)
+
+
+def encoder_outputs(model: Model, targets: np.ndarray, compute, batch: int) -> np.ndarray:
+    out = np.empty(targets.shape, np.float32)
+    for i in range(0, len(targets), batch):
+        x = targets[i : i + batch, None]
+        w = encode(model, x, compute)
+        maps = encoder_noise(model, x, w, compute)
+        maps = None if maps is None else [m.cpu().numpy() for m in maps]
+        out[i : i + batch] = synthesize(model, w.cpu().numpy(), compute, noise=maps)
+    return out
+
+
+def eq4_outputs(model, targets, masks, settings, compute, batch, progress=None):
+    """Images, w+ and noise maps of Eq. 4 on `targets` [N, R, R] (masks optional)."""
+    imgs, ws, maps = [], [], []
+    for i in range(0, len(targets), batch):
+        m = None if masks is None else masks[i : i + batch]
+        b = invert_batch(model, targets[i : i + batch], m, settings, compute)
+        imgs.append(b.images)
+        ws.append(b.wplus)
+        maps.append(b.noise)
+        if progress:
+            progress(min(i + batch, len(targets)), len(targets))
+    noise = None if maps[0] is None else [np.concatenate(k) for k in zip(*maps)]
+    return np.concatenate(imgs), np.concatenate(ws), noise
+
+
+def midpoints(model: Model, ws: np.ndarray, noise, compute) -> np.ndarray:
+    """The t = 0.5 frame between result i and result i + 1 (cyclically): w+ blended linearly,
+    the noise maps blended and rescaled to the mean of the two maps' spread, as paths do."""
+    j = np.roll(np.arange(len(ws)), -1)
+    w = 0.5 * (ws + ws[j])
+    maps = None
+    if noise is not None:
+        maps = []
+        for n in noise:
+            mix = 0.5 * (n + n[j])
+            sd = 0.5 * (n.std((1, 2)) + n[j].std((1, 2)))
+            maps.append(mix * (sd / np.maximum(mix.std((1, 2)), 1e-8))[:, None, None])
+    out = []
+    for i in range(0, len(w), 32):
+        sub = None if maps is None else [m[i : i + 32] for m in maps]
+        out.append(synthesize(model, w[i : i + 32], compute, noise=sub))
+    return np.concatenate(out)
+
+
+def composite_targets(ps: PatchSet, idx: np.ndarray, n: int, rng) -> tuple[np.ndarray, ...]:
+    """n stitched composites: a lesion patch's texture in its own mask (feather 2 px) on a
+    tissue template of another film, centred as the patch was cut. Lesions are reused when
+    there are fewer than n (each with another template)."""
+    frac = ps.masks.mean((1, 2))
+    lesions = [
+        i
+        for i in idx
+        if ps.kind[i] == 1
+        and 0.01 <= frac[i] <= 0.5
+        and not (ps.masks[i, 0].any() and ps.masks[i, -1].any())
+        and not (ps.masks[i, :, 0].any() and ps.masks[i, :, -1].any())
+    ]
+    tissue = np.asarray([i for i in idx if ps.kind[i] == 0])
+    if not lesions or not len(tissue):
+        return np.empty((0,) + ps.patches.shape[1:], np.float32), None
+    order = [lesions[k % len(lesions)] for k in rng.permutation(max(n, len(lesions)))[:n]]
+    targets, masks = [], []
+    for li in order:
+        cand = tissue[ps.film[tissue] != ps.film[li]]
+        ti = int(rng.choice(cand if len(cand) else tissue))
+        soft = Mask.from_array(ps.masks[li], feather=2.0).soft()
+        targets.append(stitch(_f(ps.patches[ti]), _f(ps.patches[li]), soft))
+        masks.append(soft)
+    return np.stack(targets).astype(np.float32), np.stack(masks).astype(np.float32)
+
+
+def _fidelity(out: np.ndarray, targets: np.ndarray, masks=None) -> dict:
+    rows = [
+        _quality(o, t, None if masks is None else m)
+        for o, t, m in zip(out, targets, masks if masks is not None else [None] * len(out))
+    ]
+    return {k: float(np.mean([r[k] for r in rows])) for k in ("psnr", "detail")}
+
+
+def realism_report(
+    model: Model,
+    train: PatchSet,
+    held: PatchSet,
+    tr_idx: np.ndarray,
+    he_idx: np.ndarray,
+    s: EvalSettings,
+    compute: Compute,
+    rng: np.random.Generator,
+    prog: Callable[[str, int, int], None],
+) -> dict:
+    device = next(model.G.parameters()).device
+    n_fit = min(s.realism_fit, len(tr_idx) // 2)
+    n_test = min(s.realism_test, len(he_idx) // 2)
+    a, b = rng.permutation(tr_idx), rng.permutation(he_idx)
+    fit_real, test_real = train.patches[a[:n_fit]], held.patches[b[:n_test]]
+    src = {"fit": train.as_float(a[n_fit : 2 * n_fit])[:, 0]}
+    src["test"] = held.as_float(b[n_test : 2 * n_test])[:, 0]
+    base = InversionSettings(steps=s.steps, preview_every=0, seed=s.seed)
+    out: dict = {
+        "recipe": {
+            "fit_per_side": n_fit,
+            "test_per_side": n_test,
+            "protocol": "classifier fit on training patients (real vs outputs made from other "
+            "training patches), tested on held-out patients (real vs outputs made from other "
+            "held-out patches); thumbnails: 16 x 16 cell averages",
+            "steps": s.steps,
+            "cpu": torch.backends.cpu.get_cpu_capability(),
+        }
+    }
+
+    def judge(name: str, fake_fit_u8, fake_test_u8, fidelity: dict | None) -> None:
+        prog(f"realism {name}", 0, 1)
+        res = two_sample_test(fit_real, fake_fit_u8, test_real, fake_test_u8, s, device, s.seed)
+        thumb = two_sample_test(
+            thumbnails(fit_real),
+            thumbnails(fake_fit_u8),
+            thumbnails(test_real),
+            thumbnails(fake_test_u8),
+            s,
+            device,
+            s.seed,
+        )
+        out[name] = {
+            "accuracy": res["accuracy"],
+            "accuracy_ci95": res["accuracy_ci95"],
+            "auc": res["auc"],
+            "thumbnail_accuracy": thumb["accuracy"],
+            **(fidelity or {}),
+        }
+        prog(f"realism {name}", 1, 1)
+
+    if "samples" in s.realism_kinds:
+        g = lambda n, seed: generate_uint8(model, n, seed, compute, s.psi, s.gen_batch)  # noqa: E731
+        judge("samples", g(n_fit, s.seed * 1000 + 52), g(n_test, s.seed * 1000 + 53), None)
+    if "encoder" in s.realism_kinds:
+        e = {k: encoder_outputs(model, v, compute, s.gen_batch) for k, v in src.items()}
+        judge("encoder", to_uint8(e["fit"]), to_uint8(e["test"]), _fidelity(e["test"], src["test"]))
+    for value in s.realism_values:
+        settings = replace(base, realism=float(value))
+        tag = f"realism {value:g}"
+        if {"eq4", "continuum"} & set(s.realism_kinds):
+            res = {
+                k: eq4_outputs(
+                    model, v, None, settings, compute, s.gen_batch,
+                    lambda i, n, k=k, tag=tag: prog(f"Eq. 4 ({tag}, {k})", i, n),
+                )
+                for k, v in src.items()
+            }  # fmt: skip
+            if "eq4" in s.realism_kinds:
+                fid = _fidelity(res["test"][0], src["test"])
+                judge(f"eq4 {tag}", to_uint8(res["fit"][0]), to_uint8(res["test"][0]), fid)
+            if "continuum" in s.realism_kinds:
+                mid = {k: midpoints(model, r[1], r[2], compute) for k, r in res.items()}
+                judge(f"continuum {tag}", to_uint8(mid["fit"]), to_uint8(mid["test"]), None)
+        if "composite" in s.realism_kinds:
+            crng = np.random.default_rng([s.seed, 40])
+            made = {}
+            for k, (ps, idx, n) in {
+                "fit": (train, a[2 * n_fit :], n_fit),
+                "test": (held, b[2 * n_test :], n_test),
+            }.items():
+                t, m = composite_targets(ps, idx, n, crng)
+                if not len(t):
+                    out[f"composite {tag}"] = {"skipped": f"no {k} lesion patch with a mask"}
+                    break
+                img = eq4_outputs(
+                    model, t, m, settings, compute, s.gen_batch,
+                    lambda i, n, k=k, tag=tag: prog(f"compose ({tag}, {k})", i, n),
+                )[0]  # fmt: skip
+                made[k] = (img, t, m)
+            if len(made) == 2:
+                fid = _fidelity(made["test"][0], made["test"][1], made["test"][2])
+                judge(f"composite {tag}", to_uint8(made["fit"][0]), to_uint8(made["test"][0]), fid)
+    return out
