@@ -73,3 +73,20 @@ def test_batch_specs_take_the_new_words_and_the_older_ones():
     assert spec({}, {}, frame_spacing="pixel").continua[0].spacing == "pixel"
     with pytest.raises(OptionError, match="'frame_spacing' or its older name 'spacing'"):
         spec({"frame_spacing": "latent", "spacing": "pixel"}, {})
+
+
+@pytest.mark.parametrize("verb", ["invert", "compose"])
+def test_feature_network_and_its_alias(verb, capsys):
+    base = {
+        "invert": ["invert", "x.png", "--out", "o.png"],
+        "compose": [
+            *("compose", "--texture", "t.png", "--template", "p.png"),
+            *("--out-dir", "o", "--polygon", "1,1;5,1;5,5"),
+        ],
+    }[verb]
+    assert _parse([*base, "--feature-network", "lite0"]).perceptual == "lite0"
+    assert _parse([*base, "--perceptual", "lite0"]).perceptual == "lite0"
+    assert _parse(base).perceptual == "discriminator"
+    with pytest.raises(SystemExit):
+        _parse([verb, "--help"])
+    assert "--perceptual is an alias" in " ".join(capsys.readouterr().out.split())

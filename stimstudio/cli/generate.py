@@ -128,10 +128,13 @@ def _add_inversion_options(p) -> None:
         "docs/INVERSION.md, Realism)",
     )
     p.add_argument(
-        "--perceptual",
+        "--feature-network",
+        "--perceptual",  # the older name, kept as an alias
+        dest="perceptual",
         default=d.perceptual,
         choices=["discriminator", "lite0"],
-        help="F: the model's discriminator blocks, or frozen ImageNet EfficientNet-Lite0",
+        help="F, the feature network of the perceptual term: the model's discriminator blocks, "
+        "or frozen ImageNet EfficientNet-Lite0 (--perceptual is an alias)",
     )
     p.add_argument(
         "--optimize-noise",
