@@ -1,6 +1,7 @@
-"""`stimstudio judge build|analyze`: the human judgement test (real vs generated) — building a
-session and analysing its results. `stimstudio analyze-judgements` is an alias of
-`judge analyze`, kept for scripts written before the `judge` group."""
+"""`stimstudio judge build|analyze|adjustment`: the human judgement test (real vs generated) —
+building a session and analysing its results — and the analysis of the adjustment task on a
+loop. `stimstudio analyze-judgements` is an alias of `judge analyze`, kept for scripts written
+before the `judge` group."""
 
 from __future__ import annotations
 
@@ -31,6 +32,25 @@ Participants may use different scales: each is analysed on their own; the pooled
 d', c, hit and false-alarm rates (from real/fake answers) but no AUC or ROC over ratings.
 Sessions: each participant's numbers pool all their sessions unless --session N is given;
 Sokal-Michener test-retest agreement always compares sessions over the images both showed."""
+
+ADJUSTMENT_FORMAT = """\
+Results file of the adjustment task (written by the app, the exported PsychoPy script and the
+browser experiment): CSV, one row per trial, a header row naming the columns (any order).
+  participant      participant id                                       required
+  session          session number, 1, 2, ...                            required
+  trial            trial number within the session, 1, 2, ...           required
+  continuum        the loop's id (one continuum per analysis)           required
+  n_frames         frames in the loop                                   required
+  target_frame     frame shown (0..n_frames-1)                          required
+  response_frame   frame chosen                                         required
+  start_frame, seed, error_frames, error_deg, confidence, rt_ms, onset, timestamp: optional
+  (error_frames, when given, must be the circular error response - target in
+  (-n_frames/2, n_frames/2]; error_deg = error_frames * 360 / n_frames).
+Serial dependence: error against previous - current target (deg) on consecutive trials,
+each participant's errors centred on their circular mean, fitted with
+  error = amplitude * (x / width) * exp((1 - (x / width)^2) / 2)
+(peak `amplitude` at offset `width`; positive = towards the previous target); percentile
+bootstrap CI over trial pairs, two-sided permutation test of the amplitude."""
 
 
 def register(sub) -> None:
@@ -67,6 +87,41 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _analyze_args(a)
+
+    ad = jsub.add_parser(
+        "adjustment",
+        help="adjustment task on a loop: error distribution, circular SD, serial dependence",
+        description="Per participant and pooled: signed circular errors, their circular SD, "
+        "and serial dependence (a derivative-of-Gaussian fit of error against the previous "
+        "target's offset, with a bootstrap CI and a permutation test). With --out: the plots "
+        "(PNG) and every number (adjustment.json) in that folder.",
+        epilog=ADJUSTMENT_FORMAT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ad.add_argument("results", nargs="+", help="adjustment results CSV file(s)")
+    ad.add_argument("--out", help="folder for adjustment.json and the plots (created if missing)")
+    ad.add_argument("--session", type=int, default=None, metavar="N", help="session N only")
+    ad.add_argument(
+        "--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)"
+    )
+    ad.add_argument("--permutations", type=int, default=1000, help="permutations (default 1000)")
+    ad.add_argument("--seed", type=int, default=0, help="bootstrap/permutation seed (default 0)")
+    ad.add_argument(
+        "--width-range",
+        nargs=2,
+        type=float,
+        metavar=("LOW", "HIGH"),
+        help="degrees where the curve's peak is searched (default: two frame steps (at least "
+        "4) to 90)",
+    )
+    ad.add_argument(
+        "--no-demean",
+        action="store_true",
+        help="keep each participant's mean error (default: centre errors on it)",
+    )
+    ad.add_argument("--force", action="store_true", help="replace existing outputs in --out")
+    add_common(ad)
+    ad.set_defaults(func=cmd_adjustment)
     j.set_defaults(func=lambda args: _missing_action(j))
 
     aj = sub.add_parser(
@@ -80,7 +135,7 @@ def register(sub) -> None:
 
 
 def _missing_action(parser) -> int:
-    raise UserError("judge needs an action: build or analyze")
+    raise UserError("judge needs an action: build, analyze or adjustment")
 
 
 def _analyze_args(a) -> None:
@@ -195,5 +250,47 @@ def cmd_analyze(args) -> int:
         write_roc_figure(figure, analysis)
         result["figure"] = str(figure)
         text += f"\nROC figure -> {figure}"
+    emit(args, result, text)
+    return 0
+
+
+def cmd_adjustment(args) -> int:
+    # numpy, scipy and matplotlib: imported by the command, not by --help
+    from ..core.judgements import (
+        analyze_adjustment,
+        format_adjustment_table,
+        read_adjustment_results,
+        write_adjustment_outputs,
+    )
+    from ..core.judgements.adjustment_figures import FIGURE_NAMES, JSON_NAME
+
+    for name, v in (("--bootstrap", args.bootstrap), ("--permutations", args.permutations)):
+        if not (100 <= v <= 1_000_000):
+            raise UserError(f"{name} must lie in 100..1000000, not {v}")
+    if args.session is not None and args.session < 1:
+        raise UserError(f"--session must be 1 or more, not {args.session}")
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        if out.exists() and not out.is_dir():
+            raise UserError(f"{out} exists and is not a folder")
+        for name in (JSON_NAME, *FIGURE_NAMES.values()):
+            refuse_existing(out / name, args.force)
+    responses = read_adjustment_results(args.results)
+    analysis = analyze_adjustment(
+        responses,
+        n_boot=args.bootstrap,
+        n_perm=args.permutations,
+        seed=args.seed,
+        demean=not args.no_demean,
+        session=args.session,
+        width_range=tuple(args.width_range) if args.width_range else None,
+    )
+    result = analysis.to_dict()
+    result["files"] = [str(p) for p in args.results]
+    text = format_adjustment_table(analysis)
+    if out is not None:
+        paths = write_adjustment_outputs(out, analysis, {"files": result["files"]})
+        result["outputs"] = {k: str(p) for k, p in paths.items()}
+        text += "\n" + "\n".join(f"{k} -> {p}" for k, p in paths.items())
     emit(args, result, text)
     return 0

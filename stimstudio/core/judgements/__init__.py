@@ -23,10 +23,38 @@ The package, by job:
     measures   ROC, AUC (+ bootstrap CI), d', c, SDT, Sokal-Michener
     analysis   Summary, Analysis, analyze, format_table
     figures    roc_figure_bytes, write_roc_figure
+    adjustment           the adjustment task on a loop: trial plan, results file, reading it
+    adjustment_analysis  error distribution, circular SD, serial dependence (DoG, bootstrap,
+                         permutation test)
+    adjustment_figures   its plots, written with the numbers as JSON
 """
 
 from __future__ import annotations
 
+from .adjustment import (
+    ADJUSTMENT_COLUMNS,
+    ADJUSTMENT_REQUIRED,
+    AdjustmentResponse,
+    AdjustmentTrial,
+    AdjustmentWriter,
+    Mulberry32,
+    adjustment_csv,
+    adjustment_plan,
+    circular_error,
+    default_seed,
+    read_adjustment_results,
+)
+from .adjustment_analysis import (
+    AdjustmentAnalysis,
+    AdjustmentSummary,
+    analyze_adjustment,
+    circular_summary,
+    dog,
+    fit_dog,
+    format_adjustment_table,
+    serial_pairs,
+)
+from .adjustment_figures import write_adjustment_outputs
 from .analysis import Analysis, Summary, analyze, format_table, retest_agreement, summarize_group
 from .figures import roc_figure_bytes, write_roc_figure
 from .measures import (
@@ -71,6 +99,26 @@ from .sessions import (
 )
 
 __all__ = [
+    "ADJUSTMENT_COLUMNS",
+    "ADJUSTMENT_REQUIRED",
+    "AdjustmentResponse",
+    "AdjustmentTrial",
+    "AdjustmentWriter",
+    "Mulberry32",
+    "adjustment_csv",
+    "adjustment_plan",
+    "circular_error",
+    "default_seed",
+    "read_adjustment_results",
+    "AdjustmentAnalysis",
+    "AdjustmentSummary",
+    "analyze_adjustment",
+    "circular_summary",
+    "dog",
+    "fit_dog",
+    "format_adjustment_table",
+    "serial_pairs",
+    "write_adjustment_outputs",
     "TRUTHS",
     "RESPONSES",
     "IMAGE_SUFFIXES",
