@@ -51,6 +51,7 @@ def test_compose_yields_steps_then_all_four_methods(tiny_model):
             "detail_in_mask",
             "seam_strength",
             "shape_agreement",
+            "lesion_contrast",
         }
         assert all(np.isfinite(v) for v in m.values())
     # A stitch reproduces the texture inside the mask better than the generator's guess.

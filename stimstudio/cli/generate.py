@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from ..core.defaults import CONTINUUM, SEED
+from ..core.defaults import CONTINUUM, CONTRAST_RANGE, PLACEMENT, PLACEMENT_MODES, SEED
 from ..core.inversion_settings import InversionSettings
 from ..core.noise_modes import NOISE_MODES
 from .common import (
@@ -69,6 +70,23 @@ def register(sub) -> None:
     c.add_argument("--scale", type=float, default=1.0)
     c.add_argument("--angle", type=float, default=0.0, help="degrees, counter-clockwise")
     c.add_argument("--feather", type=float, default=2.0, help="edge feather radius (pixels)")
+    c.add_argument(
+        "--placement-mode",
+        choices=PLACEMENT_MODES,
+        default=PLACEMENT.mode,
+        help="how the texture goes in: 'paste' its grey levels (the paper's stitch), or add its "
+        "'contrast' against its own surround to the template, so a lesion from a fatty film "
+        "stays visible on a dense one; every method starts from this stitch (default: "
+        f"{PLACEMENT.mode}, the paper's way)",
+    )
+    c.add_argument(
+        "--contrast",
+        type=float,
+        default=PLACEMENT.contrast,
+        metavar="GAIN",
+        help=f"contrast gain of --placement-mode contrast, {CONTRAST_RANGE[0]:g}..."
+        f"{CONTRAST_RANGE[1]:g}: 1 = the lesion's own contrast (default {PLACEMENT.contrast:g})",
+    )
     c.add_argument("--out-dir", required=True)
     c.add_argument(
         "--stylemix-optimize",
@@ -310,7 +328,10 @@ def cmd_compose(args) -> int:
         mask = Mask.from_array(load_mask(args.mask, texture.shape), args.feather)
     else:
         mask = Mask.from_polygon(_parse_polygon(args.polygon), texture.shape, args.feather)
-    placement = Placement(args.dx, args.dy, args.scale, args.angle)
+    placement = Placement(
+        args.dx, args.dy, args.scale, args.angle, args.placement_mode, args.contrast
+    )
+    placement.validate()  # a bad gain is one line before the model runs
     passes = 2 if args.stylemix_optimize else 1
     bar = tqdm_bar(args, total=passes * settings.steps, desc="masked optimisation", unit="step")
     comp = compose(
@@ -326,6 +347,8 @@ def cmd_compose(args) -> int:
         on_step=lambda rec: bar.update(1 if rec.step else 0),
     )
     bar.close()
+    for w in comp.warnings:
+        print(f"stimstudio: warning: {w}", file=sys.stderr)
     out = _out_dir(args.out_dir, args.force)
     files = {}
     methods = list(comp.images)
@@ -342,21 +365,32 @@ def cmd_compose(args) -> int:
         "files": files,
         "metrics": comp.metrics,
         "perceptual": comp.perceptual,
-        "placement": placement.__dict__,
+        "placement": comp.placement,
+        "texture_contrast": comp.texture_contrast,
+        "warnings": comp.warnings,
         "fitted": {"texture": tnote, "template": pnote},
     }
     from ..core.jsonable import dumps_strict
 
     atomic_write_bytes(out / "metrics.json", dumps_strict(result, indent=2).encode())
     lines = [
-        f"{'method':13s} {'PSNR in':>8s} {'SSIM in':>8s} {'detail':>7s} {'seam':>6s} {'shape':>6s}"
+        f"{'method':13s} {'PSNR in':>8s} {'SSIM in':>8s} {'detail':>7s} {'seam':>6s} "
+        f"{'shape':>6s} {'contrast':>8s}"
     ]
     for name in methods:
         m = comp.metrics[name]
         lines.append(
             f"{name:13s} {m['psnr_in_mask']:8.2f} {m['ssim_in_mask']:8.3f} "
-            f"{m['detail_in_mask']:7.3f} {m['seam_strength']:6.2f} {m['shape_agreement']:6.3f}"
+            f"{m['detail_in_mask']:7.3f} {m['seam_strength']:6.2f} {m['shape_agreement']:6.3f} "
+            f"{m['lesion_contrast']:+8.3f}"
         )
+    mode = placement.mode + (
+        f", gain {placement.contrast:g}" if placement.mode == "contrast" else ""
+    )
+    lines.append(
+        f"placed by {mode}; contrast = mean inside the mask minus its surround "
+        f"(the lesion on its own film: {comp.texture_contrast:+.3f})"
+    )
     lines.append(f"-> {out} (sheet: texture | template | {' | '.join(methods)})")
     emit(args, result, "\n".join(lines))
     return 0

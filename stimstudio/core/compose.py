@@ -1,12 +1,16 @@
 """Put a tumor texture on a shape template, four ways (the paper's Fig. 4).
 
-texture image + Mask (lasso polygon or array, feathered) + Placement (dx, dy, scale, angle)
-  -> stitch (hard paste with a feathered edge)
+texture image + Mask (lasso polygon or array, feathered) + Placement (dx, dy, scale, angle,
+placement mode, contrast gain)
+  -> stitch (the placed texture with a feathered edge: its grey levels pasted, the paper's way,
+     or its contrast against its own surround added to the template; core.insertion)
   -> Poisson blend (cv2.seamlessClone)
   -> encoder output of the stitched composite (no optimisation)
   -> masked optimisation (Eq. 4 with the texture mask) from the encoder's code
-Each with its metrics: fidelity to the pasted texture inside the mask (PSNR, SSIM, detail) and
-seam strength along the mask boundary relative to the template's own.
+Each with its metrics: fidelity to the placed texture inside the mask (PSNR, SSIM, detail; placed
+by contrast, the reference is the template plus the lesion's contrast), seam strength along the
+mask boundary relative to the template's own, and the lesion's contrast against its surround.
+All four methods start from the stitch made in the chosen placement mode.
 """
 
 from __future__ import annotations
@@ -17,8 +21,17 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .defaults import PLACEMENT
 from .device import Compute
 from .errors import MaskError, OptionError
+from .insertion import (
+    add_density,
+    check_mode,
+    kept_share,
+    lesion_contrast,
+    lesion_difference,
+    placement_warnings,
+)
 from .invert import (
     InversionSettings,
     encode,
@@ -79,12 +92,18 @@ class Mask:
 @dataclass
 class Placement:
     """Where the texture goes: its mask centroid lands at template centre + (dx, dy) pixels,
-    scaled by `scale` and rotated by `angle` degrees (counter-clockwise) about that centroid."""
+    scaled by `scale` and rotated by `angle` degrees (counter-clockwise) about that centroid.
+
+    How it goes in: `mode` "paste" (the paper's stitch of grey levels) or "contrast" (its
+    difference from its own surround added to the template, times the gain `contrast`;
+    core.insertion)."""
 
     dx: float = 0.0
     dy: float = 0.0
     scale: float = 1.0
     angle: float = 0.0
+    mode: str = PLACEMENT.mode
+    contrast: float = PLACEMENT.contrast
 
     def validate(self) -> None:
         for k in ("dx", "dy", "scale", "angle"):
@@ -92,6 +111,7 @@ class Placement:
                 raise OptionError(f"placement {k} must be a finite number")
         if not 0.05 <= self.scale <= 20:
             raise OptionError(f"placement scale must be in 0.05..20, got {self.scale}")
+        check_mode(self.mode, self.contrast)
 
 
 @dataclass
@@ -106,12 +126,15 @@ class Composite:
     latents: dict[str, Latent] = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
     perceptual: str = ""
+    placement: dict = field(default_factory=dict)  # Placement's fields, mode and gain included
+    warnings: list[str] = field(default_factory=list)  # core.insertion.placement_warnings
+    texture_contrast: float = float("nan")  # the lesion's own contrast on its film
 
 
-def place(
+def _warp(
     texture: np.ndarray, mask: Mask, placement: Placement, out_shape: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Warp the texture and its soft mask onto the template's pixel grid."""
+) -> np.ndarray:
+    """The affine map (2x3) of the texture's pixels onto the template's grid, checked."""
     placement.validate()
     if mask.binary.shape != texture.shape:
         raise MaskError(
@@ -129,6 +152,15 @@ def place(
     ty = out_shape[0] / 2 + placement.dy
     M = cv2.getRotationMatrix2D((cx, cy), placement.angle, placement.scale)
     M[:, 2] += (tx - cx, ty - cy)
+    return M
+
+
+def place(
+    texture: np.ndarray, mask: Mask, placement: Placement, out_shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Warp the texture and its soft mask onto the template's pixel grid (grey levels as they
+    are, whatever the placement mode: `insert` applies the mode)."""
+    M = _warp(texture, mask, placement, out_shape)
     size = (out_shape[1], out_shape[0])
     tex = cv2.warpAffine(
         texture.astype(np.float32), M, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
@@ -139,7 +171,47 @@ def place(
     return tex, np.clip(soft, 0, 1)
 
 
+@dataclass
+class Inserted:
+    """A texture placed on a template in a placement mode. `source` is what the stitch shows
+    inside the mask (and what the methods are measured against): the warped texture (paste),
+    or the template plus gain x the lesion's difference from its surround, saturating
+    smoothly at the ends of the range (contrast; `core.insertion.add_density`). `soft`: the soft mask on the template; `texture`: the warped texture's own
+    grey levels (= `source` when pasted); `warnings`: sentences for the user."""
+
+    source: np.ndarray
+    soft: np.ndarray
+    texture: np.ndarray
+    warnings: list[str]
+
+
+def insert(template: np.ndarray, texture: np.ndarray, mask: Mask, placement: Placement) -> Inserted:
+    """Place the texture (`place`) and apply the placement mode; `stitch(template,
+    result.source, result.soft)` is then the composite the four methods start from."""
+    template = np.asarray(template, np.float32)
+    texture = np.asarray(texture, np.float32)
+    tex_placed, soft = place(texture, mask, placement, template.shape)
+    kept = 1.0
+    if placement.mode == "contrast":
+        diff = lesion_difference(texture, mask.binary)
+        M = _warp(texture, mask, placement, template.shape)
+        size = (template.shape[1], template.shape[0])
+        diff_placed = cv2.warpAffine(
+            diff, M, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
+        asked = np.float32(placement.contrast) * diff_placed
+        source, got = add_density(template, asked)
+        kept = kept_share(asked, got, soft)
+    else:
+        source = tex_placed
+    warnings = placement_warnings(
+        texture, mask.binary, template, soft, placement.mode, placement.contrast, kept
+    )
+    return Inserted(source, soft, tex_placed, warnings)
+
+
 def stitch(template: np.ndarray, texture_placed: np.ndarray, soft_mask: np.ndarray) -> np.ndarray:
+    """The placed texture (or an `Inserted.source`) inside the soft mask, the template outside."""
     return soft_mask * texture_placed + (1 - soft_mask) * template
 
 
@@ -215,8 +287,12 @@ def compose_steps(
     texture = np.asarray(texture, np.float32)
     if template.shape != (R, R):
         raise OptionError(f"the template must be {R}x{R} (model resolution), got {template.shape}")
-    tex_placed, soft = place(texture, mask, placement, template.shape)
+    ins = insert(template, texture, mask, placement)
+    tex_placed, soft = ins.source, ins.soft
     comp = Composite(template, tex_placed, soft)
+    comp.placement = dict(placement.__dict__)
+    comp.warnings = list(ins.warnings)
+    comp.texture_contrast = lesion_contrast(texture, mask.binary)
     comp.images["stitch"] = stitch(template, tex_placed, soft)
     comp.images["poisson"] = poisson_blend(template, tex_placed, soft)
     w_enc = encode(model, comp.images["stitch"], compute)[0].cpu().numpy()
@@ -270,7 +346,9 @@ def compose_steps(
         noise=noise_opt,
     )
     comp.images["optimized"] = synthesize(model, w_opt, compute, noise=noise_opt)[0]
-    w_mix = stylemix_latent(model, texture_latent(model, tex_placed, soft, compute), w_enc)
+    # the texture's own code (its grey levels, whatever the mode) gives the fine layers
+    w_tex = texture_latent(model, ins.texture, soft, compute)
+    w_mix = stylemix_latent(model, w_tex, w_enc)
     comp.latents["stylemix"] = Latent(w_mix, {"method": "compose-stylemix"}, model.sha256)
     comp.images["stylemix"] = synthesize(model, w_mix, compute)[0]
     if stylemix_optimize:
@@ -281,6 +359,7 @@ def compose_steps(
         comp.images["stylemix+opt"] = synthesize(model, w_mix_opt, compute, noise=noise_mix)[0]
     for name in comp.images:
         comp.metrics[name] = image_metrics(comp.images[name], tex_placed, template, soft)
+        comp.metrics[name]["lesion_contrast"] = lesion_contrast(comp.images[name], soft)
     return comp
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import __version__
 from .atomic import atomic_write_bytes
-from .defaults import CONTINUUM, EXPORT, SEED
+from .defaults import CONTINUUM, EXPORT, PLACEMENT, PLACEMENT_MODES, SEED
 from .errors import ProjectFileError, StimStudioError
 
 if TYPE_CHECKING:
@@ -82,7 +82,15 @@ def default_state() -> dict:
         "texture": None,  # Patch as {"image", "resolution", "source", "lesion_mask"?}
         "template": None,
         "mask": None,  # {"polygon" | "array", "feather", "source"} on the texture patch
-        "placement": {"dx": 0.0, "dy": 0.0, "scale": 1.0, "angle": 0.0},
+        # where the texture goes, and how (older projects: no mode or contrast, i.e. paste)
+        "placement": {
+            "dx": 0.0,
+            "dy": 0.0,
+            "scale": 1.0,
+            "angle": 0.0,
+            "mode": PLACEMENT.mode,
+            "contrast": PLACEMENT.contrast,
+        },
         "result": None,  # the last compose run: images/metrics/latents per method
         "anchors": [],  # {"id", "name", "wplus", "source", "model_sha256", "image"}
         "path": {"anchors": [], **DEFAULT_PATH},  # anchor ids in path order + settings
@@ -211,7 +219,7 @@ class Project:
             "texture": patch_record(self.texture),
             "template": patch_record(self.template),
             "mask": None if self.mask is None else mask_record(self.mask, self.mask_source),
-            "placement": {k: float(getattr(self.placement, k)) for k in _PLACEMENT_KEYS},
+            "placement": placement_record(self.placement),
             "result": self.result,
             "anchors": [
                 anchor_record(aid, a, self.anchor_images.get(aid))
@@ -264,17 +272,29 @@ def new_anchor_id(anchors) -> str:
 
 # -- one record at a time (panels build core records from the state with these) ---------------
 
-_PLACEMENT_KEYS = ("dx", "dy", "scale", "angle")
+_PLACEMENT_KEYS = ("dx", "dy", "scale", "angle", "contrast")  # numbers; and "mode", a word
 
 
 def placement_from_record(d: dict) -> Placement:
-    """The state's placement dict as a core `Placement` (missing keys: the neutral value)."""
+    """The state's placement dict as a core `Placement` (missing keys: the neutral value, so a
+    project saved before placement modes existed places by paste, as it did)."""
     Placement = _records()[1]
     neutral = Placement()
+    mode = d.get("mode", neutral.mode)
+    if mode not in PLACEMENT_MODES:
+        raise ProjectFileError(
+            f"the placement is damaged: mode {mode!r} is not one of {', '.join(PLACEMENT_MODES)}"
+        )
     try:
-        return Placement(**{k: float(d.get(k, getattr(neutral, k))) for k in _PLACEMENT_KEYS})
+        nums = {k: float(d.get(k, getattr(neutral, k))) for k in _PLACEMENT_KEYS}
     except (TypeError, ValueError) as exc:
         raise ProjectFileError(f"the placement is damaged: {exc}") from None
+    return Placement(**nums, mode=str(mode))
+
+
+def placement_record(p: Placement) -> dict:
+    """A core `Placement` as the state's plain dict (the inverse of `placement_from_record`)."""
+    return {**{k: float(getattr(p, k)) for k in _PLACEMENT_KEYS}, "mode": str(p.mode)}
 
 
 def continuum_from_record(path: dict, anchors: dict[str, Anchor]) -> Continuum:

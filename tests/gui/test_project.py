@@ -19,7 +19,8 @@ def _fill(window):
     from stimstudio.core.generate import sample
 
     set_patches(window)
-    window.project.set("placement", {"dx": 2.0, "dy": -1.0, "scale": 1.1, "angle": 15.0}, "p")
+    pl = {"dx": 2.0, "dy": -1.0, "scale": 1.1, "angle": 15.0, "mode": "contrast", "contrast": 0.7}
+    window.project.set("placement", pl, "p")
     ids = []
     for s in (1, 2):
         lat, img = sample(window.model, s)

@@ -273,3 +273,54 @@ def test_window_level_and_box_come_back_with_the_project(make_window, qtbot, tmp
     assert abs(lo - 0.3) < 1e-4 and abs(hi - 0.7) < 1e-4
     assert view2.window_combo.currentIndex() == -1
     assert view2.roi_rect() == box
+
+
+def test_placement_mode_and_contrast_gain_with_the_warning(window, qtbot):
+    """Issue 39: the Insert combo and Contrast box set the placement's mode and gain (one undo
+    step each), the preview is the stitch in that mode, and core's brightness warning shows."""
+    from tests.gui.helpers import smooth_image
+
+    R = window.model.resolution if window.model is not None else 32
+    yy, xx = np.mgrid[:R, :R]
+    inside = (yy - R / 2) ** 2 + (xx - R / 2) ** 2 <= (R / 5) ** 2
+    tex = np.full((R, R), -0.6, np.float32) + 0.05 * smooth_image(1, R)
+    tex[inside] += 0.4
+    window.project.set_many(
+        {
+            "texture": {"image": tex, "resolution": R, "source": {}},
+            "template": {"image": 0.3 + 0.05 * smooth_image(2, R), "resolution": R, "source": {}},
+        },
+        "patches",
+    )
+    c = R / 2
+    window.pages["mask"].set_polygon(
+        [(c - 6, c - 6), (c + 6, c - 6), (c + 6, c + 6), (c - 6, c + 6)]
+    )
+    window.show_page("placement")
+    page = window.pages["placement"]
+    assert page.mode.currentData() == "paste" and not page.contrast.isEnabled()
+    assert page.warning.isVisibleTo(page) and "darker" in page.warning.text()
+    pasted = page.canvas.image.image.copy()
+    n = window.project.undo.count()
+    page.mode.setCurrentIndex(page.mode.findData("contrast"))
+    pl = window.project.get("placement")
+    assert pl["mode"] == "contrast" and pl["contrast"] == 1.0
+    assert window.project.undo.undoText() == "Placement mode" and page.contrast.isEnabled()
+    by_contrast = page.canvas.image.image
+    centre = (slice(int(c) - 3, int(c) + 3),) * 2
+    assert by_contrast[centre].mean() > pasted[centre].mean() + 0.5  # bright, not dark
+    page.contrast.setValue(0.5)
+    page.contrast.setValue(0.6)
+    assert window.project.get("placement")["contrast"] == 0.6
+    assert window.project.undo.count() == n + 2  # the gain's steps merge
+    assert window.project.undo.undoText() == "Contrast gain"
+    page.nudge(dx=1)  # moving keeps the mode and the gain
+    assert window.project.get("placement")["mode"] == "contrast"
+    page.reset()
+    assert window.project.get("placement")["contrast"] == 0.6
+    for _ in range(3):  # reset, nudge, gain
+        window.project.undo.undo()
+    assert window.project.get("placement")["contrast"] == 1.0
+    window.project.undo.undo()  # the mode
+    assert window.project.get("placement")["mode"] == "paste"
+    assert page.mode.currentData() == "paste"

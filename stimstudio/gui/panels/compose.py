@@ -283,16 +283,16 @@ class ComposePage(QWidget):
                 if self.ctx.model is not None
                 else "Texture, template and mask are ready; waiting for the model"
             )
-        from stimstudio.core.compose import place, stitch
+        from stimstudio.core.compose import insert, stitch
         from stimstudio.core.errors import StimStudioError
 
         tex, tpl, mask, pl = got
-        try:
-            placed, soft = place(tex, mask, placement_from_record(pl), tpl.shape)
+        try:  # the stitch in the placement mode chosen on the Placement page
+            ins = insert(tpl, tex, mask, placement_from_record(pl))
         except StimStudioError as exc:
             self.tile_input.clear(str(exc))
             return
-        self.tile_input.set_image(stitch(tpl, placed, soft))
+        self.tile_input.set_image(stitch(tpl, ins.source, ins.soft))
 
     # -- running -----------------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 """Placement page: the texture sits on the template as an item you drag, scale and rotate
-(handles, keys or numbers), with a live stitched preview from core.compose."""
+(handles, keys or numbers), with a live stitched preview from core.compose; how it goes in
+(pasted grey levels or its contrast against its own surround, with a gain) is chosen here too,
+and core's warnings about the placement (brightness mismatch, compressed contrast) show here."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QKeySequence, QShortcut, QTransform
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -18,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from stimstudio.core.defaults import CONTRAST_RANGE, PLACEMENT
 from stimstudio.core.errors import StimStudioError
 from stimstudio.core.project import placement_from_record
 
@@ -27,6 +31,15 @@ from ..widgets import hint, side_and_center
 from .mask import compose_inputs
 
 NEUTRAL = {"dx": 0.0, "dy": 0.0, "scale": 1.0, "angle": 0.0}
+MODES = (
+    ("paste", "Paste grey levels", "The paper's stitch: the texture's own grey levels"),
+    (
+        "contrast",
+        "Add its contrast",
+        "The lesion's difference from its own surround, added to the template (its density "
+        "times the gain): a mass from a fatty film stays visible on a dense one",
+    ),
+)
 
 
 def change_text(old: dict, new: dict, verb: str = "Move") -> str:
@@ -36,6 +49,10 @@ def change_text(old: dict, new: dict, verb: str = "Move") -> str:
         return "Scale texture"
     if abs(float(new["angle"]) - float(old["angle"])) > 1e-6:
         return "Rotate texture"
+    if new.get("mode", PLACEMENT.mode) != old.get("mode", PLACEMENT.mode):
+        return "Placement mode"
+    if abs(float(new.get("contrast", 1.0)) - float(old.get("contrast", 1.0))) > 1e-6:
+        return "Contrast gain"
     return f"{verb} texture"
 
 
@@ -69,6 +86,11 @@ class PlacementPage(QWidget):
         self.problem = QLabel("")
         self.problem.setStyleSheet("color: #ff8a7a;")
         self.problem.setWordWrap(True)
+        self.warning = QLabel("")
+        self.warning.setObjectName("placementWarning")
+        self.warning.setStyleSheet("color: #e5c07b;")
+        self.warning.setWordWrap(True)
+        self.warning.hide()
 
         box = QGroupBox("Placement")
         form = QFormLayout(box)
@@ -92,6 +114,27 @@ class PlacementPage(QWidget):
         reset.setToolTip("Back to the centre, no scaling, no rotation (R)")
         reset.clicked.connect(self.reset)
         form.addRow(reset)
+        self.mode = QComboBox()
+        for key, label, tip in MODES:
+            self.mode.addItem(label, key)
+            self.mode.setItemData(self.mode.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.mode.setToolTip(
+            "How the texture goes in: its grey levels pasted (the paper), or its contrast "
+            "against its own surround added to the template"
+        )
+        self.mode.currentIndexChanged.connect(self._mode_changed)
+        form.addRow("Insert", self.mode)
+        self.contrast = QDoubleSpinBox()
+        self.contrast.setRange(*CONTRAST_RANGE)
+        self.contrast.setSingleStep(0.1)
+        self.contrast.setDecimals(2)
+        self.contrast.setSuffix(" ×")
+        self.contrast.setToolTip(
+            "Contrast gain of the inserted lesion: 1 = its own contrast against its surround, "
+            "0 = nothing added"
+        )
+        self.contrast.valueChanged.connect(self._mode_changed)
+        form.addRow("Contrast", self.contrast)
         self.show_outline = QCheckBox("Show mask outline")
         self.show_outline.setChecked(True)
         self.show_outline.toggled.connect(self.contour.setVisible)
@@ -104,9 +147,11 @@ class PlacementPage(QWidget):
         side = QVBoxLayout()
         side.addWidget(box)
         side.addWidget(self.problem)
+        side.addWidget(self.warning)
         side.addWidget(
             hint(
-                "The preview is the plain stitch (the first of the compose methods). Keys: arrows "
+                "The preview is the stitch (the first of the compose methods), made in the "
+                "chosen way: pasted, or by contrast. Keys: arrows "
                 "move (Shift: 5 px), + / − scale, [ / ] rotate (Shift: 15°), R resets."
             )
         )
@@ -161,6 +206,7 @@ class PlacementPage(QWidget):
         if not ok:
             self.placeholder.setText(got)
             self.problem.setText("")
+            self._show_warnings([])
             return
         tex, tpl, mask = got
         ys, xs = np.nonzero(mask.binary)
@@ -171,7 +217,7 @@ class PlacementPage(QWidget):
         self._render(placement_from_record(pl), tex, tpl, mask, reset)
 
     def _render(self, placement, tex=None, tpl=None, mask=None, reset=False) -> None:
-        from stimstudio.core.compose import place, stitch
+        from stimstudio.core.compose import insert, stitch
 
         if tex is None:
             got = self.inputs()
@@ -179,13 +225,22 @@ class PlacementPage(QWidget):
                 return
             tex, tpl, mask = got
         try:
-            placed, soft = place(tex, mask, placement, tpl.shape)
+            ins = insert(tpl, tex, mask, placement)
         except StimStudioError as exc:
             self.problem.setText(str(exc))
             return
         self.problem.setText("")
-        self.canvas.set_image(stitch(tpl, placed, soft), levels=(-1.0, 1.0), reset_view=reset)
-        self.contour.setData(soft)
+        self._show_warnings(ins.warnings)
+        self.canvas.set_image(
+            stitch(tpl, ins.source, ins.soft), levels=(-1.0, 1.0), reset_view=reset
+        )
+        self.contour.setData(ins.soft)
+
+    def _show_warnings(self, warnings: list[str]) -> None:
+        text = "\n".join(f"⚠ {w}" for w in warnings)
+        if text != self.warning.text():
+            self.warning.setText(text)
+        self.warning.setVisible(bool(text))
 
     # -- handle <-> placement ----------------------------------------------------------------
 
@@ -193,6 +248,10 @@ class PlacementPage(QWidget):
         self._syncing = True
         for k, sp in self.spins.items():
             sp.setValue(float(pl.get(k, NEUTRAL[k])))
+        mode = pl.get("mode", PLACEMENT.mode)
+        self.mode.setCurrentIndex(max(0, self.mode.findData(mode)))
+        self.contrast.setValue(float(pl.get("contrast", PLACEMENT.contrast)))
+        self.contrast.setEnabled(mode == "contrast")
         side = self._extent * float(pl["scale"])
         theta = -float(pl["angle"])  # core: counter-clockwise; Qt on a y-down view: clockwise
         centre = QPointF(R / 2 + float(pl["dx"]), R / 2 + float(pl["dy"]))
@@ -207,6 +266,7 @@ class PlacementPage(QWidget):
         centre = self.handle.mapToParent(QPointF(side / 2, side / 2))
         R = self.canvas.image_shape()[0]
         return {
+            **self.project.get("placement"),  # the mode and gain, as they are
             "dx": round(centre.x() - R / 2, 2),
             "dy": round(centre.y() - R / 2, 2),
             "scale": round(side / self._extent, 4),
@@ -225,15 +285,30 @@ class PlacementPage(QWidget):
     def _spin_changed(self) -> None:
         if self._syncing:
             return
-        pl = {k: sp.value() for k, sp in self.spins.items()}
+        pl = {**self.project.get("placement"), **{k: sp.value() for k, sp in self.spins.items()}}
         self.set_placement(
             pl, change_text(self.project.get("placement"), pl), merge="placement-spin"
         )
 
+    def _mode_changed(self) -> None:
+        mode = self.mode.currentData()
+        self.contrast.setEnabled(mode == "contrast")
+        if self._syncing:
+            return
+        old = self.project.get("placement")
+        pl = {**old, "mode": mode, "contrast": self.contrast.value()}
+        merge = None if mode != old.get("mode", PLACEMENT.mode) else "placement-contrast"
+        self.set_placement(pl, change_text(old, pl), merge=merge)  # a gain's steps merge
+
     def set_placement(self, pl: dict, text: str, merge: str | None = None) -> None:
-        pl = {k: float(pl[k]) for k in NEUTRAL}
-        if pl != self.project.get("placement"):
-            self.project.set("placement", pl, text, merge)
+        """Store a placement: the geometry from `pl`, the mode and gain from `pl` when it has
+        them, else as they are."""
+        old = self.project.get("placement")
+        new = {k: float(pl[k]) for k in NEUTRAL}
+        new["mode"] = str(pl.get("mode", old.get("mode", PLACEMENT.mode)))
+        new["contrast"] = float(pl.get("contrast", old.get("contrast", PLACEMENT.contrast)))
+        if new != old:
+            self.project.set("placement", new, text, merge)
 
     def nudge(self, dx=0.0, dy=0.0, scale=1.0, angle=0.0) -> None:
         if isinstance(self.inputs(), str):
@@ -248,4 +323,5 @@ class PlacementPage(QWidget):
         )
 
     def reset(self) -> None:
+        """Back to the centre, no scaling, no rotation; the placement mode and gain stay."""
         self.set_placement(dict(NEUTRAL), "Reset placement")

@@ -1,0 +1,215 @@
+"""How a placed texture goes into the template: its grey levels, or its contrast.
+
+Two placement modes (`PLACEMENT_MODES`):
+
+- ``paste`` — the paper's stitch: inside the mask the template's pixels are replaced by the
+  texture's (feathered edge). The lesion brings its own background level along, so a mass cut
+  from a fatty film and pasted on a dense template is a dark patch with a bright core, and its
+  contrast against the new surround can be negative (issue 39).
+- ``contrast`` — the lesion is inserted by its contrast against its own surround, as
+  radiology-perception studies insert lesions: the texture minus a smooth estimate of its local
+  surround (`surround`) is added to the template, times a gain (1 = the lesion's own contrast,
+  0 = nothing added).
+
+The domain of the difference: the patches are display values in [-1, 1], dense = bright, and
+the readers map a film's stored grey levels linearly to them (mini-MIAS: a microdensitometer
+linear in optical density). So a display value is an affine function of the film's density, and
+an added difference is an added density, i.e. added attenuation along the ray (on the film's
+straight part) — which is what a lesion does to the tissue it lies in. The difference is
+therefore taken and added in display values (`add_density`). Near the ends of the range the
+addition saturates smoothly, as a film does on the shoulder of its characteristic curve,
+instead of clipping to a flat white disc: a difference up to half the room left towards the end
+adds as it is, one as large as that room is kept at 88 %. On a very dense template a strong lesion is
+compressed so, which `placement_warnings` says (lower the gain, or place it on less dense
+tissue).
+
+`lesion_contrast` is the measure: mean inside the mask minus the mean of a ring around it.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .defaults import CONTRAST_RANGE, PLACEMENT, PLACEMENT_MODES
+from .errors import MaskError, OptionError
+
+__all__ = [
+    "CONTRAST_RANGE",
+    "PLACEMENT_MODES",
+    "add_density",
+    "check_mode",
+    "kept_share",
+    "lesion_contrast",
+    "lesion_difference",
+    "placement_warnings",
+    "surround",
+    "surround_ring",
+]
+# Texture and template "differ much in brightness" when their surrounds' means differ by more
+# than this on the [-1, 1] scale (an eighth of the range); mdb028 on mdb003 differs by ~0.6.
+BRIGHTNESS_WARN = 0.25
+KEPT_WARN = 0.8  # below this share of the asked contrast kept (`add_density`), say so
+
+
+def check_mode(mode: str, contrast: float) -> None:
+    """One OptionError for a placement mode or contrast gain out of range."""
+    if mode not in PLACEMENT_MODES:
+        raise OptionError(
+            f"placement mode must be one of {', '.join(PLACEMENT_MODES)}, not {mode!r}"
+        )
+    lo, hi = CONTRAST_RANGE
+    try:
+        ok = bool(np.isfinite(contrast)) and lo <= float(contrast) <= hi
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise OptionError(
+            f"the contrast gain must be a number in {lo:g}..{hi:g} "
+            f"(1 = the lesion's own contrast), got {contrast!r}"
+        )
+
+
+def _binary(mask) -> np.ndarray:
+    m = np.asarray(mask)
+    b = m >= 0.5 if m.dtype.kind == "f" else m.astype(bool)
+    if not b.any():
+        raise MaskError("the mask is empty: draw a texture region first")
+    return b
+
+
+def _radius(binary: np.ndarray) -> float:
+    """The radius of the disc with the mask's area (pixels)."""
+    return float(np.sqrt(binary.sum() / np.pi))
+
+
+def _distance_outside(binary: np.ndarray) -> np.ndarray:
+    """Distance (px) of each pixel outside the mask to the mask; 0 inside."""
+    outside = (~binary).astype(np.uint8)
+    return cv2.distanceTransform(outside, cv2.DIST_L2, 5)
+
+
+def surround_ring(mask, gap: float = 4.0, width: float | None = None) -> np.ndarray:
+    """The ring around a mask where its surround is measured: pixels `gap` to `gap + width`
+    px outside the mask (`width`: half the mask's equivalent radius, at least 4 px)."""
+    b = _binary(mask)
+    if width is None:
+        width = max(4.0, 0.5 * _radius(b))
+    d = _distance_outside(b)
+    ring = (d > gap) & (d <= gap + width)
+    if not ring.any():
+        raise MaskError("the mask leaves no surround in the image to measure contrast against")
+    return ring
+
+
+def lesion_contrast(image: np.ndarray, mask, gap: float = 4.0) -> float:
+    """Mean of `image` inside the mask (soft masks: where >= 0.5) minus its mean on the ring
+    around it (`surround_ring`): > 0 for a lesion brighter (denser) than its surround."""
+    b = _binary(mask)
+    img = np.asarray(image, np.float64)
+    return float(img[b].mean() - img[surround_ring(b, gap)].mean())
+
+
+def surround(image: np.ndarray, mask, gap: float = 4.0) -> np.ndarray:
+    """A smooth estimate of the image's local surround under and around the mask.
+
+    A normalised Gaussian average of the image outside the mask (pixels more than `gap` px from
+    it, so the lesion's own blurred edge does not count), with sigma = the mask's equivalent
+    radius (at least 4 px): a large blur that fills the masked region from its surroundings and
+    follows a gradient across it. Where the surround is too far to reach, its plain mean.
+    """
+    b = _binary(mask)
+    img = np.asarray(image, np.float32)
+    if b.shape != img.shape:
+        raise MaskError(f"the mask is {b.shape[::-1]} but the image is {img.shape[::-1]}")
+    weight = (_distance_outside(b) > gap).astype(np.float32)
+    if weight.sum() < 1:
+        raise MaskError(
+            "the mask covers the whole texture image: there is no surround to measure the "
+            "lesion's contrast against; lasso the lesion only"
+        )
+    sigma = max(4.0, _radius(b))
+    num = cv2.GaussianBlur(img * weight, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    den = cv2.GaussianBlur(weight, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    flat = float((img * weight).sum() / weight.sum())
+    ok = den > 1e-3
+    out = np.full_like(img, flat)
+    out[ok] = num[ok] / den[ok]
+    return out
+
+
+def add_density(template: np.ndarray, added: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`template + added` kept inside [-1, 1] by a smooth shoulder. With `room` the distance
+    from the template to the end the addition moves towards, an addition up to half the room
+    is made as it is; beyond that it saturates smoothly towards the end (`knee + knee *
+    tanh((a - knee) / knee)`, knee = room / 2: continuous with its slope, never past the end).
+    Returns the image and the amount actually added."""
+    t = np.clip(np.asarray(template, np.float32), -1.0, 1.0)
+    a = np.asarray(added, np.float32)
+    room = np.maximum(np.where(a >= 0, 1.0 - t, 1.0 + t), 1e-6)
+    knee = room / 2
+    mag = np.abs(a)
+    got = np.where(mag <= knee, mag, knee + knee * np.tanh((mag - knee) / knee))
+    got = np.sign(a) * got
+    return (t + got).astype(np.float32), got.astype(np.float32)
+
+
+def kept_share(asked: np.ndarray, got: np.ndarray, mask) -> float:
+    """The share of the asked contrast (mean added inside the mask) that `add_density` kept;
+    1 where nothing was asked."""
+    b = _binary(mask)
+    want = float(np.mean(np.asarray(asked, np.float64)[b]))
+    if abs(want) < 1e-3:
+        return 1.0
+    return float(np.mean(np.asarray(got, np.float64)[b]) / want)
+
+
+def lesion_difference(texture: np.ndarray, mask, gap: float = 4.0) -> np.ndarray:
+    """The texture as its difference from its own local surround (display units)."""
+    tex = np.asarray(texture, np.float32)
+    return tex - surround(tex, mask, gap)
+
+
+def placement_warnings(
+    texture: np.ndarray,
+    texture_mask,
+    template: np.ndarray,
+    placed_mask,
+    mode: str = PLACEMENT.mode,
+    contrast: float = PLACEMENT.contrast,
+    kept: float = 1.0,
+) -> list[str]:
+    """Sentences for the user about this placement (empty: nothing to say).
+
+    Says when the texture's surround and the template where the texture goes differ much in
+    mean brightness (pasted grey levels then show the lesion's own background as a patch and
+    can hide a mass), and, placed by contrast, when the template leaves the lesion too little
+    room at the end of the range (`kept`: the share of its contrast `add_density` kept)."""
+    out = []
+    ring_t = surround_ring(texture_mask)
+    ring_p = surround_ring(placed_mask)
+    a = float(np.mean(np.asarray(texture, np.float64)[ring_t]))
+    b = float(np.mean(np.asarray(template, np.float64)[ring_p]))
+    if abs(a - b) > BRIGHTNESS_WARN:
+        what = "darker" if a < b else "brighter"
+        level = f"(mean {a:+.2f} around the lesion vs {b:+.2f} where it goes, on -1..1)"
+        if mode == "paste":
+            out.append(
+                f"The texture's surround is much {what} than the template where it goes {level}: "
+                "pasted grey levels bring the lesion's own background along, and a mass can "
+                "vanish or show as a ring. Placement by contrast inserts the lesion by its "
+                "contrast against its own surround."
+            )
+        else:
+            out.append(
+                f"The texture's surround is much {what} than the template where it goes {level}; "
+                f"the lesion is inserted by its contrast (gain {contrast:g}), so the difference "
+                "in level is not carried over."
+            )
+    if mode == "contrast" and kept < KEPT_WARN:
+        out.append(
+            f"The template is near the end of the grey range here: the lesion keeps "
+            f"{kept:.0%} of the contrast asked for (gain {contrast:g}) and its texture is "
+            "compressed; lower the gain or place it on less dense tissue."
+        )
+    return out
