@@ -115,6 +115,14 @@ def register(sub) -> None:
     e.add_argument("--no-contact-sheet", action="store_true", help="no contact_sheet.png")
     e.add_argument("--no-conditions", action="store_true", help="no PsychoPy conditions.csv")
     e.add_argument(
+        "--task",
+        default="auto",
+        choices=["auto", "adjustment", "none"],
+        help="the adjustment task as files (PsychoPy script adjustment_task.py and browser "
+        "experiment adjustment_task.html): auto = for a loop (default), adjustment = required "
+        "(an open path is refused), none",
+    )
+    e.add_argument(
         "--latents",
         default=EXPORT.latents,
         choices=["inline", "files"],
@@ -320,6 +328,7 @@ def cmd_export(args) -> int:
         metric=args.metric,
         pixel_spacing_mm=args.pixel_spacing,
         data_root=args.data_root,
+        task=args.task,
     )
     settings.validate()
     if not args.id:

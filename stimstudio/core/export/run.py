@@ -15,10 +15,12 @@ import numpy as np
 
 from ..device import Compute
 from ..errors import ExportError, OptionError
+from ..experiments import FILES_DIR as TASK_FILES_DIR
+from ..experiments import adjustment_task_files, check_task
 from ..interpolate import Anchor, Continuum, Renderer, iter_spacing, uniform_positions
 from ..jsonable import dumps_strict
 from ..model import Model, sha256_file
-from .conditions import _primary_format, conditions_csv
+from .conditions import _image_kind, _primary_format, conditions_csv
 from .job import (
     _anchor_names,
     _angle,
@@ -97,6 +99,7 @@ def export_sequence(
     settings.validate()
     _file_name_ok(continuum_id, "continuum id")
     job = _job_for_path(path, continuum_id, settings)
+    check_task(settings.task, job.kind, job.loop, settings.conditions)  # before any rendering
     near = [Path(d) if d else None for d in source_dirs] if source_dirs else None
     if near is not None and len(near) != len(job.anchors):
         raise OptionError("source_dirs needs one entry per anchor")
@@ -475,6 +478,9 @@ def _write_extras(
         guard.check(text, "the conditions file")
         out_sha[CONDITIONS_NAME] = _write(out / CONDITIONS_NAME, text.encode("utf-8"))
         out_files["conditions"] = CONDITIONS_NAME
+    if check_task(settings.task, job.kind, job.loop, settings.conditions):
+        yield ExportProgress("task", 0, 1, "adjustment task")
+        _write_task(job, out, frames, guard, out_files, out_sha)
     primary = _primary_format(settings.formats)
     if settings.preview and job.kind == "continuum":
         yield ExportProgress("preview", 0, 1, settings.preview)
@@ -501,6 +507,18 @@ def _write_extras(
         out_sha[SHEET_NAME] = _write(out / SHEET_NAME, png_bytes(sheet, 8))
         out_files["contact_sheet"] = SHEET_NAME
     return out_files, out_sha
+
+
+def _write_task(job: _Job, out: Path, frames: list[dict], guard: LeakGuard, out_files, out_sha):
+    """The adjustment task as files (PsychoPy script, browser experiment); each file is
+    listed in the manifest (kind "task:<path>") with its sha256."""
+    shown = [f["files"][_image_kind(f["files"])]["path"] for f in frames]
+    side = read_frame(out / shown[0]).shape[0]
+    for rel, data in adjustment_task_files(job.cid, shown, side).items():
+        if not rel.startswith(f"{TASK_FILES_DIR}/jspsych/"):  # vendored library code
+            guard.check(data.decode("utf-8"), f"the task file {rel}")
+        out_sha[rel] = _write(out / rel, data)
+        out_files[f"task:{rel}"] = rel
 
 
 def _write_final_manifest(

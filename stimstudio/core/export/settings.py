@@ -12,6 +12,7 @@ import numpy as np
 
 from ..defaults import EXPORT
 from ..errors import ExportError, OptionError
+from ..experiments import TASKS
 
 EXPORT_FORMAT = "stimstudio-export"
 MANIFEST_NAME = "manifest.json"
@@ -87,6 +88,9 @@ class ExportSettings:
     metric: str | None = None  # step distances: "perceptual" | "pixel" (default by spacing)
     pixel_spacing_mm: float | None = None  # at native size; default: model card, else 0.4
     data_root: str | None = None  # sources are recorded relative to this folder
+    # The adjustment task as files (core.experiments): "auto" writes it for loops, "adjustment"
+    # requires it (an open path is refused), "none" never writes it.
+    task: str = "auto"
 
     def __post_init__(self):
         formats = (self.formats,) if isinstance(self.formats, str) else self.formats
@@ -138,6 +142,8 @@ class ExportSettings:
             s = self.pixel_spacing_mm
             if not (isinstance(s, (int, float)) and math.isfinite(s) and 0 < s < 100):
                 raise OptionError(f"pixel spacing must be a number of mm in (0, 100), got {s!r}")
+        if self.task not in TASKS:
+            raise OptionError(f"unknown task {self.task!r}; choose {', '.join(TASKS)}")
         if self.data_root is not None and not Path(self.data_root).is_dir():
             raise OptionError(f"data-set root {self.data_root} is not a folder")
 
@@ -146,6 +152,8 @@ class ExportSettings:
         d = asdict(self)
         d.pop("data_root")
         d["formats"] = list(self.formats)
+        if self.task == "auto":  # the default: left out, so older requests keep their sha256
+            d.pop("task")
         return d
 
 

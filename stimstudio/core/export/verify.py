@@ -402,10 +402,16 @@ def iter_regenerate(
                     if n in old_extra and old_extra[n] != sha
                 ]
                 skip = {"dicom_uids"} if old_uids else set()
+                # an export made before the task files (issue 42): their new entries are not
+                # differences of what it made
+                no_task = not any(str(k).startswith("task:") for k in doc.get("files") or {})
                 mdiff = [
                     k
                     for k in manifest_differences(doc, new)
                     if k.split(".")[0] not in skip
+                    and not (
+                        no_task and k.startswith(("files.task:", "files_sha256.adjustment_task"))
+                    )
                     and not (old_uids and k.startswith("frames.") or k == "frames")
                     and not (k == "files_sha256" and not old_extra)
                 ]
