@@ -103,6 +103,15 @@ def build_menus(win) -> None:
     tools.addAction(
         make_action(
             win,
+            "A&djustment task…",
+            lambda _=False: _open_adjustment_task(win),
+            tip="Adjustment task on an exported loop: a target frame, a mask, then the "
+            "participant turns the loop to match it; every answer is saved at once",
+        )
+    )
+    tools.addAction(
+        make_action(
+            win,
             "&Analyze judgements…",
             win.open_judgement_analysis,
             tip="ROC, AUC (bootstrap CI), d', c and test-retest agreement from results CSVs",
@@ -189,3 +198,9 @@ def show_about(parent) -> None:
         "inversion (Zhu et al. 2020); StyleGAN2 (Karras et al.).<br>Sample images: "
         "mini-MIAS (Suckling et al. 1994), research use only.",
     )
+
+
+def _open_adjustment_task(win) -> None:
+    from .judgement import open_adjustment_task  # Qt widgets of the task: loaded when asked
+
+    open_adjustment_task(win)

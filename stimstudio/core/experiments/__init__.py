@@ -167,7 +167,59 @@ def adjustment_task_files(
     return files
 
 
+@dataclass(frozen=True)
+class LoopFrames:
+    """A finished loop export, as the in-app task shows it: each frame's 8-bit image."""
+
+    folder: Path
+    continuum: str
+    frames: tuple[Path, ...]  # in frame order
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.frames)
+
+
+def loop_from_export(folder) -> LoopFrames:
+    """The frames of the loop exported in `folder`; anything else is refused in one line."""
+    from ..export import load_manifest  # core.export uses this module: imported when needed
+    from ..export.conditions import _image_kind
+
+    folder = Path(folder)
+    doc = load_manifest(folder)
+    c = doc.get("continuum") or {}
+    if c.get("kind") != "continuum":
+        raise ExportError(
+            f"{folder} holds stills, not a continuum: the adjustment task needs a loop"
+        )
+    if not c.get("loop"):
+        raise ExportError(
+            f"{folder} holds an open path, not a loop: the adjustment task is circular "
+            "(a linear variant is not available)"
+        )
+    if not doc.get("complete"):
+        raise ExportError(f"{folder} holds an unfinished export; resume it first")
+    frames = sorted(doc.get("frames") or [], key=lambda f: f["index"])
+    paths = tuple(folder / f["files"][_image_kind(f["files"])]["path"] for f in frames)
+    if len(paths) < 3:
+        raise ExportError(f"the loop in {folder} has {len(paths)} frames; the task needs 3 or more")
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise ExportError(f"{missing[0]} is missing ({len(missing)} frame files in all)")
+    return LoopFrames(folder, str(c.get("id") or folder.name), paths)
+
+
+def noise_mask(side: int, seed: int | None = None):
+    """A uniform gray-level noise image (uint8, side x side): the task's noise mask."""
+    import numpy as np
+
+    return np.random.default_rng(seed).integers(0, 256, (side, side), dtype=np.uint8)
+
+
 __all__ = [
+    "noise_mask",
+    "LoopFrames",
+    "loop_from_export",
     "TASKS",
     "MASKS",
     "PSYCHOPY_NAME",

@@ -362,3 +362,94 @@ def read_adjustment_results(
     if not out and not allow_empty:
         raise JudgementError("the results files hold no responses")
     return out
+
+
+class AdjustmentRun:
+    """One participant working through the adjustment task on a loop; each answer is on disk
+    (flushed) before the next trial. Rows of this participant and session already in the
+    results file (an interrupted run) are kept and their trials skipped; the seed then must
+    be the one they were made with."""
+
+    def __init__(
+        self,
+        continuum: str,
+        n_frames: int,
+        n_trials: int,
+        results: str | os.PathLike,
+        participant: str,
+        session: int = 1,
+        seed: int | None = None,
+    ):
+        self.participant = str(participant).strip()
+        _check_participant(self.participant)
+        self.session = int(session)
+        if self.session < 1:
+            raise JudgementError(f"session number must be 1 or more, not {session}")
+        self.continuum = continuum
+        self.n_frames = _check_frames(n_frames)
+        self.seed = default_seed(self.participant, self.session) if seed is None else int(seed)
+        if not 0 <= self.seed <= _M32:
+            raise JudgementError(f"the seed must lie in 0..{_M32}, not {self.seed}")
+        self.plan = adjustment_plan(self.n_frames, n_trials, self.seed)
+        self.results = Path(results)
+        done: set[int] = set()
+        if self.results.exists() and self.results.stat().st_size > 0:
+            for r in read_adjustment_results(self.results, allow_empty=True):
+                if (r.participant, r.session) != (self.participant, self.session):
+                    continue
+                if (r.continuum, r.n_frames) != (continuum, self.n_frames):
+                    raise JudgementError(
+                        f"{self.results} holds this participant's session {self.session} on "
+                        f"another continuum ({r.continuum}); choose another results file"
+                    )
+                if r.seed is not None and r.seed != self.seed:
+                    raise JudgementError(
+                        f"{self.results} holds this session with seed {r.seed}, not "
+                        f"{self.seed}: resume it with seed {r.seed}"
+                    )
+                done.add(r.trial)
+        self._writer = AdjustmentWriter(self.results)
+        self._todo = [t for t in self.plan if t.index not in done]
+        self.answered = len(self.plan) - len(self._todo)
+
+    @property
+    def current(self) -> AdjustmentTrial | None:
+        return self._todo[0] if self._todo else None
+
+    @property
+    def finished(self) -> bool:
+        return not self._todo
+
+    def respond(
+        self,
+        response_frame: int,
+        rt_ms: float | None = None,
+        confidence: int | None = None,
+        onset: str = "",
+    ) -> AdjustmentResponse:
+        """Record the answer to the current trial (written and flushed) and move on."""
+        t = self.current
+        if t is None:
+            raise JudgementError("the session is finished; there is no trial to answer")
+        r = AdjustmentResponse(
+            participant=self.participant,
+            session=self.session,
+            trial=t.index,
+            continuum=self.continuum,
+            n_frames=self.n_frames,
+            target_frame=t.target_frame,
+            response_frame=int(response_frame) % self.n_frames,
+            start_frame=t.start_frame,
+            seed=self.seed,
+            confidence=confidence,
+            rt_ms=rt_ms,
+            onset=onset,
+            timestamp=now_iso(),
+        ).check()
+        self._writer.append(r)
+        self._todo.pop(0)
+        self.answered += 1
+        return r
+
+    def close(self) -> None:
+        self._writer.close()

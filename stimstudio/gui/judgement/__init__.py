@@ -1,4 +1,5 @@
-"""The judgement test in the app: set up a session, run it full screen, analyse the results.
+"""The judgement test in the app: set up a session, run it full screen, analyse the results;
+and the adjustment task on a loop (Tools ▸ Adjustment task…), with the same runner habits.
 
 Every number (trial order, ratings, ROC, AUC, d', c, Sokal-Michener agreement) comes from
 `stimstudio.core.judgements`; this module only asks, shows, times and stores through it. Each
@@ -10,11 +11,17 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
 
+from .adjustment_runner import AdjustmentOptions, AdjustmentRunner
+from .adjustment_setup import AdjustmentSetupDialog
 from .analysis import JudgementAnalysisDialog
 from .runner import JudgementRunner
 from .setup import JudgementSetupDialog
 
 __all__ = [
+    "AdjustmentOptions",
+    "AdjustmentRunner",
+    "AdjustmentSetupDialog",
+    "open_adjustment_task",
     "JudgementAnalysisDialog",
     "JudgementRunner",
     "JudgementSetupDialog",
@@ -53,3 +60,27 @@ def open_judgement_analysis(parent=None, files=()) -> JudgementAnalysisDialog:
     if not files:
         QTimer.singleShot(0, dlg.open_files_dialog)
     return dlg
+
+
+def open_adjustment_task(parent=None, folder: str = "") -> AdjustmentRunner | None:
+    """Tools ▸ Adjustment task…: the setup dialog, then the full-screen task."""
+    from ..folders import remember
+    from ..windows import exec_dialog
+
+    chosen = exec_dialog(
+        AdjustmentSetupDialog(parent, folder), lambda d: (d.run, d.loop, d.options)
+    )
+    if chosen is None or chosen[0] is None:
+        return None
+    run, loop, options = chosen
+    remember("judgements", run.results)
+    runner = AdjustmentRunner(run, loop.frames, options, parent)
+    runner.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    status = getattr(parent, "statusBar", None)
+    if status is not None:
+        path = run.results
+        runner.ended.connect(lambda n: status().showMessage(f"{n} answers saved to {path}", 10000))
+    runner.showFullScreen()
+    runner.activateWindow()
+    runner.setFocus()
+    return runner
