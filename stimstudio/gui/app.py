@@ -19,7 +19,7 @@ from stimstudio.core.compute_choices import DEVICE_CHOICES, PRECISION_CHOICES
 
 from .pages import PAGE_ALIASES, PAGES
 
-DEFAULT_SIZE = "1440x900"
+DEFAULT_SIZE = "1440x900"  # of screenshots; the app opens where it was left, inside the screen
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -44,7 +44,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         choices=[*PAGES, *PAGE_ALIASES],
         help="the page to show (default: view); 'generate' is the old name of 'compose'",
     )
-    p.add_argument("--size", default=DEFAULT_SIZE, help=f"window size WxH (default {DEFAULT_SIZE})")
+    p.add_argument(
+        "--size",
+        help="window size WxH (default: as it was left, inside the screen; "
+        f"screenshots {DEFAULT_SIZE})",
+    )
     p.add_argument(
         "--timeout", type=float, default=120.0, help="screenshot: seconds to wait for loading"
     )
@@ -127,7 +131,7 @@ def run_app(argv: list[str] | None = None) -> int:
         print(f"stimstudio: error: {problem}", file=sys.stderr)
         return 2
     try:
-        w, h = (int(v) for v in args.size.lower().split("x"))
+        w, h = (int(v) for v in (args.size or DEFAULT_SIZE).lower().split("x"))
     except ValueError:
         print(f"stimstudio: error: --size must be WxH, got {args.size!r}", file=sys.stderr)
         return 2
@@ -143,7 +147,13 @@ def run_app(argv: list[str] | None = None) -> int:
         precision=args.precision,
         recovery=not args.screenshot,
     )
-    win.resize(w, h)
+    if args.screenshot:  # rendered offscreen at exactly this size
+        win.window_place.enabled = False
+        win.resize(w, h)
+    elif args.size:  # this size, but inside the screen
+        from PySide6.QtCore import QSize
+
+        win.window_place.default, win.window_place.restore = QSize(w, h), False
     win.show()
     if args.screenshot:
         win.force_close = True

@@ -37,19 +37,8 @@ from .project import SUFFIX, Project, Recovery
 from .project_files import ProjectFiles
 from .status import Notice, StatusWidgets
 from .tasks import disconnect_all
-from .windows import exec_dialog
+from .windows import exec_dialog, keep_on_screen
 from .workers import RenderQueue
-
-
-def initial_size() -> tuple[int, int]:
-    """1440x900, or the screen's free area when that is smaller (a 1280x720 laptop)."""
-    from PySide6.QtGui import QGuiApplication
-
-    screen = QGuiApplication.primaryScreen()
-    if screen is None:
-        return 1440, 900
-    free = screen.availableGeometry()
-    return min(1440, free.width()), min(900, free.height())
 
 
 class MainWindow(QMainWindow):
@@ -62,7 +51,8 @@ class MainWindow(QMainWindow):
     ):
         super().__init__()
         self.setWindowTitle("StimStudio")
-        self.resize(*initial_size())
+        # 1440x900 at first, no larger than the screen's free area; then where it was left
+        keep_on_screen(self, "main", default=(1440, 900))
         self.setAcceptDrops(True)
         prefs = Preferences.load()
         if device:
@@ -140,12 +130,12 @@ class MainWindow(QMainWindow):
         self.library_dock = self._dock(
             "Library", self.library, Qt.DockWidgetArea.LeftDockWidgetArea
         )
-        self.library_dock.setMinimumWidth(250)
+        self.library_dock.setMinimumWidth(200)
         self.anchors = AnchorsPanel(self.ctx)
         self.anchors_dock = self._dock(
             "Anchors", self.anchors, Qt.DockWidgetArea.RightDockWidgetArea
         )
-        self.anchors_dock.setMinimumWidth(230)
+        self.anchors_dock.setMinimumWidth(200)
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)

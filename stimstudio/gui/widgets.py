@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFrame,
     QLabel,
+    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -68,6 +69,35 @@ def hint(text: str) -> QLabel:
     lab.setWordWrap(True)
     lab.setObjectName("hint")
     return lab
+
+
+class FormScroll(QScrollArea):
+    """The boxes of a tall dialog in a frameless vertical scroll area: on a small screen the
+    dialog scrolls instead of growing past the screen's edge, on a large one it shows them
+    whole (its size hint is the content's, not QScrollArea's small default)."""
+
+    def __init__(self, *boxes: QWidget, parent=None):
+        super().__init__(parent)
+        content = QWidget()
+        lay = QVBoxLayout(content)
+        lay.setContentsMargins(0, 0, 0, 0)
+        for box in boxes:
+            lay.addWidget(box)
+        lay.addStretch(1)
+        self.setWidget(content)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+
+    def _bar(self) -> int:
+        return self.verticalScrollBar().sizeHint().width()
+
+    def sizeHint(self):  # noqa: N802
+        return self.widget().sizeHint() + QSize(self._bar(), 0)
+
+    def minimumSizeHint(self):  # noqa: N802
+        return QSize(self.widget().minimumSizeHint().width() + self._bar(), 120)
 
 
 class ImageTile(QFrame):

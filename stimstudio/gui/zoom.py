@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from .canvas.image_view import ImageCanvas
+from .windows import keep_on_screen
 
 
 class ZoomDialog(QDialog):
@@ -69,7 +70,7 @@ class ZoomDialog(QDialog):
             ("4", self.zoom_four),
         ):
             QShortcut(QKeySequence(key), self).activated.connect(slot)
-        self.resize(640, 700)
+        keep_on_screen(self, default=(640, 700))
         self.show_item(index)
 
     def show_item(self, index: int) -> None:

@@ -36,6 +36,7 @@ from stimstudio.core.judgements import (
 from ..errors import show_error
 from ..folders import remember, start_path
 from ..widgets import hint
+from ..windows import keep_on_screen
 from ..workers import Worker
 from .common import CORRECTIONS, ROC_COLORS, _num
 
@@ -89,7 +90,7 @@ class JudgementAnalysisDialog(QDialog):
     def __init__(self, parent=None, files=()):
         super().__init__(parent)
         self.setWindowTitle("Judgement analysis")
-        self.resize(1000, 820)
+        keep_on_screen(self, default=(1000, 820))
         self.files: list[Path] = []
         self.analysis: Analysis | None = None
         self._workers: set[Worker] = set()

@@ -43,7 +43,7 @@ from stimstudio.core.judgements import (
 from ..errors import show_error
 from ..folders import remember, start_path
 from ..panels.settings import FileField
-from ..widgets import hint
+from ..widgets import FormScroll, hint
 from .common import DEFAULT_LEVELS, MAX_KEY_LEVELS, _file_stem
 
 # What the experimenter entered last, kept while the app runs: the next participant needs
@@ -155,11 +155,11 @@ class JudgementSetupDialog(QDialog):
         f1.addRow("Generated images", self.generated)
         f1.addRow("Images of each kind", self.per_class)
         f1.addRow(self.counts)
+        # under the form, not in it: when it appears, no field moves under the pointer
         self.mismatch = QLabel("")
         self.mismatch.setObjectName("warning")
         self.mismatch.setWordWrap(True)
         self.mismatch.hide()
-        f1.addRow(self.mismatch)
 
         who = QGroupBox("Participant")
         f2 = QFormLayout(who)
@@ -253,8 +253,8 @@ class JudgementSetupDialog(QDialog):
         buttons.addWidget(self.start_button)
 
         lay = QVBoxLayout(self)
-        for box in (images, who, timing, files):
-            lay.addWidget(box)
+        lay.addWidget(FormScroll(images, who, timing, files), 1)
+        lay.addWidget(self.mismatch)
         lay.addWidget(self.message)
         lay.addLayout(buttons)
 

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -71,6 +72,9 @@ class AnchorsPanel(QWidget):
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setPrefix("seed ")
         self.seed.setToolTip("A random sample of the generator by seed")
+        # sized for everyday seeds, not for 2147483647: the dock stays narrow on a laptop
+        self.seed.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.seed.setMinimumWidth(96)
         add_seed = QPushButton(icon("seed"), "Add")
         add_seed.setToolTip("Keep the generator's sample for this seed as an anchor")
         add_seed.clicked.connect(lambda: self.add_seed(self.seed.value()))

@@ -112,8 +112,8 @@ class ComposePage(QWidget):
         top.addWidget(self.mix_opt)
         top.addStretch(1)
         top.addWidget(more)
-        self.settings_label.setWordWrap(False)
-        # a long line is cut at the window's edge (the tooltip has it all), never widens it
+        # a long line wraps at the window's edge (the tooltip says more), never widens it
+        self.settings_label.setWordWrap(True)
         self.settings_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.settings_label.setMinimumWidth(1)
 
@@ -122,6 +122,7 @@ class ComposePage(QWidget):
         self.progress.setValue(0)
         self.status = QLabel("")
         self.status.setObjectName("stat")
+        self.status.setWordWrap(True)  # "Not ready: …", "cancelled at step …" are sentences
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status.setMinimumWidth(1)
         prow = QHBoxLayout()

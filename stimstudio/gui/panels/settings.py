@@ -28,7 +28,7 @@ from stimstudio.core.compute_choices import DEVICE_CHOICES, PRECISION_CHOICES
 from ..context import AppContext
 from ..folders import remember, start_path
 from ..prefs import Preferences
-from ..widgets import hint
+from ..widgets import FormScroll, hint
 
 
 def _sci_spin(value: float, lo: float, hi: float, decimals: int = 7) -> QDoubleSpinBox:
@@ -187,9 +187,7 @@ class SettingsDialog(QDialog):
             self._defaults
         )
         lay = QVBoxLayout(self)
-        lay.addWidget(compute)
-        lay.addWidget(inv)
-        lay.addWidget(files)
+        lay.addWidget(FormScroll(compute, inv, files), 1)
         lay.addWidget(buttons)
 
     def _defaults(self) -> None:
