@@ -118,6 +118,16 @@ def build_menus(win) -> None:
         )
     )
 
+    tools.addAction(
+        make_action(
+            win,
+            "Analyze adjust&ment…",
+            lambda _=False: _open_adjustment_analysis(win),
+            tip="Error distribution, circular SD and serial dependence (derivative-of-Gaussian "
+            "fit, bootstrap CI, permutation test) from adjustment results CSVs",
+        )
+    )
+
     help_menu = mb.addMenu("&Help")
     samples = help_menu.addMenu("&Samples")
     for path in sample_files():
@@ -204,3 +214,9 @@ def _open_adjustment_task(win) -> None:
     from .judgement import open_adjustment_task  # Qt widgets of the task: loaded when asked
 
     open_adjustment_task(win)
+
+
+def _open_adjustment_analysis(win) -> None:
+    from .judgement import open_adjustment_analysis
+
+    open_adjustment_analysis(win)

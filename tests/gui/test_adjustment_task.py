@@ -218,3 +218,42 @@ def test_tools_menu_opens_the_task(make_window, qtbot, loop_dir, tmp_path, monke
     assert win.statusBar().currentMessage() == f"1 answers saved to {results}"
     runner.close()
     assert len(read_adjustment_results(results)) == 1
+
+
+def test_analysis_window_shows_the_core_numbers_and_saves_them(
+    qtbot, tmp_path, errors, monkeypatch
+):
+    from stimstudio.core.judgements import adjustment_csv, analyze_adjustment
+    from stimstudio.core.judgements.adjustment_analysis import simulate_observer
+    from stimstudio.gui.judgement import AdjustmentAnalysisDialog
+
+    rs = simulate_observer(participant="a", amplitude=5, n_trials=200, seed=1)
+    rs += simulate_observer(participant="b", amplitude=5, n_trials=200, seed=2)
+    res = tmp_path / "r.csv"
+    res.write_text(adjustment_csv(rs))
+    dlg = AdjustmentAnalysisDialog(files=[res])
+    qtbot.addWidget(dlg)
+    qtbot.waitUntil(lambda: dlg.analysis is not None and not dlg.busy(), timeout=60000)
+    want = analyze_adjustment(rs, n_boot=1000, n_perm=1000)
+    assert dlg.analysis.pooled.serial["amplitude"] == want.pooled.serial["amplitude"]
+    assert "pooled" in dlg.table.toPlainText()
+    assert not dlg.serial_plot.pixmap().isNull() and not dlg.errors_plot.pixmap().isNull()
+    paths = dlg.save(tmp_path / "out")
+    assert {p.name for p in paths.values()} == {
+        "adjustment.json",
+        "error_distribution.png",
+        "serial_dependence.png",
+    }
+    asked = []
+    monkeypatch.setattr(
+        QMessageBox,
+        "question",
+        staticmethod(lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.No),
+    )
+    assert dlg.save(tmp_path / "out") is None and "Replace them?" in asked[0]
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("participant,session\np,1\n")
+    dlg.set_files([bad])
+    qtbot.waitUntil(lambda: bool(errors), timeout=60000)
+    assert "lacks the column(s)" in errors[0][1]

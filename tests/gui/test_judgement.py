@@ -380,7 +380,12 @@ def test_tools_menu_opens_the_test_and_the_analysis(make_window, qtbot, tmp_path
     assert menus.index("&Tools") == menus.index("&Help") - 1
     tools = win.menuBar().actions()[menus.index("&Tools")].menu()
     acts = {a.text(): a for a in tools.actions()}
-    assert set(acts) == {"&Judgement test…", "A&djustment task…", "&Analyze judgements…"}
+    assert set(acts) == {
+        "&Judgement test…",
+        "A&djustment task…",
+        "&Analyze judgements…",
+        "Analyze adjust&ment…",
+    }
     assert all(a.statusTip() for a in acts.values())
 
     real, generated = make_folders(tmp_path, 1, 1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
 
+from .adjustment_analysis import AdjustmentAnalysisDialog
 from .adjustment_runner import AdjustmentOptions, AdjustmentRunner
 from .adjustment_setup import AdjustmentSetupDialog
 from .analysis import JudgementAnalysisDialog
@@ -18,9 +19,11 @@ from .runner import JudgementRunner
 from .setup import JudgementSetupDialog
 
 __all__ = [
+    "AdjustmentAnalysisDialog",
     "AdjustmentOptions",
     "AdjustmentRunner",
     "AdjustmentSetupDialog",
+    "open_adjustment_analysis",
     "open_adjustment_task",
     "JudgementAnalysisDialog",
     "JudgementRunner",
@@ -84,3 +87,13 @@ def open_adjustment_task(parent=None, folder: str = "") -> AdjustmentRunner | No
     runner.activateWindow()
     runner.setFocus()
     return runner
+
+
+def open_adjustment_analysis(parent=None, files=()) -> AdjustmentAnalysisDialog:
+    """Tools ▸ Analyze adjustment…: a window beside the app; asks for files when none given."""
+    dlg = AdjustmentAnalysisDialog(parent, files)
+    dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dlg.show()
+    if not files:
+        QTimer.singleShot(0, dlg.open_files_dialog)
+    return dlg
