@@ -155,6 +155,9 @@ class Chromium:
     def wheel(self, delta_y: float, x: float = 10, y: float = 10) -> None:
         self.call("Input.dispatchMouseEvent", type="mouseWheel", x=x, y=y, deltaX=0, deltaY=delta_y)
 
+    def mouse_move(self, x: float, y: float) -> None:
+        self.call("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+
     def close(self) -> None:
         try:
             self.browser_call("Browser.close")

@@ -224,6 +224,19 @@ def test_psychopy_script_with_confidence(loop_export, tmp_path):
     assert [r.confidence for r in read_adjustment_results(results)] == [4, 4]
 
 
+def test_psychopy_script_mouse_position_chooses_the_frame(loop_export, tmp_path):
+    mod = _load_script(loop_export[0] / PSYCHOPY_NAME)
+
+    class MouseIO(FakeIO):
+        def events(self):
+            return [("frame", 5), "space"]
+
+    results = tmp_path / "m.csv"
+    params = {**mod.PARAMS, "n_trials": 2, "mouse_x": True}
+    assert mod.run_session(MouseIO(), "p", 1, 9, str(results), params) == "done"
+    assert [r.response_frame for r in read_adjustment_results(results)] == [5, 5]
+
+
 def test_psychopy_reads_the_conditions_as_the_script_does(loop_export):
     pytest.importorskip(
         "psychopy.data",
@@ -337,3 +350,40 @@ def test_browser_experiment_quits_and_resumes(loop_export, tmp_path):
     assert [r.trial for r in rows] == [1, 2, 3] and {r.seed for r in rows} == {77}
     plan = adjustment_plan(N_FRAMES, 3, 77)
     assert [r.target_frame for r in rows] == [t.target_frame for t in plan]
+
+
+@needs_chromium
+def test_browser_form_and_mouse_position(loop_export, tmp_path):
+    out, _ = loop_export
+    page = _fast_copy(out, "mouse.html", n_trials=2, mouse_x=True, confidence_levels=3)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    c = Chromium(CHROMIUM, downloads)
+    try:
+        c.call("Page.navigate", url=page.as_uri())  # no URL parameters: the form asks
+        c.wait_for("!!document.querySelector('#jspsych-survey-html-form-next')")
+        c.evaluate(
+            "document.querySelector('input[name=participant]').value = 'F1';"
+            "document.querySelector('input[name=session]').value = '2';"
+            "document.querySelector('#jspsych-survey-html-form-next').click(); true"
+        )
+        c.wait_for("window.stimstudio.state.phase === 'instructions'")
+        c.key(" ")
+        width = c.evaluate("window.innerWidth")
+        for k in (1, 2):
+            c.wait_for(
+                "window.stimstudio.state.phase === 'response' && "
+                f"window.stimstudio.state.trial === {k}"
+            )
+            c.mouse_move(width * (4.5 / N_FRAMES), 20)  # the fifth eighth: frame 4
+            c.key(" ")
+            c.wait_for("window.stimstudio.state.phase === 'confidence'")
+            c.key("y")  # not a confidence digit: ignored
+            c.call("Input.dispatchKeyEvent", type="keyDown", key="2", code="Digit2", text="2")
+        c.wait_for("window.stimstudio.state.phase === 'done'")
+        saved = wait_for_file(downloads, "adjustment_F1_session2.csv")
+    finally:
+        c.close()
+    rows = read_adjustment_results(saved)
+    assert [(r.response_frame, r.confidence) for r in rows] == [(4, 2), (4, 2)]
+    assert {r.seed for r in rows} == {default_seed("F1", 2)}

@@ -68,6 +68,7 @@ class AdjustmentTaskParams:
     mask_s: float = 0.5
     iti_s: float = 0.5
     confidence_levels: int = 0  # 0: no confidence question; N: 1..N after each response
+    mouse_x: bool = False  # the pointer's horizontal position also chooses the frame
     instructions: str = INSTRUCTIONS
 
     def validate(self) -> None:
@@ -85,6 +86,8 @@ class AdjustmentTaskParams:
             raise OptionError("the target must be shown for more than 0 seconds")
         if self.mask not in MASKS:
             raise OptionError(f"mask must be noise or blank, not {self.mask!r}")
+        if not isinstance(self.mouse_x, bool):
+            raise OptionError(f"mouse_x must be true or false, not {self.mouse_x!r}")
         if not (isinstance(self.confidence_levels, int) and 0 <= self.confidence_levels <= 9):
             raise OptionError(f"confidence levels must be 0..9, not {self.confidence_levels!r}")
 

@@ -8,7 +8,8 @@
  *
  * Each trial: the target frame for target_s, a mask (noise or blank) for mask_s, then a
  * response frame starting at a random frame; Left/Right arrows or the mouse wheel move it one
- * frame through the loop, Space confirms; Esc asks whether to quit. Every answer is kept in the
+ * frame through the loop (with mouse_x, the pointer's horizontal position chooses it too),
+ * Space confirms; Esc asks whether to quit. Every answer is kept in the
  * browser's localStorage before the next trial (an interrupted session resumes at its first
  * unanswered trial when opened again with the same participant and session), and the results
  * CSV (the columns of `stimstudio judge adjustment`) is downloaded at the end (and on quit).
@@ -120,6 +121,7 @@
 
       const finish = (confidence) => {
         document.removeEventListener("keydown", onKey);
+        document.removeEventListener("mousemove", onMouse);
         window.removeEventListener("wheel", onWheel);
         const err = circularError(frame, trial.target_frame, n);
         const row = {
@@ -159,6 +161,7 @@
           if (e.key === "y" || e.key === "Y") {
             state.quit = true;
             document.removeEventListener("keydown", onKey);
+            document.removeEventListener("mousemove", onMouse);
             window.removeEventListener("wheel", onWheel);
             this.jsPsych.abortExperiment("The session was stopped; the answers so far are saved.");
           } else if (e.key === "n" || e.key === "N" || e.key === "Escape") {
@@ -188,12 +191,19 @@
           } else finish(null);
         }
       };
+      const onMouse = (e) => {
+        if (!P.mouse_x || state.phase !== "response" || asking) return;
+        const f = Math.floor((e.clientX / window.innerWidth) * n);
+        frame = Math.max(0, Math.min(n - 1, f));
+        img.src = P.frames[frame];
+      };
       const onWheel = (e) => {
         if (state.phase !== "response" || asking) return;
         e.preventDefault();
         if (e.deltaY !== 0) move(e.deltaY < 0 ? 1 : -1);
       };
       document.addEventListener("keydown", onKey);
+      document.addEventListener("mousemove", onMouse);
       window.addEventListener("wheel", onWheel, { passive: false });
 
       // target -> mask -> response

@@ -9,7 +9,8 @@ session.
 
 Each trial: the target frame for `target_s` seconds, a mask (`noise` or `blank`) for `mask_s`,
 then a response frame that starts at a random frame. Left/right arrow keys (or the mouse
-wheel) move it one frame back/forward through the loop; Space confirms. Esc asks whether to
+wheel) move it one frame back/forward through the loop (with `mouse_x`, the mouse's horizontal
+position chooses the frame too); Space confirms. Esc asks whether to
 quit. Trial order: targets evenly spread over the loop and shuffled, start frames random,
 all from one seed (by default a hash of participant and session, the same order as the
 StimStudio app and the browser experiment give). The columns are those of
@@ -170,7 +171,9 @@ def run_session(io, participant, session, seed, results_path, params=None):
             while True:
                 confirm = False
                 for ev in io.events():
-                    if ev in ("left", "wheel_down"):
+                    if isinstance(ev, tuple) and ev[0] == "frame":  # the mouse's x position
+                        frame = int(ev[1]) % n
+                    elif ev in ("left", "wheel_down"):
                         frame = (frame - 1) % n
                     elif ev in ("right", "wheel_up"):
                         frame = (frame + 1) % n
@@ -235,6 +238,8 @@ class PsychoPyIO:
         self.noise = visual.ImageStim(self.win, image=noise, size=(side, side))
         self.text = visual.TextStim(self.win, text="", height=24, wrapWidth=900)
         self.mouse = event.Mouse(win=self.win, visible=False)
+        self.mouse_x = bool(params.get("mouse_x"))
+        self.n_frames = int(params["n_frames"])
         self.clock_ = core.Clock()
 
     def clock(self):
@@ -272,6 +277,10 @@ class PsychoPyIO:
         ]
         dy = int(round(self.mouse.getWheelRel()[1]))
         out += ["wheel_up"] * max(dy, 0) + ["wheel_down"] * max(-dy, 0)
+        if self.mouse_x and self.mouse.mouseMoved():
+            width = float(self.win.size[0])
+            x = (self.mouse.getPos()[0] + width / 2) / width  # 0 at the left edge, 1 right
+            out.insert(0, ("frame", min(int(x * self.n_frames), self.n_frames - 1)))
         return out
 
     def message(self, text, keys):
