@@ -324,3 +324,36 @@ def test_placement_mode_and_contrast_gain_with_the_warning(window, qtbot):
     window.project.undo.undo()  # the mode
     assert window.project.get("placement")["mode"] == "paste"
     assert page.mode.currentData() == "paste"
+
+
+def test_window_level_one_set_of_handles_and_nothing_carries_over(window, qtbot, tmp_path):
+    """Issue 39: the histogram's only handles are the window's edges; the colour bar beside it
+    takes no clicks (it used to be a colour-map editor whose map stayed on every film)."""
+    from PySide6.QtCore import Qt
+
+    for name in ("a", "b"):
+        make_minimias(tmp_path / name)
+    view = window.pages["view"]
+    hist = view.canvas.hist
+    assert not any(t.isVisible() for t in hist.gradient.ticks)
+    assert hist.gradient.acceptedMouseButtons() == Qt.MouseButton.NoButton
+    assert all(line.markers for line in hist.region.lines)  # drawn as handles
+    window.open_paths([tmp_path / "a" / "mdb001.pgm"])
+    qtbot.waitUntil(lambda: view.mammo is not None, timeout=20000)
+    view.canvas.set_levels(0.3, 0.6)  # a hand-made window on this film
+    view._levels_edited()
+    assert view.window_combo.currentIndex() == -1  # "Custom"
+    view._window_preset(0)  # Full range: the whole mapping back
+    assert view.canvas.current_levels() == (0.0, 1.0)
+    assert hist.gradient.colorMap().getLookupTable(nPts=3).tolist() == [
+        [0, 0, 0],
+        [127, 127, 127],
+        [255, 255, 255],
+    ]
+    view.canvas.set_levels(0.3, 0.6)
+    first = view.mammo
+    window.open_paths([tmp_path / "b" / "mdb001.pgm"])
+    qtbot.waitUntil(lambda: window.library.list.count() == 2, timeout=20000)
+    window.project.set("current", str(tmp_path / "b" / "mdb001.pgm"), "Show image")
+    qtbot.waitUntil(lambda: view.mammo is not None and view.mammo is not first, timeout=20000)
+    assert view.canvas.current_levels() == (0.0, 1.0)  # another film starts at full range

@@ -74,6 +74,7 @@ class ImageCanvas(QWidget):
             self.hist.fillHistogram(True, level=0.0, color=(159, 201, 234, 150))
             self.hist.plot.setPen(pg.mkPen("#e4f1fb", width=1))
             self.hist.region.setBrush(pg.mkBrush(74, 163, 223, 40))
+            self._window_handles_only()
             self.glw.addItem(self.hist, row=0, col=1)
         self.readout = QLabel(" ")
         self.readout.setObjectName("readout")
@@ -117,7 +118,25 @@ class ImageCanvas(QWidget):
             return None
         return float(lv[0]), float(lv[1])
 
+    def _window_handles_only(self) -> None:
+        """One set of handles: the window's two edges on the histogram, drawn as handles.
+        pyqtgraph's colour-map editor beside it (large white triangles that looked like the
+        window handles, and a colour map that stayed on every film) is shown as a plain grey
+        bar that takes no clicks: the display mapping here is the window, nothing else."""
+        grad = self.hist.gradient
+        grad.loadPreset("grey")
+        grad.showTicks(False)
+        grad.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        grad.setToolTip("Black to white; the window sets which grey levels span it")
+        for line in self.hist.region.lines:
+            line.setPen(pg.mkPen("#ffd24a", width=2))
+            line.setHoverPen(pg.mkPen("#fff1b8", width=4))
+            line.clearMarkers()
+            line.addMarker("<|>", 0.5, 16)
+            line.setToolTip("Drag: this edge of the window (the middle moves both)")
+
     def set_levels(self, lo: float, hi: float) -> None:
+        """The whole display mapping: the window, over the grey colour bar."""
         self.image.setLevels((lo, hi))
         if self.hist is not None:
             self.hist.setLevels(lo, hi)
