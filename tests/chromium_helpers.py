@@ -23,6 +23,14 @@ def find_chromium() -> str | None:
     return None
 
 
+def _high_fd(fd: int) -> int:
+    import fcntl
+
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return high
+
+
 KEYS = {
     "ArrowLeft": ("ArrowLeft", 37, None),
     "ArrowRight": ("ArrowRight", 39, None),
@@ -40,9 +48,12 @@ class Chromium:
         self.profile = tempfile.mkdtemp(prefix="ss-chromium-")
         to_child_r, self._w = os.pipe()
         self._r, from_child_w = os.pipe()
+        # The child's ends moved above 3 and 4 (a pipe may have been given fd 3 or 4 itself,
+        # and dup2 onto the same number would keep its close-on-exec flag).
+        to_child_r, from_child_w = (_high_fd(fd) for fd in (to_child_r, from_child_w))
 
         def fds():  # the child's fd 3 reads our commands, fd 4 writes its replies
-            os.dup2(to_child_r, 3)
+            os.dup2(to_child_r, 3)  # dup2 clears close-on-exec on 3 and 4
             os.dup2(from_child_w, 4)
 
         self.proc = subprocess.Popen(
@@ -62,7 +73,7 @@ class Chromium:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            pass_fds=(3, 4),
+            close_fds=False,  # fds 3 and 4 are made in the child; Python's own are CLOEXEC
             preexec_fn=fds,
         )
         os.close(to_child_r)

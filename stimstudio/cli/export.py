@@ -419,6 +419,11 @@ def cmd_export(args) -> int:
         if res.cv is not None:
             text += f", CV {res.cv:.3f}"
     text += f"\nmanifest: {res.manifest}"
+    if "task:adjustment_task.py" in res.files:
+        text += (
+            "\nadjustment task: adjustment_task.py (PsychoPy), adjustment_task.html (browser); "
+            "analyse its results with `stimstudio judge adjustment`"
+        )
     emit(args, _summary(res), text)
     return 0
 
