@@ -251,6 +251,22 @@ def test_psychopy_reads_the_conditions_as_the_script_does(loop_export):
     assert frames == [str(out / plain[i]) for i in range(N_FRAMES)]
 
 
+def test_the_psychopy_api_the_script_uses_exists():
+    """PsychoPy's window needs a display and OpenGL; what can be checked headless is that
+    every name PsychoPyIO and main() call is there in the installed PsychoPy."""
+    core = pytest.importorskip(
+        "psychopy.core", reason="PsychoPy is not installed here (.ci/run installs it)"
+    )
+    assert all(hasattr(core, n) for n in ("Clock", "CountdownTimer", "quit"))
+    try:
+        from psychopy import event
+    except ImportError:  # without its display libraries (pyglet)
+        event = None
+    if event is not None:
+        assert all(hasattr(event, n) for n in ("getKeys", "clearEvents", "waitKeys", "Mouse"))
+        assert all(hasattr(event.Mouse, n) for n in ("getWheelRel", "mouseMoved", "getPos"))
+
+
 # ------------------------------------------------------------------- the browser experiment
 
 CHROMIUM = find_chromium()
