@@ -291,9 +291,20 @@ def _html_about(card: dict, name: str) -> str:
     items = [("Model", name), ("Training", _kimg_text(card))]
     secs = _num(card.get("training_seconds"))
     if secs is not None:
-        enc = _num(card.get("encoder_training_seconds")) or 0.0
-        enc += _num(card.get("noise_encoder_training_seconds")) or 0.0
-        items.append(("Compute", f"{(secs + enc) / 3600:.1f} h on {card.get('hardware', '?')}"))
+        # each network's own wall clock over all its phases, the machines named apart: one
+        # total "on" the hardware line read as hours on its first machine (the README counts
+        # one phase of the generator on the CPU)
+        parts = [("generator", secs)]
+        for what, key in (
+            ("encoder", "encoder_training_seconds"),
+            ("noise encoder", "noise_encoder_training_seconds"),
+        ):
+            if _num(card.get(key)):
+                parts.append((what, _num(card.get(key))))
+        total = sum(s for _, s in parts) / 3600
+        each = ", ".join(f"{what} {s / 3600:.1f} h" for what, s in parts)
+        items.append(("Compute", f"{total:.1f} h of training in all ({each}; wall clock)"))
+        items.append(("Hardware", str(card.get("hardware", "?"))))
     arch = (card.get("architecture") or {}).get("generator") or {}
     if arch.get("resolution"):
         sp = card.get("spacing_mm")

@@ -133,7 +133,9 @@ def test_about_names_the_noise_encoder_and_counts_its_compute():
     card = _card({"c2st_accuracy": False})
     card.update(training_seconds=3600.0, encoder_training_seconds=1800.0, hardware="cpu")
     before = model_status(card, "m").html
-    assert "noise encoder" not in before and "1.5 h on cpu" in before
+    assert "noise encoder" not in before and "1.5 h of training in all" in before
+    assert "generator 1.0 h, encoder 0.5 h;" in before and "cpu" in before
     card.update(noise_encoder_kimg=3.2, noise_encoder_training_seconds=1800.0)
     after = model_status(card, "m").html
-    assert "noise encoder 3.2 kimg" in after and "2.0 h on cpu" in after
+    assert "noise encoder 3.2 kimg" in after and "2.0 h of training in all" in after
+    assert "noise encoder 0.5 h" in after

@@ -338,12 +338,13 @@ class JudgementRunner(QWidget):
         self.image.clear()
         self.image.hide()
         n, total = self.run.answered, len(self.session.trials)
+        # the participant reads this: no file path (the experimenter gets it in the main
+        # window's status bar, through `ended`, and as this label's tooltip)
         if stopped:
-            self.message.setText(
-                f"Session stopped — {n} of {total} answers saved to {self.results_file}"
-            )
+            self.message.setText(f"Session stopped — {n} of {total} answers saved.")
         else:
-            self.message.setText(f"Thank you — {n} answers saved to {self.results_file}")
+            self.message.setText(f"Thank you — {n} answers saved.")
+        self.message.setToolTip(str(self.results_file))
         self.message.show()
         self.close_button.show()
         self.instructions.setText("Press any key or Close")
