@@ -162,6 +162,15 @@ class ExportDialog(QDialog):
         self.conditions.setToolTip(
             "Use it as the conditions file of a Builder loop; $imageFile then shows each frame"
         )
+        self.task = QCheckBox("Adjustment task files, for a loop (PsychoPy + browser)")
+        self.task.setChecked(s.task != "none")
+        self.task.setToolTip(
+            "A loop gets adjustment_task.py (PsychoPy Coder) and adjustment_task.html (an "
+            "offline browser experiment, jsPsych) beside conditions.csv: the same task as "
+            "Tools ▸ Adjustment task…, the same results columns. An open path gets none."
+        )
+        self.conditions.toggled.connect(self.task.setEnabled)
+        self.task.setEnabled(self.conditions.isChecked())
         self.latents = QComboBox()
         self.latents.addItems(["inline", "files"])
         self.latents.setCurrentText(s.latents)
@@ -174,6 +183,8 @@ class ExportDialog(QDialog):
             ef.addRow("Preview speed", self.fps)
         ef.addRow(self.sheet)
         ef.addRow(self.conditions)
+        if kind == "continuum":
+            ef.addRow(self.task)
         ef.addRow("Anchor latents", self.latents)
 
         self.message = QLabel("")
@@ -222,6 +233,7 @@ class ExportDialog(QDialog):
             conditions=self.conditions.isChecked(),
             latents=self.latents.currentText(),
             pixel_spacing_mm=float(self.spacing.value()) or None,
+            task="auto" if self.task.isChecked() else "none",
         )  # a preview of "none" is None (ExportSettings normalises it)
         return s
 

@@ -257,3 +257,20 @@ def test_analysis_window_shows_the_core_numbers_and_saves_them(
     dlg.set_files([bad])
     qtbot.waitUntil(lambda: bool(errors), timeout=60000)
     assert "lacks the column(s)" in errors[0][1]
+
+
+def test_export_dialog_offers_the_task_files(qtbot):
+    from stimstudio.gui.export_dialog import ExportDialog, settings_from_dict
+
+    dlg = ExportDialog(frames=12, kind="continuum")
+    qtbot.addWidget(dlg)
+    assert dlg.task.isChecked() and dlg.settings().task == "auto"
+    dlg.task.setChecked(False)
+    assert dlg.settings().task == "none"
+    assert settings_from_dict(dlg.settings_dict()).task == "none"  # remembered
+    dlg.conditions.setChecked(False)
+    assert not dlg.task.isEnabled()  # the task reads conditions.csv
+    stills = ExportDialog(frames=3, kind="stills")
+    qtbot.addWidget(stills)
+    stills.show()
+    assert not stills.task.isVisible()
