@@ -186,6 +186,9 @@ class DragSpinBox(QDoubleSpinBox):
         self._start = 0.0
         self._dragged = False
         self.setCursor(Qt.CursorShape.SizeHorCursor)
+        # a typed value counts when it is whole (Enter, Tab, arrows): one per keystroke went to
+        # the project, whose echo rewrote the box mid-typing ("0.5" became 0.00)
+        self.setKeyboardTracking(False)
 
     def textFromValue(self, value: float) -> str:  # noqa: N802
         """Whole numbers without decimals ('42', not '42.00'); in-between values as needed."""

@@ -156,3 +156,18 @@ def test_mixing_the_fine_layers_brings_the_sources_noise_maps(window, qtbot):
         np.testing.assert_array_equal(
             page.shown_noise[k], (lat.noise if i in fine else seed_maps)[k]
         )
+
+
+def test_typing_a_truncation_takes_the_whole_number(window, qtbot):
+    """Issue 39: typing "0.5" quickly gave ψ = 0.00 (the first keystroke's value went to the
+    project, whose echo rewrote the box while the user was still typing)."""
+    page = window.pages["generator"]
+    window.show_page("generator")
+    for box, typed, want in ((page.psi, "0.5", 0.5), (page.seed, "12.5", 12.5)):
+        box.setFocus()
+        box.lineEdit().selectAll()
+        qtbot.keyClicks(box.lineEdit(), typed)
+        qtbot.keyClick(box.lineEdit(), Qt.Key.Key_Return)
+        assert box.value() == want
+    g = window.project.get("generator")
+    assert g["psi"] == 0.5 and g["seed"] == 12.5
