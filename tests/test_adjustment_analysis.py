@@ -177,6 +177,16 @@ def test_results_round_trip_and_writer(tmp_path):
     assert float(rows[0]["error_deg"]) == pytest.approx(rs[0].error_deg)
 
 
+def test_last_row_without_newline(tmp_path):
+    text = adjustment_csv(simulate_observer(n_trials=4, seed=3))
+    whole = tmp_path / "whole.csv"
+    whole.write_text(text.rstrip("\n"))  # saved by hand: a complete last row, no newline
+    assert len(read_adjustment_results(whole)) == 4
+    cut = tmp_path / "cut.csv"
+    cut.write_text(text.rstrip("\n")[:-30])  # cut off by a crash mid-row
+    assert len(read_adjustment_results(cut)) == 3
+
+
 def _write(path, text):
     path.write_text(text, encoding="utf-8")
     return path

@@ -22,7 +22,7 @@ import io
 import math
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .results import _check_participant
@@ -247,8 +247,6 @@ class AdjustmentWriter:
     def append(self, r: AdjustmentResponse) -> None:
         r = r.check()
         if not r.timestamp:
-            from dataclasses import replace
-
             r = replace(r, timestamp=now_iso())
         self._w.writerow(r.row())
         self._sync()
@@ -294,6 +292,18 @@ def _parse(row: dict[str, str]) -> AdjustmentResponse:
     return r
 
 
+def _whole_row(row: list[str], header: list[str]) -> bool:
+    """Whether a last line without its newline is a complete, valid row (a file saved by
+    hand often ends so) rather than one cut off by a crash."""
+    if len(row) != len(header):
+        return False
+    try:
+        _parse(dict(zip(header, (c.strip() for c in row))))
+    except (ValueError, KeyError, JudgementError):
+        return False
+    return True
+
+
 def read_adjustment_results(
     paths: str | os.PathLike | Iterable[str | os.PathLike], *, allow_empty: bool = False
 ) -> list[AdjustmentResponse]:
@@ -324,7 +334,7 @@ def read_adjustment_results(
         if not rows:
             raise JudgementError(f"{path} is empty")
         header = [h.strip() for h in rows[0]]
-        if len(rows) > 1 and not text.endswith("\n"):
+        if len(rows) > 1 and not text.endswith("\n") and not _whole_row(rows[-1], header):
             rows.pop()  # a crash while writing the last row: that answer was never given
         missing = [c for c in ADJUSTMENT_REQUIRED if c not in header]
         if missing:
