@@ -369,7 +369,8 @@ class MainWindow(QMainWindow):
             return
         self.prefs.samples_offered = True
         self.ctx.save_prefs()
-        self.open_paths(sample_files())
+        # the starting point of a new project, not an edit: no "•", no "Undo Add 3 images"
+        self.library.add_paths(sample_files(), baseline=True)
         self.statusBar().showMessage(
             "Opened the sample images — Help ▸ Samples has them any time", 10000
         )

@@ -109,6 +109,14 @@ class Project(QObject):
         if undoable:
             self.undo.push(SetValues(self, undoable, text, merge))
 
+    def set_baseline(self, changes: dict) -> None:
+        """Changes that belong to the project's starting point, not to the user's edits (the
+        first start's sample films): no undo step, and a clean project stays clean."""
+        unknown = set(changes) - set(self.state)
+        if unknown:
+            raise KeyError(f"unknown project keys: {sorted(unknown)}")
+        self._apply(changes)
+
     def _apply(self, changes: dict) -> None:
         for k, v in changes.items():
             self.state[k] = v

@@ -170,6 +170,9 @@ def test_first_run_opens_the_samples_once(make_window, qtbot):
     win = make_window(first_run_samples=True)
     qtbot.waitUntil(lambda: len(win.project.get("library")) == len(sample_files()), timeout=20000)
     assert Preferences.load().samples_offered
+    # the samples are where a new project starts: nothing to save, nothing to undo (issue 39)
+    assert not win.project.dirty and "•" not in win.windowTitle()
+    assert win.project.undo.count() == 0 and win.project.get("current")
     second = make_window(first_run_samples=True)  # the next start: the user's own empty library
     qtbot.wait(200)
     assert second.project.get("library") == []

@@ -168,7 +168,9 @@ class LibraryPanel(QWidget):
 
     # -- adding files ------------------------------------------------------------------------
 
-    def add_paths(self, paths) -> None:
+    def add_paths(self, paths, baseline: bool = False) -> None:
+        """Add films (files or folders, read in a worker). `baseline`: they are the project's
+        starting point (the first start's samples): no undo step, nothing to save."""
         paths = [str(p) for p in paths]
 
         def job():
@@ -182,13 +184,19 @@ class LibraryPanel(QWidget):
         def progress(item):
             if "files" in item:
                 new = [f for f in item["files"] if f not in self.project.get("library")]
+                changes = {}
                 if new:
-                    lib = self.project.get("library") + new
-                    what = f"{len(new)} images" if len(new) > 1 else Path(new[0]).name
-                    self.project.set("library", lib, f"Add {what}")
+                    changes["library"] = self.project.get("library") + new
                     self._loading.update(new)
                 if item["files"] and self.project.get("current") is None:
-                    self.project.set("current", item["files"][0], "Show image")
+                    changes["current"] = item["files"][0]
+                if baseline and not self.project.dirty:
+                    self.project.set_baseline(changes)
+                elif new:
+                    what = f"{len(new)} images" if len(new) > 1 else Path(new[0]).name
+                    self.project.set_many(changes, f"Add {what}")
+                elif changes:
+                    self.project.set_many(changes, "Show image")
                 return
             self.info[item["path"]] = item
             self._loading.discard(item["path"])
