@@ -237,6 +237,50 @@ def test_psychopy_script_mouse_position_chooses_the_frame(loop_export, tmp_path)
     assert [r.response_frame for r in read_adjustment_results(results)] == [5, 5]
 
 
+def test_psychopy_io_maps_keys_wheel_and_mouse(loop_export):
+    """PsychoPyIO's input mapping with stand-ins for psychopy.event, the mouse and the
+    window (the window itself needs a display)."""
+    mod = _load_script(loop_export[0] / PSYCHOPY_NAME)
+
+    class Event:
+        keys: list = []
+
+        def getKeys(self, keyList=None):  # noqa: N802, N803 - PsychoPy's names
+            got = [k for k in self.keys if keyList is None or k in keyList]
+            self.keys = [k for k in self.keys if k not in got]
+            return got
+
+        def clearEvents(self):  # noqa: N802
+            self.keys = []
+
+    class Mouse:
+        wheel, moved, pos = (0, 0), False, (0, 0)
+
+        def getWheelRel(self):  # noqa: N802
+            w, self.wheel = self.wheel, (0, 0)
+            return w
+
+        def mouseMoved(self):  # noqa: N802
+            return self.moved
+
+        def getPos(self):  # noqa: N802
+            return self.pos
+
+    class Win:
+        size = (800, 600)
+
+    io = object.__new__(mod.PsychoPyIO)
+    io.event, io.mouse, io.win, io.mouse_x, io.n_frames = Event(), Mouse(), Win(), True, 8
+    io.event.keys = ["left", "escape", "space"]  # pressed during the target and mask
+    io.clear_events()
+    assert io.events() == ["escape"]  # only Esc survives, asked at once
+    io.event.keys = ["right", "space"]
+    io.mouse.wheel = (0, 2)
+    assert io.events() == ["right", "space", "wheel_up", "wheel_up"]
+    io.mouse.moved, io.mouse.pos = True, (-400 + 800 * 4.5 / 8, 0)  # pix, 0 at the centre
+    assert io.events() == [("frame", 4)]
+
+
 def test_psychopy_reads_the_conditions_as_the_script_does(loop_export):
     pytest.importorskip(
         "psychopy.data",
@@ -403,3 +447,32 @@ def test_browser_form_and_mouse_position(loop_export, tmp_path):
     rows = read_adjustment_results(saved)
     assert [(r.response_frame, r.confidence) for r in rows] == [(4, 2), (4, 2)]
     assert {r.seed for r in rows} == {default_seed("F1", 2)}
+
+
+@needs_chromium
+def test_browser_esc_during_the_target_asks_after_the_mask(loop_export, tmp_path):
+    out, _ = loop_export
+    page = _fast_copy(out, "esc.html", n_trials=1)
+    html = page.read_text().replace('"target_s": 0.05', '"target_s": 1.5')
+    page.write_text(html)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    c = Chromium(CHROMIUM, downloads)
+    try:
+        c.call("Page.navigate", url=page.as_uri() + "?participant=E1&session=1")
+        c.wait_for("window.stimstudio && window.stimstudio.state.phase === 'instructions'")
+        c.key(" ")
+        c.wait_for("window.stimstudio.state.phase === 'target'")
+        c.key("Escape")  # the target stays for its time; the question comes after the mask
+        assert c.evaluate("window.stimstudio.state.phase") in ("target", "mask")
+        c.wait_for("window.stimstudio.state.phase === 'quit'")
+        c.key("ArrowRight")  # the question waits for Y or N
+        c.key("n")
+        c.wait_for("window.stimstudio.state.phase === 'response'")
+        c.key(" ")
+        c.wait_for("window.stimstudio.state.phase === 'done'")
+        saved = wait_for_file(downloads, "adjustment_E1_session1.csv")
+    finally:
+        c.close()
+    (row,) = read_adjustment_results(saved)
+    assert row.response_frame == row.start_frame  # the Right press went to the question

@@ -173,7 +173,8 @@ class ExportResult:
 
 @dataclass
 class ExportProgress:
-    """One step of an export: stage "spacing" | "frames" | "preview" | "sheet" | "done"."""
+    """One step of an export: stage "spacing" | "frames" | "task" | "preview" | "sheet" |
+    "done"."""
 
     stage: str
     done: int

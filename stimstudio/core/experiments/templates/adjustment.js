@@ -117,6 +117,14 @@
       let frame = trial.start_frame;
       let t0 = 0;
       let asking = null; // "quit" | "confidence" | null
+      let escLater = false;
+      let quitAt = 0; // when the quit question appeared: its time is left out of rt_ms
+      const askQuit = () => {
+        asking = "quit";
+        state.phase = "quit";
+        quitAt = performance.now();
+        ask.textContent = "Quit the session?  Y = quit, N = go on";
+      };
       const onset = new Date().toISOString();
 
       const finish = (confidence) => {
@@ -153,7 +161,10 @@
       };
       const onKey = (e) => {
         if (state.phase !== "response" && state.phase !== "confidence" && state.phase !== "quit") {
-          if (e.key === "Escape") e.preventDefault();
+          if (e.key === "Escape") {
+            e.preventDefault();
+            escLater = true; // during the target or the mask: asked when they are over
+          }
           return;
         }
         e.preventDefault();
@@ -168,6 +179,7 @@
             asking = null;
             ask.textContent = "";
             state.phase = "response";
+            t0 += performance.now() - quitAt;
           }
           return;
         }
@@ -178,11 +190,8 @@
         }
         if (e.key === "ArrowLeft") move(-1);
         else if (e.key === "ArrowRight") move(1);
-        else if (e.key === "Escape") {
-          asking = "quit";
-          state.phase = "quit";
-          ask.textContent = "Quit the session?  Y = quit, N = go on";
-        } else if (e.key === " ") {
+        else if (e.key === "Escape") askQuit();
+        else if (e.key === " ") {
           state.rt = performance.now() - t0;
           if (P.confidence_levels > 0) {
             asking = "confidence";
@@ -229,6 +238,7 @@
           show("img");
           state.phase = "response";
           t0 = performance.now();
+          if (escLater) askQuit();
         }, P.mask_s * 1000);
       }, P.target_s * 1000);
     }

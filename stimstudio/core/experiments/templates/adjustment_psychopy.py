@@ -266,11 +266,15 @@ class PsychoPyIO:
         self._hold(None, seconds)
 
     def clear_events(self):
+        """Keys pressed during the target and the mask are dropped, except Esc: the
+        question comes as soon as the response frame is up."""
+        self.pending = ["escape"] if self.event.getKeys(keyList=["escape"]) else []
         self.event.clearEvents()
         self.mouse.getWheelRel()
 
     def events(self):
-        out = [
+        out, self.pending = list(getattr(self, "pending", [])), []
+        out += [
             k
             for k in self.event.getKeys(keyList=["left", "right", "space", "escape"])
             if k in ("left", "right", "space", "escape")
