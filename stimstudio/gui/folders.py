@@ -1,9 +1,11 @@
 """Where file dialogs open: the folder the user last used for that kind of file.
 
 Kinds: "images", "project", "latents", "results", "weights", "judgements" (results CSVs and
-sessions), "judgement-images". A kind never used yet opens where the user last was for any
-kind, then in the home folder — never in the folder the app happened to be started from. The
-folders live in `folders.json` beside the preferences, so they last between sessions.
+sessions), "judgement-images". A kind never used yet opens where the user last was for a
+kind of the same family (making stimuli, or running a study with participants: the first Save
+project dialog must not open among a study's results), then in the home folder — never in the
+folder the app happened to be started from. The folders live in `folders.json` beside the
+preferences, so they last between sessions.
 """
 
 from __future__ import annotations
@@ -12,6 +14,11 @@ import json
 from pathlib import Path
 
 FILE = "folders.json"
+STUDY_KINDS = frozenset({"judgements", "judgement-images"})
+
+
+def family(kind: str) -> str:
+    return "study" if kind in STUDY_KINDS else "stimuli"
 
 
 def _path() -> Path:
@@ -31,7 +38,9 @@ def _load() -> dict:
 def last_folder(kind: str) -> str:
     """The folder to open a `kind` dialog in (one that still exists)."""
     data = _load()
-    for key in (kind, "any", *data):  # then any other remembered folder that still exists
+    fam = family(kind)
+    kin = [k for k in data if not k.startswith("any") and family(k) == fam]
+    for key in (kind, f"any:{fam}", *kin):  # then its family's other folders that still exist
         folder = data.get(key)
         if folder and Path(folder).is_dir():
             return folder
@@ -51,7 +60,8 @@ def remember(kind: str, path) -> None:
     p = Path(path)
     folder = p if p.is_dir() else p.parent
     data = _load()
-    data[kind] = data["any"] = str(folder)
+    data.pop("any", None)  # written by older versions, across families
+    data[kind] = data[f"any:{family(kind)}"] = str(folder)
     try:
         from stimstudio.core.model import atomic_write_bytes
 

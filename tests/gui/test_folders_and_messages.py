@@ -30,6 +30,12 @@ def test_dialogs_remember_the_last_folder_per_kind(tmp_path, monkeypatch):
     # a folder that is gone falls back instead of opening nowhere
     lat.rmdir()
     assert folders.last_folder("latents") == str(films)
+    # a study's folders never become a stimulus dialog's start, nor the other way (issue 39)
+    study = tmp_path / "study"
+    study.mkdir()
+    folders.remember("judgements", study / "results-P01.csv")
+    assert folders.last_folder("project") == str(films)
+    assert folders.last_folder("judgement-images") == str(study)
 
 
 def test_open_images_dialog_starts_in_the_last_folder(window, tmp_path, monkeypatch):
