@@ -167,6 +167,7 @@ def run_session(io, participant, session, seed, results_path, params=None):
             frame = start
             io.show_response(frame)
             t0 = io.clock()
+            paused = 0.0  # time spent on the quit question: not part of the response time
             io.clear_events()
             while True:
                 confirm = False
@@ -181,12 +182,14 @@ def run_session(io, participant, session, seed, results_path, params=None):
                         confirm = True
                         break
                     elif ev == "escape":
+                        asked = io.clock()
                         if io.ask_quit():
                             return "quit"
+                        paused += io.clock() - asked
                 if confirm:
                     break
                 io.show_response(frame)
-            rt_ms = (io.clock() - t0) * 1000.0
+            rt_ms = (io.clock() - t0 - paused) * 1000.0
             confidence = ""
             if int(p.get("confidence_levels") or 0) > 0:
                 confidence = io.ask_confidence(int(p["confidence_levels"]))
