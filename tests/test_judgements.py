@@ -524,7 +524,7 @@ def test_cli_build_and_analyze(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["judge"], "build or analyze"),
+        (["judge"], "build, analyze or adjustment"),
         (["judge", "build", "{missing}", "{gen}", "{out}"], "not a folder"),
         (["judge", "build", "{empty}", "{gen}", "{out}"], "holds no images"),
         (["judge", "build", "{real}", "{gen}", "{out}", "--per-class", "9"], "per class"),
