@@ -98,7 +98,7 @@ def test_scrubbing_the_path_renders_few_frames_and_shows_the_last(window, qtbot)
     # a wait, not a timing assertion: on a loaded 2-core machine the render can take a while
     qtbot.waitUntil(lambda: page.shown_key == (page._key, 59), timeout=180000)
     assert rw.render_count - before < 15
-    assert page.frame_label.text().startswith("frame 60/60")
+    assert page.frame_label.text().startswith("frame 59 of 0–59")  # from 0, as exported
     qtbot.waitUntil(lambda: not page.busy(), timeout=30000)
     pf = window.project.get("path_frames")
     assert pf["key"] == key_text(page._key) and len(pf["images"]) == 60
@@ -144,3 +144,28 @@ def test_perceptual_spacing_loop_play_and_export(window, qtbot, tmp_path):
     header = (out / "conditions.csv").read_text().splitlines()[0].split(",")
     assert header[0] == "imageFile" and all(h.isidentifier() for h in header)
     assert any(out.glob("*.gif"))
+
+
+def test_the_distance_plot_keeps_its_range_while_frames_compute(qtbot):
+    """Issue 39: with no frames yet only the frame cursor was plotted, and the axis ran
+    -400..400 with one spike; filmstrip numbers count from 0 like the exported files."""
+    import numpy as np
+
+    from stimstudio.gui.panels.path_frames import FrameStrip
+
+    strip = FrameStrip(lambda i: None)
+    qtbot.addWidget(strip.dist_plot)
+    strip.show(None, 12)
+    strip.select(12)
+    (x0, x1), _ = strip.dist_plot.getViewBox().viewRange()
+    assert not strip.cursor.isVisible() and (x0, x1) == (0, 1)
+    rec = {
+        "images": np.zeros((5, 8, 8), np.uint8),
+        "distances": np.array([1.0, 1.2, 0.9, 1.1]),
+        "metric": "m",
+        "cv": 0.1,
+    }
+    strip.show(rec, 2)
+    (x0, x1), (y0, y1) = strip.dist_plot.getViewBox().viewRange()
+    assert (x0, x1) == (0.5, 4.5) and y0 == 0 and 1.2 < y1 < 1.5
+    assert [strip.film.item(i).text() for i in range(5)] == ["0", "1", "2", "3", "4"]

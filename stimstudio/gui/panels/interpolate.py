@@ -144,7 +144,8 @@ class InterpolatePage(QWidget):
         self.fps.valueChanged.connect(self._fps_changed)
         self.frame_label = QLabel("")
         self.frame_label.setObjectName("stat")
-        # a long line (anchor names) is cut at the edge, never widens the window past 1280 px
+        # a long line (anchor names) wraps at the edge, never widens the window past 1280 px
+        self.frame_label.setWordWrap(True)
         self.frame_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.frame_label.setMinimumWidth(1)
         trow = QHBoxLayout()
@@ -468,8 +469,10 @@ class InterpolatePage(QWidget):
             if self._positions is not None or self._cpath.spacing == "latent"
             else " (even spacing pending)"
         )
-        self.frame_label.setText(f"frame {i + 1}/{len(pos)} · {a} → {b} {s - seg:.2f}{even}")
-        self.frame_view.title.setText(f"Frame {i + 1} of {len(pos)}")
+        # frames count from 0, as the exported files, the contact sheet and conditions.csv do
+        last = len(pos) - 1
+        self.frame_label.setText(f"frame {i} of 0–{last} · {a} → {b} {s - seg:.2f}{even}")
+        self.frame_view.title.setText(f"Frame {i} of 0–{last}")
         self.strip.select(i)
         pf = self.project.get("path_frames")
         if self._positions is not None and pf is not None and i < len(pf["images"]):
@@ -551,7 +554,7 @@ class InterpolatePage(QWidget):
             from stimstudio.core.interpolate import noise_at
 
             noise = noise_at(self._cpath, src["position"], self.ctx.model)
-        self.ctx.add_anchor(f"Frame {i + 1}", self.shown_wplus, src, self.shown_image, noise=noise)
+        self.ctx.add_anchor(f"Frame {i}", self.shown_wplus, src, self.shown_image, noise=noise)
 
     # -- export ------------------------------------------------------------------------------
 

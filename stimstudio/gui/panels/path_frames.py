@@ -78,12 +78,16 @@ class FrameStrip:
         if self.bars is not None:
             self.dist_plot.removeItem(self.bars)
             self.bars = None
-        if rec is None:
+        if rec is None:  # none yet (or computing): an empty plot, not the cursor alone
             self.film.blockSignals(False)
             self.dist_plot.setTitle("")
+            self.cursor.hide()
+            self.dist_plot.setXRange(0, 1, padding=0)
+            self.dist_plot.setYRange(0, 1, padding=0)
             return
         for i, img in enumerate(rec["images"]):
-            self.film.addItem(QListWidgetItem(image_icon(img, FILM_THUMB), str(i + 1)))
+            # numbered from 0, as the exported files are
+            self.film.addItem(QListWidgetItem(image_icon(img, FILM_THUMB), str(i)))
         self.film.setCurrentRow(current)
         self.film.blockSignals(False)
         d = np.asarray(rec["distances"])
@@ -91,6 +95,11 @@ class FrameStrip:
             x=np.arange(1, len(d) + 1), height=d, width=0.8, brush="#2f7fbf", pen=None
         )
         self.dist_plot.addItem(self.bars)
+        self.cursor.show()
+        # the frames' own range: the cursor line alone made autorange run -400..400
+        self.dist_plot.setXRange(0.5, max(len(d), 1) + 0.5, padding=0)
+        top = float(d.max()) if len(d) and np.isfinite(d).all() and d.max() > 0 else 1.0
+        self.dist_plot.setYRange(0, top * 1.1, padding=0)
         self.dist_plot.setTitle(
             f"step distances ({rec['metric']}) · mean {d.mean():.3g} · CV {rec['cv']:.2f}",
             color="#aab3bd",
