@@ -105,11 +105,14 @@ class Driver:
         elif a in ("judgement-runner", "judgement-runner-left-open"):
             _action(win, "Judgement test").trigger()
             return  # answer() fills the setup; the runner's steps go on in runner_step()
-        elif a == "analysis":
-            _action(win, "Analyze judgements").trigger()
+        elif a in ("analysis", "adjustment-analysis"):
+            text = "Analyze judgements" if a == "analysis" else "Analyze adjustment"
+            _action(win, text).trigger()
             for w in QApplication.topLevelWidgets():
-                if type(w).__name__ == "JudgementAnalysisDialog":
+                if type(w).__name__.endswith("AnalysisDialog"):
                     self.note(w)  # left open at quit: a tool window beside the app
+        elif a == "adjustment-setup":
+            _action(win, "Adjustment task").trigger()
         elif a == "settings":
             _action(win, "Settings").trigger()
         elif a == "model-about":

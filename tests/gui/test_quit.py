@@ -24,6 +24,8 @@ CASES = {
     "judgement-runner": "JudgementRunner",
     "judgement-runner-left-open": "JudgementRunner",
     "analysis": "JudgementAnalysisDialog",
+    "adjustment-setup": "AdjustmentSetupDialog",
+    "adjustment-analysis": "AdjustmentAnalysisDialog",
     "settings": "SettingsDialog",
     "model-about": "ModelAboutDialog",
     "about,shortcuts": "QMessageBox",
