@@ -358,6 +358,8 @@ def test_browser_experiment_runs_in_headless_chromium(loop_export, tmp_path):
             _respond(c, k, k)
         c.wait_for("window.stimstudio.state.phase === 'done'")
         saved = wait_for_file(downloads, "adjustment_B1_session1.csv")
+        link = "document.querySelector('a[download]')"
+        assert c.evaluate(f"{link}.download") == "adjustment_B1_session1.csv"  # to click again
         errors = [e for e in c.events if e.get("method") == "Runtime.exceptionThrown"]
     finally:
         c.close()

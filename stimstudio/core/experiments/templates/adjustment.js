@@ -83,11 +83,15 @@
       /* storage full or blocked (some browsers, file://): the download still has the rows */
     }
   }
-  function download() {
-    const blob = new Blob([toCSV(state.rows)], { type: "text/csv" });
+  function downloadLink(text) {
     const a = document.createElement("a");
-    a.href = URL.createObjectURL(blob);
+    a.href = URL.createObjectURL(new Blob([toCSV(state.rows)], { type: "text/csv" }));
     a.download = state.file;
+    a.textContent = text;
+    return a;
+  }
+  function download() {
+    const a = downloadLink("");
     document.body.appendChild(a);
     a.click();
     a.remove();
@@ -278,7 +282,9 @@
       const el = jsPsych.getDisplayElement();
       el.innerHTML =
         "<p>" + (state.quit ? "The session was stopped." : "Thank you! The session is finished.") +
-        "</p><p>The results file " + state.file + " has been downloaded.</p>";
+        "</p><p>The results file " + state.file + " has been downloaded.</p><p></p>";
+      // where a browser blocks downloads it did not see clicked: a link to click
+      el.querySelector("p:last-child").appendChild(downloadLink("Download the results again"));
     },
   });
   window.stimstudio.jsPsych = jsPsych;
