@@ -139,10 +139,12 @@ def test_esc_stops_and_the_session_continues(qtbot, loop_dir, tmp_path, monkeypa
 
 
 def test_confidence_and_mouse_position(qtbot, loop_dir, tmp_path):
-    options = AdjustmentOptions(target_s=0.01, mask_s=0.0, iti_s=0.0, confidence_levels=3)
-    options = AdjustmentOptions(**{**options.__dict__, "mouse_x": True})
+    options = AdjustmentOptions(
+        target_s=0.01, mask_s=0.0, iti_s=0.0, confidence_levels=3, mouse_x=True, image_px=96
+    )
     results = tmp_path / "c.csv"
     runner = _runner(qtbot, loop_dir, results, options, trials=1)
+    assert {(p.width(), p.height()) for p in runner.frames} == {(96, 96)}
     qtbot.keyClick(runner, Qt.Key.Key_Space)
     _wait_response(qtbot, runner)
     x = runner.width() * (4.5 / N)  # the fifth sixth of the width: frame 4

@@ -31,6 +31,7 @@ class AdjustmentOptions:
     iti_s: float = 0.5
     confidence_levels: int = 0  # 0: not asked
     mouse_x: bool = False  # the horizontal mouse position also chooses the frame
+    image_px: int = 0  # side on screen in pixels; 0: the frames' own size
 
 
 def _read_frames(paths) -> list[QImage]:
@@ -127,6 +128,17 @@ class AdjustmentRunner(QWidget):
     def _loaded(self, images: list[QImage]) -> None:
         if self.state == "done":
             return
+        px = self.options.image_px
+        if px:  # one size for every frame, scaled once here
+            images = [
+                i.scaled(
+                    px,
+                    px,
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+                for i in images
+            ]
         self.frames = [QPixmap.fromImage(i) for i in images]
         side = max(1, images[0].width())
         mask = noise_mask(side)

@@ -125,6 +125,16 @@ class AdjustmentSetupDialog(QDialog):
         self.levels.setSpecialValueText("not asked")
         self.levels.setValue(o.confidence_levels)
         self.levels.setToolTip("Confidence 1..N after each response (one digit key)")
+        self.image_px = QSpinBox()
+        self.image_px.setRange(0, 8192)
+        self.image_px.setSingleStep(64)
+        self.image_px.setSuffix(" px")
+        self.image_px.setSpecialValueText("the frames' own size")
+        self.image_px.setValue(o.image_px)
+        self.image_px.setToolTip(
+            "Side of the image on screen (the exported PsychoPy script and browser experiment "
+            "have the same setting, image_px); larger than the screen: fitted to it"
+        )
         self.mouse_x = QCheckBox("The horizontal mouse position chooses the frame")
         self.mouse_x.setChecked(o.mouse_x)
         f3.addRow("Trials", self.trials)
@@ -133,6 +143,7 @@ class AdjustmentSetupDialog(QDialog):
         f3.addRow("Mask time", self.mask_s)
         f3.addRow("Inter-trial interval", self.iti_s)
         f3.addRow("Confidence levels", self.levels)
+        f3.addRow("Image size", self.image_px)
         f3.addRow(self.mouse_x)
 
         files = QGroupBox("Results")
@@ -205,6 +216,7 @@ class AdjustmentSetupDialog(QDialog):
                 iti_s=self.iti_s.value(),
                 confidence_levels=self.levels.value(),
                 mouse_x=self.mouse_x.isChecked(),
+                image_px=self.image_px.value(),
             )
             if options.target_s <= 0:
                 raise JudgementError("the target must show for more than 0 s")
