@@ -88,6 +88,8 @@ class ExportDialog(QDialog):
         self.folder = QLineEdit(folder)
         self.folder.setPlaceholderText("an empty or new folder")
         self.folder.setToolTip("The export goes into this folder (created if missing)")
+        self.folder.textChanged.connect(self._folder_tip)
+        self._folder_tip(folder)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         frow = QHBoxLayout()
@@ -197,20 +199,26 @@ class ExportDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
 
+        # the folder across the whole dialog: a long path in a third of it showed only its tail
         cols = QHBoxLayout()
-        left = QVBoxLayout()
-        left.addWidget(where)
-        left.addWidget(fmt_box)
+        cols.addWidget(fmt_box, 3)
         right = QVBoxLayout()
         right.addWidget(extra)
         right.addStretch(1)
-        cols.addLayout(left, 3)
         cols.addLayout(right, 2)
         lay = QVBoxLayout(self)
+        lay.addWidget(where)
         lay.addLayout(cols)
         lay.addWidget(self.message)
         lay.addWidget(buttons)
         self._native_toggled(self.native.isChecked())
+
+    def _folder_tip(self, text: str) -> None:
+        """The whole path as the tooltip, when the field shows only part of it."""
+        tip = "The export goes into this folder (created if missing)"
+        self.folder.setToolTip(f"{text}\n{tip}" if text else tip)
+        if not self.folder.hasFocus():  # the start of the path, not its tail
+            self.folder.setCursorPosition(0)
 
     def _native_toggled(self, on: bool) -> None:
         self.size.setEnabled(not on)

@@ -76,7 +76,8 @@ def test_mixing_grid_and_presets(window, qtbot):
     page._cell_clicked(0, 1)
     assert page.mixing()[0] == 1
     assert window.project.undo.undoText() == "Layer 0 from Source B"
-    assert page.grid.horizontalHeaderItem(1).text() == "Source B: Texture source"
+    header = page.grid.horizontalHeaderItem(1)  # short title, the whole name its tooltip
+    assert header.text() == "B" and header.toolTip() == "Source B: Texture source"
     # a preset whose layers now come from two sources says so instead of going blank
     name, rows = next((n, r) for n, r in mixing_presets(window.model).items() if len(r) > 1)
     page.set_preset(name, 0)

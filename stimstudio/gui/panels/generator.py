@@ -239,13 +239,23 @@ class GeneratorPage(QWidget):
             cb.addItem("—", None)
             for a in anchors:
                 cb.addItem(a["name"], a["id"])
+                # anchor names are long ("mdb181 on mdb003 · Eq. 4"): whole in the tooltip
+                cb.setItemData(cb.count() - 1, a["name"], Qt.ItemDataRole.ToolTipRole)
             cb.setCurrentIndex(cb.findData(srcs[i]) if i < len(srcs) else 0)
+            name = cb.currentText()
+            cb.setToolTip(
+                f"{name}\nAn anchor whose layers can be mixed into the sample"
+                if cb.currentIndex() > 0
+                else "An anchor whose layers can be mixed into the sample"
+            )
         names = ["Seed"] + [
             f"{source_label(k + 1)}: {self.project.anchor(i)['name']}" for k, i in enumerate(srcs)
         ]
         for cb in self.preset_combos.values():
             cb.clear()
             cb.addItems(names)
+            for k, name in enumerate(names):
+                cb.setItemData(k, name, Qt.ItemDataRole.ToolTipRole)
         self._fill_grid(names)
         self._syncing = False
         self.request()
@@ -253,7 +263,12 @@ class GeneratorPage(QWidget):
     def _fill_grid(self, names: list[str]) -> None:
         mix = self.mixing()
         self.grid.setColumnCount(len(names))
-        self.grid.setHorizontalHeaderLabels(names)
+        # short column titles (B, C) that fit a third of the side column; the whole name is
+        # the title's tooltip and the source box's text above
+        short = ["Seed"] + [source_label(c).split()[-1] for c in range(1, len(names))]
+        self.grid.setHorizontalHeaderLabels(short)
+        for c, name in enumerate(names):
+            self.grid.horizontalHeaderItem(c).setToolTip(name)
         self.grid.setRowCount(len(self._layers))
         self.grid.setVerticalHeaderLabels([f"{i} · {r} px" for i, r in enumerate(self._layers)])
         for r in range(len(self._layers)):
