@@ -53,6 +53,18 @@ def test_main_window_fits_and_comes_back_where_it_was_left(
         win.show_page(name)
         qtbot.wait(10)
         assert_fits(win, small_screen, name)
+    # computing a continuum (progress bar and Cancel showing) leaves its actions in sight
+    page = win.pages["interpolate"]
+    win.show_page("interpolate")
+    page._compute_ui(True)
+    win.resize(win.minimumSizeHint())  # the worst case: the window at its minimum
+    qtbot.wait(10)
+    for button in (page.btn_export, page.btn_cancel_compute):
+        seen = button.visibleRegion().boundingRect().size()
+        assert seen == button.size(), (button.text(), seen.toTuple(), button.size().toTuple())
+    page._compute_ui(False)
+    win.resize(1440, 900)  # the placement keeps it inside the screen below
+    win.setGeometry(windows.fit_rect(win.geometry(), small_screen))
     # a long "Done" banner never raises the minimum height beyond the screen
     win.show_saved(
         "Exported 120 frames (PNG 16-bit, DICOM, a contact sheet and a PsychoPy conditions "

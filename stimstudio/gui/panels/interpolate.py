@@ -118,14 +118,20 @@ class InterpolatePage(QWidget):
         side = QVBoxLayout()
         side.addWidget(box)
         side.addWidget(self.compute_label)
-        side.addWidget(self.compute_bar)
-        side.addWidget(self.btn_cancel_compute)
         side.addStretch(1)
-        side.addWidget(keep)
-        side.addWidget(self.btn_export)
+        column = QWidget()
+        column.setLayout(side)
+        # the progress, Cancel and the actions stay below the scrolling settings: with them
+        # all in it, a 720-px screen scrolled "Export frames…" half out of sight
         sidew = QWidget()
-        sidew.setLayout(side)
-        sidew = scroll_column(sidew, 262)
+        sl = QVBoxLayout(sidew)
+        sl.setContentsMargins(0, 0, 0, 0)
+        sl.addWidget(scroll_column(column, 262), 1)
+        sl.addWidget(self.compute_bar)
+        sl.addWidget(self.btn_cancel_compute)
+        sl.addWidget(keep)
+        sl.addWidget(self.btn_export)
+        sidew.setFixedWidth(262 + 12)
 
         # -- frame view and transport
         self.frame_view = ImageTile("Frame", 140)
