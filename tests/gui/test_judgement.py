@@ -122,8 +122,10 @@ def test_every_answer_is_on_disk_before_the_next_image(qtbot, tmp_path):
     assert [(r.truth, r.response, r.confidence) for r in rows] == given
     assert [r.trial for r in rows] == [t.index for t in session.trials]
     assert all(r.participant == "P01" and r.session == 1 and r.rt_ms > 0 for r in rows)
+    # the images are outside the study folder: absolute paths, not relative to an unnamed
+    # common parent (issue 39)
     assert {r.image for r in rows} == {
-        f"{d}/img{k}.png" for d in ("real", "generated") for k in range(3)
+        str(d / f"img{k}.png") for d in (real, generated) for k in range(3)
     }
     qtbot.keyClick(runner, Qt.Key.Key_Space)  # any key closes the thank-you screen
     assert not runner.isVisible()
@@ -443,3 +445,16 @@ def test_setup_warns_when_real_and_generated_differ_in_size(qtbot, tmp_path):
     assert not dlg.mismatch.isHidden()
     assert "128×128" in dlg.mismatch.text() and "64×64" in dlg.mismatch.text()
     assert "generated ones are magnified 2.0×" in dlg.mismatch.text()
+
+
+def test_results_name_images_relative_to_their_own_folder(qtbot, tmp_path):
+    """Issue 39: a study folder that holds its images records them relative to the results
+    file's folder (it travels whole); images elsewhere are recorded absolute (above)."""
+    real, generated = make_folders(tmp_path, 1, 1)
+    dlg = setup_dialog(real, generated, tmp_path)
+    qtbot.addWidget(dlg)
+    dlg.start()
+    run = dlg.run
+    assert dlg.results_file.parent == tmp_path
+    assert {run.image_id(t) for t in run.session.trials} == {"real/img0.png", "generated/img0.png"}
+    run.close()

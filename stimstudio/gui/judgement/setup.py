@@ -5,7 +5,6 @@ timing, but a new id and a new order."""
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections import Counter
 from pathlib import Path
@@ -446,10 +445,12 @@ class JudgementSetupDialog(QDialog):
             except OSError as exc:
                 raise JudgementError(f"cannot create {out}: {exc.strerror or exc}") from None
             save_session(session, session_file)
-        try:
-            root = Path(os.path.commonpath([real.resolve(), generated.resolve()]))
-        except ValueError:  # two drives: keep absolute image paths
-            root = None
+        # The results file's image column: relative to the file's own folder when the images
+        # are inside it (a study folder that travels whole), else absolute. Never relative to
+        # the two folders' common parent, which the file names nowhere (it was often /tmp).
+        folder = results.parent.resolve()
+        inside = all(p.resolve().is_relative_to(folder) for p in (real, generated))
+        root = folder if inside else None
         self.results_file = results
         return JudgementRun(session, results, pid, n, image_root=root)
 
