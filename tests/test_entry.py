@@ -95,3 +95,19 @@ def test_display_problem_reads_the_environment():
     assert display_problem({"WAYLAND_DISPLAY": "wayland-0"}, linux) is None
     assert "no display" in display_problem({"QT_QPA_PLATFORM": "wayland;xcb"}, linux)
     assert "does not answer" in display_problem({"DISPLAY": ":97"}, linux)
+
+
+def test_missing_xcb_libraries_are_named_as_packages(monkeypatch):
+    """Qt's own message names only libxcb-cursor0; ours names every package that is missing."""
+    import ctypes
+
+    from stimstudio.gui import display
+
+    def cdll(name):
+        if name in ("libxcb-icccm.so.4", "libxcb-keysyms.so.1"):
+            raise OSError(name)
+
+    monkeypatch.setattr(ctypes, "CDLL", cdll)
+    monkeypatch.setattr(display, "x_server_reachable", lambda d: True)
+    line = display.display_problem({"DISPLAY": ":0"}, "linux")
+    assert "apt install libxcb-icccm4 libxcb-keysyms1;" in line and "--screenshot" in line
