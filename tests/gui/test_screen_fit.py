@@ -4,7 +4,7 @@ where it was left, and no sentence is cut off (word wrap, or the whole text as a
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QPoint, QRect
 from PySide6.QtWidgets import QDialog, QFileDialog, QLabel
 
 from stimstudio.gui import windows
@@ -96,6 +96,8 @@ def test_dialogs_fit_the_screen(small_screen, make_window, qtbot, monkeypatch, t
             real, generated = make_folders(tmp_path, 1, 1)
             dlg.real.edit.setText(str(real))
             dlg.generated.edit.setText(str(generated))
+            qtbot.wait(10)
+            where = dlg.participant.mapTo(dlg, QPoint(0, 0))
             dlg.mismatch.setText(
                 "⚠ Real images are 1024×1024 px, generated 128×128 px. Full screen, the "
                 "generated ones are magnified 8.0× more and look softer, so participants can "
@@ -103,6 +105,8 @@ def test_dialogs_fit_the_screen(small_screen, make_window, qtbot, monkeypatch, t
             )
             dlg.mismatch.show()
             qtbot.wait(10)
+            # the warning appears under the form: no field moves under the pointer
+            assert dlg.participant.mapTo(dlg, QPoint(0, 0)) == where
         assert_fits(dlg, small_screen, type(dlg).__name__)
         seen.append(type(dlg).__name__)
         dlg.reject()
