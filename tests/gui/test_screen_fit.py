@@ -82,7 +82,11 @@ def test_main_window_fits_and_comes_back_where_it_was_left(
 
 def test_dialogs_fit_the_screen(small_screen, make_window, qtbot, monkeypatch, tmp_path):
     from stimstudio.gui.export_dialog import ExportDialog
-    from stimstudio.gui.judgement import JudgementSetupDialog, open_judgement_analysis
+    from stimstudio.gui.judgement import (
+        JudgementSetupDialog,
+        open_adjustment_analysis,
+        open_judgement_analysis,
+    )
     from stimstudio.gui.panels.settings import ModelAboutDialog, SettingsDialog
     from tests.gui.test_judgement import make_folders
 
@@ -123,10 +127,11 @@ def test_dialogs_fit_the_screen(small_screen, make_window, qtbot, monkeypatch, t
     assert seen == ["SettingsDialog", "ModelAboutDialog", "JudgementSetupDialog", "ExportDialog"]
 
     monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a, **k: ([], "")))
-    analysis = open_judgement_analysis(win, files=[])
-    qtbot.wait(10)
-    assert_fits(analysis, small_screen, "analysis")
-    analysis.close()
+    for open_window in (open_judgement_analysis, open_adjustment_analysis):
+        analysis = open_window(win, files=[])
+        qtbot.wait(10)
+        assert_fits(analysis, small_screen, type(analysis).__name__)
+        analysis.close()
 
     compose = win.pages["compose"]
     r = win.model.resolution

@@ -40,6 +40,7 @@ from stimstudio.core.judgements.adjustment_figures import (
 from ..errors import show_error
 from ..folders import remember, start_path
 from ..widgets import hint
+from ..windows import keep_on_screen
 from ..workers import Worker
 
 
@@ -60,7 +61,7 @@ class AdjustmentAnalysisDialog(QDialog):
     def __init__(self, parent=None, files=()):
         super().__init__(parent)
         self.setWindowTitle("Adjustment analysis")
-        self.resize(1100, 860)
+        keep_on_screen(self, default=(1100, 860))  # no larger than the screen (issue 39)
         self.files: list[Path] = []
         self.analysis: AdjustmentAnalysis | None = None
         self._worker: Worker | None = None
