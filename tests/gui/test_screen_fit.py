@@ -85,8 +85,10 @@ def test_dialogs_fit_the_screen(small_screen, make_window, qtbot, monkeypatch, t
     from stimstudio.gui.judgement import (
         JudgementSetupDialog,
         open_adjustment_analysis,
+        open_adjustment_task,
         open_judgement_analysis,
     )
+    from stimstudio.gui.judgement.adjustment_setup import AdjustmentSetupDialog
     from stimstudio.gui.panels.settings import ModelAboutDialog, SettingsDialog
     from tests.gui.test_judgement import make_folders
 
@@ -116,15 +118,28 @@ def test_dialogs_fit_the_screen(small_screen, make_window, qtbot, monkeypatch, t
         dlg.reject()
         return QDialog.DialogCode.Rejected
 
-    for cls in (SettingsDialog, ModelAboutDialog, JudgementSetupDialog, ExportDialog):
+    for cls in (
+        SettingsDialog,
+        ModelAboutDialog,
+        JudgementSetupDialog,
+        AdjustmentSetupDialog,
+        ExportDialog,
+    ):
         monkeypatch.setattr(cls, "exec", exec_)
     win.open_settings()
     win.show_model_about()
     win.open_judgement_test()
+    open_adjustment_task(win)
     win.anchors.add_seed(1)
     qtbot.waitUntil(lambda: bool(win.project.get("anchors")), timeout=30000)
     win.anchors.export_selected()
-    assert seen == ["SettingsDialog", "ModelAboutDialog", "JudgementSetupDialog", "ExportDialog"]
+    assert seen == [
+        "SettingsDialog",
+        "ModelAboutDialog",
+        "JudgementSetupDialog",
+        "AdjustmentSetupDialog",
+        "ExportDialog",
+    ]
 
     monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a, **k: ([], "")))
     for open_window in (open_judgement_analysis, open_adjustment_analysis):

@@ -31,7 +31,7 @@ from stimstudio.core.judgements import AdjustmentRun, JudgementError
 from ..errors import show_error
 from ..folders import remember, start_path
 from ..panels.settings import FileField
-from ..widgets import hint
+from ..widgets import FormScroll, hint
 from .adjustment_runner import AdjustmentOptions
 from .common import MAX_KEY_LEVELS, _file_stem
 from .setup import ResultsField
@@ -166,9 +166,8 @@ class AdjustmentSetupDialog(QDialog):
         buttons.addWidget(cancel)
         buttons.addWidget(self.start_button)
         lay = QVBoxLayout(self)
-        for box in (loop_box, who, timing, files):
-            lay.addWidget(box)
-        lay.addStretch(1)
+        # scrolls on a low screen instead of growing past its edge (issue 39)
+        lay.addWidget(FormScroll(loop_box, who, timing, files), 1)
         lay.addLayout(buttons)
 
         for sig in (
