@@ -146,6 +146,17 @@ def test_an_empty_mask_is_one_mask_error():
         lesion_difference(tex, np.ones((64, 64), bool))
 
 
+def test_a_region_filling_the_texture_still_pastes_but_has_no_contrast_to_insert():
+    tex, tpl = fatty_texture_and_dense_template()
+    full = Mask(np.ones((64, 64), bool), feather=0.0)
+    ins = insert(tpl, tex, full, Placement())  # no surround: no warning, no error
+    inner = (slice(2, -2),) * 2
+    st = stitch(tpl, ins.source, ins.soft)
+    assert ins.warnings == [] and np.abs(st[inner] - tex[inner]).mean() < 0.02  # half-px shift
+    with pytest.raises(MaskError, match="no surround|whole texture"):
+        insert(tpl, tex, full, Placement(mode="contrast"))
+
+
 @pytest.mark.parametrize("gain", [-0.1, 4.5, float("nan"), float("inf")])
 def test_a_gain_out_of_range_is_one_option_error(gain):
     tex, tpl = fatty_texture_and_dense_template()

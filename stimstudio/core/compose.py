@@ -27,8 +27,8 @@ from .errors import MaskError, OptionError
 from .insertion import (
     add_density,
     check_mode,
+    contrast_or_nan,
     kept_share,
-    lesion_contrast,
     lesion_difference,
     placement_warnings,
 )
@@ -292,7 +292,7 @@ def compose_steps(
     comp = Composite(template, tex_placed, soft)
     comp.placement = dict(placement.__dict__)
     comp.warnings = list(ins.warnings)
-    comp.texture_contrast = lesion_contrast(texture, mask.binary)
+    comp.texture_contrast = contrast_or_nan(texture, mask.binary)
     comp.images["stitch"] = stitch(template, tex_placed, soft)
     comp.images["poisson"] = poisson_blend(template, tex_placed, soft)
     w_enc = encode(model, comp.images["stitch"], compute)[0].cpu().numpy()
@@ -359,7 +359,7 @@ def compose_steps(
         comp.images["stylemix+opt"] = synthesize(model, w_mix_opt, compute, noise=noise_mix)[0]
     for name in comp.images:
         comp.metrics[name] = image_metrics(comp.images[name], tex_placed, template, soft)
-        comp.metrics[name]["lesion_contrast"] = lesion_contrast(comp.images[name], soft)
+        comp.metrics[name]["lesion_contrast"] = contrast_or_nan(comp.images[name], soft)
     return comp
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "PLACEMENT_MODES",
     "add_density",
     "check_mode",
+    "contrast_or_nan",
     "kept_share",
     "lesion_contrast",
     "lesion_difference",
@@ -108,6 +109,14 @@ def lesion_contrast(image: np.ndarray, mask, gap: float = 4.0) -> float:
     b = _binary(mask)
     img = np.asarray(image, np.float64)
     return float(img[b].mean() - img[surround_ring(b, gap)].mean())
+
+
+def contrast_or_nan(image: np.ndarray, mask) -> float:
+    """`lesion_contrast`, or NaN where the mask leaves no surround (a metric, not an error)."""
+    try:
+        return lesion_contrast(image, mask)
+    except MaskError:
+        return float("nan")
 
 
 def surround(image: np.ndarray, mask, gap: float = 4.0) -> np.ndarray:
@@ -186,11 +195,15 @@ def placement_warnings(
     can hide a mass), and, placed by contrast, when the template leaves the lesion too little
     room at the end of the range (`kept`: the share of its contrast `add_density` kept)."""
     out = []
-    ring_t = surround_ring(texture_mask)
-    ring_p = surround_ring(placed_mask)
-    a = float(np.mean(np.asarray(texture, np.float64)[ring_t]))
-    b = float(np.mean(np.asarray(template, np.float64)[ring_p]))
-    if abs(a - b) > BRIGHTNESS_WARN:
+    try:
+        ring_t = surround_ring(texture_mask)
+        ring_p = surround_ring(placed_mask)
+    except MaskError:  # a region filling the image has no surround to compare: nothing to say
+        ring_t = ring_p = None
+    if ring_t is not None:
+        a = float(np.mean(np.asarray(texture, np.float64)[ring_t]))
+        b = float(np.mean(np.asarray(template, np.float64)[ring_p]))
+    if ring_t is not None and abs(a - b) > BRIGHTNESS_WARN:
         what = "darker" if a < b else "brighter"
         level = f"(mean {a:+.2f} around the lesion vs {b:+.2f} where it goes, on -1..1)"
         if mode == "paste":
