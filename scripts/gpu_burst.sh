@@ -85,6 +85,17 @@
 # select.json and best-a/best-b back, best-a unpacked with --p-prefix PACK/state.
 # Extra options go in BURST_ARGS / ENC_ARGS; PRECISION=bf16 is untried. A dry run here:
 # DEVICE=cpu TISSUE=2 LESION=1 MINUTES=0.2 ENC_MINUTES=0.2 scripts/gpu_burst.sh .burst /tmp/o
+# The 256-px recipe (issue 38; untested on a GPU so far): grow the shipped 128-px model by a
+# 256-px block on the CPU first (that writes a 256-px state; see docs/TRAINING.md, "256 px at
+# 0.2 mm"), build the data set at the films' own spacing, and pack that run with its manifest:
+#   stimstudio dataset build FILMS data/mias-256 --resolution 256 --pixel-size 0.2
+#   python -m stimstudio.train.burst pack runs/grow256 FILMS data/mias-256/manifest.json .burst
+# then BURST_ARGS="--resolution 256 --crop 128 --disc-resolution 128" (later arguments win over
+# the 128-px recipe's --crop 64). The films at 0.2 mm are ~4x the 0.4-mm pack (~48 MB as WebP
+# against 12): with the 256-px networks that is over the 64 MiB a call carries, so pack fewer
+# films (e.g. the tissue of half of them: FILMS a folder of those) or move the weights file out
+# of the tree for that call. Measured on this project's CPU (one core, fp32, contended):
+# ~300-400 s per kimg at batch 16 with 128-px crops (whole 256-px steps ~1000 s per kimg).
 set -uo pipefail
 PACK=${1:?pack folder}
 OUT=${2:?output folder}
