@@ -84,8 +84,9 @@ def register(sub) -> None:
         type=float,
         default=PLACEMENT.contrast,
         metavar="GAIN",
-        help=f"contrast gain of --placement-mode contrast, {CONTRAST_RANGE[0]:g}..."
-        f"{CONTRAST_RANGE[1]:g}: 1 = the lesion's own contrast (default {PLACEMENT.contrast:g})",
+        help=f"contrast gain of --placement-mode contrast, {CONTRAST_RANGE[0]:g}.."
+        f"{CONTRAST_RANGE[1]:g}: 1 = the lesion's own contrast; below 1 on a dense template "
+        f"(default {PLACEMENT.contrast:g}; docs/PLACEMENT.md)",
     )
     c.add_argument("--out-dir", required=True)
     c.add_argument(
