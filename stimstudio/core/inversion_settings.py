@@ -57,8 +57,10 @@ class InversionSettings:
     # Both 0: the paper's Eq. 4 (faithful, but hazy: docs/INVERSION.md "Realism").
     lambda_critic: float = 0.0
     lambda_prior: float = 0.0
-    # The fidelity/realism control, 0..1 (see realism_radius): where the result sits between
-    # fitting the target's pixels (0) and looking like the generator's own samples (1).
+    # Experimental, 0..1 (see realism_radius): how tightly each layer's code is held inside the
+    # generator's own W. Meant to move results from fitting the target's pixels (0) toward
+    # looking like the generator's samples; measured so far it costs 10-17 dB and renders
+    # greyer, not more real (docs/INVERSION.md "Realism"), so the default is 0, the paper's.
     realism: float = 0.0
 
     def validate(self) -> None:

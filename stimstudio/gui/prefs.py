@@ -83,7 +83,6 @@ class Preferences:
     optimize_noise: bool = EQ4.optimize_noise  # also fit the per-layer noise maps
     noise_regularize: float = EQ4.noise_regularize  # their autocorrelation penalty
     encoder_noise: bool = EQ4.encoder_noise  # start from the noise encoder's maps
-    realism: float = EQ4.realism  # fidelity (0) <-> realism (1) of Eq. 4's results
     weights: str = ""  # empty: the shipped model (or STIMSTUDIO_WEIGHTS)
     vgg16: str = ""  # empty: the model's discriminator features
     feather: float = 2.0
@@ -131,5 +130,4 @@ class Preferences:
             optimize_noise=bool(self.optimize_noise),
             noise_regularize=float(self.noise_regularize),
             encoder_noise=bool(self.encoder_noise),
-            realism=min(1.0, max(0.0, float(self.realism))),
         )

@@ -215,7 +215,6 @@ class ComposePage(QWidget):
         self.settings_label.setText(
             f"Eq. 4: λ3 {p.lambda_perceptual:g} × perceptual ({perceptual_name(p.vgg16)}) · "
             f"λ4 {p.lambda_encoder:g} × encoder · step size {p.lr:g}"
-            + f" · realism {p.realism:g}"
             + self._noise_text()
             + f" · {where}"
         )

@@ -107,18 +107,6 @@ class SettingsDialog(QDialog):
         self.outside.setToolTip(
             "Pixel weight on the template outside the texture mask (paper: 0 = off)"
         )
-        self.realism = QDoubleSpinBox()
-        self.realism.setRange(0.0, 1.0)
-        self.realism.setSingleStep(0.1)
-        self.realism.setDecimals(2)
-        self.realism.setValue(float(prefs.realism))
-        self.realism.setToolTip(
-            "Fidelity ↔ realism. 0: the result fits the target's pixels as closely as it can "
-            "(the paper's recipe), but codes that fit that closely leave the generator's own "
-            "distribution and render hazy images that observers tell from real films. Higher "
-            "values hold the code inside the generator's distribution: the result looks more "
-            "like a real film and less exactly like the target (docs/INVERSION.md, Realism)."
-        )
         self.preview_every = QSpinBox()
         self.preview_every.setRange(1, 100)
         self.preview_every.setValue(prefs.preview_every)
@@ -147,7 +135,6 @@ class SettingsDialog(QDialog):
         self.noise_regularize.setEnabled(self.optimize_noise.isChecked())
         self.optimize_noise.toggled.connect(self.noise_regularize.setEnabled)
         f2.addRow("Steps", self.steps)
-        f2.addRow("Fidelity ↔ realism", self.realism)
         f2.addRow("λ3 perceptual", self.lambda3)
         f2.addRow("λ4 encoder", self.lambda4)
         f2.addRow("Learning rate", self.lr)
@@ -193,7 +180,6 @@ class SettingsDialog(QDialog):
     def _defaults(self) -> None:
         d = Preferences()
         self.steps.setValue(d.steps)
-        self.realism.setValue(d.realism)
         self.lambda3.setValue(d.lambda_perceptual)
         self.lambda4.setValue(d.lambda_encoder)
         self.lr.setValue(d.lr)
@@ -209,7 +195,6 @@ class SettingsDialog(QDialog):
             device=self.device.currentText(),
             precision=self.precision.currentText(),
             steps=self.steps.value(),
-            realism=self.realism.value(),
             lambda_perceptual=self.lambda3.value(),
             lambda_encoder=self.lambda4.value(),
             lr=self.lr.value(),
