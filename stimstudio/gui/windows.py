@@ -24,12 +24,14 @@ from PySide6.QtCore import (
     QSettings,
     QSize,
     Qt,
+    QTimer,
 )
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDialog, QWidget
 
 # A window manager's frame, until the real one is known: borders and a title bar.
 FRAME = QMargins(4, 32, 4, 4)
+REFIT_MS = 300  # after the first show: time for the window manager to map and frame it
 
 
 def exec_dialog(dlg: QDialog, read=None):
@@ -121,6 +123,10 @@ class WindowPlace(QObject):
         if kind == QEvent.Type.Show and not self._placed and self.enabled:
             self._placed = True
             self.place(obj)
+            # the window manager may put the window elsewhere than asked, with a frame of
+            # another size than the estimate (openbox on a 1280x720 screen: 16 px below the
+            # edge); once it is mapped, fit it again with the real frame
+            QTimer.singleShot(REFIT_MS, self, self._refit)
         elif kind == QEvent.Type.Hide and self._placed and self.enabled:
             self.save(obj)
 
@@ -144,6 +150,20 @@ class WindowPlace(QObject):
         window.setGeometry(fit_rect(rect, free))
         if maximized:
             window.setWindowState(window.windowState() | Qt.WindowState.WindowMaximized)
+
+    def _refit(self) -> None:
+        window = self.parent()
+        if not isinstance(window, QWidget) or not window.isVisible():
+            return
+        if window.windowState() & (
+            Qt.WindowState.WindowMaximized | Qt.WindowState.WindowFullScreen
+        ):
+            return
+        free = self.free_area(window)
+        inner = window.geometry()
+        fitted = fit_rect(inner, free)
+        if fitted != inner:
+            window.setGeometry(fitted)
 
     def save(self, window: QWidget) -> None:
         if window.windowState() & Qt.WindowState.WindowFullScreen:
