@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .results import _check_participant
+from .results import _check_participant, _csv_rows
 from .sessions import JudgementError
 
 # The results file, in order. The app, the PsychoPy script and the browser experiment all
@@ -311,64 +311,30 @@ def read_adjustment_results(
 
     All rows must come from one continuum (one id, one number of frames); a participant's
     session may not hold a trial number twice."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
     out: list[AdjustmentResponse] = []
     where: dict[tuple, str] = {}
-    n_paths = 0
-    for path in paths:
-        n_paths += 1
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            raise JudgementError(f"{path} does not exist") from None
-        except IsADirectoryError:
-            raise JudgementError(f"{path} is a folder, not a results CSV") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise JudgementError(f"{path} cannot be read ({exc})") from None
-        try:
-            rows = list(csv.reader(io.StringIO(text)))
-        except csv.Error as exc:
-            raise JudgementError(f"{path} is not a CSV file ({exc})") from None
-        if not rows:
-            raise JudgementError(f"{path} is empty")
-        header = [h.strip() for h in rows[0]]
-        if len(rows) > 1 and not text.endswith("\n") and not _whole_row(rows[-1], header):
-            rows.pop()  # a crash while writing the last row: that answer was never given
-        missing = [c for c in ADJUSTMENT_REQUIRED if c not in header]
-        if missing:
+    for path, line, r in _csv_rows(
+        paths,
+        ADJUSTMENT_REQUIRED,
+        "adjustment",
+        _parse,
+        lambda text, rows, header: _whole_row(rows[-1], header),
+        csv_errors=True,
+    ):
+        if out and (r.continuum, r.n_frames) != (out[0].continuum, out[0].n_frames):
             raise JudgementError(
-                f"{path} lacks the column(s) {', '.join(missing)} (needed: "
-                f"{', '.join(ADJUSTMENT_REQUIRED)}; see `stimstudio judge adjustment --help`)"
+                f"{path} line {line}: continuum {r.continuum} ({r.n_frames} frames) mixed "
+                f"with {out[0].continuum} ({out[0].n_frames} frames); analyse one "
+                "continuum at a time"
             )
-        for line, row in enumerate(rows[1:], start=2):
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) != len(header):
-                raise JudgementError(
-                    f"{path} line {line}: {len(row)} fields where the header has {len(header)}"
-                )
-            try:
-                r = _parse(dict(zip(header, (c.strip() for c in row))))
-            except (ValueError, JudgementError) as exc:
-                raise JudgementError(f"{path} line {line}: {exc}") from None
-            if out and (r.continuum, r.n_frames) != (out[0].continuum, out[0].n_frames):
-                raise JudgementError(
-                    f"{path} line {line}: continuum {r.continuum} ({r.n_frames} frames) mixed "
-                    f"with {out[0].continuum} ({out[0].n_frames} frames); analyse one "
-                    "continuum at a time"
-                )
-            key = (r.participant, r.session, r.trial)
-            if key in where:
-                raise JudgementError(
-                    f"{path} line {line}: participant {r.participant} session {r.session} "
-                    f"trial {r.trial} is also at {where[key]}"
-                )
-            where[key] = f"{path.name} line {line}"
-            out.append(r)
-    if not n_paths:
-        raise JudgementError("no results files given")
+        key = (r.participant, r.session, r.trial)
+        if key in where:
+            raise JudgementError(
+                f"{path} line {line}: participant {r.participant} session {r.session} "
+                f"trial {r.trial} is also at {where[key]}"
+            )
+        where[key] = f"{path.name} line {line}"
+        out.append(r)
     if not out and not allow_empty:
         raise JudgementError("the results files hold no responses")
     return out

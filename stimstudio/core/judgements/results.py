@@ -10,9 +10,10 @@ import io
 import math
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from .sessions import (
     REQUIRED_COLUMNS,
@@ -165,11 +166,23 @@ def _norm_label(value: str, allowed: Sequence[str], aliases: Mapping[str, str]) 
     return v if v in allowed else ""
 
 
-def read_results(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Response]:
-    """Read one or more results CSVs. Every bad row is reported with its file and line."""
+def _csv_rows(
+    paths: str | os.PathLike | Iterable[str | os.PathLike],
+    required: Sequence[str],
+    verb: str,
+    parse: Callable[[dict[str, str]], object],
+    last_row_whole: Callable[[str, list[list[str]], list[str]], bool],
+    *,
+    csv_errors: bool = False,
+) -> Iterator[tuple[Path, int, Any]]:
+    """Yield (path, line, parse(row)) for every non-blank row of one or more results CSVs;
+    every problem is a JudgementError naming its file and line.
+
+    `last_row_whole(text, rows, header)` says whether a last row without its newline is whole
+    (else it is dropped: a crash while writing it); with `csv_errors` a file the csv module
+    cannot split is a JudgementError too. No paths at all is an error."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    out: list[Response] = []
     any_path = False
     for path in paths:
         any_path = True
@@ -182,19 +195,23 @@ def read_results(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list
             raise JudgementError(f"{path} is a folder, not a results CSV") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise JudgementError(f"{path} cannot be read ({exc})") from None
-        rows = list(csv.reader(io.StringIO(text)))
+        if csv_errors:
+            try:
+                rows = list(csv.reader(io.StringIO(text)))
+            except csv.Error as exc:
+                raise JudgementError(f"{path} is not a CSV file ({exc})") from None
+        else:
+            rows = list(csv.reader(io.StringIO(text)))
         if not rows:
             raise JudgementError(f"{path} is empty")
         header = [h.strip() for h in rows[0]]
-        if len(rows) > 1 and not text.endswith("\n"):
-            # A crash during the last write leaves a partial row: that answer was never given.
-            if not _complete_row(text[text.rfind("\n") + 1 :], header):
-                rows.pop()
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if len(rows) > 1 and not text.endswith("\n") and not last_row_whole(text, rows, header):
+            rows.pop()  # a crash while writing the last row: that answer was never given
+        missing = [c for c in required if c not in header]
         if missing:
             raise JudgementError(
                 f"{path} lacks the column(s) {', '.join(missing)} (needed: "
-                f"{', '.join(REQUIRED_COLUMNS)}; see `stimstudio judge analyze --help`)"
+                f"{', '.join(required)}; see `stimstudio judge {verb} --help`)"
             )
         for line, row in enumerate(rows[1:], start=2):
             if not row or all(not c.strip() for c in row):
@@ -203,14 +220,27 @@ def read_results(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list
                 raise JudgementError(
                     f"{path} line {line}: {len(row)} fields where the header has {len(header)}"
                 )
-
             try:
-                r = _parse_row(dict(zip(header, (c.strip() for c in row))))
+                r = parse(dict(zip(header, (c.strip() for c in row))))
             except (ValueError, JudgementError) as exc:
                 raise JudgementError(f"{path} line {line}: {exc}") from None
-            out.append(r)
+            yield path, line, r
     if not any_path:
         raise JudgementError("no results files given")
+
+
+def read_results(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Response]:
+    """Read one or more results CSVs. Every bad row is reported with its file and line."""
+    out = [
+        r
+        for _, _, r in _csv_rows(
+            paths,
+            REQUIRED_COLUMNS,
+            "analyze",
+            _parse_row,
+            lambda text, rows, header: _complete_row(text[text.rfind("\n") + 1 :], header),
+        )
+    ]
     if not out:
         raise JudgementError("the results files hold no responses")
     return _infer_levels(out)
