@@ -9,9 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from stimstudio.core.errors import StimStudioError
 from stimstudio.core.experiments import noise_mask
@@ -19,6 +18,7 @@ from stimstudio.core.judgements import AdjustmentRun
 
 from ..errors import show_error
 from ..workers import Worker
+from .runner import TaskWindow
 
 
 @dataclass(frozen=True)
@@ -49,65 +49,45 @@ def _now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
-class AdjustmentRunner(QWidget):
+class AdjustmentRunner(TaskWindow):
     """Full screen on mid-gray. Space starts; each trial shows the target for `target_s`,
     the mask for `mask_s`, then the response frame (from the trial's start frame): Left/Right
     or the mouse wheel step one frame through the loop (with `mouse_x`, the pointer's
     horizontal position chooses it too); Space confirms, then a digit 1..N when confidence is
     asked. Esc pauses and asks whether to stop. `ended` carries the answers on disk."""
 
-    ended = Signal(int)
+    _STOP_QUESTION = (
+        "Stop the session? Answers so far are saved, and the session can be continued "
+        "later with the same participant and session number."
+    )
+    _CLOSE_ON_ESC = ("done", "waiting", "loading")
 
     def __init__(self, run: AdjustmentRun, frames, options: AdjustmentOptions, parent=None):
-        super().__init__(parent)
-        if parent is not None:
-            self.setWindowFlag(Qt.WindowType.Window)
-        self.setWindowTitle("Adjustment task")
-        self.setObjectName("adjustmentRunner")
-        self.setStyleSheet(
+        super().__init__(
+            "Adjustment task",
+            "adjustmentRunner",
             "#adjustmentRunner, #adjustmentRunner QLabel { background: #808080; color: #202020; }"
             "#adjustmentRunner QLabel#message { font-size: 18pt; }"
             "#adjustmentRunner QPushButton { background: #707070; color: #000;"
-            " border: 1px solid #505050; padding: 8px 24px; }"
+            " border: 1px solid #505050; padding: 8px 24px; }",
+            0,
+            parent,
         )
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
         self.run = run
         self.paths = [Path(p) for p in frames]
         if len(self.paths) != run.n_frames:
             raise StimStudioError(f"{len(self.paths)} frame files for a {run.n_frames}-frame loop")
         self.options = options
-        self.state = "waiting"  # waiting | loading | ready | target | mask | response |
-        #                          confidence | iti | done
-        self.stopped = False
+        # state: waiting | loading | ready | target | mask | response | confidence | iti | done
         self.frames: list[QPixmap] = []
         self.frame = 0  # the response frame now on screen
         self._onset_iso = ""
         self._t0 = 0.0
-        self._paused_s = 0.0
         self._rt_ms: float | None = None
         self._loader: Worker | None = None
-
-        self.image = QLabel()
-        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.image.setMouseTracking(True)
-        self.message = QLabel("Loading the frames…")
-        self.message.setObjectName("message")
-        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.message.setWordWrap(True)
-        self.instructions = QLabel("")
-        self.instructions.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.close_button = QPushButton("Close")
-        self.close_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.close_button.clicked.connect(self.close)
-        self.close_button.hide()
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 12)
-        lay.addWidget(self.image, 1)
-        lay.addWidget(self.message)
-        lay.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignHCenter)
-        lay.addWidget(self.instructions)
+        self.message.setText("Loading the frames…")
 
         self._timer = QTimer(self)  # one phase at a time: target -> mask -> response, iti
         self._timer.setSingleShot(True)
@@ -278,45 +258,10 @@ class AdjustmentRunner(QWidget):
         else:
             self._next_trial()
 
-    def ask_stop(self) -> None:
-        """Esc: the timer held, the screen blank, the pause left out of the response time."""
-        if self.state in ("done", "waiting", "loading"):
-            self.close()
-            return
-        paused_at = time.perf_counter()
-        remaining = self._timer.remainingTime() if self._timer.isActive() else None
-        self._timer.stop()
-        self.unsetCursor()
-        self.image.hide()
-        answer = QMessageBox.question(
-            self,
-            "Stop the session?",
-            "Stop the session? Answers so far are saved, and the session can be continued "
-            "later with the same participant and session number.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        if answer == QMessageBox.StandardButton.Yes:
-            self._finish(stopped=True)
-            self.close()
-            return
-        self.image.show()
-        self._paused_s += time.perf_counter() - paused_at
-        self.setCursor(Qt.CursorShape.BlankCursor)
-        if remaining is not None:
-            self._timer.start(max(0, remaining))
-        self.activateWindow()
-        self.setFocus()
+    def _timers(self) -> list[QTimer]:
+        return [self._timer]
 
-    def _finish(self, stopped: bool = False) -> None:
-        if self.state == "done":
-            return
-        self.state = "done"
-        self.stopped = stopped
-        self._timer.stop()
-        self.run.close()
-        self.unsetCursor()
-        self.image.clear()
+    def _ended(self, stopped: bool) -> None:
         n, total = self.run.answered, len(self.run.plan)
         if stopped:
             self.message.setText(
@@ -324,10 +269,7 @@ class AdjustmentRunner(QWidget):
             )
         else:
             self.message.setText(f"Thank you — {n} answers saved to {self.run.results}")
-        self.message.show()
-        self.close_button.show()
-        self.instructions.setText("Press any key or Close")
-        self.ended.emit(n)
+        self._end_screen(n)
 
     def closeEvent(self, event):  # noqa: N802
         """Closing mid-session keeps every answer given."""

@@ -41,7 +41,107 @@ def _screen_image(path: str, fit: QSize) -> tuple[QImage, QImage]:
     return img, fitted
 
 
-class JudgementRunner(QWidget):
+class TaskWindow(QWidget):
+    """What the full-screen tasks share (the judgement test, the adjustment task): an image,
+    a message, a Close button and a line of instructions; Esc holds the timers, hides the
+    stimulus and asks whether to stop; the end screen. Subclasses give `_timers`, `_ended`,
+    `_STOP_QUESTION` and the states in which Esc simply closes."""
+
+    ended = Signal(int)  # answers of this participant and session on disk
+    _STOP_QUESTION = ""
+    _CLOSE_ON_ESC = ("done",)
+
+    def __init__(self, title: str, name: str, style: str, message_stretch: int, parent=None):
+        super().__init__(parent)
+        if parent is not None:
+            self.setWindowFlag(Qt.WindowType.Window)
+        self.setWindowTitle(title)
+        self.setObjectName(name)
+        self.setStyleSheet(style)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.state = "waiting"
+        self.stopped = False
+        self._paused_s = 0.0
+
+        self.image = QLabel()
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.message = QLabel("")
+        self.message.setObjectName("message")
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.instructions = QLabel("")
+        self.instructions.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.close_button = QPushButton("Close")
+        self.close_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.close_button.clicked.connect(self.close)
+        self.close_button.hide()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 12)
+        lay.addWidget(self.image, 1)
+        lay.addWidget(self.message, message_stretch)
+        lay.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        lay.addWidget(self.instructions)
+
+    def _timers(self) -> list[QTimer]:
+        raise NotImplementedError
+
+    def ask_stop(self) -> None:
+        """Esc: pause (timers held, the screen blank, the pause left out of the response
+        time) and ask."""
+        if self.state in self._CLOSE_ON_ESC:
+            self.close()
+            return
+        paused_at = time.perf_counter()
+        held = [(t, t.remainingTime()) for t in self._timers() if t.isActive()]
+        for t, _ in held:
+            t.stop()
+        self.unsetCursor()
+        # the stimulus must not stay on screen, unanswered and untimed, behind the question
+        self.image.hide()
+        answer = QMessageBox.question(
+            self,
+            "Stop the session?",
+            self._STOP_QUESTION,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self._finish(stopped=True)
+            self.close()
+            return
+        self.image.show()
+        self._paused_s += time.perf_counter() - paused_at
+        self.setCursor(Qt.CursorShape.BlankCursor)
+        for t, remaining in held:
+            t.start(max(0, remaining))
+        self.activateWindow()
+        self.setFocus()
+
+    def _finish(self, stopped: bool = False) -> None:
+        if self.state == "done":
+            return
+        self.state = "done"
+        self.stopped = stopped
+        for t in self._timers():
+            t.stop()
+        self.run.close()
+        self.unsetCursor()
+        self.image.clear()
+        self._ended(stopped)
+
+    def _ended(self, stopped: bool) -> None:
+        """The end screen: set the message, then `_end_screen`."""
+        raise NotImplementedError
+
+    def _end_screen(self, n: int) -> None:
+        self.message.show()
+        self.close_button.show()
+        self.instructions.setText("Press any key or Close")
+        self.ended.emit(n)
+
+
+class JudgementRunner(TaskWindow):
     """The test itself, full screen on black: one image at a time, centred and fitted.
 
     Keys: R (real) or F (fake), then the confidence 1..N (N = sure; with one level R/F
@@ -53,27 +153,27 @@ class JudgementRunner(QWidget):
     is QTimer, the UI thread never waits.
     """
 
-    ended = Signal(int)  # answers of this participant and session on disk
+    _STOP_QUESTION = (
+        "Stop the session? Answers so far are saved.\n\nNo: the image comes back and "
+        "the time paused is left out of the response time."
+    )
 
     def __init__(self, run: JudgementRun, results_file, parent=None):
-        super().__init__(parent)
-        if parent is not None:
-            self.setWindowFlag(Qt.WindowType.Window)
-        self.setWindowTitle("Judgement test")
-        self.setObjectName("judgementRunner")
-        self.setStyleSheet(
+        super().__init__(
+            "Judgement test",
+            "judgementRunner",
             "#judgementRunner, #judgementRunner QLabel { background: black; color: #9a9a9a; }"
             "#judgementRunner QLabel#message { color: #e0e0e0; font-size: 20pt; }"
             "#judgementRunner QPushButton { background: #202020; color: #e0e0e0;"
-            " border: 1px solid #505050; padding: 8px 24px; }"
+            " border: 1px solid #505050; padding: 8px 24px; }",
+            1,
+            parent,
         )
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.run = run
         self.results_file = Path(results_file)
         self.session = run.session
         self.levels = run.session.confidence_levels
-        self.state = "waiting"  # waiting | loading | image | mask | iti | done
-        self.stopped = False
+        # state: waiting | loading | image | mask | iti | done
         self._pos = {t.index: k for k, t in enumerate(self.session.trials)}
         self._images: dict[int, tuple[QImage, QImage]] = {}
         self._loading: dict[int, Worker] = {}
@@ -81,32 +181,11 @@ class JudgementRunner(QWidget):
         self._choice: str | None = None
         self._rt_ms: float | None = None
         self._onset = 0.0
-        self._paused_s = 0.0
         self._shown: int | None = None
-
-        self.image = QLabel()
-        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
-        self.message = QLabel("")
-        self.message.setObjectName("message")
-        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.message.setWordWrap(True)
         self.message.hide()
-        self.instructions = QLabel("")
-        self.instructions.setAlignment(Qt.AlignmentFlag.AlignCenter)
         font = QFont(self.instructions.font())
         font.setPointSize(13)
         self.instructions.setFont(font)
-        self.close_button = QPushButton("Close")
-        self.close_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.close_button.clicked.connect(self.close)
-        self.close_button.hide()
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 12)
-        lay.addWidget(self.image, 1)
-        lay.addWidget(self.message, 1)
-        lay.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignHCenter)
-        lay.addWidget(self.instructions)
 
         self._mask_timer = QTimer(self)
         self._mask_timer.setSingleShot(True)
@@ -294,48 +373,10 @@ class JudgementRunner(QWidget):
         else:
             self._next_trial()
 
-    def ask_stop(self) -> None:
-        """Esc: pause (timers held, the pause left out of the response time) and ask."""
-        if self.state == "done":
-            self.close()
-            return
-        paused_at = time.perf_counter()
-        held = [(t, t.remainingTime()) for t in (self._mask_timer, self._iti_timer) if t.isActive()]
-        for t, _ in held:
-            t.stop()
-        self.unsetCursor()
-        # the stimulus must not stay on screen, unanswered and untimed, behind the question
-        self.image.hide()
-        answer = QMessageBox.question(
-            self,
-            "Stop the session?",
-            "Stop the session? Answers so far are saved.\n\nNo: the image comes back and "
-            "the time paused is left out of the response time.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        if answer == QMessageBox.StandardButton.Yes:
-            self._finish(stopped=True)
-            self.close()
-            return
-        self.image.show()
-        self._paused_s += time.perf_counter() - paused_at
-        self.setCursor(Qt.CursorShape.BlankCursor)
-        for t, remaining in held:
-            t.start(max(0, remaining))
-        self.activateWindow()
-        self.setFocus()
+    def _timers(self) -> list[QTimer]:
+        return [self._mask_timer, self._iti_timer]
 
-    def _finish(self, stopped: bool = False) -> None:
-        if self.state == "done":
-            return
-        self.state = "done"
-        self.stopped = stopped
-        self._mask_timer.stop()
-        self._iti_timer.stop()
-        self.run.close()
-        self.unsetCursor()
-        self.image.clear()
+    def _ended(self, stopped: bool) -> None:
         self.image.hide()
         n, total = self.run.answered, len(self.session.trials)
         # the participant reads this: no file path (the experimenter gets it in the main
@@ -345,10 +386,7 @@ class JudgementRunner(QWidget):
         else:
             self.message.setText(f"Thank you — {n} answers saved.")
         self.message.setToolTip(str(self.results_file))
-        self.message.show()
-        self.close_button.show()
-        self.instructions.setText("Press any key or Close")
-        self.ended.emit(n)
+        self._end_screen(n)
 
     def closeEvent(self, event):  # noqa: N802
         """Closing mid-session keeps every answer given; the reading threads are waited for."""
