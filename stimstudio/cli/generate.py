@@ -142,9 +142,9 @@ def _add_inversion_options(p) -> None:
         default=d.realism,
         metavar="R",
         help="experimental, 0..1 (default 0, the paper's Eq. 4): hold each layer's code inside "
-        "the generator's own latent distribution (W), tighter as R rises; recorded in the "
-        "latent. Measured so far: it costs 10-17 dB and the results look greyer, not more "
-        "real (docs/INVERSION.md, Realism)",
+        "the generator's own latent distribution (W), tighter as R rises (recorded in the "
+        "latent). Measured: 33.8 dB at 1 against 35.1 at 0 on 8 held-out patches; whether the "
+        "results look more real is not measured yet (docs/INVERSION.md, Realism)",
     )
     p.add_argument(
         "--feature-network",

@@ -20,6 +20,10 @@ REALISM_LIMIT_AT_0 = 300.0
 REALISM_LIMIT_AT_1 = 3.0
 
 
+# with a realism limit Adam moves whitened coordinates (unit spread), at this multiple of lr
+REALISM_LR_SCALE = 5.0
+
+
 def realism_radius(realism: float) -> float | None:
     """The limit (standard deviations of W per whitened coordinate) within which `realism`
     holds each layer's w; None at 0 (no constraint: the paper's recipe)."""
@@ -59,8 +63,9 @@ class InversionSettings:
     lambda_prior: float = 0.0
     # Experimental, 0..1 (see realism_radius): how tightly each layer's code is held inside the
     # generator's own W. Meant to move results from fitting the target's pixels (0) toward
-    # looking like the generator's samples; measured so far it costs 10-17 dB and renders
-    # greyer, not more real (docs/INVERSION.md "Realism"), so the default is 0, the paper's.
+    # looking like the generator's samples; at 1 it keeps 33.8 dB (0: 35.1), but whether the
+    # results look more real is not measured yet (docs/INVERSION.md "Realism"), so the
+    # default is 0, the paper's recipe.
     realism: float = 0.0
 
     def validate(self) -> None:

@@ -50,6 +50,7 @@ from .device import Compute
 from .errors import MaskError, OptionError
 from .inversion_settings import (
     PERCEPTUAL_KINDS,
+    REALISM_LR_SCALE,
     InversionSettings,
     realism_radius,
 )
@@ -291,15 +292,31 @@ class Eq4:
 
             self.critic = realism_critic(model)
 
-    def start(self, w0: torch.Tensor) -> torch.Tensor:
-        """The code Eq. 4 starts from: E(x), pulled inside the realism limit when one is set."""
-        return w0 if self.radius is None else self.prior.project(w0, self.radius)
+    def variable(self, w0: torch.Tensor) -> torch.Tensor:
+        """What Adam moves, starting at E(x): w+ itself, or, with a realism limit, each
+        layer's whitened coordinates (core.realism), clipped into the generator's typical set.
+        Why the whitened coordinates: W is very narrow along some directions and wide along
+        others, so steps of one size in w either stall along the wide ones or leave the set
+        along the narrow ones; measured on 8 held-out patches at realism 1, 100 steps reach
+        19.7 dB moving w and projecting back, 33.8 dB moving the whitened coordinates (lr 5x)."""
+        if self.radius is None:
+            return w0.clone()
+        return self.prior.clip_whitened(self.prior.whitened(w0), self.radius)
+
+    def to_w(self, var: torch.Tensor) -> torch.Tensor:
+        """The w+ that `variable`'s value stands for."""
+        return var if self.radius is None else self.prior.from_whitened(var)
+
+    @property
+    def lr_scale(self) -> float:
+        """Whitened coordinates have unit spread: Adam takes larger steps there."""
+        return 1.0 if self.radius is None else REALISM_LR_SCALE
 
     @torch.no_grad()
-    def constrain_(self, w: torch.Tensor) -> None:
+    def constrain_(self, var: torch.Tensor) -> None:
         """After each step: back inside the realism limit (nothing without one)."""
         if self.radius is not None:
-            w.copy_(self.prior.project(w, self.radius))
+            var.copy_(self.prior.clip_whitened(var, self.radius))
 
     def losses(self, img: torch.Tensor, w: torch.Tensor, fitted=()) -> dict[str, torch.Tensor]:
         """Each term [N] and their weighted sum "total" [N]."""
@@ -318,7 +335,10 @@ class Eq4:
             perc = F.distance(self.feat_x, feat, m)
             losses["perceptual"] = perc
             total = total + s.lambda_perceptual * perc
-        if s.lambda_encoder > 0:
+        # with a realism limit the encoder term is left out: the encoder's codes lie outside
+        # W (that is what the limit is for), so its term pulls against the limit; measured with
+        # it (lambda4 2) it made up ~90 % of the loss and the results went flat grey
+        if s.lambda_encoder > 0 and self.radius is None:
             with self.compute.autocast():
                 w_rec = self.model.E(img)
             enc = (w - w_rec.float()).square().mean((1, 2))
@@ -373,8 +393,8 @@ def invert(
     if w0.ndim == 2:
         w0 = w0[None]
     objective = Eq4(model, x, m, s, F, compute)
-    w0 = objective.start(w0)
-    w = w0.clone().requires_grad_(True)
+    var = objective.variable(w0).requires_grad_(True)
+    w0 = objective.to_w(var).detach()  # where Eq. 4 starts: E(x), or E(x) held in W
     start = noise
     if start is None and s.encoder_noise:
         maps = encoder_noise(model, x, w0, compute)
@@ -388,7 +408,7 @@ def invert(
     elif start is not None:
         G = with_noise(G, start)[0]
         fixed_noise = [torch.as_tensor(n).float().cpu().numpy().copy() for n in start]
-    opt = torch.optim.Adam([w, *fitted], lr=s.lr)
+    opt = torch.optim.Adam([var, *fitted], lr=s.lr * objective.lr_scale)
 
     def noise_now() -> list[np.ndarray] | None:
         if fitted:
@@ -398,10 +418,16 @@ def invert(
     for step in range(s.steps + 1):
         if should_stop is not None and should_stop():
             yield InversionStep(
-                step, s.steps, {}, w.detach()[0].cpu().numpy(), cancelled=True, noise=noise_now()
+                step,
+                s.steps,
+                {},
+                objective.to_w(var.detach())[0].cpu().numpy(),
+                cancelled=True,
+                noise=noise_now(),
             )
             return
         t0 = time.perf_counter()
+        w = objective.to_w(var)
         with compute.autocast():
             img = G.synthesize(w, noise_mode="const")
         img = img.float()
@@ -419,7 +445,7 @@ def invert(
             opt.zero_grad(set_to_none=True)
             total.backward()
             opt.step()
-            objective.constrain_(w)
+            objective.constrain_(var)
             if fitted:
                 normalize_noise_(fitted)
         ms = (time.perf_counter() - t0) * 1000

@@ -59,8 +59,8 @@ def invert_batch(
     torch.manual_seed(s.seed)
     w_enc = encode(model, x, compute)
     objective = Eq4(model, x, m, s, F, compute)
-    w0 = objective.start(w_enc)
-    w = w0.clone().requires_grad_(True)
+    var = objective.variable(w_enc).requires_grad_(True)
+    w0 = objective.to_w(var).detach()
     start = encoder_noise(model, x, w0, compute) if s.encoder_noise else None
     G, fitted = model.G, []
     if s.optimize_noise:
@@ -69,8 +69,9 @@ def invert_batch(
         G, fitted = with_noise(G, start or own, trainable=True)
     elif start is not None:
         G = with_noise(G, start)[0]
-    opt = torch.optim.Adam([w, *fitted], lr=s.lr)
+    opt = torch.optim.Adam([var, *fitted], lr=s.lr * objective.lr_scale)
     for step in range(s.steps + 1):
+        w = objective.to_w(var)
         with compute.autocast():
             img = G.synthesize(w, noise_mode="const").float()
         losses = objective.losses(img, w, fitted)
@@ -79,7 +80,7 @@ def invert_batch(
         opt.zero_grad(set_to_none=True)
         losses["total"].sum().backward()
         opt.step()
-        objective.constrain_(w)
+        objective.constrain_(var)
         if fitted:
             normalize_noise_(fitted)
         if progress:

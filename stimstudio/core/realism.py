@@ -69,29 +69,31 @@ class WPrior:
         w = wplus.float()
         return (gaussianize(w) - self.mean.to(w.device)) @ self.whiten.to(w.device)
 
-    def project(self, wplus: torch.Tensor, limit: float) -> torch.Tensor:
-        """w+ with every layer's w pulled into the generator's typical set: each whitened
-        coordinate clipped to +-`limit` standard deviations, then the whole whitened vector
-        shrunk to at most `limit` / 3 times the typical radius (the root of the generator's
-        median squared distance) when it lies beyond.
+    def clip_whitened(self, u: torch.Tensor, limit: float) -> torch.Tensor:
+        """Whitened codes pulled into the generator's typical set: each coordinate clipped to
+        +-`limit` standard deviations, then the vector shrunk to at most `limit` / 3 times the
+        typical radius (the root of the generator's median squared distance) when beyond.
 
         Why both: encoder codes lie far outside W only along its low-variance directions
         (measured on held-out patches: ~250 deviations on the 32 narrowest, ~1.5 on the 32
         widest); clipping them leaves the directions that carry most of the image where they
         are, while shrinking alone would throw the image away with them (every patch becomes
-        the average one). Clipping alone is not enough either: every coordinate at the edge
-        of its box is a corner, far outside where the generator's own codes lie (they fill a
-        shell of the typical radius), and Eq. 4 drives the code there: measured, those renders
-        are greyer and blurrier than the unconstrained ones. Eq. 4 starts from this projection
-        of E(x) and projects back after every step when a realism limit is set (projected
-        gradient descent: the limit holds exactly, with no weight to balance)."""
-        u = self.whitened(wplus).clamp(-limit, limit)
-        dim = u.shape[-1]
-        radius = max(limit / 3.0, 1.0) * math.sqrt(self.typical * dim)
+        the average one). Clipping alone is not enough: a code with every coordinate at the
+        edge of its box is a corner, far outside the shell where the generator's own codes
+        lie."""
+        u = u.clamp(-limit, limit)
+        radius = max(limit / 3.0, 1.0) * math.sqrt(self.typical * u.shape[-1])
         norm = u.norm(dim=-1, keepdim=True)
-        u = u * torch.clamp(radius / norm.clamp_min(1e-12), max=1.0)
+        return u * torch.clamp(radius / norm.clamp_min(1e-12), max=1.0)
+
+    def from_whitened(self, u: torch.Tensor) -> torch.Tensor:
+        """Whitened coordinates back to w (the inverse of `whitened`)."""
         v = u @ self.unwhiten.to(u.device) + self.mean.to(u.device)
         return math.sqrt(2.0) * torch.where(v >= 0, v, v * LRELU_SLOPE)
+
+    def project(self, wplus: torch.Tensor, limit: float) -> torch.Tensor:
+        """w+ with every layer's w pulled into the generator's typical set (`clip_whitened`)."""
+        return self.from_whitened(self.clip_whitened(self.whitened(wplus), limit))
 
     def penalty(self, wplus: torch.Tensor, limit: float | None = None) -> torch.Tensor:
         """[N, num_ws, w_dim] -> [N]: with `limit`, the mean over coordinates and layers of
