@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -29,27 +28,19 @@ from stimstudio.core.experiments import MASKS, LoopFrames, default_trials, loop_
 from stimstudio.core.judgements import AdjustmentRun, JudgementError
 
 from ..errors import show_error
-from ..folders import remember, start_path
-from ..panels.settings import FileField
 from ..widgets import FormScroll, hint
 from .adjustment_runner import AdjustmentOptions
 from .common import MAX_KEY_LEVELS, _file_stem
-from .setup import ResultsField
+from .setup import FolderField, ResultsField
 
 _last: dict = {}
 
 
-class ExportField(FileField):
+class ExportField(FolderField):
     """A line edit + Browse… that picks an export folder."""
 
     kind = "adjustment-export"
-
-    def _browse(self) -> None:
-        start = self.edit.text() or start_path(self.kind)
-        folder = QFileDialog.getExistingDirectory(self, "Choose a loop export folder", start)
-        if folder:
-            remember(self.kind, folder)
-            self.edit.setText(folder)
+    caption = "Choose a loop export folder"
 
 
 def _seconds(value: float, tip: str, special: str = "") -> QDoubleSpinBox:

@@ -94,10 +94,11 @@ class FolderField(FileField):
     """A line edit + Browse… that picks a folder."""
 
     kind = "judgement-images"
+    caption = "Choose a folder"
 
     def _browse(self) -> None:
         start = self.edit.text() or start_path(self.kind)
-        folder = QFileDialog.getExistingDirectory(self, "Choose a folder", start)
+        folder = QFileDialog.getExistingDirectory(self, self.caption, start)
         if folder:
             remember(self.kind, folder)
             self.edit.setText(folder)
