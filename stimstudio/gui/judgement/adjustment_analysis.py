@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -42,6 +41,8 @@ from ..folders import remember, start_path
 from ..widgets import hint
 from ..windows import keep_on_screen
 from ..workers import Worker
+from .analysis import resamples_box
+from .common import files_text
 
 
 def _compute(files, n_boot: int, n_perm: int):
@@ -72,16 +73,8 @@ class AdjustmentAnalysisDialog(QDialog):
         open_button.setToolTip("One or more results CSVs of the adjustment task (one loop)")
         open_button.clicked.connect(self.open_files_dialog)
         self.files_label = hint("No results open.")
-        self.bootstrap = QSpinBox()
-        self.bootstrap.setRange(100, 100000)
-        self.bootstrap.setSingleStep(500)
-        self.bootstrap.setValue(1000)
-        self.bootstrap.setToolTip("Bootstrap resamples for the amplitude's CI (seed 0)")
-        self.permutations = QSpinBox()
-        self.permutations.setRange(100, 100000)
-        self.permutations.setSingleStep(500)
-        self.permutations.setValue(1000)
-        self.permutations.setToolTip("Permutations for the amplitude's p value (seed 1)")
+        self.bootstrap = resamples_box(1000, "Bootstrap resamples for the amplitude's CI (seed 0)")
+        self.permutations = resamples_box(1000, "Permutations for the amplitude's p value (seed 1)")
         for box in (self.bootstrap, self.permutations):
             box.editingFinished.connect(self.compute)
         self.save_button = QPushButton("Save…")
@@ -136,9 +129,7 @@ class AdjustmentAnalysisDialog(QDialog):
 
     def set_files(self, files) -> None:
         self.files = [Path(f) for f in files]
-        names = ", ".join(f.name for f in self.files[:4])
-        more = f" and {len(self.files) - 4} more" if len(self.files) > 4 else ""
-        self.files_label.setText(names + more)
+        self.files_label.setText(files_text(self.files))
         self.compute()
 
     def compute(self) -> None:

@@ -38,7 +38,17 @@ from ..folders import remember, start_path
 from ..widgets import hint
 from ..windows import keep_on_screen
 from ..workers import Worker
-from .common import CORRECTIONS, ROC_COLORS, _num
+from .common import CORRECTIONS, ROC_COLORS, _num, files_text
+
+
+def resamples_box(value: int, tip: str) -> QSpinBox:
+    """A count of resamples (bootstrap, permutations): 100..100000 in steps of 500."""
+    box = QSpinBox()
+    box.setRange(100, 100000)
+    box.setSingleStep(500)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box
 
 
 class SquareBox(QWidget):
@@ -102,11 +112,9 @@ class JudgementAnalysisDialog(QDialog):
         open_button.setToolTip("One or more results CSVs of the judgement test")
         open_button.clicked.connect(self.open_files_dialog)
         self.files_label = hint("No results open.")
-        self.bootstrap = QSpinBox()
-        self.bootstrap.setRange(100, 100000)
-        self.bootstrap.setSingleStep(500)
-        self.bootstrap.setValue(2000)
-        self.bootstrap.setToolTip("Bootstrap resamples for the AUC confidence interval (seed 0)")
+        self.bootstrap = resamples_box(
+            2000, "Bootstrap resamples for the AUC confidence interval (seed 0)"
+        )
         self.correction = QComboBox()
         self.correction.addItems(CORRECTIONS)
         self.correction.setToolTip(
@@ -194,9 +202,7 @@ class JudgementAnalysisDialog(QDialog):
 
     def set_files(self, files) -> None:
         self.files = [Path(f) for f in files]
-        names = ", ".join(f.name for f in self.files[:4])
-        more = f" and {len(self.files) - 4} more" if len(self.files) > 4 else ""
-        self.files_label.setText(names + more)
+        self.files_label.setText(files_text(self.files))
         self.files_label.setToolTip("\n".join(str(f) for f in self.files))
         self.compute()
 

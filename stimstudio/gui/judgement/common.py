@@ -30,3 +30,10 @@ def _num(v: float, fmt: str = ".3f") -> str:
     if math.isinf(v):
         return "∞" if v > 0 else "−∞"
     return format(v, fmt)
+
+
+def files_text(files) -> str:
+    """The names of the first four files, then how many more."""
+    names = ", ".join(f.name for f in files[:4])
+    more = f" and {len(files) - 4} more" if len(files) > 4 else ""
+    return names + more
