@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .results import _check_participant, _csv_rows
+from .results import _check_participant, _csv_rows, _CsvAppender
 from .sessions import JudgementError
 
 # The results file, in order. The app, the PsychoPy script and the browser experiment all
@@ -212,37 +212,24 @@ def adjustment_csv(responses: Iterable[AdjustmentResponse]) -> str:
     return buf.getvalue()
 
 
-class AdjustmentWriter:
+class AdjustmentWriter(_CsvAppender):
     """Append-only adjustment results CSV: each row is written, flushed and fsynced."""
 
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            new = not self.path.exists() or self.path.stat().st_size == 0
-            if not new:
-                data = self.path.read_bytes()
-                if not data.endswith(b"\n"):  # a half-written last row: never recorded
-                    with open(self.path, "r+b") as f:
-                        f.truncate(data.rfind(b"\n") + 1)
-                    data = data[: data.rfind(b"\n") + 1]
-                header = data.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
-                if not header:
-                    new = True
-                    self.path.write_bytes(b"")
-                elif tuple(header.split(",")) != ADJUSTMENT_COLUMNS:
-                    raise JudgementError(f"{self.path} is not a StimStudio adjustment results file")
-            self._f = open(self.path, "a", newline="", encoding="utf-8")
-        except OSError as exc:
-            raise JudgementError(f"cannot open {self.path}: {exc.strerror or exc}") from None
-        self._w = csv.writer(self._f, lineterminator="\n")
-        if new:
-            self._w.writerow(ADJUSTMENT_COLUMNS)
-            self._sync()
+    COLUMNS = ADJUSTMENT_COLUMNS
 
-    def _sync(self) -> None:
-        self._f.flush()
-        os.fsync(self._f.fileno())
+    def _repair_and_check(self) -> bool:
+        data = self.path.read_bytes()
+        if not data.endswith(b"\n"):  # a half-written last row: never recorded
+            with open(self.path, "r+b") as f:
+                f.truncate(data.rfind(b"\n") + 1)
+            data = data[: data.rfind(b"\n") + 1]
+        header = data.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+        if not header:
+            self.path.write_bytes(b"")
+            return True
+        if tuple(header.split(",")) != ADJUSTMENT_COLUMNS:
+            raise JudgementError(f"{self.path} is not a StimStudio adjustment results file")
+        return False
 
     def append(self, r: AdjustmentResponse) -> None:
         r = r.check()
@@ -250,16 +237,6 @@ class AdjustmentWriter:
             r = replace(r, timestamp=now_iso())
         self._w.writerow(r.row())
         self._sync()
-
-    def close(self) -> None:
-        if not self._f.closed:
-            self._f.close()
-
-    def __enter__(self) -> AdjustmentWriter:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def _opt_int(text: str) -> int | None:

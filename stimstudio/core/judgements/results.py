@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .sessions import (
     REQUIRED_COLUMNS,
@@ -83,12 +83,15 @@ def rating(response: str, confidence: int, levels: int) -> int:
     raise JudgementError(f"response must be real or fake, not {response!r}")
 
 
-class ResultsWriter:
-    """Append-only results CSV: every `append` writes one row, flushes and fsyncs it.
+_W = TypeVar("_W", bound="_CsvAppender")
 
-    Opening an existing file checks its header; a half-written last line (the machine died
-    while writing it) is cut off, as that answer was never completely recorded.
-    """
+
+class _CsvAppender:
+    """An append-only CSV with the header `COLUMNS`: every row is written, flushed and
+    fsynced. Opening a file that is not empty calls `_repair_and_check`, which says whether
+    the header is still to be written."""
+
+    COLUMNS: tuple[str, ...] = ()
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -96,16 +99,43 @@ class ResultsWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             new = not self.path.exists() or self.path.stat().st_size == 0
             if not new:
-                self._repair_and_check()
+                new = self._repair_and_check()
             self._f = open(self.path, "a", newline="", encoding="utf-8")
         except OSError as exc:
             raise JudgementError(f"cannot open {self.path}: {exc.strerror or exc}") from None
         self._w = csv.writer(self._f, lineterminator="\n")
         if new:
-            self._w.writerow(RESULT_COLUMNS)
+            self._w.writerow(self.COLUMNS)
             self._sync()
 
-    def _repair_and_check(self) -> None:
+    def _repair_and_check(self) -> bool:
+        raise NotImplementedError
+
+    def _sync(self) -> None:
+        self._f.flush()
+        os.fsync(self._f.fileno())
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self._f.close()
+
+    def __enter__(self: _W) -> _W:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class ResultsWriter(_CsvAppender):
+    """Append-only results CSV: every `append` writes one row, flushes and fsyncs it.
+
+    Opening an existing file checks its header; a half-written last line (the machine died
+    while writing it) is cut off, as that answer was never completely recorded.
+    """
+
+    COLUMNS = RESULT_COLUMNS
+
+    def _repair_and_check(self) -> bool:
         data = self.path.read_bytes()
         if not data.endswith(b"\n"):
             cut = data.rfind(b"\n") + 1
@@ -124,10 +154,7 @@ class ResultsWriter:
         if not header:  # only a partial header had been written
             with open(self.path, "r+b") as f:
                 f.truncate(0)
-
-    def _sync(self) -> None:
-        self._f.flush()
-        os.fsync(self._f.fileno())
+        return False
 
     def append(self, r: Response) -> None:
         r.check()
@@ -147,16 +174,6 @@ class ResultsWriter:
             ]
         )
         self._sync()
-
-    def close(self) -> None:
-        if not self._f.closed:
-            self._f.close()
-
-    def __enter__(self) -> ResultsWriter:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def _norm_label(value: str, allowed: Sequence[str], aliases: Mapping[str, str]) -> str:
