@@ -239,15 +239,11 @@ class AdjustmentRunner(TaskWindow):
 
     def _answer(self, confidence: int | None) -> None:
         """The answer goes to the results file (flushed) before anything else happens."""
-        try:
-            self.run.respond(self.frame, self._rt_ms, confidence, self._onset_iso)
-        except (StimStudioError, OSError) as exc:
-            self._finish(stopped=True)
-            show_error(
-                self,
-                f"The answer could not be saved: {exc}\n\nThe task stops here; the "
-                f"{self.run.answered} answers before it are in {self.run.results}.",
-            )
+        if not self._save_answer(
+            lambda: self.run.respond(self.frame, self._rt_ms, confidence, self._onset_iso),
+            "task",
+            self.run.results,
+        ):
             return
         if self.run.finished:
             self._finish()

@@ -134,6 +134,21 @@ class TaskWindow(QWidget):
         """The end screen: set the message, then `_end_screen`."""
         raise NotImplementedError
 
+    def _save_answer(self, respond, task: str, where) -> bool:
+        """Call `respond` (the answer on disk); if it cannot be saved the `task` stops here,
+        says so, and this gives False."""
+        try:
+            respond()
+        except (StimStudioError, OSError) as exc:
+            self._finish(stopped=True)
+            show_error(
+                self,
+                f"The answer could not be saved: {exc}\n\nThe {task} stops here; the "
+                f"{self.run.answered} answers before it are in {where}.",
+            )
+            return False
+        return True
+
     def _end_screen(self, n: int) -> None:
         self.message.show()
         self.close_button.show()
@@ -352,15 +367,11 @@ class JudgementRunner(TaskWindow):
 
     def _answer(self, confidence: int) -> None:
         """Append the answer to the results file (flushed) before anything else happens."""
-        try:
-            self.run.respond(self._choice, confidence, self._rt_ms)
-        except (StimStudioError, OSError) as exc:
-            self._finish(stopped=True)
-            show_error(
-                self,
-                f"The answer could not be saved: {exc}\n\nThe test stops here; the "
-                f"{self.run.answered} answers before it are in {self.results_file}.",
-            )
+        if not self._save_answer(
+            lambda: self.run.respond(self._choice, confidence, self._rt_ms),
+            "test",
+            self.results_file,
+        ):
             return
         self._mask_timer.stop()
         self._choice = None
