@@ -41,7 +41,7 @@ from ..folders import remember, start_path
 from ..widgets import hint
 from ..windows import keep_on_screen
 from ..workers import Worker
-from .analysis import resamples_box
+from .analysis import open_results_button, resamples_box
 from .common import files_text
 
 
@@ -68,10 +68,9 @@ class AdjustmentAnalysisDialog(QDialog):
         self._worker: Worker | None = None
         self._again = False
 
-        open_button = QPushButton("Open results…")
-        open_button.setObjectName("primary")
-        open_button.setToolTip("One or more results CSVs of the adjustment task (one loop)")
-        open_button.clicked.connect(self.open_files_dialog)
+        open_button = open_results_button(
+            "One or more results CSVs of the adjustment task (one loop)", self.open_files_dialog
+        )
         self.files_label = hint("No results open.")
         self.bootstrap = resamples_box(1000, "Bootstrap resamples for the amplitude's CI (seed 0)")
         self.permutations = resamples_box(1000, "Permutations for the amplitude's p value (seed 1)")

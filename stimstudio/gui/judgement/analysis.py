@@ -41,6 +41,15 @@ from ..workers import Worker
 from .common import CORRECTIONS, ROC_COLORS, _num, files_text
 
 
+def open_results_button(tip: str, slot) -> QPushButton:
+    """The dialog's main button, "Open results…", calling `slot`."""
+    button = QPushButton("Open results…")
+    button.setObjectName("primary")
+    button.setToolTip(tip)
+    button.clicked.connect(slot)
+    return button
+
+
 def resamples_box(value: int, tip: str) -> QSpinBox:
     """A count of resamples (bootstrap, permutations): 100..100000 in steps of 500."""
     box = QSpinBox()
@@ -107,10 +116,9 @@ class JudgementAnalysisDialog(QDialog):
         self._compute_worker: Worker | None = None
         self._again = False
 
-        open_button = QPushButton("Open results…")
-        open_button.setObjectName("primary")
-        open_button.setToolTip("One or more results CSVs of the judgement test")
-        open_button.clicked.connect(self.open_files_dialog)
+        open_button = open_results_button(
+            "One or more results CSVs of the judgement test", self.open_files_dialog
+        )
         self.files_label = hint("No results open.")
         self.bootstrap = resamples_box(
             2000, "Bootstrap resamples for the AUC confidence interval (seed 0)"
