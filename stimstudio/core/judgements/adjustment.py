@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .results import _check_participant, _csv_rows, _CsvAppender
+from .results import _check_participant, _csv_rows, _CsvAppender, _Run
 from .sessions import JudgementError
 
 # The results file, in order. The app, the PsychoPy script and the browser experiment all
@@ -317,7 +317,7 @@ def read_adjustment_results(
     return out
 
 
-class AdjustmentRun:
+class AdjustmentRun(_Run):
     """One participant working through the adjustment task on a loop; each answer is on disk
     (flushed) before the next trial. Rows of this participant and session already in the
     results file (an interrupted run) are kept and their trials skipped; the seed then must
@@ -369,10 +369,6 @@ class AdjustmentRun:
     def current(self) -> AdjustmentTrial | None:
         return self._todo[0] if self._todo else None
 
-    @property
-    def finished(self) -> bool:
-        return not self._todo
-
     def respond(
         self,
         response_frame: int,
@@ -399,10 +395,4 @@ class AdjustmentRun:
             onset=onset,
             timestamp=now_iso(),
         ).check()
-        self._writer.append(r)
-        self._todo.pop(0)
-        self.answered += 1
-        return r
-
-    def close(self) -> None:
-        self._writer.close()
+        return self._record(r)

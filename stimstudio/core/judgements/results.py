@@ -329,7 +329,34 @@ def _parse_row(row: dict[str, str]) -> Response:
     ).check()
 
 
-class JudgementRun:
+class _Run:
+    """What both runs share: the trials still to answer (`_todo`), the writer, the count of
+    answers on disk."""
+
+    _todo: list
+    _writer: _CsvAppender
+    answered: int
+
+    @property
+    def current(self):
+        return self._todo[0] if self._todo else None
+
+    @property
+    def finished(self) -> bool:
+        return not self._todo
+
+    def _record(self, r):
+        """Write the answer to the current trial (flushed) and move on."""
+        self._writer.append(r)
+        self._todo.pop(0)
+        self.answered += 1
+        return r
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class JudgementRun(_Run):
     """One participant working through a session; each answer is on disk before the next.
 
     If the results file already holds answers of this participant and session number (the
@@ -364,10 +391,6 @@ class JudgementRun:
     def current(self) -> Trial | None:
         return self._todo[0] if self._todo else None
 
-    @property
-    def finished(self) -> bool:
-        return not self._todo
-
     def image_id(self, trial: Trial) -> str:
         return _relative(trial.image, self.image_root) if self.image_root else trial.image
 
@@ -387,13 +410,7 @@ class JudgementRun:
             confidence_levels=self.session.confidence_levels,
             rt_ms=None if rt_ms is None else float(rt_ms),
         ).check()
-        self._writer.append(r)
-        self._todo.pop(0)
-        self.answered += 1
-        return r
-
-    def close(self) -> None:
-        self._writer.close()
+        return self._record(r)
 
 
 def read_results_lenient(path: str | os.PathLike) -> list[Response]:
