@@ -148,6 +148,7 @@ class WindowPlace(QObject):
             rect = QRect(0, 0, size.width(), size.height())
             rect.moveCenter(centre)
         window.setGeometry(fit_rect(rect, free))
+        self._placed_size = window.size()
         if maximized:
             window.setWindowState(window.windowState() | Qt.WindowState.WindowMaximized)
 
@@ -159,6 +160,8 @@ class WindowPlace(QObject):
             Qt.WindowState.WindowMaximized | Qt.WindowState.WindowFullScreen
         ):
             return
+        if window.size() != getattr(self, "_placed_size", window.size()):
+            return  # resized since it was placed (by the user or the program): leave it
         free = self.free_area(window)
         inner = window.geometry()
         fitted = fit_rect(inner, free)
