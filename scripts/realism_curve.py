@@ -21,27 +21,17 @@ import time
 import numpy as np
 import torch
 
-from stimstudio.core.invert import encode, encoder_noise, synthesize
 from stimstudio.core.model import load_model
-from stimstudio.core.realism import w_prior
 from stimstudio.train.evaluate.c2st import two_sample_test
 from stimstudio.train.evaluate.data import generate_uint8, load_eval_data, to_uint8
+from stimstudio.train.evaluate.realism import encoder_outputs
 from stimstudio.train.evaluate.reconstruction import _quality
 from stimstudio.train.evaluate.settings import EvalSettings
 
 
 def reconstruct(model, targets_u8, radius, batch=32):
-    out = np.empty_like(targets_u8)
-    prior = w_prior(model) if radius else None
-    for i in range(0, len(targets_u8), batch):
-        x = targets_u8[i : i + batch].astype(np.float32) / 127.5 - 1
-        w = encode(model, x[:, None])
-        if prior is not None:
-            w = prior.project(w, radius)
-        noise = encoder_noise(model, x[:, None], w)
-        noise = None if noise is None else [n.numpy() for n in noise]
-        out[i : i + batch] = to_uint8(synthesize(model, w.numpy(), noise=noise))
-    return out
+    x = targets_u8.astype(np.float32) / 127.5 - 1
+    return to_uint8(encoder_outputs(model, x, None, batch, radius))
 
 
 def main():

@@ -34,6 +34,7 @@ from ...core.inversion_settings import InversionSettings
 from ...core.invert import encode, encoder_noise, synthesize
 from ...core.invert_batch import invert_batch
 from ...core.model import Model
+from ...core.realism import w_prior
 from ..dataset import PatchSet
 from .c2st import two_sample_test
 from .data import generate_uint8, to_uint8
@@ -55,11 +56,17 @@ def thumbnails(u8: np.ndarray) -> np.ndarray:
     return np.round(t).astype(np.uint8)
 
 
-def encoder_outputs(model: Model, targets: np.ndarray, compute, batch: int) -> np.ndarray:
+def encoder_outputs(
+    model: Model, targets: np.ndarray, compute, batch: int, limit: float | None = None
+) -> np.ndarray:
+    """G(E(x)) with the noise encoder's maps; with `limit`, E(x) pulled into the generator's
+    typical set first (core.realism.WPrior.project), no Eq. 4."""
     out = np.empty(targets.shape, np.float32)
     for i in range(0, len(targets), batch):
         x = targets[i : i + batch, None]
         w = encode(model, x, compute)
+        if limit is not None:
+            w = w_prior(model).project(w, limit)
         maps = encoder_noise(model, x, w, compute)
         maps = None if maps is None else [m.cpu().numpy() for m in maps]
         out[i : i + batch] = synthesize(model, w.cpu().numpy(), compute, noise=maps)
