@@ -78,3 +78,11 @@ def test_a_batch_inverts_each_target_as_a_lone_run_would(tiny_model):
     assert batch.images.shape == targets.shape
     np.testing.assert_allclose(batch.wplus[1], lone.latent.wplus, atol=1e-3)
     np.testing.assert_allclose(batch.images[1], lone.image, atol=1e-3)
+
+
+def test_a_batch_with_fitted_noise_maps_matches_lone_runs(tiny_model):
+    targets = np.stack([smooth_image(s) for s in (6, 7)])
+    s = InversionSettings(steps=6, optimize_noise=True, noise_regularize=1.0)
+    batch = invert_batch(tiny_model, targets, settings=s)
+    lone = run_inversion(tiny_model, targets[1], settings=s)
+    np.testing.assert_allclose(batch.images[1], lone.image, atol=1e-3)

@@ -179,6 +179,10 @@ def noise_regularizer(noise: list[torch.Tensor]) -> torch.Tensor:
 def normalize_noise_(noise: list[torch.Tensor]) -> None:
     """Zero mean, unit variance for each map, in place (after every optimiser step)."""
     for n in noise:
+        if n.ndim == 4:  # a batch's maps [N, 1, r, r]: each image's own
+            n -= n.mean((-2, -1), keepdim=True)
+            n *= n.square().mean((-2, -1), keepdim=True).rsqrt()
+            continue
         n -= n.mean()
         n *= n.square().mean().rsqrt()
 
@@ -345,7 +349,12 @@ class Eq4:
             losses["encoder"] = enc
             total = total + s.lambda_encoder * enc
         if fitted and s.noise_regularize > 0:
-            reg = noise_regularizer(list(fitted)).expand(len(img))
+            if fitted[0].ndim == 4:  # a batch: one set of maps per image, each its own penalty
+                reg = torch.stack(
+                    [noise_regularizer([f[i, 0] for f in fitted]) for i in range(len(img))]
+                )
+            else:
+                reg = noise_regularizer(list(fitted)).expand(len(img))
             losses["noise_reg"] = reg
             total = total + s.noise_regularize * reg
         if s.lambda_critic > 0:
