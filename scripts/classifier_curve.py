@@ -1,13 +1,14 @@
-"""Draw docs/classifier-curve.png: the classifier two-sample test of every generator measured.
+"""Draw docs/experiments/classifier-curve.png: the classifier two-sample test of every
+generator measured.
 
-The numbers are the measurements recorded in docs/TRAINING.md (each table names its run, its
+The numbers are the measurements recorded in docs/experiments/ (each table names its run, its
 machine and its protocol); this script only draws them, so the figure can be redrawn when a
 new measurement is added. Left: held-out patients, the card's classifier (image + detail
 channel, 1000 fit / 1000 test per side; filled: mean of 3 draws, open: one draw). Right:
 `train select` on the training films (the same split, seeds and classifier for every file)
 along the CPU continuations of the shipped file.
 
-    python scripts/classifier_curve.py docs/classifier-curve.png
+    python scripts/classifier_curve.py docs/experiments/classifier-curve.png
 """
 
 import sys
@@ -19,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 TARGET, REAL_VS_REAL, REAL_VS_REAL_CI = 0.75, 0.595, (0.573, 0.616)
 
-# kimg, accuracy, draws, label, a CPU snapshot?, label offset in points (docs/TRAINING.md:
+# kimg, accuracy, draws, label, a CPU snapshot?, label offset in points (docs/experiments/:
 # "The classifier test sees fine detail", "A generator and encoder burst on the H200",
 # "Averaging snapshots, and the 432-kimg card")
 CARD = [

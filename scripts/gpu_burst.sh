@@ -39,7 +39,8 @@
 # seconds; call 2 `MINUTES=0 ENC_MINUTES=5 ENC_BATCH=64` (encoder 71 kimg at 4.2 s/kimg, 334 s).
 # 778 s of the 900 in all, both calls returned rc 0.
 # That 632.6-kimg generator was measured and not shipped (classifier 0.943 against 0.920; the
-# cue lies in whole-patch structure, docs/TRAINING.md): the next slot should resume it (its
+# cue lies in whole-patch structure, docs/experiments/2026-11-30-h200-bursts.md): the next
+# slot should resume it (its
 # state lives in /work/scratch/s11/g632 on the machine that made it; else pack from the shipped
 # file) with whole patches, e.g. BURST_ARGS="--crop 0 --lr 0.001" (later arguments win).
 # 2026-12-01 (no GPU that day): the cue is narrower still, the density layout at >= 8 px
@@ -53,7 +54,8 @@
 # training from the shipped state lose its standing, or only batch 16 on the CPU?":
 #   ARMS="crop:;whole:--crop 0 --lr 0.001;wholejoint:--crop 0 --lr 0.001 --joint-batch"
 # (an arm with no extra arguments still needs its colon).
-# and judge each here by one draw of the classifier (docs/TRAINING.md, "The density layout").
+# and judge each here by one draw of the classifier (docs/experiments/2026-12-01-the-classifier-cue.md,
+# "The density layout").
 # 2026-12-01, third session (no GPU): on the CPU the crop recipe at batch 64 and at a quarter
 # of the learning rate lost the standing too (0.941, 0.942 after 12-16 kimg), as did the GPU's
 # 520- and 632-kimg snapshots (0.940, 0.943): the shipped file is the one point below 0.93.

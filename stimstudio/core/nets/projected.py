@@ -36,7 +36,8 @@ A layout discriminator (`layout_channels`, off by default): the patch averaged t
 (8 px each at 128 px), judged by a small spectral-normalised convolutional discriminator whose
 every logit sees ~the whole thumbnail. Why: the held-out classifier that is the judge of
 realism tells the projected-trained generator from real film as well on 16 x 16 thumbnails of
-both as on the patches (0.856 against 0.866, docs/TRAINING.md "The density layout"), so what
+both as on the patches (0.856 against 0.866, docs/experiments/2026-12-01-the-classifier-cue.md,
+"The density layout"), so what
 is left is the coarse density layout: how dense tissue, fat and gradients are spread across a
 patch, and how varied that is from patch to patch. The feature taps see it only through
 ImageNet features made for objects, and their BatchNorm (unless `joint_batch`) normalises away

@@ -17,7 +17,8 @@ difference) needs the what. Each cue group is a few statistics a vision scientis
   bright islands in fat), the slope of the best-fit plane (a density gradient across the
   patch), and how far its darkest and brightest 2 % of cells lie from its median. The
   classifier test still tells the 428-kimg generator from real with nothing but such 16 x 16
-  versions of both (0.856 against 0.866 whole; docs/TRAINING.md), so this is where it looks.
+  versions of both (0.856 against 0.866 whole; docs/experiments/2026-12-01-the-classifier-cue.md),
+  so this is where it looks.
 
 - `symmetry` (a property of one set, not a comparison): can the patches be told from the same
   set turned by a random one of the square's 8 symmetries (4 quarter-turns, each mirrored or
@@ -26,7 +27,7 @@ difference) needs the what. Each cue group is a few statistics a vision scientis
   so the real sets score chance here; a generator that learnt a preferred orientation does
   not. Every stimulus drawn from such a generator shares that orientation, a confound for a
   perception experiment; the classifier test, measured, does not rely on it
-  (docs/TRAINING.md, "Orientation").
+  (docs/experiments/2026-12-01-the-classifier-cue.md, "Orientation").
 
 - `shared_texture` (also of one set): the mean correlation of fine detail (the patch minus its
   2-px Gaussian blur) between every two patches. Independent patches score ~0 (held-out real

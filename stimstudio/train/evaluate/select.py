@@ -1,9 +1,9 @@
 """Choosing a snapshot to ship without touching the held-out patients.
 
 A GAN's generator drifts from snapshot to snapshot: along one recipe the classifier test has
-moved by 0.07 within a few kimg (docs/TRAINING.md). Picking the best of several snapshots by
-the card's held-out number, and then reporting that number, reports the luck of the pick
-too. So the choice is made here, on the training patients alone, and the held-out card is
+moved by 0.07 within a few kimg (docs/experiments/2026-12-01-the-classifier-cue.md). Picking
+the best of several snapshots by the card's held-out number, and then reporting that number,
+reports the luck of the pick too. So the choice is made here, on the training patients alone, and the held-out card is
 measured afterwards, once, for the one chosen.
 
 The training films are split in two halves (no film on both sides): the classifier learns
