@@ -1,4 +1,4 @@
-"""The README's adjustment-task figures (issue 42).
+"""The adjustment-task figures of docs/OBSERVERS.md (issue 42).
 
     python docs/make_adjustment_figures.py [LOOP_EXPORT_DIR]
 

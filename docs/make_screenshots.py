@@ -1,4 +1,4 @@
-"""Re-make the README's screenshots: drive the app offscreen through the whole workflow on the
+"""Re-make the docs' screenshots: drive the app offscreen through the whole workflow on the
 shipped sample films (cut, lasso, place, generate, anchors, a loop) and grab every page.
 
     QT_QPA_PLATFORM=offscreen python docs/make_screenshots.py [OUT_DIR [STEPS]]

@@ -11,7 +11,7 @@ from pathlib import Path
 from .common import UserError, add_common, emit, refuse_existing
 
 # The results format read by core.judgements.read_results (kept here so that --help does not
-# import numpy; the README's "Judgement results" section says the same).
+# import numpy; docs/OBSERVERS.md, "Judgement results", says the same).
 RESULTS_FORMAT = """\
 Results file: CSV, UTF-8, one row per answer, a header row naming the columns (any order;
 other columns are ignored). Several files may be given; rows are pooled by participant.

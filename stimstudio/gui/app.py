@@ -4,7 +4,7 @@
     stimstudio --screenshot OUT.png [--project P] [--page NAME] [FILES ...]
 
 `--screenshot` renders the main window offscreen once the model, the files and the project are
-loaded, writes the PNG and exits (README pictures, checks without a display).
+loaded, writes the PNG and exits (the docs' screenshots, checks without a display).
 """
 
 from __future__ import annotations

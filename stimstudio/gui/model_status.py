@@ -292,7 +292,7 @@ def _html_about(card: dict, name: str) -> str:
     secs = _num(card.get("training_seconds"))
     if secs is not None:
         # each network's own wall clock over all its phases, the machines named apart: one
-        # total "on" the hardware line read as hours on its first machine (the README counts
+        # total "on" the hardware line read as hours on its first machine (docs/MODEL.md counts
         # one phase of the generator on the CPU)
         parts = [("generator", secs)]
         for what, key in (

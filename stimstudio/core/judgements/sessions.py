@@ -35,7 +35,7 @@ RESULT_COLUMNS = (
     "timestamp",
 )
 # confidence_levels, rt_ms and timestamp are optional; the format is described for users in
-# `stimstudio judge analyze --help` (cli/judge.py RESULTS_FORMAT) and the README.
+# `stimstudio judge analyze --help` (cli/judge.py RESULTS_FORMAT) and docs/OBSERVERS.md.
 REQUIRED_COLUMNS = RESULT_COLUMNS[:7]
 SESSION_FORMAT = "stimstudio-judgement-session"
 
