@@ -43,7 +43,6 @@ modulo world size); whichever rank finds every continuum complete writes the com
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -334,36 +333,10 @@ def parse_batch_spec(doc: dict, base: Path, name: str = "spec") -> BatchSpec:
 
 def load_batch_spec(path: str | os.PathLike) -> BatchSpec:
     """Read a .toml or .json spec; paths inside are relative to the spec's folder."""
+    from .specfile import read_spec_document
+
     p = Path(path)
-    if not p.is_file():
-        raise OptionError(f"batch spec not found: {p}")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise OptionError(f"{p.name} is not a readable text file ({exc})") from None
-    if p.suffix.lower() == ".json":
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise OptionError(f"{p.name} is not valid JSON: {exc}") from None
-    elif p.suffix.lower() == ".toml":
-        try:
-            import tomllib
-        except ImportError:  # Python 3.10
-            try:
-                import tomli as tomllib
-            except ImportError:
-                raise OptionError(
-                    "TOML specs need Python 3.11+ (or the tomli package); use a .json spec"
-                ) from None
-        try:
-            doc = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise OptionError(f"{p.name} is not valid TOML: {exc}") from None
-    else:
-        raise OptionError(f"{p.name}: a batch spec must be a .toml or .json file")
-    if not isinstance(doc, dict):
-        raise OptionError(f"{p.name} must hold a table/object at the top level")
+    doc = read_spec_document(p, "batch spec")
     spec = parse_batch_spec(doc, p.resolve().parent, p.name)
     spec.path = p
     return spec

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from ..core.errors import DatasetError, ReaderError
+from ..core.films.breast import breast_mask  # noqa: F401 - moved to core; re-exported here
 from ..core.jsonable import dumps_strict
 from ..core.mammogram import Mammogram
 from ..core.model import atomic_write_bytes
@@ -39,27 +40,6 @@ class PatchRecipe:
     within_film: bool = True
     heldout_fraction: float = 0.2
     seed: int = 0
-
-
-def breast_mask(pixels: np.ndarray) -> np.ndarray:
-    """The breast as the largest bright connected region, holes filled; labels excluded."""
-    img8 = (np.clip(pixels, 0, 1) * 255).astype(np.uint8)
-    blur = cv2.GaussianBlur(img8, (0, 0), 3)
-    thr, _ = cv2.threshold(blur, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    thr = max(min(thr * 0.5, 60), 8)  # fatty tissue is darker than Otsu's split
-    binary = (blur > thr).astype(np.uint8)
-    binary = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((9, 9), np.uint8))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    if n <= 1:
-        return np.zeros_like(binary, dtype=bool)
-    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    mask = (labels == largest).astype(np.uint8)
-    # Fill holes: flood the background from the border.
-    inv = 1 - mask
-    n2, lab2 = cv2.connectedComponents(inv)
-    border = set(np.unique(np.concatenate([lab2[0], lab2[-1], lab2[:, 0], lab2[:, -1]])))
-    holes = ~np.isin(lab2, list(border)) & (inv == 1)
-    return (mask == 1) | holes
 
 
 def film_area(pixels: np.ndarray, share: float = 0.95, margin: int = 2) -> np.ndarray:
