@@ -33,6 +33,22 @@ d', c, hit and false-alarm rates (from real/fake answers) but no AUC or ROC over
 Sessions: each participant's numbers pool all their sessions unless --session N is given;
 Sokal-Michener test-retest agreement always compares sessions over the images both showed."""
 
+# Localisation scoring (core.judgements.localisation; docs/LOCALISATION.md says more).
+MARKS_FORMAT = """\
+Localisation (with --truth TRUTH.csv, the truth file of a search set): the results files are
+marks files instead, CSV with a header row, one row per mark (a film with no marks has none):
+  film      the film's name as in the truth file                         required
+  x, y      the mark in film pixels (x to the right, y down)             required
+  rating    confidence, higher = surer (any numbers)                     required
+  reader | observer | participant   who marked (the first one present)   optional
+  session   session number; --session N keeps only that session         optional
+A mark on a lesion (within its radius, or --accept-px / --accept-mm of its centre, or inside
+its mask with --inside-mask) is a lesion localisation (LL), the highest-rated one per lesion;
+every other mark is a non-lesion localisation (NL). Per reader and pooled (mean of readers):
+the JAFROC figure of merit (Chakraborty & Berbaum 2004) with a bootstrap CI over films
+(normal and abnormal resampled separately) and the jackknife SE, wAFROC, and with --figure the
+FROC and AFROC curves; --report writes every number as JSON."""
+
 ADJUSTMENT_FORMAT = """\
 Results file of the adjustment task (written by the app, the exported PsychoPy script and the
 browser experiment): CSV, one row per trial, a header row naming the columns (any order).
@@ -83,7 +99,7 @@ def register(sub) -> None:
         "hit and false-alarm rates; Sokal-Michener test-retest between sessions. Notes below "
         "the table say how sessions were treated, which scales were inferred or not pooled, "
         "and which numbers rest on too few trials.",
-        epilog=RESULTS_FORMAT,
+        epilog=RESULTS_FORMAT + "\n\n" + MARKS_FORMAT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _analyze_args(a)
@@ -131,6 +147,7 @@ def register(sub) -> None:
         epilog=RESULTS_FORMAT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    aj.epilog = RESULTS_FORMAT + "\n\n" + MARKS_FORMAT
     _analyze_args(aj)
 
 
@@ -139,8 +156,13 @@ def _missing_action(parser) -> int:
 
 
 def _analyze_args(a) -> None:
-    a.add_argument("results", nargs="+", help="results CSV file(s) of the judgement test")
-    a.add_argument("--figure", help="write the ROC curves to this .png, .svg or .pdf")
+    a.add_argument(
+        "results", nargs="+", help="results CSV file(s) of the judgement test, or marks files"
+    )
+    a.add_argument(
+        "--figure",
+        help="write the ROC curves (with --truth: FROC and AFROC) to this .png, .svg or .pdf",
+    )
     a.add_argument(
         "--session",
         type=int,
@@ -160,7 +182,29 @@ def _analyze_args(a) -> None:
         help="d'/c rate correction: Hautus 1995 log-linear on all data (default), "
         "only when a rate is 0 or 1 (extreme), or none",
     )
-    a.add_argument("--force", action="store_true", help="replace an existing figure")
+    a.add_argument("--force", action="store_true", help="replace an existing figure or report")
+    loc = a.add_argument_group("localisation (marks scored against a search set's truth)")
+    loc.add_argument("--truth", help="truth.csv of a search set: score the marks files against it")
+    loc.add_argument("--report", help="write every number as JSON to this file (with --truth)")
+    acc = loc.add_mutually_exclusive_group()
+    acc.add_argument(
+        "--accept-px",
+        type=float,
+        metavar="R",
+        help="a mark within R pixels of a lesion's centre is on it (default: its radius)",
+    )
+    acc.add_argument(
+        "--accept-mm",
+        type=float,
+        metavar="R",
+        help="a mark within R mm of a lesion's centre is on it (the film's spacing from the "
+        "truth's radius_px and radius_mm)",
+    )
+    loc.add_argument(
+        "--inside-mask",
+        action="store_true",
+        help="a mark on a lesion with a mask_file must lie inside that mask",
+    )
     add_common(a)
     a.set_defaults(func=cmd_analyze)
 
@@ -220,12 +264,7 @@ def cmd_build(args) -> int:
     return 0
 
 
-def cmd_analyze(args) -> int:
-    # numpy (and matplotlib for --figure): imported by the command, not by --help
-    from ..core.judgements import analyze, format_table, read_results, write_roc_figure
-
-    if not (100 <= args.bootstrap <= 1_000_000):
-        raise UserError(f"--bootstrap must lie in 100..1000000, not {args.bootstrap}")
+def _figure_path(args) -> Path | None:
     figure = Path(args.figure) if args.figure else None
     if figure is not None:
         if figure.suffix.lower() not in (".png", ".svg", ".pdf"):
@@ -233,6 +272,27 @@ def cmd_analyze(args) -> int:
         if not figure.parent.is_dir():
             raise UserError(f"the folder of {figure} does not exist")
         refuse_existing(figure, args.force)
+    return figure
+
+
+def cmd_analyze(args) -> int:
+    if not (100 <= args.bootstrap <= 1_000_000):
+        raise UserError(f"--bootstrap must lie in 100..1000000, not {args.bootstrap}")
+    if args.truth:
+        return cmd_localisation(args)
+    for name in ("report", "accept_px", "accept_mm"):
+        if getattr(args, name) is not None:
+            raise UserError(f"--{name.replace('_', '-')} needs --truth (localisation scoring)")
+    if args.inside_mask:
+        raise UserError("--inside-mask needs --truth (localisation scoring)")
+    # numpy (and matplotlib for --figure): imported by the command, not by --help
+    from ..core.judgements import analyze, format_table, read_results, write_roc_figure
+    from ..core.judgements.localisation_io import is_marks_file
+
+    figure = _figure_path(args)
+    marks = [p for p in args.results if is_marks_file(p)]
+    if marks:
+        raise UserError(f"{marks[0]} is a marks file (film, x, y, rating): give --truth TRUTH.csv")
     responses = read_results(args.results)
     if args.session is not None and args.session < 1:
         raise UserError(f"--session must be 1 or more, not {args.session}")
@@ -250,6 +310,45 @@ def cmd_analyze(args) -> int:
         write_roc_figure(figure, analysis)
         result["figure"] = str(figure)
         text += f"\nROC figure -> {figure}"
+    emit(args, result, text)
+    return 0
+
+
+def cmd_localisation(args) -> int:
+    """`judge analyze MARKS... --truth TRUTH.csv`: localisation scoring."""
+    from ..core.judgements.localisation import Acceptance, analyze_localisation
+    from ..core.judgements.localisation_io import read_marks, read_truth
+    from ..core.judgements.localisation_report import (
+        format_localisation_table,
+        write_localisation_figure,
+        write_localisation_report,
+    )
+
+    figure = _figure_path(args)
+    report = Path(args.report) if args.report else None
+    if report is not None:
+        if report.suffix.lower() != ".json":
+            raise UserError(f"--report must end in .json, not {report.name}")
+        if not report.parent.is_dir():
+            raise UserError(f"the folder of {report} does not exist")
+        refuse_existing(report, args.force)
+    if args.session is not None and args.session < 1:
+        raise UserError(f"--session must be 1 or more, not {args.session}")
+    acceptance = Acceptance(px=args.accept_px, mm=args.accept_mm, inside_mask=args.inside_mask)
+    truth = read_truth(args.truth)
+    marks = read_marks(args.results, truth, session=args.session)
+    analysis = analyze_localisation(marks, truth, acceptance, n_boot=args.bootstrap, seed=args.seed)
+    result = analysis.to_dict()
+    result["files"] = [str(p) for p in args.results]
+    text = format_localisation_table(analysis)
+    if report is not None:
+        write_localisation_report(report, analysis, {"files": result["files"]})
+        result["report"] = str(report)
+        text += f"\nreport -> {report}"
+    if figure is not None:
+        write_localisation_figure(figure, analysis)
+        result["figure"] = str(figure)
+        text += f"\nFROC/AFROC figure -> {figure}"
     emit(args, result, text)
     return 0
 
