@@ -25,12 +25,14 @@ CLI_VERBS = frozenset(
         "export",
         "generate",
         "info",
+        "insert",
         "interpolate",
         "invert",
         "judge",
         "mix",
         "phantom",
         "regenerate",
+        "searchset",
         "train",
     }
 )

@@ -429,6 +429,12 @@ def cmd_export(args) -> int:
 
 
 def cmd_regenerate(args) -> int:
+    from ..core.films.searchset import is_searchset_manifest
+
+    if is_searchset_manifest(args.manifest):
+        from .films import cmd_regenerate_searchset
+
+        return cmd_regenerate_searchset(args)
     import torch
 
     from ..core.device import pick_compute

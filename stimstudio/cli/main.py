@@ -32,6 +32,7 @@ VERB_MODULES = [
     "stimstudio.cli.judge",
     "stimstudio.cli.export",
     "stimstudio.cli.evaluate",
+    "stimstudio.cli.films",
 ]
 
 

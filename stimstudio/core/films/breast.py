@@ -133,13 +133,13 @@ def allowed_tissue(
     from ..errors import ReaderError
 
     name = _name(mammo)
-    spacing = film_spacing(mammo)
     breast = breast_mask(mammo.pixels)
     if not breast.any():
         raise ReaderError(
             f"{name}: no breast found (its breast segmentation is empty); a lesion cannot be "
             "placed in it"
         )
+    spacing = film_spacing(mammo)
     notes = []
     inside = cv2.distanceTransform(breast.astype(np.uint8), cv2.DIST_L2, 5)
     allowed = inside > skin_mm / spacing
@@ -167,7 +167,7 @@ def film_spacing(mammo) -> float:
 
     if not mammo.spacing_mm:
         raise ReaderError(
-            f"{_name(mammo)}: the file does not say its pixel size; give it (pixel_size_mm)"
+            f"{_name(mammo)}: the file does not say its pixel size; give it (a search set spec's pixel_size_mm)"
         )
     return float(mammo.spacing_mm[0])
 
