@@ -189,24 +189,3 @@ def cmd_searchset(args) -> int:
     )
     emit(args, result, text)
     return 0
-
-
-def cmd_regenerate_searchset(args) -> int:
-    """`stimstudio regenerate` on a search set's manifest (cli.export dispatches here)."""
-    from ..core.errors import ExportError
-    from ..core.films.regen import regenerate_searchset
-
-    gen = regenerate_searchset(args.manifest, lambda w: _model(args, w), args.out, args.force)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as end:
-            res = end.value
-            break
-    result = {"files": res.files, "identical": res.identical, "ok": res.ok,
-              "problems": res.problems(), "out": str(res.out) if res.out else None}  # fmt: skip
-    text = f"{res.identical} of {res.files} files of the search set made again byte for byte"
-    emit(args, result, "\n".join([text, *res.problems()]))
-    if not res.ok:
-        raise ExportError(f"the search set does not match its manifest ({res.problems()[0]})")
-    return 0
