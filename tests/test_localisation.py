@@ -386,3 +386,16 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
         capsys, "judge", "analyze", marks, "--truth", truth, "--accept-px", 1, "--accept-mm", 1
     )
     assert code == 2 and "not allowed with" in err
+
+
+def test_films_named_as_a_search_set_writes_them(tmp_path):
+    # a search set's films are film001.dcm ...; PsychoPy logs the display copy's path
+    rows = [("film001.dcm", None), ("film002.dcm", "disc", 50, 50, 5, 0.5, "")]
+    rows += [("film002.dcm", "disc", 150, 50, 5, 0.5, "")]  # one lesion placed twice
+    truth = read_truth(write_truth(tmp_path, rows))
+    assert [les.lesion for les in truth.lesions] == ["disc", "disc#2"]
+    path = write_marks(tmp_path, [("display/film002.png", 150, 50, 2), ("film001", 1, 1, 1)])
+    marks = read_marks(path, truth)
+    assert [m.film for m in marks] == ["film002.dcm", "film001.dcm"]
+    s = classify(marks, truth)
+    assert s[0].kind == "LL" and s[0].lesion.lesion == "disc#2"

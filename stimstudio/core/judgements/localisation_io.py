@@ -171,8 +171,8 @@ def read_truth(path: str | os.PathLike) -> Truth:
             continue
         n = sum(les.film == film for les in lesions) + 1
         name = row["lesion"] or str(n)
-        if (film, name) in seen:
-            raise JudgementError(f"{path} line {line}: lesion {name} of {film} is listed twice")
+        if (film, name) in seen:  # one lesion placed twice on a film: each copy its own
+            name = f"{name}#{n}"
         seen.add((film, name))
         lesions.append(
             Lesion(
@@ -204,6 +204,10 @@ def read_marks(
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     known = set(truth.films)
+    # a mark may name a film by its stem or its display copy (film001, display/film001.png)
+    stems: dict[str, list[str]] = {}
+    for f in truth.films:
+        stems.setdefault(Path(f).stem, []).append(f)
     out: list[Mark] = []
     any_path = False
     for p in paths:
@@ -219,6 +223,8 @@ def read_marks(
             if session is not None and s != session:
                 continue
             film = row["film"]
+            if film not in known and len(stems.get(Path(film).stem, ())) == 1:
+                film = stems[Path(film).stem][0]
             if film not in known:
                 raise JudgementError(
                     f"{path} line {line}, column film: {film!r} is not a film of {truth.path}"
