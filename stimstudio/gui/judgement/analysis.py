@@ -1,5 +1,6 @@
 """The analysis window: ROC per participant (the paper's Fig. 5), AUC with a bootstrap CI,
-d' and c, Sokal-Michener test-retest; every number from core.judgements."""
+d' and c, Sokal-Michener test-retest; every number from core.judgements. Marks files (film,
+x, y, rating) are scored against a search set's truth file instead (localisation.py)."""
 
 from __future__ import annotations
 
@@ -32,12 +33,15 @@ from stimstudio.core.judgements import (
     read_results,
     write_roc_figure,
 )
+from stimstudio.core.judgements.localisation import LocalisationAnalysis
+from stimstudio.core.judgements.localisation_report import write_localisation_figure
 
 from ..errors import show_error
 from ..folders import remember, start_path
 from ..widgets import hint
 from ..windows import keep_on_screen
 from ..workers import Worker
+from . import localisation as loc
 from .common import CORRECTIONS, ROC_COLORS, _num, files_text
 
 
@@ -77,7 +81,9 @@ class SquareBox(QWidget):
 class JudgementAnalysisDialog(QDialog):
     """Results CSVs in, the paper's analysis out: per participant a row of numbers (AUC with
     its bootstrap CI, d', c, hit and false-alarm rate, test-retest agreement) and the rating
-    ROC (Fig. 5 of Ren, Yu & Whitney 2021). Reading and the bootstrap run in a worker."""
+    ROC (Fig. 5 of Ren, Yu & Whitney 2021). Marks files with a search set's truth file give
+    the localisation analysis instead (JAFROC FOM, AFROC). Reading and the bootstrap run in a
+    worker."""
 
     COLUMNS = (
         "Participant",
@@ -111,7 +117,8 @@ class JudgementAnalysisDialog(QDialog):
         self.setWindowTitle("Judgement analysis")
         keep_on_screen(self, default=(1000, 820))
         self.files: list[Path] = []
-        self.analysis: Analysis | None = None
+        self.truth: Path | None = None  # the search set's truth file, for marks files
+        self.analysis: Analysis | LocalisationAnalysis | None = None
         self._workers: set[Worker] = set()
         self._compute_worker: Worker | None = None
         self._again = False
@@ -129,11 +136,19 @@ class JudgementAnalysisDialog(QDialog):
             "d′ and c rate correction: log-linear on all data (Hautus 1995, default), "
             "only when a rate is 0 or 1, or none"
         )
+        self.truth_button = QPushButton("Truth file…")
+        self.truth_button.setToolTip(
+            "The search set's truth.csv that the marks are scored against (found by itself "
+            "beside the marks file or in the folder above it)"
+        )
+        self.truth_button.clicked.connect(self.open_truth_dialog)
+        self.truth_button.hide()
         self.bootstrap.editingFinished.connect(self.compute)
         self.correction.currentIndexChanged.connect(self.compute)
         top = QHBoxLayout()
         top.addWidget(open_button)
         top.addWidget(self.files_label, 1)
+        top.addWidget(self.truth_button)
         top.addWidget(QLabel("Bootstrap"))
         top.addWidget(self.bootstrap)
         top.addWidget(QLabel("d′ correction"))
@@ -160,12 +175,7 @@ class JudgementAnalysisDialog(QDialog):
         self.plot.setXRange(0, 1, padding=0.02)
         self.plot.setYRange(0, 1, padding=0.02)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
-        self.plot.setLabel("bottom", "False-alarm rate (P “real” | generated)")
-        self.plot.setLabel("left", "Hit rate (P “real” | real)")
-        self.plot.setToolTip(
-            "Rating ROC: one point per criterion on the 2N-point real/fake × confidence "
-            "scale; the dashed diagonal is chance"
-        )
+        self._roc_axes()
         self.plot_box = SquareBox(self.plot)
         self.plot_box.setMinimumHeight(380)
         self._draw([])
@@ -208,11 +218,44 @@ class JudgementAnalysisDialog(QDialog):
             remember("judgements", files[0])
             self.set_files(files)
 
-    def set_files(self, files) -> None:
+    def set_files(self, files, truth=None) -> None:
+        """Results files, or marks files with their truth file (`truth`, else truth.csv beside
+        them, else asked for)."""
         self.files = [Path(f) for f in files]
-        self.files_label.setText(files_text(self.files))
-        self.files_label.setToolTip("\n".join(str(f) for f in self.files))
+        marks = loc.all_marks(self.files)
+        self.truth = None
+        if marks:
+            self.truth = Path(truth) if truth else loc.find_truth(self.files)
+            if self.truth is None:
+                self.truth = self._ask_truth()
+        self.truth_button.setVisible(marks)
+        self.correction.setEnabled(not marks)
+        text = files_text(self.files)
+        if self.truth is not None:
+            text += f" · truth: {self.truth.name}"
+        self.files_label.setText(text)
+        self.files_label.setToolTip("\n".join(str(f) for f in [*self.files, self.truth] if f))
+        if marks and self.truth is None:
+            self.status.setText(
+                "Marks files are scored against a search set's truth file: choose it with "
+                "Truth file…"
+            )
+            return
         self.compute()
+
+    def _ask_truth(self) -> Path | None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open the search set's truth file",
+            str(self.files[0].parent) if self.files else start_path("judgements"),
+            "Truth file (*.csv);;All files (*)",
+        )
+        return Path(path) if path else None
+
+    def open_truth_dialog(self) -> None:
+        path = self._ask_truth()
+        if path is not None:
+            self.set_files(self.files, truth=path)
 
     def compute(self) -> None:
         """Read the files and analyse them in a worker; a change while it runs runs again."""
@@ -223,6 +266,12 @@ class JudgementAnalysisDialog(QDialog):
             return
         files, n_boot = list(self.files), self.bootstrap.value()
         correction = self.correction.currentText()
+        if self.truth is not None:
+            self.status.setText("Scoring the marks…")
+            self._compute_worker = self._start(
+                loc.job(files, self.truth, n_boot), self._localised, self._compute_failed
+            )
+            return
 
         def job():
             return analyze(read_results(files), n_boot=n_boot, seed=0, correction=correction)
@@ -248,8 +297,24 @@ class JudgementAnalysisDialog(QDialog):
                 self._again = False
                 self.compute()
 
+    def _localised(self, analysis: LocalisationAnalysis) -> None:
+        self.analysis = analysis
+        self.mean_label.setText(loc.fill_table(self.table, analysis))
+        self._fit_table_height()
+        loc.draw(self.plot, analysis)
+        dup = sum(r.counts["NL_on_a_taken_lesion"] for r in analysis.readers)
+        self.status.setText(
+            f"{sum(r.counts['marks'] for r in analysis.readers)} marks of "
+            f"{len(analysis.readers)} reader(s) · bootstrap {analysis.settings['bootstrap']}"
+            + (f"\nNote: {dup} mark(s) on an already-marked lesion count as NL" if dup else "")
+        )
+        self._enable_saving()
+        self.computed.emit(analysis)
+
     def _computed(self, analysis: Analysis) -> None:
         self.analysis = analysis
+        loc.set_columns(self.table, self.COLUMNS, self.TIPS)
+        self._roc_axes()
         self._fill_table(analysis)
         self._draw(self._curves(analysis))
         s = analysis.settings
@@ -325,6 +390,14 @@ class JudgementAnalysisDialog(QDialog):
         height += sum(self.table.rowHeight(r) for r in range(rows)) or 30
         self.table.setFixedHeight(height + 2)
 
+    def _roc_axes(self) -> None:
+        self.plot.setLabel("bottom", "False-alarm rate (P “real” | generated)")
+        self.plot.setLabel("left", "Hit rate (P “real” | real)")
+        self.plot.setToolTip(
+            "Rating ROC: one point per criterion on the 2N-point real/fake × confidence "
+            "scale; the dashed diagonal is chance"
+        )
+
     def _curves(self, a: Analysis) -> list[tuple[str, Summary]]:
         return [(s.label, s) for s in self._rows(a)]
 
@@ -361,10 +434,11 @@ class JudgementAnalysisDialog(QDialog):
     def save_figure_dialog(self) -> None:
         if self.analysis is None:
             return
-        start = str(self.files[0].with_name("roc.png")) if self.files else "roc.png"
+        name = "froc.png" if isinstance(self.analysis, LocalisationAnalysis) else "roc.png"
+        start = str(self.files[0].with_name(name)) if self.files else name
         path, chosen = QFileDialog.getSaveFileName(
             self,
-            "Save ROC figure",
+            "Save figure",
             start,
             "PNG image (*.png);;SVG drawing (*.svg);;PDF (*.pdf)",
         )
@@ -377,9 +451,14 @@ class JudgementAnalysisDialog(QDialog):
     def save_figure(self, path) -> None:
         """The core's figure (matplotlib) in a worker: the first use imports matplotlib."""
         analysis, path = self.analysis, Path(path)
+        write = (
+            write_localisation_figure
+            if isinstance(analysis, LocalisationAnalysis)
+            else write_roc_figure
+        )
         self.status.setText(f"Writing {path.name}…")
         self._start(
-            lambda: write_roc_figure(path, analysis),
+            lambda: write(path, analysis),
             lambda p: self.status.setText(f"Saved the figure to {p}"),
             self._save_failed,
         )
@@ -400,6 +479,8 @@ class JudgementAnalysisDialog(QDialog):
         from stimstudio.core.jsonable import to_jsonable
 
         doc = to_jsonable({**self.analysis.to_dict(), "files": [str(f) for f in self.files]})
+        if isinstance(self.analysis, LocalisationAnalysis):
+            doc = {"format": "stimstudio-localisation", "version": 1, **doc}
         data = (json.dumps(doc, indent=2) + "\n").encode("utf-8")
         path = Path(path)
 
