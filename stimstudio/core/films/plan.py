@@ -62,21 +62,22 @@ def _centres(allowed: np.ndarray, reach: float, lo: float, hi: float, n: float) 
 def _place_in(mammo, spec, lesions, order: list[int], rng) -> tuple[list[Placement], list[str]]:
     name = Path(mammo.source).name
     spacing = film_spacing(mammo)
-    breast, allowed, notes = allowed_tissue(mammo, spec.skin_mm, spec.keep_away_mm, spec.pectoral)
+    _breast, allowed, notes = allowed_tissue(mammo, spec.skin_mm, spec.keep_away_mm, spec.pectoral)
     taken = np.zeros_like(allowed)
     out = []
     for k, li in enumerate(order):
         les = lesions[li]
         reach, lo, hi, _n = footprint(les, spacing)
         ok = _centres(allowed & ~taken, reach, lo, hi, _n)
+        if not ok.any() and k == 0:
+            depth = cv2.distanceTransform(allowed.astype(np.uint8), cv2.DIST_L2, 5).max()
+            raise OptionError(
+                f"lesion {les.name!r} ({2 * reach * spacing:.1f} mm across at {name}'s "
+                f"{spacing:g} mm pixels) is larger than the breast of {name} leaves for it "
+                f"({2 * depth * spacing:.1f} mm across at most, inside skin_mm "
+                f"{spec.skin_mm:g}, without the pectoral muscle and annotated lesions)"
+            )
         if not ok.any():
-            depth = cv2.distanceTransform(breast.astype(np.uint8), cv2.DIST_L2, 5).max()
-            if depth <= reach:
-                raise OptionError(
-                    f"lesion {les.name!r} ({2 * reach * spacing:.1f} mm across at {name}'s "
-                    f"{spacing:g} mm pixels) is larger than the breast of {name} "
-                    f"({2 * depth * spacing:.1f} mm at its widest inscribed disc)"
-                )
             raise OptionError(
                 f"{name} has no room for placement {k + 1} of {len(order)} ({les.name!r}): the "
                 f"spec asks for more placements than fit inside its breast (skin_mm "
