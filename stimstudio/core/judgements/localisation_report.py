@@ -19,7 +19,7 @@ def _ci(ci) -> str:
 def format_localisation_table(a: LocalisationAnalysis) -> str:
     """One row per reader and the pooled row: marks, LL, NL, JAFROC FOM with its CI, wAFROC."""
     head = (
-        f"{'reader':<18}{'marks':>6}{'LL':>5}{'NL':>5}{'JAFROC':>8}{'95% CI':>17}"
+        f"{'reader':<25}{'marks':>6}{'LL':>5}{'NL':>5}{'JAFROC':>8}{'95% CI':>17}"
         f"{'jk SE':>7}{'wAFROC':>8}"
     )
     lines = [head]
@@ -28,7 +28,7 @@ def format_localisation_table(a: LocalisationAnalysis) -> str:
         c = s.counts
         se = "-" if s.jackknife_se is None else f"{s.jackknife_se:.3f}"
         return (
-            f"{s.label[:17]:<18}{c.get('marks', ''):>6}{c.get('LL', ''):>5}{c.get('NL', ''):>5}"
+            f"{s.label[:24]:<25}{c.get('marks', ''):>6}{c.get('LL', ''):>5}{c.get('NL', ''):>5}"
             f"{s.fom:>8.3f}{_ci(s.ci):>17}{se:>7}{s.wafroc:>8.3f}"
         )
 
