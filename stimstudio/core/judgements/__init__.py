@@ -27,6 +27,10 @@ The package, by job:
     adjustment_analysis  error distribution, circular SD, serial dependence (DoG, bootstrap,
                          permutation test)
     adjustment_figures   its plots, written with the numbers as JSON
+    localisation         marks on whole films against a search set's truth: LL/NL, FROC,
+                         AFROC, JAFROC and wAFROC FOM with bootstrap CI (docs/LOCALISATION.md)
+    localisation_io      reading the truth and marks files
+    localisation_report  the table, the FROC/AFROC figure, the JSON report
 """
 
 from __future__ import annotations
