@@ -399,3 +399,28 @@ def test_films_named_as_a_search_set_writes_them(tmp_path):
     assert [m.film for m in marks] == ["film002.dcm", "film001.dcm"]
     s = classify(marks, truth)
     assert s[0].kind == "LL" and s[0].lesion.lesion == "disc#2"
+
+
+def test_a_bootstrap_resample_scores_as_the_resampled_films_would(tmp_path):
+    # the bootstrap's fast statistic (case multiplicities through the Wilcoxon kernel) against
+    # sklearn's FOM on the films actually drawn, duplicates included
+    from sklearn.metrics import roc_auc_score
+
+    from stimstudio.core.judgements.localisation import _fom_from_counts, _psi
+
+    rows = [*SIX, ("a4", "A", 10, 10, 5, 1, ""), ("a4", "B", 90, 90, 5, 1, "")]
+    truth = read_truth(write_truth(tmp_path, rows))
+    marks = [Mark(*m[:3], m[3]) for m in WORKED] + [Mark("a4", 10, 10, 4)]
+    r = reading("r", classify(marks, truth), truth)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        i_n = rng.integers(0, 3, 3)
+        i_a = rng.integers(0, 4, 4)
+        cn = np.bincount(i_n, minlength=3)[None].astype(float)
+        ca = np.bincount(i_a, minlength=4)[None].astype(float)
+        fast = _fom_from_counts([_psi(r)], r.lesion_case, np.ones(r.ll.size), cn, ca)[0]
+        x = r.normal_nl[i_n]
+        y = np.concatenate([r.ll[r.lesion_case == k] for k in i_a])
+        x, y = np.where(np.isinf(x), -99, x), np.where(np.isinf(y), -99, y)
+        labels = np.r_[np.zeros(x.size), np.ones(y.size)]
+        assert fast == pytest.approx(roc_auc_score(labels, np.r_[x, y]))
