@@ -90,3 +90,19 @@ def test_breast_mask_moved_to_core():
     from stimstudio.train.dataset import breast_mask as re_exported
 
     assert re_exported is breast_mask
+
+
+def test_compose_records_the_cut_and_insert_puts_it_back(tmp_path, lesion, tiny_weights, capsys):
+    films = write_films(tmp_path / "films", 1)
+    out = tmp_path / "comp"
+    argv = ["compose", "--texture", str(lesion[0]), "--mask", str(lesion[1])]
+    argv += ["--template", str(films / "mdb001.pgm"), "--template-at", "40,60,64"]
+    argv += ["--placement-mode", "contrast", "--steps", "2", "--out-dir", str(out)]
+    assert main(argv + ["--weights", tiny_weights, "--quiet"]) == 0, capsys.readouterr().err
+    cut = json.loads((out / "metrics.json").read_text())["template_cut"]
+    assert cut == {"file": "mdb001.pgm", "x": 40, "y": 60, "size": 64, "spacing_mm": [0.2, 0.2]}
+    film = tmp_path / "back.pgm"
+    argv = ["insert", str(out), str(films / "mdb001.pgm"), "--at", "original", "--out", str(film)]
+    assert main(argv + ["--weights", tiny_weights]) == 0
+    ys, xs = np.nonzero(read_mammogram(film).raw != read_mammogram(films / "mdb001.pgm").raw)
+    assert abs(xs.mean() - 71.5) < 3 and abs(ys.mean() - 91.5) < 3

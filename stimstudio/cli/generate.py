@@ -62,6 +62,13 @@ def register(sub) -> None:
     c = sub.add_parser("compose", help="put a texture on a template: the four methods of Fig. 4")
     c.add_argument("--texture", required=True, help="image holding the tumor texture")
     c.add_argument("--template", required=True, help="shape-template image")
+    c.add_argument(
+        "--template-at",
+        metavar="X,Y,SIZE",
+        help="cut the template from this square of the --template film (film pixels; default: "
+        "its centre square); recorded in metrics.json so `insert --at original` puts the lesion "
+        "back there",
+    )
     src = c.add_mutually_exclusive_group(required=True)
     src.add_argument("--mask", help="mask image on the texture (non-zero = texture)")
     src.add_argument("--polygon", help="lasso on the texture: 'x,y;x,y;x,y;...' in pixels")
@@ -321,10 +328,12 @@ def cmd_compose(args) -> int:
 
     settings = _settings(args)
     model, compute = load_model_for(args)
+    from ..core.films.cut import parse_at, template_patch
     from ..core.imageio import load_patch
 
     texture, tnote = load_patch(args.texture, model.resolution)
-    template, pnote = load_patch(args.template, model.resolution)
+    at = parse_at(args.template_at) if args.template_at else None
+    template, pnote, template_cut = template_patch(args.template, model.resolution, at)
     if args.mask:
         mask = Mask.from_array(load_mask(args.mask, texture.shape), args.feather)
     else:
@@ -370,6 +379,7 @@ def cmd_compose(args) -> int:
         "texture_contrast": comp.texture_contrast,
         "warnings": comp.warnings,
         "fitted": {"texture": tnote, "template": pnote},
+        "template_cut": template_cut,
     }
     from ..core.jsonable import dumps_strict
 

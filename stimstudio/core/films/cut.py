@@ -1,0 +1,57 @@
+"""Where a template is cut from a film, recorded so that its lesion can go back there.
+
+A compose template is a square of a film resized to the model's resolution: the app's View page
+cuts the square the user drew (`gui.panels.view.cut_patch`, recorded in the project's
+`template.source`), the CLI takes the film's centre square or the square `--template-at X,Y,SIZE`.
+`template_cut` is that square as {file, x, y, size, spacing_mm} in film pixels; a compose result
+writes it into its `metrics.json`, and `stimstudio insert --at original` reads it back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import OptionError
+from ..imageio import fit_square, to_model_range
+from ..readers import read_mammogram
+
+
+def parse_at(text: str) -> tuple[int, int, int]:
+    """'X,Y,SIZE' (film pixels: the square's top-left corner and side)."""
+    try:
+        x, y, size = (int(round(float(v))) for v in text.split(","))
+    except ValueError:
+        raise OptionError(
+            f"--template-at must be 'X,Y,SIZE' in film pixels, got {text!r}"
+        ) from None
+    return x, y, size
+
+
+def template_patch(path, resolution: int, at: tuple[int, int, int] | None = None):
+    """(patch [-1, 1] at `resolution`, note or None, template_cut) of a film or image file:
+    the square `at` (x, y, size), or the centre square when None."""
+    mammo = read_mammogram(path)
+    h, w = mammo.shape
+    if at is None:
+        side = min(h, w)
+        x, y = (w - side) // 2, (h - side) // 2
+        px, note = fit_square(mammo.pixels, resolution)
+    else:
+        x, y, side = at
+        if side < 8 or x < 0 or y < 0 or x + side > w or y + side > h:
+            raise OptionError(
+                f"--template-at {x},{y},{side} is not a square inside {Path(path).name} "
+                f"({w}x{h} px)"
+            )
+        px, _ = fit_square(mammo.pixels[y : y + side, x : x + side], resolution)
+        note = (
+            f"the {side}x{side} square at ({x}, {y}) of {Path(path).name} resized to {resolution}px"
+        )
+    cut = {
+        "file": Path(path).name,
+        "x": int(x),
+        "y": int(y),
+        "size": int(side),
+        "spacing_mm": list(mammo.spacing_mm) if mammo.spacing_mm else None,
+    }
+    return to_model_range(px), note, cut
