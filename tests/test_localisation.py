@@ -424,3 +424,33 @@ def test_a_bootstrap_resample_scores_as_the_resampled_films_would(tmp_path):
         x, y = np.where(np.isinf(x), -99, x), np.where(np.isinf(y), -99, y)
         labels = np.r_[np.zeros(x.size), np.ones(y.size)]
         assert fast == pytest.approx(roc_auc_score(labels, np.r_[x, y]))
+
+
+def test_marks_on_a_real_search_set_and_its_masks(tmp_path, capsys, tiny_weights):
+    # a 3 + 3 search set made by `stimstudio searchset`; marks at every truth centre (rated 3)
+    # and one far corner mark on each normal film (rated 1): FOM 1, also inside the masks
+    import csv
+    import shutil
+
+    from films_helpers import spec_text, write_films, write_lesion
+
+    write_films(tmp_path / "films", 8)
+    write_lesion(tmp_path / "les")
+    shutil.copy(tiny_weights, tmp_path / "tiny.safetensors")
+    shutil.copy(Path(tiny_weights).with_suffix(".json"), tmp_path / "tiny.json")
+    (tmp_path / "spec.toml").write_text(spec_text(count=3))
+    assert main(["searchset", str(tmp_path / "spec.toml"), "--quiet"]) == 0
+    capsys.readouterr()
+    truth = tmp_path / "set" / "truth.csv"
+    with open(truth, newline="") as f:
+        rows = list(csv.DictReader(f))
+    marks = [
+        (r["film"], r["x"], r["y"], 3) if r["present"] == "1" else (r["film"], 1, 1, 1)
+        for r in rows
+    ]
+    path = write_marks(tmp_path, marks)
+    for extra in ((), ("--inside-mask",)):
+        code, out, err = run(capsys, "judge", "analyze", path, "--truth", truth, "--json", *extra)
+        assert code == 0, err
+        r = json.loads(out)["readers"][0]
+        assert r["jafroc_fom"] == 1.0 and r["counts"]["LL"] == 3 and r["counts"]["NL"] == 3
