@@ -60,14 +60,14 @@ def _at(text: str):
 
 
 def cmd_insert(args) -> int:
-    from ..core.errors import OptionError
+    import hashlib
+
     from ..core.export.job import _model_spacing
     from ..core.export.settings import DEFAULT_SPACING_MM
     from ..core.films import lesion as L
     from ..core.films.breast import allowed_tissue, film_spacing
-    from ..core.films.filmfile import film_bytes, film_kind
     from ..core.films.insert import place
-    from ..core.films.stored import to_stored
+    from ..core.films.save import save_film
     from ..core.films.truth import mask_png
     from ..core.model import atomic_write_bytes
     from ..core.readers import read_mammogram
@@ -92,20 +92,8 @@ def cmd_insert(args) -> int:
     placed = place(mammo.pixels, fmm, les, at, args.contrast)
     if not (allowed[placed.outline]).all():
         print("stimstudio: warning: part of the lesion lies outside the breast", file=sys.stderr)
-    kinds = {".dcm": "dicom", ".pgm": "pgm", ".png": "png", ".tif": "tiff", ".tiff": "tiff"}
-    kind = kinds.get(out.suffix.lower())
-    if kind is None:
-        raise OptionError(f"--out must end in {', '.join(kinds)}, got {out.name!r}")
-    if (kind == "dicom") != (film_kind(mammo) == "dicom"):
-        raise OptionError(f"a {film_kind(mammo).upper()} film is written as the same kind of file")
-    x0, y0, x1, y1 = placed.window
-    changed = placed.outline & False
-    changed[y0:y1, x0:x1] = placed.changed
-    raw = to_stored(mammo, placed.pixels, changed)
-    import hashlib
-
     key = hashlib.sha256(f"{args.film}|{args.lesion}|{at}|{args.contrast}".encode()).hexdigest()
-    atomic_write_bytes(out, film_bytes(mammo, raw, kind, key, 1))
+    save_film(mammo, placed, out, key)
     if args.mask_out:
         atomic_write_bytes(Path(args.mask_out), mask_png(placed.outline))
     for n in placed.notes:

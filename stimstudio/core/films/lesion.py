@@ -70,6 +70,16 @@ def _check_mask(binary: np.ndarray, name: str) -> None:
         )
 
 
+def from_arrays(name: str, image, mask, spacing_mm: float, cut: dict | None = None) -> LesionPatch:
+    """A lesion from arrays (the app's compose result: its image and its soft mask)."""
+    img = np.asarray(image, np.float32)
+    m = np.clip(np.asarray(mask, np.float32), 0, 1)
+    if m.shape != img.shape:
+        raise MaskError(f"{name}: the mask is {m.shape[::-1]} but the image is {img.shape[::-1]}")
+    _check_mask(m >= 0.5, name)
+    return LesionPatch(name, img, m, spacing_mm, cut, {"kind": "compose result (app)"})
+
+
 def from_files(
     image,
     mask,
