@@ -521,6 +521,17 @@ def test_realism_section_judges_every_kind_beside_random_samples(tiny_model, pha
     json.dumps(r)
 
 
+def test_realism_section_measures_eq4_with_fitted_noise_under_its_own_name(
+    tiny_model, phantom_data
+):
+    s = EvalSettings.quick(
+        sections=("realism",), realism_kinds=("eq4",), realism_fit_noise=True, steps=2
+    )
+    r = evaluate_model(tiny_model, phantom_data, s).result["realism"]
+    assert r["recipe"]["fit_noise"] is True
+    assert set(r) == {"recipe", "eq4 realism 0 fitted noise"}
+
+
 def test_realism_section_is_opt_in_and_checks_its_settings():
     assert "realism" not in EvalSettings().sections
     with pytest.raises(OptionError, match="realism kind"):

@@ -126,6 +126,12 @@ def register(sub) -> None:
         help="realism: the Eq. 4 realism settings to measure, comma-separated "
         f"(default: the app's, {','.join(f'{v:g}' for v in d.realism_values)})",
     )
+    p.add_argument(
+        "--realism-fit-noise",
+        action="store_true",
+        default=None,
+        help="realism: Eq. 4 with the noise maps fitted beside w (the app's 'Fit them too')",
+    )
     p.add_argument("--steps", type=int, help=f"Eq. 4 steps ({d.steps})")
     p.add_argument("--seed", type=int, help="(0)")
     p.add_argument("--force", action="store_true", help="replace an existing grid file")
@@ -152,6 +158,7 @@ SIZE_OPTIONS = (
     "realism_test",
     "realism_kinds",
     "realism_values",
+    "realism_fit_noise",
     "steps",
 )
 

@@ -160,7 +160,9 @@ def realism_report(
     fit_real, test_real = train.patches[a[:n_fit]], held.patches[b[:n_test]]
     src = {"fit": train.as_float(a[n_fit : 2 * n_fit])[:, 0]}
     src["test"] = held.as_float(b[n_test : 2 * n_test])[:, 0]
-    base = InversionSettings(steps=s.steps, preview_every=0, seed=s.seed)
+    base = InversionSettings(
+        steps=s.steps, preview_every=0, seed=s.seed, optimize_noise=s.realism_fit_noise
+    )
     out: dict = {
         "recipe": {
             "fit_per_side": n_fit,
@@ -169,6 +171,7 @@ def realism_report(
             "training patches), tested on held-out patients (real vs outputs made from other "
             "held-out patches); thumbnails: 16 x 16 cell averages",
             "steps": s.steps,
+            "fit_noise": s.realism_fit_noise,
             "cpu": torch.backends.cpu.get_cpu_capability(),
         }
     }
@@ -202,7 +205,7 @@ def realism_report(
         judge("encoder", to_uint8(e["fit"]), to_uint8(e["test"]), _fidelity(e["test"], src["test"]))
     for value in s.realism_values:
         settings = replace(base, realism=float(value))
-        tag = f"realism {value:g}"
+        tag = f"realism {value:g}" + (" fitted noise" if s.realism_fit_noise else "")
         if {"eq4", "continuum"} & set(s.realism_kinds):
             res = {
                 k: eq4_outputs(

@@ -94,6 +94,9 @@ class EvalSettings:
     realism_test: int = 200  # per side
     realism_kinds: tuple[str, ...] = REALISM_KINDS
     realism_values: tuple[float, ...] = (InversionSettings().realism,)  # the app's default
+    # Eq. 4 with the noise maps fitted beside w (the app's "Fit them too"): the maps can carry
+    # what w cannot express (the card's fitted-noise row), so are those results real?
+    realism_fit_noise: bool = False
 
     @classmethod
     def quick(cls, **kw) -> EvalSettings:
