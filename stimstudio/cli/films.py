@@ -66,6 +66,7 @@ def cmd_insert(args) -> int:
     from ..core.export.settings import DEFAULT_SPACING_MM
     from ..core.films import lesion as L
     from ..core.films.breast import allowed_tissue, film_spacing
+    from ..core.films.cut import original_place
     from ..core.films.insert import place
     from ..core.films.save import save_film
     from ..core.films.truth import mask_png
@@ -117,27 +118,6 @@ def cmd_insert(args) -> int:
     )
     emit(args, result, text)
     return 0
-
-
-def original_place(les, mammo) -> tuple[float, float]:
-    """Where the lesion's outline centre was in the film its template was cut from."""
-    from ..core.errors import OptionError
-
-    cut = les.cut
-    if not cut:
-        raise OptionError(
-            f"{les.name}: where its template was cut from is not recorded; give --at X,Y "
-            "(compose with --template-at records it)"
-        )
-    if Path(str(cut.get("file", ""))).name != Path(mammo.source).name:
-        raise OptionError(
-            f"{les.name}'s template was cut from {Path(str(cut.get('file'))).name}, not from "
-            f"{Path(mammo.source).name}"
-        )
-    R = les.image.shape[0]
-    f = float(cut["size"]) / R
-    cx, cy = les.centre()
-    return float(cut["x"]) + (cx + 0.5) * f - 0.5, float(cut["y"]) + (cy + 0.5) * f - 0.5
 
 
 def cmd_searchset(args) -> int:

@@ -128,6 +128,17 @@ def build_menus(win) -> None:
         )
     )
 
+    tools.addSeparator()
+    tools.addAction(
+        make_action(
+            win,
+            "&Search set…",
+            lambda _=False: _open_searchset(win),
+            tip="Films with and without an inserted lesion, with a truth file, a PsychoPy "
+            "conditions file and a manifest (docs/FILMS.md)",
+        )
+    )
+
     help_menu = mb.addMenu("&Help")
     samples = help_menu.addMenu("&Samples")
     for path in sample_files():
@@ -214,6 +225,12 @@ def _open_adjustment_task(win) -> None:
     from .judgement import open_adjustment_task  # Qt widgets of the task: loaded when asked
 
     open_adjustment_task(win)
+
+
+def _open_searchset(win) -> None:
+    from .searchset_dialog import open_searchset_dialog
+
+    open_searchset_dialog(win)
 
 
 def _open_adjustment_analysis(win) -> None:

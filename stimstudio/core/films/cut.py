@@ -55,3 +55,34 @@ def template_patch(path, resolution: int, at: tuple[int, int, int] | None = None
         "spacing_mm": list(mammo.spacing_mm) if mammo.spacing_mm else None,
     }
     return to_model_range(px), note, cut
+
+
+def original_place(lesion, mammo) -> tuple[float, float]:
+    """Where the lesion's outline centre was in the film its template was cut from (x, y film
+    pixels), from the lesion's recorded `cut`; an OptionError when none is recorded or it was
+    cut from another film."""
+    cut = lesion.cut
+    if not cut:
+        raise OptionError(
+            f"{lesion.name}: where its template was cut from is not recorded; give a place "
+            "(compose with --template-at, or cut the template in the app, records it)"
+        )
+    if Path(str(cut.get("file", ""))).name != Path(mammo.source).name:
+        raise OptionError(
+            f"{lesion.name}'s template was cut from {Path(str(cut.get('file'))).name}, not from "
+            f"{Path(mammo.source).name}"
+        )
+    R = lesion.image.shape[0]
+    f = float(cut["size"]) / R
+    cx, cy = lesion.centre()
+    return float(cut["x"]) + (cx + 0.5) * f - 0.5, float(cut["y"]) + (cy + 0.5) * f - 0.5
+
+
+def breast_centre(allowed) -> tuple[float, float]:
+    """The allowed pixel deepest inside the allowed tissue (a first place to show a lesion)."""
+    import cv2
+    import numpy as np
+
+    depth = cv2.distanceTransform(np.asarray(allowed, np.uint8), cv2.DIST_L2, 5)
+    y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    return float(x), float(y)

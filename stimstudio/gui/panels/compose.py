@@ -105,6 +105,13 @@ class ComposePage(QWidget):
         self.btn_save.setToolTip("Write each method's image (PNG) and the metrics (JSON)")
         self.btn_save.clicked.connect(self.save_results)
         self.btn_save.setEnabled(False)
+        self.btn_film = QPushButton("Film view…")
+        self.btn_film.setToolTip(
+            "The result's lesion back in the film its template was cut from, beside the film "
+            "without it (docs/FILMS.md)"
+        )
+        self.btn_film.clicked.connect(self.open_film_view)
+        self.btn_film.setEnabled(False)
         top = QHBoxLayout()
         top.addWidget(self.btn_run)
         top.addWidget(self.btn_cancel)
@@ -128,6 +135,7 @@ class ComposePage(QWidget):
         prow = QHBoxLayout()
         prow.addWidget(self.progress, 1)
         prow.addWidget(self.status, 2)
+        prow.addWidget(self.btn_film)
         prow.addWidget(self.btn_save)
 
         # live area
@@ -394,6 +402,7 @@ class ComposePage(QWidget):
         for which in ("texture", "template"):
             patch = self.project.get(which) or {}
             sources[which] = (patch.get("source") or {}).get("file") or None
+        sources["template_cut"] = dict((self.project.get("template") or {}).get("source") or {})
         rec = result_record(comp, self.ctx.model, self._settings, self._placement, seconds, sources)
         self.project.set("result", rec, "Compose")
         self.last_outcome = "done"
@@ -433,6 +442,13 @@ class ComposePage(QWidget):
 
     # -- results -----------------------------------------------------------------------------
 
+    def open_film_view(self) -> None:
+        from ..film_view import open_for_result
+
+        res = self.project.get("result")
+        if res is not None:
+            self.film_view = open_for_result(self.window(), res, self.ctx.model)
+
     def _clear_results(self) -> None:
         for tile in self.result_tiles.values():
             tile.setParent(None)
@@ -445,6 +461,7 @@ class ComposePage(QWidget):
         self._clear_results()
         self.results_hint.setVisible(res is None)
         self.btn_save.setEnabled(res is not None)
+        self.btn_film.setEnabled(res is not None and res.get("mask") is not None)
         if res is None:
             return
         if self.worker is None and res.get("history") and not self._steps:

@@ -75,6 +75,9 @@ def result_record(
         "model_name": model.name,
         "texture_file": (sources or {}).get("texture"),
         "template_file": (sources or {}).get("template"),
+        # where the template was cut ({file, x, y, size, spacing_mm}): the Film view and
+        # `stimstudio insert --at original` put the lesion back there
+        "template_cut": (sources or {}).get("template_cut") or None,
     }
 
 
@@ -99,5 +102,9 @@ def write_results(res: dict, folder: Path) -> list[str]:
         names.append(out.name)
     meta = {k: res[k] for k in ("metrics", "settings", "placement", "perceptual", "seconds")}
     meta["model"] = {"name": res.get("model_name"), "sha256": res.get("model_sha256")}
+    if res.get("template_cut"):
+        meta["template_cut"] = res["template_cut"]
+    if res.get("mask") is not None:  # the lesion's outline, for `stimstudio insert`
+        save_image(folder / "mask.png", res["mask"], model_range=False)
     atomic_write_bytes(folder / "metrics.json", json.dumps(meta, indent=2).encode())
     return names
