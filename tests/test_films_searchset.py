@@ -107,3 +107,26 @@ def test_interrupted_set_resumes(made, capsys):
     assert res["written"] == 1 and res["kept"] > 30
     assert (set_dir / "manifest.json").read_bytes() == manifest
     assert gone.is_file()
+
+
+def test_dicom_films_give_dicom_without_identifiers(tmp_path, tiny_weights):
+    import pydicom
+    from readers_helpers import phantom, write_dicom
+
+    films = tmp_path / "films"
+    films.mkdir()
+    for i in range(2):
+        write_dicom(films / f"case{i}.dcm", phantom(300, 240, seed=i), PatientName="DOE^JANE")
+    write_lesion(tmp_path / "les")
+    shutil.copy(tiny_weights, tmp_path / "tiny.safetensors")
+    shutil.copy(Path(tiny_weights).with_suffix(".json"), tmp_path / "tiny.json")
+    (tmp_path / "spec.toml").write_text(spec_text(count=1))
+    assert main(["searchset", str(tmp_path / "spec.toml"), "--quiet"]) == 0
+    out = sorted((tmp_path / "set").glob("film*.dcm"))
+    assert len(out) == 2
+    for f in out:
+        ds = pydicom.dcmread(str(f))
+        assert ds.PatientID == "SYNTHETIC" and ds.BitsStored == 12
+        assert b"DOE" not in f.read_bytes() and b"SYNTH-1" not in f.read_bytes()
+    assert (tmp_path / "set" / "display" / "film001.png").is_file()
+    assert main(["regenerate", str(tmp_path / "set"), "--quiet"]) == 0
