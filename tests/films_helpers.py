@@ -57,5 +57,5 @@ def spec_text(out="set", count=10, extra="", lesion=None) -> str:
     lesion = lesion or '[[lesion]]\nimage = "les/mass.png"\nmask = "les/mass_mask.png"\n'
     return (
         f'out = "{out}"\nseed = 5\nfilms = ["films/"]\ncount = {count}\nskin_mm = 2\n'
-        f'separation_mm = 2\nweights = "tiny.safetensors"\n{extra}\n{lesion}'
+        f'separation_mm = 2\nfeather_mm = 0.8\nweights = "tiny.safetensors"\n{extra}\n{lesion}'
     )

@@ -24,6 +24,11 @@ def register(sub) -> None:
         "--contrast", type=float, default=1.0, metavar="GAIN",
         help="gain of the lesion's contrast against its surround (1 = its own; 0..4)",
     )  # fmt: skip
+    i.add_argument(
+        "--feather-mm", type=float, default=2.0, metavar="MM",
+        help="feather of the lesion's outline in the film (Gaussian sigma; default 2 mm: edges "
+        "as busy as natural masses'; docs/FILMS.md)",
+    )  # fmt: skip
     i.add_argument("--out", required=True, help="the film file to write (.dcm/.pgm/.png/.tiff)")
     i.add_argument("--mask-out", help="also write the lesion's outline in film pixels (PNG)")
     i.add_argument("--force", action="store_true")
@@ -90,7 +95,7 @@ def cmd_insert(args) -> int:
     _breast, allowed, _notes = allowed_tissue(mammo, 0.0, 0.0, "none")
     if at is None:
         at = original_place(les, mammo)
-    placed = place(mammo.pixels, fmm, les, at, args.contrast)
+    placed = place(mammo.pixels, fmm, les, at, args.contrast, args.feather_mm)
     if not (allowed[placed.outline]).all():
         print("stimstudio: warning: part of the lesion lies outside the breast", file=sys.stderr)
     key = hashlib.sha256(f"{args.film}|{args.lesion}|{at}|{args.contrast}".encode()).hexdigest()

@@ -60,6 +60,20 @@ def soft_outline(binary: np.ndarray, feather: float = FEATHER_PX) -> np.ndarray:
     return b if feather <= 0 else np.clip(cv2.GaussianBlur(b, (0, 0), feather), 0, 1)
 
 
+def edge_profile(binary: np.ndarray, sigma: float) -> np.ndarray:
+    """A soft outline whose 0.5 level is exactly the binary outline's edge: each pixel's signed
+    distance to the edge through a Gaussian edge profile of `sigma` px (the logistic
+    1 / (1 + exp(1.702 d / sigma)), within 1 % of the Gaussian's integral). Unlike blurring the
+    binary mask, a small lesion keeps its full inside and its outline at any feather."""
+    b = np.asarray(binary, bool)
+    if sigma <= 0:
+        return b.astype(np.float32)
+    d_out = cv2.distanceTransform((~b).astype(np.uint8), cv2.DIST_L2, 5)
+    d_in = cv2.distanceTransform(b.astype(np.uint8), cv2.DIST_L2, 5)
+    signed = np.where(b, 0.5 - d_in, d_out - 0.5)
+    return (1.0 / (1.0 + np.exp(np.clip(1.702 * signed / sigma, -60, 60)))).astype(np.float32)
+
+
 def _check_mask(binary: np.ndarray, name: str) -> None:
     if not binary.any():
         raise MaskError(f"{name}: the lesion's mask is empty")

@@ -172,7 +172,7 @@ def run_searchset(
             les = lesions[pl.lesion]
             gain = spec.lesions[pl.lesion].contrast
             gain = spec.contrast if gain is None else gain
-            placed = place(pixels, film_spacing(mammo), les, (pl.x, pl.y), gain)
+            placed = place(pixels, film_spacing(mammo), les, (pl.x, pl.y), gain, spec.feather_mm)
             pixels = placed.pixels
             x0, y0, x1, y1 = placed.window
             changed[y0:y1, x0:x1] |= placed.changed

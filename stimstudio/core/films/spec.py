@@ -36,17 +36,18 @@ from pathlib import Path
 from ..errors import OptionError
 from ..specfile import read_spec_document
 from .filmfile import KINDS
+from .insert import FEATHER_MM
 
 TOP_KEYS = {
     "out", "seed", "films", "normal_only", "count", "paired", "lesions_per_film", "contrast",
     "skin_mm", "keep_away_mm", "separation_mm", "pectoral", "format", "weights", "lesion",
-    "pixel_size_mm",
+    "pixel_size_mm", "feather_mm",
 }  # fmt: skip
 LESION_KEYS = {"result", "method", "image", "mask", "seed", "radius_mm", "contrast", "name"}
 DEFAULTS = {
     "seed": 0, "normal_only": True, "paired": False, "lesions_per_film": 1, "contrast": 1.0,
     "skin_mm": 5.0, "keep_away_mm": 10.0, "separation_mm": 10.0, "pectoral": "auto",
-    "format": "same", "weights": None, "pixel_size_mm": None,
+    "format": "same", "weights": None, "pixel_size_mm": None, "feather_mm": FEATHER_MM,
 }  # fmt: skip
 PECTORAL = ("auto", "mlo", "none")
 
@@ -81,6 +82,7 @@ class SearchSetSpec:
     format: str = "same"
     weights: Path | None = None
     pixel_size_mm: float | None = None  # for films whose files do not say theirs
+    feather_mm: float = FEATHER_MM  # the outline's feather in the film (Gaussian sigma)
     doc: dict = field(default_factory=dict)  # the document as read (for the manifest)
     base: Path = Path(".")  # the spec file's folder: paths are relative to it
 
@@ -205,6 +207,7 @@ def parse_spec(doc: dict, base: Path, name: str = "spec") -> SearchSetSpec:
         pectoral=pect,
         format=fmt,
         weights=None if weights is None else base / weights,
+        feather_mm=float(_num(doc, "feather_mm", name, 0.0, 20.0)),
         pixel_size_mm=None
         if doc.get("pixel_size_mm") is None
         else float(_num(doc, "pixel_size_mm", name, 0.01, 5.0)),
