@@ -15,7 +15,9 @@ from .common import UserError, add_common, emit
 
 def register(sub) -> None:
     b = sub.add_parser("bench", help="measure speed and quality against baselines")
-    b.add_argument("--weights", help="model file (default: the shipped model)")
+    b.add_argument(
+        "--weights", help="model file or name, e.g. minimias-128 (default: the shipped model)"
+    )
     b.add_argument("--data", help="patch data set folder (held-out.npz); default: phantoms")
     size = b.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="fewer patches and steps")

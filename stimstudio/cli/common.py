@@ -39,7 +39,11 @@ def add_common(p) -> None:
 
 
 def add_model_options(p) -> None:
-    p.add_argument("--weights", help="model .safetensors (default: the shipped model)")
+    p.add_argument(
+        "--weights",
+        help="model: a .safetensors file or a model name in weights/, e.g. minimias-128 "
+        "(default: the shipped model)",
+    )
     p.add_argument("--device", default="auto", help=" | ".join(DEVICE_CHOICES))
     p.add_argument(
         "--precision",

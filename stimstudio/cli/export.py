@@ -174,7 +174,7 @@ def register(sub) -> None:
     )
     r.add_argument("manifest", help="manifest.json (or its folder)")
     r.add_argument("--out", help="also write the regenerated export to this (new) folder")
-    r.add_argument("--weights", help="model file (default: the one the manifest names)")
+    r.add_argument("--weights", help="model file or name (default: the one the manifest names)")
     r.add_argument("--device", default=None, help="default: the manifest's device type")
     r.add_argument("--precision", default=None, help="default: the manifest's precision")
     r.add_argument(
@@ -191,7 +191,7 @@ def register(sub) -> None:
         help="many continua from a TOML/JSON spec; resumable; whole continua per torchrun rank",
     )
     b.add_argument("spec", help="batch spec (.toml or .json)")
-    b.add_argument("--weights", help="model file (overrides the spec)")
+    b.add_argument("--weights", help="model file or name (overrides the spec)")
     b.add_argument("--device", default=None, help="auto | cuda | mps | cpu (overrides the spec)")
     b.add_argument("--precision", default=None, help="overrides the spec")
     b.add_argument("--force", action="store_true", help="replace continua whose settings changed")
@@ -478,7 +478,9 @@ def cmd_regenerate(args) -> int:
         ):
             device = "cpu"
     compute = pick_compute(device, args.precision or doc["compute"].get("precision", "fp32"))
-    weights = Path(args.weights) if args.weights else manifest_model_path(doc)
+    from ..core.model_catalog import resolve_weights
+
+    weights = resolve_weights(args.weights) if args.weights else manifest_model_path(doc)
     if weights is None or not weights.is_file():
         raise CheckpointError(
             f"the model file this export was made with ({weights}) is not there; "

@@ -489,7 +489,7 @@ def cmd_mix(args) -> int:
         "layers_from_b": layers,
     }
     if args.latent_out:
-        Latent(w, src, model.sha256).save(args.latent_out)
+        Latent.of(model, w, src).save(args.latent_out)
     result = {"output": str(out), "layers_from_b": layers, "presets": presets}
     emit(args, result, f"{out}: layers {layers} from B, the rest from A")
     return 0

@@ -307,8 +307,8 @@ def compose_steps(
             maps = encoder_noise(model, comp.images["poisson"], None, compute)
         noise_enc = [n[0].cpu().numpy() for n in maps] if maps is not None else None
     comp.images["encoder"] = synthesize(model, w_enc, compute, noise=noise_enc)[0]
-    comp.latents["encoder"] = Latent(
-        w_enc, {"method": "compose-encoder"}, model.sha256, noise=noise_enc
+    comp.latents["encoder"] = Latent.of(
+        model, w_enc, {"method": "compose-encoder"}, noise=noise_enc
     )
     F = perceptual_for(model, vgg16_path, settings.perceptual if settings else "discriminator")
     comp.perceptual = F.name
@@ -335,26 +335,26 @@ def compose_steps(
         return last.wplus, last.noise
 
     w_opt, noise_opt = yield from optimise(w_enc, 1)
-    comp.latents["optimized"] = Latent(
+    comp.latents["optimized"] = Latent.of(
+        model,
         w_opt,
         {
             "method": "compose-masked-inversion",
             "placement": placement.__dict__,
             "perceptual": F.name,
         },
-        model.sha256,
         noise=noise_opt,
     )
     comp.images["optimized"] = synthesize(model, w_opt, compute, noise=noise_opt)[0]
     # the texture's own code (its grey levels, whatever the mode) gives the fine layers
     w_tex = texture_latent(model, ins.texture, soft, compute)
     w_mix = stylemix_latent(model, w_tex, w_enc)
-    comp.latents["stylemix"] = Latent(w_mix, {"method": "compose-stylemix"}, model.sha256)
+    comp.latents["stylemix"] = Latent.of(model, w_mix, {"method": "compose-stylemix"})
     comp.images["stylemix"] = synthesize(model, w_mix, compute)[0]
     if stylemix_optimize:
         w_mix_opt, noise_mix = yield from optimise(w_mix, 2)
-        comp.latents["stylemix+opt"] = Latent(
-            w_mix_opt, {"method": "compose-stylemix-opt"}, model.sha256, noise=noise_mix
+        comp.latents["stylemix+opt"] = Latent.of(
+            model, w_mix_opt, {"method": "compose-stylemix-opt"}, noise=noise_mix
         )
         comp.images["stylemix+opt"] = synthesize(model, w_mix_opt, compute, noise=noise_mix)[0]
     for name in comp.images:

@@ -179,7 +179,7 @@ def latent_for_seed(
         "truncation_cutoff": cutoff,
         "noise_mode": noise_mode,
     }
-    return Latent(wplus, src, model.sha256, noise)
+    return Latent.of(model, wplus, src, noise)
 
 
 def sample(

@@ -510,9 +510,9 @@ def run_inversion(
     src["realism"] = s.realism
     image = synthesize(model, last.wplus, compute, noise=last.noise)[0]
     return InversionResult(
-        latent=Latent(last.wplus, src, model.sha256, noise=last.noise),
+        latent=Latent.of(model, last.wplus, src, noise=last.noise),
         image=image,
-        encoder_latent=Latent(w_enc, {"method": "encoder"}, model.sha256, noise=enc_noise),
+        encoder_latent=Latent.of(model, w_enc, {"method": "encoder"}, noise=enc_noise),
         history=history,
         perceptual=F.name,
         settings=asdict(s),

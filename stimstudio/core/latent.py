@@ -1,7 +1,8 @@
 """W+ latents with provenance, and their file format (`.latent.npz`).
 
 A latent only means something for the model that made it, so the file records the model's
-sha256 and shape; loading checks both and refuses NaN/inf.
+sha256, name, resolution and pixel size (`model` in its metadata) and its shape; giving it to
+another model is refused in one sentence that names both, and NaN/inf are refused.
 """
 
 from __future__ import annotations
@@ -28,6 +29,15 @@ class Latent:
     # encoder's or fitted ones of an inversion (core.invert); None = the model's fixed maps.
     # Not part of W+: paths blend them beside w+, a style mix takes each layer's from its source.
     noise: list[np.ndarray] | None = None
+    # Which model made it ({name, sha256, resolution, spacing_mm}: Model.tag()); {} for latents
+    # saved before it was recorded (their sha256 above still identifies the model).
+    model: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, model, wplus, source: dict | None = None, noise=None) -> Latent:
+        """A latent made by `model`, recording which model that was."""
+        tag = model.tag() if hasattr(model, "tag") else {}
+        return cls(wplus, dict(source or {}), getattr(model, "sha256", None), noise, tag)
 
     def __post_init__(self):
         self.wplus = np.asarray(self.wplus, dtype=np.float32)
@@ -44,11 +54,23 @@ class Latent:
     def num_ws(self) -> int:
         return self.wplus.shape[0]
 
+    def made_by(self) -> str:
+        """The model that made it, in words: 'minimias-256 (256 px, 3f2a…)'."""
+        name = self.model.get("name") or "a model"
+        res = self.model.get("resolution") or wplus_resolution(self.num_ws)
+        sha = f", {self.model_sha256[:8]}…" if self.model_sha256 else ""
+        return f"{name} ({res} px{sha})" if res else f"{name}{sha}"
+
     def check_model(self, model, allow_other_model: bool = False) -> None:
+        """Refuse, in one sentence, a latent made by another model: another shape (another
+        resolution) always, another sha256 unless `allow_other_model`."""
+        here = f"{getattr(model, 'short_name', 'the loaded model')} ({model.resolution} px"
+        here += f", {model.sha256[:8]}…)" if model.sha256 else ")"
         if self.wplus.shape != (model.num_ws, model.w_dim):
             raise LatentError(
-                f"latent of shape {self.wplus.shape} does not fit this model "
-                f"({model.num_ws} x {model.w_dim}): it belongs to another model"
+                f"this latent was made with model {self.made_by()} ({self.wplus.shape[0]} x "
+                f"{self.wplus.shape[1]} styles), the loaded model {here} needs {model.num_ws} x "
+                f"{model.w_dim}: it belongs to another model"
             )
         if (
             not allow_other_model
@@ -57,14 +79,16 @@ class Latent:
             and self.model_sha256 != model.sha256
         ):
             raise LatentError(
-                f"this latent was made with model {self.model_sha256[:12]}…, the loaded model "
-                f"is {model.sha256[:12]}…; its image would be meaningless"
+                f"this latent was made with model {self.made_by()}, the loaded model is {here}: "
+                "another model, so its image would be meaningless; load the model that made it"
             )
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         buf = io.BytesIO()
         meta = {"source": self.source, "model_sha256": self.model_sha256, "format": "wplus-v1"}
+        if self.model:
+            meta["model"] = self.model
         maps = {f"noise{i:02d}": n for i, n in enumerate(self.noise or [])}  # optional arrays
         meta_bytes = np.frombuffer(json.dumps(meta).encode(), np.uint8)
         np.savez(buf, wplus=self.wplus, meta=meta_bytes, **maps)
@@ -85,4 +109,10 @@ def load_latent(path: str | Path) -> Latent:
         raise LatentError(f"{path.name} is not a StimStudio latent file: {exc}") from exc
     if not np.isfinite(wplus).all():
         raise LatentError(f"{path.name} holds NaN or infinite values")
-    return Latent(wplus, meta.get("source", {}), meta.get("model_sha256"), noise)
+    model = meta.get("model") if isinstance(meta.get("model"), dict) else {}
+    return Latent(wplus, meta.get("source", {}), meta.get("model_sha256"), noise, model)
+
+
+def wplus_resolution(num_ws: int) -> int | None:
+    """The image size of a StyleGAN2 generator with `num_ws` styles (2 log2(res) - 2)."""
+    return 2 ** ((num_ws + 2) // 2) if num_ws >= 2 and num_ws % 2 == 0 else None

@@ -23,6 +23,7 @@ from torch import nn
 
 from .atomic import atomic_write_bytes, public_mode
 from .errors import CheckpointError
+from .model_catalog import WEIGHTS_DIR, short_name
 from .nets import (
     Discriminator,
     DiscriminatorConfig,
@@ -35,7 +36,6 @@ from .nets import (
 )
 from .nets.projected import ProjectedConfig, ProjectedDiscriminator
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 DEFAULT_NAME = "stimstudio-minimias-128"
 
 
@@ -112,6 +112,22 @@ class Model:
     @property
     def name(self) -> str:
         return self.path.stem if self.path else "unsaved model"
+
+    @property
+    def short_name(self) -> str:
+        """What `--weights` accepts for it: `minimias-128` for stimstudio-minimias-128."""
+        return short_name(self.path) if self.path else "unsaved model"
+
+    def tag(self) -> dict:
+        """Which model made something: recorded in latents, projects, exports and results."""
+        from .model_catalog import card_spacing_mm
+
+        return {
+            "name": self.short_name,
+            "sha256": self.sha256,
+            "resolution": self.resolution,
+            "spacing_mm": card_spacing_mm(self.card or {}),
+        }
 
     def architecture(self) -> dict:
         arch = {
@@ -241,13 +257,15 @@ def load_model(
     The projected discriminator (`P.` tensors) is only built when asked for (training
     resumes): using a model never needs the feature network.
     """
-    path = Path(path) if path is not None else default_weights_path()
+    from .model_catalog import resolve_weights  # a short name: weights/stimstudio-NAME
+
+    path = resolve_weights(path) if path is not None else default_weights_path()
     if path.suffix == ".json":
         path = path.with_suffix(".safetensors")
     if not path.is_file():
         raise CheckpointError(
-            f"weights file not found: {path} (pass --weights, or train one with "
-            "`stimstudio train gan`)"
+            f"weights file not found: {path} (pass --weights with a file or a model name, or "
+            "train one with `stimstudio train gan`)"
         )
     card = _read_card(path)
     digest = sha256_file(path)

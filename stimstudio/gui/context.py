@@ -75,6 +75,8 @@ class AppContext(QObject):
             "path": str(self.model.path) if self.model.path else None,
             "sha256": self.model.sha256,
             "resolution": self.model.resolution,
+            "short_name": self.model.short_name,
+            "spacing_mm": self.model.tag()["spacing_mm"],
         }
 
     # -- services --------------------------------------------------------------------------

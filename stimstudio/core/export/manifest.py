@@ -220,7 +220,9 @@ def _new_manifest(job, model, compute, request, request_sha, out, data_root, nea
             "name": model.name,
             "file": str(Path(model.path).resolve()) if model.path else None,
             "sha256": model.sha256,
+            "short_name": model.short_name,  # what --weights accepts
             "resolution": model.resolution,
+            "spacing_mm": model.tag()["spacing_mm"],
             "num_ws": model.num_ws,
             "w_dim": model.w_dim,
             "kimg": (model.card or {}).get("kimg"),
