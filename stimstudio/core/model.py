@@ -23,7 +23,12 @@ from torch import nn
 
 from .atomic import atomic_write_bytes, public_mode
 from .errors import CheckpointError
-from .model_catalog import WEIGHTS_DIR, short_name
+from .model_catalog import (  # noqa: F401 - DEFAULT_NAME, WEIGHTS_DIR: this module's API
+    DEFAULT_NAME,
+    WEIGHTS_DIR,
+    default_weights_path,
+    short_name,
+)
 from .nets import (
     Discriminator,
     DiscriminatorConfig,
@@ -35,14 +40,6 @@ from .nets import (
     NoiseEncoderConfig,
 )
 from .nets.projected import ProjectedConfig, ProjectedDiscriminator
-
-DEFAULT_NAME = "stimstudio-minimias-128"
-
-
-def default_weights_path() -> Path:
-    """The shipped model; STIMSTUDIO_WEIGHTS overrides it (labs with their own model)."""
-    env = os.environ.get("STIMSTUDIO_WEIGHTS")
-    return Path(env) if env else WEIGHTS_DIR / f"{DEFAULT_NAME}.safetensors"
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

@@ -8,6 +8,7 @@ model cards only (no tensors, no torch), so the app's Settings can show it at on
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,15 @@ from .errors import CheckpointError
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 PREFIX = "stimstudio-"
+DEFAULT_NAME = "stimstudio-minimias-128"  # the shipped model, the fast default
+
+
+def default_weights_path() -> Path:
+    """The shipped model; STIMSTUDIO_WEIGHTS overrides it (labs with their own model)."""
+    env = os.environ.get("STIMSTUDIO_WEIGHTS")
+    return Path(env) if env else WEIGHTS_DIR / f"{DEFAULT_NAME}.safetensors"
+
+
 SUFFIXES = (".safetensors", ".json")
 
 

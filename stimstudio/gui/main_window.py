@@ -284,7 +284,7 @@ class MainWindow(QMainWindow):
         override = self.model_loading.weights_override
         dlg = SettingsDialog(self.prefs, self)
         if override and not self.prefs.weights:
-            dlg.weights.edit.setText(override)
+            dlg.weights.select(override)
         new = exec_dialog(dlg, lambda d: d.result_prefs())
         if new is not None:
             self.apply_prefs(new)

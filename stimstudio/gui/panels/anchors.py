@@ -284,6 +284,7 @@ class AnchorsPanel(QWidget):
         model, compute = self.ctx.model, self.ctx.compute
 
         def job():
+            from stimstudio.core.errors import StimStudioError
             from stimstudio.core.invert import synthesize
             from stimstudio.core.latent import load_latent
 
@@ -291,8 +292,11 @@ class AnchorsPanel(QWidget):
             for f in files:
                 lat = load_latent(f)
                 img = None
-                if model is not None:
-                    lat.check_model(model, allow_other_model=True)
+                if model is not None:  # another model's latent: one message, nothing kept
+                    try:
+                        lat.check_model(model)
+                    except StimStudioError as exc:
+                        raise type(exc)(f"{Path(f).name}: {exc}") from None
                     img = synthesize(model, lat.wplus, compute, noise=lat.noise)[0]
                 out.append((f, lat, img))
             return out

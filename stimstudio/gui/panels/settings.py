@@ -1,4 +1,4 @@
-"""Settings dialog: device, precision, inversion settings, model and VGG16 files."""
+"""Settings dialog: the model (Settings ▸ Model), device, precision, inversion settings, VGG16."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
+    QTabWidget,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -29,6 +30,7 @@ from ..context import AppContext
 from ..folders import remember, start_path
 from ..prefs import Preferences
 from ..widgets import FormScroll, hint
+from .model_choice import ModelChoice
 
 
 def _sci_spin(value: float, lo: float, hi: float, decimals: int = 7) -> QDoubleSpinBox:
@@ -144,12 +146,9 @@ class SettingsDialog(QDialog):
         f2.addRow("", self.optimize_noise)
         f2.addRow("Noise map penalty", self.noise_regularize)
 
-        files = QGroupBox("Model files")
+        files = QGroupBox("Which model makes the stimuli")
         f3 = QFormLayout(files)
-        self.weights = FileField(
-            prefs.weights, "the shipped model (weights/…safetensors)", "Model (*.safetensors)"
-        )
-        self.weights.setToolTip("The generator + encoder weights file (.safetensors + .json card)")
+        self.weights = ModelChoice(prefs.weights, FileField)
         self.vgg16 = FileField(
             prefs.vgg16,
             "none: use the model's discriminator features",
@@ -159,9 +158,14 @@ class SettingsDialog(QDialog):
             "A local torchvision vgg16 state dict for the perceptual term (conv4_3). "
             "Without it the model's own discriminator features are used."
         )
-        f3.addRow("Weights file", self.weights)
+        f3.addRow("Model", self.weights)
         f3.addRow("VGG16 file", self.vgg16)
-        f3.addRow(hint("Changing the weights file, device or precision reloads the model."))
+        f3.addRow(
+            hint(
+                "Changing the model, device or precision reloads the model. A latent, anchor or "
+                "export only works with the model that made it (projects and exports record it)."
+            )
+        )
 
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok
@@ -173,8 +177,11 @@ class SettingsDialog(QDialog):
         buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(
             self._defaults
         )
+        self.tabs = QTabWidget()
+        self.tabs.addTab(FormScroll(files), "Model")
+        self.tabs.addTab(FormScroll(compute, inv), "Computation")
         lay = QVBoxLayout(self)
-        lay.addWidget(FormScroll(compute, inv, files), 1)
+        lay.addWidget(self.tabs, 1)
         lay.addWidget(buttons)
 
     def _defaults(self) -> None:
