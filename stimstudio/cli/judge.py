@@ -6,6 +6,8 @@ before the `judge` group."""
 from __future__ import annotations
 
 import argparse
+import re
+import sys
 from pathlib import Path
 
 from .common import UserError, add_common, emit, refuse_existing
@@ -88,6 +90,29 @@ def register(sub) -> None:
     b.add_argument("--levels", type=int, default=4, help="confidence levels 1..N (default 4)")
     b.add_argument("--display-time", type=float, default=None, help="seconds each image shows")
     b.add_argument("--iti", type=float, default=None, help="inter-trial interval in seconds")
+    b.add_argument(
+        "--magnification",
+        type=int,
+        default=None,
+        help="integer magnification of every image, real and generated alike (default: the "
+        "largest at which the largest image fits --screen)",
+    )
+    b.add_argument(
+        "--screen",
+        default="1920x1080",
+        metavar="WxH",
+        help="the test screen in pixels, for the default magnification (default 1920x1080)",
+    )
+    for kind in ("real", "generated"):
+        b.add_argument(
+            f"--{kind}-spacing",
+            type=float,
+            default=None,
+            metavar="MM",
+            help=f"pixel spacing of the {kind} images in mm (default: from DICOM PixelSpacing, "
+            "the PNG/TIFF resolution, or a manifest.json in or above the folder); sets of "
+            "different spacing are refused",
+        )
     b.add_argument("--force", action="store_true", help="replace an existing session")
     add_common(b)
     b.set_defaults(func=cmd_build)
@@ -209,9 +234,24 @@ def _analyze_args(a) -> None:
     a.set_defaults(func=cmd_analyze)
 
 
+def _screen_size(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d{2,5})\s*[xX×]\s*(\d{2,5})\s*", text or "")
+    if not m:
+        raise UserError(f"--screen must be WIDTHxHEIGHT in pixels, e.g. 1920x1080, not {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
 def cmd_build(args) -> int:
     # core.judgements imports numpy (~0.3 s here): imported by the command, not by --help
-    from ..core.judgements import build_session, list_images, save_session
+    from ..core.judgements import (
+        build_session,
+        describe_display,
+        image_set,
+        list_images,
+        plan_display,
+        save_session,
+        spacing_unknown,
+    )
     from ..core.judgements import write_psychopy_conditions as write_conditions
 
     real, generated = Path(args.real), Path(args.generated)
@@ -229,6 +269,15 @@ def cmd_build(args) -> int:
     session_path, conditions_path = out / "session.json", out / "conditions.csv"
     refuse_existing(session_path, args.force)
     refuse_existing(conditions_path, args.force)
+    screen = _screen_size(args.screen)
+    for value, kind in ((args.real_spacing, "real"), (args.generated_spacing, "generated")):
+        if value is not None and not (value > 0 and value < 100):
+            raise UserError(f"--{kind}-spacing must be a positive number of mm, not {value:g}")
+    sets = (
+        image_set(real_imgs, real, args.real_spacing),
+        image_set(gen_imgs, generated, args.generated_spacing),
+    )
+    display = plan_display(*sets, screen, args.magnification)  # other spacings: refused
     session = build_session(
         real_imgs,
         gen_imgs,
@@ -237,6 +286,7 @@ def cmd_build(args) -> int:
         confidence_levels=args.levels,
         display_time_s=args.display_time,
         iti_s=args.iti,
+        display=display,
     )
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -244,6 +294,9 @@ def cmd_build(args) -> int:
         raise UserError(f"cannot create {out}: {exc.strerror or exc}") from None
     save_session(session, session_path)
     write_conditions(session, conditions_path)
+    unknown = spacing_unknown(*sets)  # after every check: an error stays one line
+    if unknown:
+        print(f"stimstudio: warning: {unknown}", file=sys.stderr)
     result = {
         "session": session_path,
         "conditions": conditions_path,
@@ -255,10 +308,12 @@ def cmd_build(args) -> int:
         "confidence_levels": session.confidence_levels,
         "display_time_s": session.display_time_s,
         "iti_s": session.iti_s,
+        "display": session.display,
     }
     text = (
         f"{len(session.trials)} trials ({session.n_real} real + {session.n_generated} "
-        f"generated), seed {session.seed} -> {session_path}, {conditions_path}"
+        f"generated), seed {session.seed}, {describe_display(session.display)} -> "
+        f"{session_path}, {conditions_path}"
     )
     emit(args, result, text)
     return 0

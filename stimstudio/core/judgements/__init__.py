@@ -61,6 +61,15 @@ from .adjustment_analysis import (
 )
 from .adjustment_figures import write_adjustment_outputs
 from .analysis import Analysis, Summary, analyze, format_table, retest_agreement, summarize_group
+from .display import (
+    ImageSet,
+    describe_display,
+    image_set,
+    largest_magnification,
+    plan_display,
+    spacing_problem,
+    spacing_unknown,
+)
 from .figures import roc_figure_bytes, write_roc_figure
 from .measures import (
     CORRECTIONS,
@@ -104,6 +113,13 @@ from .sessions import (
 )
 
 __all__ = [
+    "ImageSet",
+    "describe_display",
+    "image_set",
+    "largest_magnification",
+    "plan_display",
+    "spacing_problem",
+    "spacing_unknown",
     "ADJUSTMENT_COLUMNS",
     "ADJUSTMENT_REQUIRED",
     "AdjustmentResponse",

@@ -67,6 +67,9 @@ class Session:
     iti_s: float | None = None  # inter-trial interval; None: next trial at once
     created: str = ""
     source: dict = field(default_factory=dict)
+    # How the images are shown (core.judgements.display.plan_display): magnification, each
+    # set's pixel spacing, mm per screen pixel; {} = fitted to the screen (older sessions).
+    display: dict = field(default_factory=dict)
 
     @property
     def n_real(self) -> int:
@@ -121,6 +124,7 @@ def build_session(
     confidence_levels: int = 4,
     display_time_s: float | None = None,
     iti_s: float | None = None,
+    display: dict | None = None,
 ) -> Session:
     """A balanced, randomised trial list: `per_class` images of each kind (default: as many as
     the smaller list has), drawn without replacement and shuffled with `seed` (a fresh random
@@ -169,6 +173,7 @@ def build_session(
         iti_s=_check_seconds(iti_s, "inter-trial interval"),
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         source={"real_available": len(real_p), "generated_available": len(gen_p)},
+        display=dict(display or {}),
     )
 
 
@@ -195,7 +200,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 def session_to_json(session: Session, folder: str | os.PathLike) -> dict:
     """The session as a JSON document, image paths relative to `folder` (forward slashes)."""
     folder = Path(folder)
-    return {
+    doc = {
         "format": SESSION_FORMAT,
         "version": 1,
         "seed": session.seed,
@@ -209,6 +214,9 @@ def session_to_json(session: Session, folder: str | os.PathLike) -> dict:
             for t in session.trials
         ],
     }
+    if session.display:
+        doc["display"] = session.display
+    return doc
 
 
 def save_session(session: Session, path: str | os.PathLike) -> Path:
@@ -246,12 +254,21 @@ def load_session(path: str | os.PathLike) -> Session:
             iti_s=_check_seconds(doc.get("iti_s"), "inter-trial interval"),
             created=str(doc.get("created", "")),
             source=dict(doc.get("source") or {}),
+            display=dict(doc.get("display") or {}),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise JudgementError(f"{path} is a damaged session file ({exc!r})") from None
 
 
-PSYCHOPY_COLUMNS = ("trialIndex", "imageFile", "truth", "isReal", "displayTime", "iti")
+PSYCHOPY_COLUMNS = (
+    "trialIndex",
+    "imageFile",
+    "truth",
+    "isReal",
+    "displayTime",
+    "iti",
+    "magnification",
+)
 
 
 def psychopy_conditions(session: Session, folder: str | os.PathLike) -> str:
@@ -263,6 +280,11 @@ def psychopy_conditions(session: Session, folder: str | os.PathLike) -> str:
         cols.append("displayTime")
     if session.iti_s is not None:
         cols.append("iti")
+    # the integer magnification of every image (size = image pixels x magnification, in pix
+    # units): real and generated at the same mm per screen pixel (core.judgements.display)
+    mag = session.display.get("magnification")
+    if mag:
+        cols.append("magnification")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)
@@ -272,6 +294,8 @@ def psychopy_conditions(session: Session, folder: str | os.PathLike) -> str:
             row.append(f"{session.display_time_s:g}")
         if session.iti_s is not None:
             row.append(f"{session.iti_s:g}")
+        if mag:
+            row.append(int(mag))
         w.writerow(row)
     return buf.getvalue()
 
