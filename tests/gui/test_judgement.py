@@ -444,7 +444,7 @@ def test_setup_warns_when_real_and_generated_differ_in_size(qtbot, tmp_path):
     dlg._update_counts()
     assert not dlg.mismatch.isHidden()
     assert "128×128" in dlg.mismatch.text() and "64×64" in dlg.mismatch.text()
-    assert "generated ones are magnified 2.0×" in dlg.mismatch.text()
+    assert "differ 2.0× in size on the screen" in dlg.mismatch.text()
 
 
 def test_results_name_images_relative_to_their_own_folder(qtbot, tmp_path):

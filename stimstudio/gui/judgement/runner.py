@@ -28,13 +28,28 @@ from ..workers import Worker
 from .common import SCREEN_MAX_SIDE
 
 
-def _screen_image(path: str, fit: QSize) -> tuple[QImage, QImage]:
-    """(the image, the image fitted to `fit`): read and scaled in a worker, never on the UI
-    thread. QImage (unlike QPixmap) may be made outside the UI thread."""
+def _screen_image(path: str, fit: QSize, magnification: int = 0) -> tuple[QImage, QImage]:
+    """(the image, the image as shown): read and scaled in a worker, never on the UI thread.
+    QImage (unlike QPixmap) may be made outside the UI thread.
+
+    With a magnification (the session's display record) each image pixel becomes k×k screen
+    pixels, whatever the screen: real and generated images at one mm per screen pixel. An
+    image larger than the screen at k× is cropped to its centre, never shrunk. Without one
+    (sessions made before it was recorded) the image is fitted to the screen."""
     from stimstudio.core.readers import read_mammogram
 
-    pixels = read_mammogram(path).preview(SCREEN_MAX_SIDE)
+    mammo = read_mammogram(path)
+    pixels = mammo.pixels if magnification else mammo.preview(SCREEN_MAX_SIDE)
     img = qimage(pixels, model_range=False)
+    if magnification:
+        k = int(magnification)
+        shown = img.scaled(
+            img.width() * k,
+            img.height() * k,
+            Qt.AspectRatioMode.IgnoreAspectRatio,
+            Qt.TransformationMode.FastTransformation,  # pixel replication: no resampling blur
+        )
+        return img, shown
     fitted = img.scaled(
         fit, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
     )
@@ -157,7 +172,9 @@ class TaskWindow(QWidget):
 
 
 class JudgementRunner(TaskWindow):
-    """The test itself, full screen on black: one image at a time, centred and fitted.
+    """The test itself, full screen on black: one image at a time, centred, at the session's
+    integer magnification (real and generated at one mm per screen pixel; older sessions:
+    fitted).
 
     Keys: R (real) or F (fake), then the confidence 1..N (N = sure; with one level R/F
     alone). The response time `rt_ms` runs from image onset to the R/F key, minus any pause.
@@ -188,6 +205,8 @@ class JudgementRunner(TaskWindow):
         self.results_file = Path(results_file)
         self.session = run.session
         self.levels = run.session.confidence_levels
+        # the session's integer magnification (core.judgements.display); 0: fitted
+        self.magnification = int(run.session.display.get("magnification") or 0)
         # state: waiting | loading | image | mask | iti | done
         self._pos = {t.index: k for k, t in enumerate(self.session.trials)}
         self._images: dict[int, tuple[QImage, QImage]] = {}
@@ -242,7 +261,8 @@ class JudgementRunner(TaskWindow):
             return
         path = self.session.trials[self._pos[index]].image
         fit = self.image.size() if self.isVisible() else QSize(1024, 1024)
-        worker = Worker(lambda p=path, s=fit: _screen_image(p, s), parent=self)
+        k = self.magnification
+        worker = Worker(lambda p=path, s=fit: _screen_image(p, s, k), parent=self)
         worker.returned.connect(lambda imgs, k=index: self._loaded(k, imgs))
         worker.errored.connect(lambda msg, detail, k=index: self._load_failed(k, msg, detail))
         worker.finished.connect(lambda k=index: self._worker_finished(k))
@@ -282,11 +302,12 @@ class JudgementRunner(TaskWindow):
         )
 
     def _show_image(self, index: int) -> None:
-        """The image fitted to the screen: the worker's copy, or scaled again if the window
-        got another size after it was read."""
+        """The image at the session's magnification (k× whatever the window's size), or fitted
+        to the screen: the worker's copy, or scaled again if the window got another size."""
         full, fitted = self._images[index]
         size = self.image.size()
-        if fitted.size() != full.size().scaled(size, Qt.AspectRatioMode.KeepAspectRatio):
+        fit = full.size().scaled(size, Qt.AspectRatioMode.KeepAspectRatio)
+        if not self.magnification and fitted.size() != fit:
             fitted = full.scaled(
                 size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
             )
