@@ -90,6 +90,7 @@ def test_the_old_file_comes_back_unchanged_through_the_records(tmp_path):
     assert "mode" not in stored["placement"]  # saved before placement modes (issue 39)
     # ... comes back with the new settings at their defaults: pasted, as it was made
     stored["placement"].update(mode="paste", contrast=1.0)
+    stored["generator"].update(orientation="as-generated")  # and seeds shown as generated
     assert_same(stored, load_project(V1).to_state())
     again = save_project(load_project(V1), tmp_path / "again")
     assert again.name == "again.stimproj"

@@ -88,3 +88,18 @@ def add_continuum_options(p, method, spacing, shown=None) -> None:
         help="frames at equal steps in latent space, or even steps in the model's perceptual "
         f"features or in pixels; --spacing is an alias (default: {shown_spacing})",
     )
+
+
+def add_orientation_option(p) -> None:
+    """`--orientation` of seed samples (core.orientation), default core.defaults.SEED's."""
+    from ..core.defaults import SEED
+    from ..core.orientation import ORIENTATION_MODES
+
+    p.add_argument(
+        "--orientation",
+        choices=ORIENTATION_MODES,
+        default=SEED.orientation,
+        help="how seed samples are shown: random (default: each seed one of the square's 8 "
+        "symmetries, drawn from the seed), as-generated, or one for all (mirror first, then a "
+        "clockwise turn); saved with each latent, so regenerate reproduces it",
+    )

@@ -10,6 +10,7 @@ from pathlib import Path
 # is imported with torch whenever it is imported at all (only for `evaluate-model`).
 from ..core.device import Compute
 from ..core.model import default_weights_path
+from ..core.orientation import ORIENTATION_MODES
 from ..train.evaluate import (
     SECTIONS,
     EvalSettings,
@@ -133,6 +134,13 @@ def register(sub) -> None:
         help="realism: Eq. 4 with the noise maps fitted beside w (the app's 'Fit them too')",
     )
     p.add_argument("--steps", type=int, help=f"Eq. 4 steps ({d.steps})")
+    p.add_argument("--cues-n", type=int, help=f"cues: patches per side ({d.cues_n})")
+    p.add_argument(
+        "--orientation",
+        choices=ORIENTATION_MODES,
+        help="the orientation the generated samples are shown in (default as-generated: the "
+        "model itself; random: each as `generate --orientation random` turns its seed)",
+    )
     p.add_argument("--seed", type=int, help="(0)")
     p.add_argument("--force", action="store_true", help="replace an existing grid file")
     add_model_options(p)
@@ -160,6 +168,8 @@ SIZE_OPTIONS = (
     "realism_values",
     "realism_fit_noise",
     "steps",
+    "cues_n",
+    "orientation",
 )
 
 

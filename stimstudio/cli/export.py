@@ -16,6 +16,7 @@ from .common import (
     add_common,
     add_continuum_options,
     add_model_options,
+    add_orientation_option,
     emit,
     load_model_for,
     tqdm_bar,
@@ -158,6 +159,7 @@ def register(sub) -> None:
         "fixed ones shared by every seed (const, how seeds rendered before), fresh random, "
         "or none",
     )
+    add_orientation_option(e)
     e.add_argument("--resume", action="store_true", help="continue an interrupted export")
     e.add_argument("--force", action="store_true", help="replace an existing export there")
     add_model_options(e)
@@ -224,7 +226,7 @@ def _default_id(name: str) -> str:
     return safe_name(name, "continuum")
 
 
-def _anchors(refs, model, psi, cutoff, noise="seed"):
+def _anchors(refs, model, psi, cutoff, noise="seed", orientation="as-generated"):
     from ..core.generate import latent_for_seed
     from ..core.interpolate import Anchor
     from ..core.latent import load_latent
@@ -237,7 +239,8 @@ def _anchors(refs, model, psi, cutoff, noise="seed"):
             except ValueError:
                 raise UserError(f"bad anchor {ref!r}: use seed:N or a .latent.npz file") from None
             seed = int(seed) if seed.is_integer() else seed
-            anchors.append(Anchor(f"seed{seed}", latent_for_seed(model, seed, psi, cutoff, noise)))
+            lat = latent_for_seed(model, seed, psi, cutoff, noise, orientation)
+            anchors.append(Anchor(f"seed{seed}", lat))
             near.append(None)
         else:
             lat = load_latent(ref)
@@ -339,9 +342,11 @@ def cmd_export(args) -> int:
 
         if args.anchors:
             raise UserError("give anchors or --project, not both")
-        if (args.truncation, args.cutoff, args.noise) != (SEED.truncation, SEED.cutoff, SEED.noise):
+        given = (args.truncation, args.cutoff, args.noise, args.orientation)
+        if given != (SEED.truncation, SEED.cutoff, SEED.noise, SEED.orientation):
             raise UserError(
-                "--truncation, --cutoff and --noise apply to seed:N anchors, not a project's"
+                "--truncation, --cutoff, --noise and --orientation apply to seed:N anchors, "
+                "not a project's"
             )
         project = load_project(args.project)  # a damaged file is refused before the model loads
     model, compute = load_model_for(args)
@@ -349,7 +354,9 @@ def cmd_export(args) -> int:
         what, n = _project_target(args, project, model)
         near = None
     else:
-        anchors, near = _anchors(args.anchors, model, args.truncation, args.cutoff, args.noise)
+        anchors, near = _anchors(
+            args.anchors, model, args.truncation, args.cutoff, args.noise, args.orientation
+        )
         if args.stills:
             what, n = anchors, len(anchors)
         else:

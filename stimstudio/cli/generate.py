@@ -16,6 +16,7 @@ from .common import (
     add_common,
     add_continuum_options,
     add_model_options,
+    add_orientation_option,
     emit,
     load_model_for,
     refuse_existing,
@@ -41,6 +42,7 @@ def register(sub) -> None:
         "every seed (const: different seeds then share fine texture), fresh random, or none; "
         "saved with each latent",
     )
+    add_orientation_option(g)
     g.add_argument("--out-dir", required=True, help="folder for seedNNNN.png + .latent.npz")
     g.add_argument("--bits", type=int, default=8, choices=[8, 16])
     g.add_argument("--force", action="store_true")
@@ -232,7 +234,9 @@ def cmd_generate(args) -> int:
     out = _out_dir(args.out_dir, args.force)
     files = []
     for seed in tqdm_bar(args, iterable=seeds, desc="seeds", unit="img"):
-        latent, img = sample(model, seed, args.truncation, args.cutoff, compute, args.noise)
+        latent, img = sample(
+            model, seed, args.truncation, args.cutoff, compute, args.noise, args.orientation
+        )
         png = save_image(out / f"seed{seed:04d}.png", img, bits=args.bits)
         latent.save(out / f"seed{seed:04d}.latent.npz")
         files.append(str(png))
@@ -244,6 +248,7 @@ def cmd_generate(args) -> int:
             "model": model.name,
             "truncation": args.truncation,
             "noise": args.noise,
+            "orientation": args.orientation,
         },
         "\n".join(files),
     )

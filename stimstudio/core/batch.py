@@ -13,6 +13,8 @@
                                      # "spacing" is its older name
     noise = "seed"                   # seed:N anchors' noise maps: each seed its own (default);
                                      # "const": the model's fixed maps, shared by every seed
+    orientation = "random"           # seed:N anchors: one of the 8 drawn from each seed (default),
+                                     # "as-generated", or one such as "mirror-turn-90"
 
     [output]                         # ExportSettings for every continuum
     formats = ["png", "dicom"]
@@ -67,10 +69,11 @@ from .jsonable import dumps_strict
 from .latent import Latent, load_latent
 from .model import Model
 from .noise_modes import NOISE_MODES
+from .orientation import ORIENTATION_MODES
 
 TOP_KEYS = {"out", "weights", "device", "precision", "data_root", "defaults", "output"}
 TOP_KEYS |= {"continuum", "series"}
-PATH_KEYS = {"frames", "loop", "method", "spacing", "truncation", "cutoff", "noise"}
+PATH_KEYS = {"frames", "loop", "method", "spacing", "truncation", "cutoff", "noise", "orientation"}
 CONTINUUM_KEYS = PATH_KEYS | {"id", "anchors", "project"}
 SERIES_KEYS = PATH_KEYS | {"id_prefix", "count", "anchors", "first_seed"}
 OUTPUT_KEYS = {
@@ -99,6 +102,8 @@ class ContinuumSpec:
     truncation: float = SEED.truncation
     cutoff: int | None = SEED.cutoff
     noise: str = SEED.noise  # noise maps of seed:N anchors (core.noise_modes.NOISE_MODES)
+    orientation: str = SEED.orientation  # of seed:N anchors (core.orientation); the
+    # continuum's frames are shown in its first anchor's
     project: str | None = None  # a .stimproj whose continuum this is (absolute)
 
 
@@ -213,6 +218,12 @@ def _path_opts(d: dict, base: dict, where: str) -> dict:
         elif k == "noise":
             if v not in NOISE_MODES:
                 _fail(where, f"noise must be one of {', '.join(NOISE_MODES)}, got {v!r}")
+            o[k] = v
+        elif k == "orientation":
+            if v not in ORIENTATION_MODES:
+                _fail(
+                    where, f"orientation must be one of {', '.join(ORIENTATION_MODES)}, got {v!r}"
+                )
             o[k] = v
     return o
 
@@ -347,7 +358,7 @@ def _project_continuum(c: dict, base: Path, where: str) -> ContinuumSpec:
     path keys in the table replace the project's (the spec's [defaults] do not apply)."""
     from .project import load_project
 
-    for bad in ("anchors", "truncation", "cutoff", "noise"):
+    for bad in ("anchors", "truncation", "cutoff", "noise", "orientation"):
         if bad in c:
             _fail(where, f"a project continuum takes its anchors from the project (no {bad!r})")
     ref = Path(_typed(c["project"], "str", where, "project"))
@@ -382,7 +393,7 @@ def _anchors_for(c: ContinuumSpec, model: Model) -> tuple[list[Anchor], list[Pat
         if ref.startswith("seed:"):
             seed = float(ref[5:])
             seed = int(seed) if seed.is_integer() else seed
-            lat = latent_for_seed(model, seed, c.truncation, c.cutoff, c.noise)
+            lat = latent_for_seed(model, seed, c.truncation, c.cutoff, c.noise, c.orientation)
             anchors.append(Anchor(f"seed{seed}", lat))
             near.append(None)
         else:

@@ -33,6 +33,9 @@ class SeedDefaults:
     truncation: float = 1.0  # psi: 1 = none, 0 = w_avg
     cutoff: int | None = None  # truncate only the first N layers (None: all)
     noise: str = "seed"  # core.noise_modes.NOISE_MODES: each seed its own maps
+    # core.orientation.ORIENTATION_MODES: "random" turns each seed by one drawn from it, so a
+    # set's breast edges run every way as in real films (docs/MODEL.md, "Orientation")
+    orientation: str = "random"
 
 
 @dataclass(frozen=True)

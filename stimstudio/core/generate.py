@@ -29,6 +29,7 @@ from .errors import LatentError, OptionError
 from .latent import Latent
 from .model import Model
 from .noise_modes import NOISE_MODES
+from .orientation import AS_GENERATED, resolve_orientation
 
 
 def z_for_seed(seed: int, z_dim: int) -> torch.Tensor:
@@ -167,8 +168,11 @@ def latent_for_seed(
     psi: float = 1.0,
     cutoff: int | None = None,
     noise_mode: str = "seed",
+    orientation: str = AS_GENERATED,
 ) -> Latent:
-    """The seed's latent, carrying the noise maps of `noise_mode` (`noise_for_mode`)."""
+    """The seed's latent, carrying the noise maps of `noise_mode` (`noise_for_mode`) and the
+    orientation `orientation` gives the seed (core.orientation: "random" draws one from it)."""
+    turned = resolve_orientation(orientation, seed)
     noise = noise_for_mode(model, seed, noise_mode)
     w = w_for_seed(model, seed).cpu().numpy()
     wplus = truncate(model, np.repeat(w[None], model.num_ws, 0), psi, cutoff)
@@ -179,7 +183,11 @@ def latent_for_seed(
         "truncation_cutoff": cutoff,
         "noise_mode": noise_mode,
     }
-    return Latent.of(model, wplus, src, noise)
+    if orientation != AS_GENERATED:  # sources as generated stay as they were
+        src["orientation_mode"] = orientation
+    lat = Latent.of(model, wplus, src, noise)
+    lat.orientation = turned
+    return lat
 
 
 def sample(
@@ -189,12 +197,16 @@ def sample(
     cutoff: int | None = None,
     compute: Compute | None = None,
     noise_mode: str = "seed",
+    orientation: str = AS_GENERATED,
 ):
-    """(latent, image [R, R] in [-1, 1]) of a seed; the image renders with the latent's maps."""
+    """(latent, image [R, R] in [-1, 1]) of a seed; the image renders with the latent's maps,
+    in its orientation."""
     from .invert import synthesize
 
-    lat = latent_for_seed(model, seed, psi, cutoff, noise_mode)
-    return lat, synthesize(model, lat.wplus, compute, noise=lat.noise)[0]
+    lat = latent_for_seed(model, seed, psi, cutoff, noise_mode, orientation)
+    return lat, synthesize(model, lat.wplus, compute, noise=lat.noise, orientation=lat.orientation)[
+        0
+    ]
 
 
 # -- style mixing ----------------------------------------------------------------------------

@@ -58,6 +58,7 @@ from .latent import Latent
 from .model import Model
 from .nets import PerceptualFeatures, discriminator_features, load_vgg16
 from .nets.perceptual import lite0_features
+from .orientation import orient
 
 
 @dataclass
@@ -255,11 +256,13 @@ def encoder_noise(
 
 
 @torch.no_grad()
-def synthesize(model: Model, wplus, compute: Compute | None = None, noise_mode="const", noise=None):
+def synthesize(model: Model, wplus, compute=None, noise_mode="const", noise=None, orientation=None):
     """G(w+) -> images [N, R, R] float32 numpy in [-1, 1] (not clamped).
 
     `noise`: the maps a latent carries (`Latent.noise`: [r, r] each, or [N, r, r] for a
-    batch), used in place of the model's fixed ones; None renders with the model's fixed maps."""
+    batch), used in place of the model's fixed ones; None renders with the model's fixed maps.
+    `orientation`: the one a latent is shown in (`Latent.orientation`, core.orientation),
+    applied here to the image, the one place a latent becomes a stimulus; None: as generated."""
     w = torch.as_tensor(np.asarray(wplus, np.float32)).to(_device(model))
     if w.ndim == 2:
         w = w[None]
@@ -269,7 +272,7 @@ def synthesize(model: Model, wplus, compute: Compute | None = None, noise_mode="
     ctx = compute.autocast() if compute else torch.autocast("cpu", enabled=False)
     with ctx:
         img = G.synthesize(w, noise_mode=noise_mode)
-    return img.float()[:, 0].cpu().numpy()
+    return orient(img.float()[:, 0].cpu().numpy(), orientation)
 
 
 # -- Eq. 4 -----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import LatentError
 from .model import atomic_write_bytes
+from .orientation import AS_GENERATED, ORIENTATIONS, check_orientation
 
 
 @dataclass
@@ -32,6 +33,9 @@ class Latent:
     # Which model made it ({name, sha256, resolution, spacing_mm}: Model.tag()); {} for latents
     # saved before it was recorded (their sha256 above still identifies the model).
     model: dict = field(default_factory=dict)
+    # The orientation its image is shown in (core.orientation: one of the square's 8
+    # symmetries, applied to the rendered image); latents saved before it load as generated.
+    orientation: str = AS_GENERATED
 
     @classmethod
     def of(cls, model, wplus, source: dict | None = None, noise=None) -> Latent:
@@ -41,6 +45,7 @@ class Latent:
 
     def __post_init__(self):
         self.wplus = np.asarray(self.wplus, dtype=np.float32)
+        self.orientation = check_orientation(self.orientation or AS_GENERATED, allow_random=False)
         if self.noise is not None:
             self.noise = [np.asarray(n, dtype=np.float32) for n in self.noise]
             if not all(n.ndim == 2 and np.isfinite(n).all() for n in self.noise):
@@ -89,6 +94,8 @@ class Latent:
         meta = {"source": self.source, "model_sha256": self.model_sha256, "format": "wplus-v1"}
         if self.model:
             meta["model"] = self.model
+        if self.orientation != AS_GENERATED:  # files as generated stay as they were
+            meta["orientation"] = self.orientation
         maps = {f"noise{i:02d}": n for i, n in enumerate(self.noise or [])}  # optional arrays
         meta_bytes = np.frombuffer(json.dumps(meta).encode(), np.uint8)
         np.savez(buf, wplus=self.wplus, meta=meta_bytes, **maps)
@@ -110,7 +117,12 @@ def load_latent(path: str | Path) -> Latent:
     if not np.isfinite(wplus).all():
         raise LatentError(f"{path.name} holds NaN or infinite values")
     model = meta.get("model") if isinstance(meta.get("model"), dict) else {}
-    return Latent(wplus, meta.get("source", {}), meta.get("model_sha256"), noise, model)
+    orientation = meta.get("orientation", AS_GENERATED)
+    if orientation not in ORIENTATIONS:
+        raise LatentError(f"{path.name} records an unknown orientation {orientation!r}")
+    return Latent(
+        wplus, meta.get("source", {}), meta.get("model_sha256"), noise, model, orientation
+    )
 
 
 def wplus_resolution(num_ws: int) -> int | None:

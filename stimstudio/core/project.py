@@ -68,6 +68,7 @@ DEFAULT_GENERATOR = {
     "psi": SEED.truncation,
     "cutoff": SEED.cutoff,
     "noise_mode": SEED.noise,  # each seed its own noise maps (core.generate); older: const
+    "orientation": SEED.orientation,  # core.orientation; projects before it: as generated
     "sources": [],  # anchor ids beside the seed
     "mixing": None,  # per layer: index of the source (0 = seed)
 }
@@ -110,6 +111,8 @@ def complete_state(state: dict) -> dict:
                 full[k].update(v)
             else:
                 full[k] = v
+    if isinstance(state.get("generator"), dict) and "orientation" not in state["generator"]:
+        full["generator"]["orientation"] = "as-generated"  # projects before it look as they did
     return full
 
 
@@ -384,6 +387,7 @@ def anchor_from_record(rec: dict) -> Anchor:
     kw = {}
     if rec.get("noise") is not None:  # inversions with optimised noise maps
         kw["noise"] = list(rec["noise"])
+    kw["orientation"] = rec.get("orientation") or "as-generated"  # older projects: as generated
     try:
         lat = Latent(rec["wplus"], dict(rec.get("source") or {}), rec.get("model_sha256"), **kw)
     except KeyError:
@@ -405,6 +409,8 @@ def anchor_record(anchor_id: str, anchor: Anchor, image: np.ndarray | None = Non
     }
     if getattr(lat, "noise", None) is not None:
         rec["noise"] = list(lat.noise)
+    if getattr(lat, "orientation", "as-generated") != "as-generated":
+        rec["orientation"] = lat.orientation
     return rec
 
 

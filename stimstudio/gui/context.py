@@ -88,7 +88,14 @@ class AppContext(QObject):
         return self.tasks.run(fn, label, on_done, on_progress, on_failed, on_cancelled)
 
     def add_anchor(
-        self, name: str, wplus, source: dict, image, model_sha256=None, noise=None
+        self,
+        name: str,
+        wplus,
+        source: dict,
+        image,
+        model_sha256=None,
+        noise=None,
+        orientation="as-generated",
     ) -> str:
         """Keep a latent as a named anchor (one undo step); returns its id. `noise`: the maps
         the latent renders with (noise encoder or fitted), kept so the anchor renders as it
@@ -106,6 +113,8 @@ class AppContext(QObject):
         }
         if noise is not None:
             rec["noise"] = [np.asarray(n, np.float32) for n in noise]
+        if orientation not in (None, "as-generated"):  # core.orientation: how it is shown
+            rec["orientation"] = orientation
         self.project.set("anchors", [*self.project.get("anchors"), rec], f"Keep {rec['name']}")
         self.status(f"Kept anchor “{rec['name']}”", 5000)
         return aid

@@ -280,12 +280,14 @@ class RenderQueue(QObject):
                 try:
                     if synthesize is None:
                         from stimstudio.core.invert import synthesize
-                    # a job gives w+, or (w+, noise maps) for a frame that carries maps
+                    # a job gives w+, or (w+, noise maps[, orientation]) for a frame that
+                    # carries maps or is shown turned (core.orientation)
                     wplus = job() if callable(job) else job
-                    noise = None
+                    noise = turned = None
                     if isinstance(wplus, tuple):
-                        wplus, noise = wplus
-                    image = synthesize(model, wplus, compute, noise=noise)[0]
+                        wplus, noise, *rest = wplus
+                        turned = rest[0] if rest else None
+                    image = synthesize(model, wplus, compute, noise=noise, orientation=turned)[0]
                 except Exception as exc:  # noqa: BLE001
                     yield ("failed", channel, *describe_error(exc))
                     continue

@@ -14,6 +14,7 @@ from ..device import Compute
 from ..errors import LatentError, OptionError
 from ..interpolate import Anchor, Continuum, SpacingResult, latent_at, noise_at
 from ..model import Model
+from ..orientation import AS_GENERATED, orient
 from .settings import DISPLAY, EXTENSIONS, ExportSettings, safe_name
 from .writers import _to01, dicom_bytes, image_sha256, png_bytes, resize, tiff_bytes
 
@@ -134,6 +135,10 @@ class _Job:
             return self.anchors[i].latent.wplus
         return latent_at(self.path(), self.positions[i])
 
+    def orientation(self, i: int) -> str:
+        """Frame i's orientation: a still's own, a continuum's one (its first anchor's)."""
+        return self.anchors[i if self.kind == "stills" else 0].latent.orientation
+
     def noise(self, model: Model, i: int) -> list[np.ndarray] | None:
         """Frame i's noise maps: an anchor's own, or the path's blend (`noise_at`)."""
         if self.kind == "stills":
@@ -212,6 +217,8 @@ def _anchor_request(name: str, a: Anchor) -> dict:
     entry = {"name": name, "wplus_sha256": image_sha256(a.latent.wplus)}
     if a.latent.noise is not None:
         entry["noise_sha256"] = noise_sha256(a.latent.noise)
+    if a.latent.orientation != AS_GENERATED:  # requests as generated hash as before
+        entry["orientation"] = a.latent.orientation
     return entry
 
 
@@ -244,6 +251,7 @@ def _encode_frame(
     """Frame i's files: kind -> (relative path, bytes). The same request and generator
     output always give the same bytes (export, resume and regenerate share this)."""
     settings = job.settings
+    img = orient(img, job.orientation(i))  # the generator's image (its sha256) as shown
     img01 = _to01(resize(img, settings.size, settings.interpolation))
     out = {}
     for fmt, rel in _frame_files(job, i).items():

@@ -196,11 +196,14 @@ def _new_manifest(job, model, compute, request, request_sha, out, data_root, nea
         noise = a.latent.noise
         if noise is not None:  # maps of 128x128 numbers: always a file, never inline JSON
             entry["noise_sha256"] = noise_sha256(noise)
+        if a.latent.orientation != "as-generated":  # core.orientation; absent: as generated
+            entry["orientation"] = a.latent.orientation
         if settings.latents == "files" or noise is not None:
             rel = f"anchors/{name}.latent.npz"
-            Latent(a.latent.wplus, entry["source"], a.latent.model_sha256, noise).save(
-                _ensure_dir(out / rel)
-            )
+            turned = a.latent.orientation
+            Latent(
+                a.latent.wplus, entry["source"], a.latent.model_sha256, noise, orientation=turned
+            ).save(_ensure_dir(out / rel))
             entry["file"] = rel
             entry["sha256"] = sha256_file(out / rel)
         else:

@@ -133,7 +133,16 @@ class LeakGuard:
 # Keys of a latent's `source` that name files, and keys whose short text values are safe.
 PATH_KEYS = {"file", "path", "image", "texture", "template", "mask", "source_file", "source_path"}
 _REF_KEYS = {"path", "sha256", "found", "path_withheld"}
-TEXT_KEYS = {"method", "perceptual", "noise_mode", "role", "spacing", "kind", "phase"}
+TEXT_KEYS = {
+    "method",
+    "perceptual",
+    "noise_mode",
+    "orientation_mode",
+    "role",
+    "spacing",
+    "kind",
+    "phase",
+}
 
 
 def _find_source_file(value: str, data_root: Path | None, near: Path | None) -> Path | None:

@@ -17,6 +17,7 @@ from ..errors import CheckpointError, ExportError
 from ..interpolate import Anchor
 from ..latent import Latent, load_latent
 from ..model import Model, sha256_file
+from ..orientation import ORIENTATIONS
 from .job import (
     _check_anchors,
     _encode_frame,
@@ -210,7 +211,11 @@ def _manifest_anchors(doc: dict, base: Path) -> list[Anchor]:
         if a.get("wplus_sha256") and image_sha256(w) != a["wplus_sha256"]:
             raise ExportError(f"anchor {name!r} does not match its recorded sha256")
         src = a.get("source") if isinstance(a.get("source"), dict) else {}
-        anchors.append(Anchor(name, Latent(w, src, a.get("model_sha256"), noise)))
+        turned = a.get("orientation", "as-generated")  # manifests before it: as generated
+        if turned not in ORIENTATIONS:
+            raise ExportError(f"anchor {name!r} records an unknown orientation {turned!r}")
+        lat = Latent(w, src, a.get("model_sha256"), noise, orientation=turned)
+        anchors.append(Anchor(name, lat))
     return anchors
 
 

@@ -77,6 +77,12 @@ class Continuum:
         return np.stack([a.latent.wplus for a in self.anchors])
 
     @property
+    def orientation(self) -> str:
+        """The one orientation all its frames are shown in: its first anchor's (a still of
+        another anchor keeps its own). Spacing is measured on the frames as generated."""
+        return self.anchors[0].latent.orientation if self.anchors else "as-generated"
+
+    @property
     def has_noise(self) -> bool:
         """Whether any anchor carries its own noise maps (the frames then blend them)."""
         return any(a.latent.noise is not None for a in self.anchors)

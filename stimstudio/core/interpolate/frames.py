@@ -1,5 +1,6 @@
 """Rendering a continuum's frames: all at its spacing with their step distances
-(`render_path`), or one at a time for export and scrubbing (`iter_frames`)."""
+(`render_path`), or one at a time for export and scrubbing (`iter_frames`). Every frame is
+shown in the continuum's one orientation (`Continuum.orientation`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 from ..device import Compute
 from ..invert import synthesize
 from ..model import Model
+from ..orientation import orient
 from .continuum import Continuum, ContinuumFrames, Frame, latent_at
 from .noise import noise_at
 from .spacing import SpacingProgress, default_metric, iter_spacing
@@ -58,6 +60,7 @@ def render_path(
         step = float(dist[i - 1]) if i > 0 else 0.0
         cum += step
         img = res.images[i] if with_images and res.images is not None else None
+        img = None if img is None else orient(img, continuum.orientation)
         frames.append(
             Frame(i, float(s), seg, float(s - seg), latent_at(continuum, s), img, step, cum)
         )
@@ -73,5 +76,6 @@ def iter_frames(
     for i, s in enumerate(positions):
         seg = min(int(np.floor(s)), continuum.segments - 1)
         w = latent_at(continuum, s)
-        img = synthesize(model, w, compute, noise=noise_at(continuum, s, model))[0]
+        noise = noise_at(continuum, s, model)
+        img = synthesize(model, w, compute, noise=noise, orientation=continuum.orientation)[0]
         yield Frame(i, float(s), seg, float(s - seg), w, img)

@@ -216,16 +216,19 @@ class AnchorsPanel(QWidget):
         model, compute = self.ctx.model, self.ctx.compute
         # the Generator page's noise mode: the anchor is the sample that page shows for the seed
         noise_mode = self.project.get("generator").get("noise_mode", "seed")
+        orientation = self.project.get("generator").get("orientation", "as-generated")
 
         def job():
             from stimstudio.core.generate import sample
 
-            return sample(model, seed, psi, cutoff, compute, noise_mode)
+            return sample(model, seed, psi, cutoff, compute, noise_mode, orientation)
 
         def done(out):
             lat, img = out
             name = f"Seed {seed:g}"
-            self.ctx.add_anchor(name, lat.wplus, lat.source, img, lat.model_sha256, lat.noise)
+            self.ctx.add_anchor(
+                name, lat.wplus, lat.source, img, lat.model_sha256, lat.noise, lat.orientation
+            )
 
         self.ctx.run_task(job, f"Sampling seed {seed:g}…", done)
 
@@ -297,7 +300,9 @@ class AnchorsPanel(QWidget):
                         lat.check_model(model)
                     except StimStudioError as exc:
                         raise type(exc)(f"{Path(f).name}: {exc}") from None
-                    img = synthesize(model, lat.wplus, compute, noise=lat.noise)[0]
+                    turned = lat.orientation
+                    img = synthesize(model, lat.wplus, compute, noise=lat.noise, orientation=turned)
+                    img = img[0]
                 out.append((f, lat, img))
             return out
 
@@ -305,7 +310,9 @@ class AnchorsPanel(QWidget):
             for f, lat, img in items:
                 src = {**lat.source, "file": str(f)}
                 name = Path(f).name.replace(".latent.npz", "").replace(".npz", "")
-                self.ctx.add_anchor(name, lat.wplus, src, img, lat.model_sha256, lat.noise)
+                self.ctx.add_anchor(
+                    name, lat.wplus, src, img, lat.model_sha256, lat.noise, lat.orientation
+                )
 
         self.ctx.run_task(job, "Loading latents…", done)
 

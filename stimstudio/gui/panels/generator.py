@@ -27,6 +27,13 @@ from PySide6.QtWidgets import (
 )
 
 from stimstudio.core.noise_modes import NOISE_MODES
+from stimstudio.core.orientation import (
+    AS_GENERATED,
+    LABELS,
+    ORIENTATION_MODES,
+    RANDOM,
+    resolve_orientation,
+)
 
 from ..context import AppContext
 from ..widgets import DragSpinBox, ImageTile, hint, icon, scroll_column
@@ -98,10 +105,22 @@ class GeneratorPage(QWidget):
             "none = off (smoother). An anchor keeps the maps it was shown with."
         )
         self.noise.currentTextChanged.connect(self._controls_changed)
+        self.orientation = QComboBox()
+        for mode in (RANDOM, *[m for m in ORIENTATION_MODES if m != RANDOM]):
+            self.orientation.addItem(LABELS[mode], mode)
+        self.orientation.setToolTip(
+            "How the sample is shown. The model draws most breast edges one way; real films "
+            "are seen every way. Random per seed: each seed one of the square's 8 symmetries "
+            "(turns and mirror images), drawn from the seed, so a set of stimuli runs every way "
+            "and a seed always looks the same. Or as generated, or one for all. An anchor keeps "
+            "the orientation it was shown in; a continuum is shown in its first anchor's."
+        )
+        self.orientation.currentIndexChanged.connect(self._controls_changed)
         form.addRow("Seed", self.seed)
         form.addRow("Truncation", prow)
         form.addRow("Cutoff", self.cutoff)
         form.addRow("Noise", self.noise)
+        form.addRow("Orientation", self.orientation)
 
         # -- sources and mixing
         mix = QGroupBox("Style mixing")
@@ -232,6 +251,9 @@ class GeneratorPage(QWidget):
         cut = g.get("cutoff")
         self.cutoff.setValue(n if cut is None else int(cut))
         self.noise.setCurrentText(g.get("noise_mode", "seed"))
+        self.orientation.setCurrentIndex(
+            max(0, self.orientation.findData(g.get("orientation", AS_GENERATED)))
+        )
         anchors = self.project.get("anchors")
         srcs = self.sources()
         for i, cb in enumerate(self.source_combos):
@@ -306,6 +328,7 @@ class GeneratorPage(QWidget):
                 "psi": psi,
                 "cutoff": None if self.cutoff.value() >= n else self.cutoff.value(),
                 "noise_mode": self.noise.currentText(),
+                "orientation": self.orientation.currentData(),
             },
             "Generator settings",
             merge="generator-controls",
@@ -349,6 +372,7 @@ class GeneratorPage(QWidget):
             g.get("cutoff"),
             g.get("noise_mode", "seed"),
             tuple(self.sources()),
+            g.get("orientation", AS_GENERATED),
             tuple(self.mixing()),
         )
 
@@ -357,7 +381,7 @@ class GeneratorPage(QWidget):
         if model is None:
             return
         key = self.render_key()
-        _, seed, psi, cutoff, noise_mode, srcs, mix = key
+        _, seed, psi, cutoff, noise_mode, srcs, turn, mix = key
         anchors = [self.project.anchor(i) for i in srcs]
         others = [np.asarray(a["wplus"], np.float32) for a in anchors]
         others_noise = [a.get("noise") for a in anchors]
@@ -366,13 +390,14 @@ class GeneratorPage(QWidget):
             """(w+, noise maps): a mixed layer takes its noise map from where its style comes."""
             from stimstudio.core.generate import latent_for_seed, mix_noise, style_mix
 
-            lat = latent_for_seed(model, seed, psi, cutoff, noise_mode)
+            lat = latent_for_seed(model, seed, psi, cutoff, noise_mode, turn)
             if not others or not any(mix):
-                return lat.wplus, lat.noise
+                return lat.wplus, lat.noise, lat.orientation
             weights = np.zeros((len(mix), len(others) + 1), np.float32)
             weights[np.arange(len(mix)), list(mix)] = 1
             w = style_mix([lat.wplus, *others], weights)
-            return w, mix_noise(model, [lat.noise, *others_noise], list(mix))
+            noise = mix_noise(model, [lat.noise, *others_noise], list(mix))
+            return w, noise, lat.orientation
 
         self.requested_key = key
         self.ctx.render_worker.request(CHANNEL, key, job)  # the job gives every mode's maps
@@ -383,8 +408,10 @@ class GeneratorPage(QWidget):
         self.shown_key, self.shown_wplus, self.shown_image = out["key"], out["wplus"], out["image"]
         self.shown_noise = out.get("noise")
         self.preview.set_image(out["image"])
-        _, seed, psi, cutoff, noise, srcs, mix = out["key"]
+        _, seed, psi, cutoff, noise, srcs, turn, mix = out["key"]
         words = [f"seed {seed:g}", f"ψ {psi:.2f}"]
+        if turn != AS_GENERATED:
+            words.append(LABELS[resolve_orientation(turn, seed)])
         if cutoff is not None:
             words.append(f"first {cutoff} layers truncated")
         if srcs and any(mix):
@@ -395,7 +422,7 @@ class GeneratorPage(QWidget):
     def keep(self) -> None:
         if self.shown_wplus is None:
             return
-        _, seed, psi, cutoff, noise, srcs, mix = self.shown_key
+        _, seed, psi, cutoff, noise, srcs, turn, mix = self.shown_key
         mixed = bool(srcs) and any(mix)
         src = {
             "method": "mix" if mixed else "seed",
@@ -404,8 +431,17 @@ class GeneratorPage(QWidget):
             "truncation_cutoff": cutoff,
             "noise_mode": noise,
         }
+        if turn != AS_GENERATED:
+            src["orientation_mode"] = turn
         if mixed:
             src["mixing"] = list(mix)
             src["sources"] = ["seed"] + [self.project.anchor(i)["name"] for i in srcs]
         name = f"Seed {seed:g}" + (" (mix)" if mixed else "")
-        self.ctx.add_anchor(name, self.shown_wplus, src, self.shown_image, noise=self.shown_noise)
+        self.ctx.add_anchor(
+            name,
+            self.shown_wplus,
+            src,
+            self.shown_image,
+            noise=self.shown_noise,
+            orientation=resolve_orientation(turn, seed),
+        )

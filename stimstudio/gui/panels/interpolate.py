@@ -503,7 +503,7 @@ class InterpolatePage(QWidget):
         def job(path=path, s=s):
             from stimstudio.core.interpolate import latent_at, noise_at
 
-            return latent_at(path, s), noise_at(path, s, model)
+            return latent_at(path, s), noise_at(path, s, model), path.orientation
 
         self.requested_key = key
         self.ctx.render_worker.request(CHANNEL, key, job)
@@ -560,7 +560,14 @@ class InterpolatePage(QWidget):
             from stimstudio.core.interpolate import noise_at
 
             noise = noise_at(self._cpath, src["position"], self.ctx.model)
-        self.ctx.add_anchor(f"Frame {i}", self.shown_wplus, src, self.shown_image, noise=noise)
+        self.ctx.add_anchor(
+            f"Frame {i}",
+            self.shown_wplus,
+            src,
+            self.shown_image,
+            noise=noise,
+            orientation=self._cpath.orientation,  # the continuum's, as the frame is shown
+        )
 
     # -- export ------------------------------------------------------------------------------
 

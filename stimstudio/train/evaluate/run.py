@@ -80,6 +80,7 @@ def evaluate_model(
         batch=s.gen_batch,
         progress=lambda i: prog("generate", i, n_gen_test),
     )
+    gen_test = _oriented(gen_test, s.orientation, s.seed * 1000 + 1)
     result["seconds"]["generate"] = time.perf_counter() - t0
     real_train, real_held = train.patches[tr_idx], held.patches[he_idx]
 
@@ -201,6 +202,17 @@ def _result_header(model, data_dir, manifest, s, compute, train, held, tr_idx, h
         "software": _version(),
         "seconds": {},
     }
+
+
+def _oriented(images: np.ndarray, mode: str, first_seed: int) -> np.ndarray:
+    """The samples in `mode` (core.orientation); "random": sample i as seed first_seed + i."""
+    from ...core.orientation import orient, resolve_orientation
+
+    if mode == "as-generated":
+        return images
+    return np.stack(
+        [orient(im, resolve_orientation(mode, first_seed + i)) for i, im in enumerate(images)]
+    )
 
 
 SHARED_TEXTURE_SEEDS = 64

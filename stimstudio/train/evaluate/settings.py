@@ -89,6 +89,10 @@ class EvalSettings:
     # named cues (brightness, rim, grain, orientation, dots, layout) as two-sample tests
     cues_n: int = 1000  # per side
     cues_folds: int = 5
+    # the orientation the generated samples are shown in (core.orientation): "as-generated"
+    # measures the model itself; "random" turns sample i by what seed (seed * 1000 + 1 + i)
+    # draws, as `generate --orientation random` does, so every section sees stimuli as shown
+    orientation: str = "as-generated"
     # the realism of what inversion outputs (opt-in section "realism", train/evaluate/realism.py)
     realism_fit: int = 200  # per side
     realism_test: int = 200  # per side
@@ -155,6 +159,9 @@ class EvalSettings:
                 raise OptionError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.c2st_repeats < 1:
             raise OptionError(f"c2st_repeats must be at least 1, got {self.c2st_repeats}")
+        from ...core.orientation import check_orientation
+
+        check_orientation(self.orientation)
         if self.cues_folds < 2:
             raise OptionError(f"cues_folds must be at least 2, got {self.cues_folds}")
         for name in ("c2st_detail_gain", "recon_noise_penalty", "recon_noise_lambda_encoder"):
