@@ -111,3 +111,24 @@ def test_cli_takes_a_model_name_for_weights(weights_dir, tmp_path, capsys, monke
     code = main(["generate", "--seed", "3", "--out-dir", str(tmp_path / "h"), "--weights", "x1"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "no model named 'x1'" in err[0]
+
+
+def test_an_export_records_the_model_and_regenerate_takes_its_name(
+    weights_dir, tmp_path, capsys, monkeypatch
+):
+    import json
+
+    monkeypatch.setattr(model_catalog, "WEIGHTS_DIR", weights_dir)
+    out = tmp_path / "e"
+    argv = ["export", "seed:1", "seed:2", "--frames", "3", "--format", "png", "--out", str(out),
+            "--weights", "tiny-64"]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    doc = json.loads((out / "manifest.json").read_text())
+    m = doc["model"]
+    assert (m["short_name"], m["resolution"], m["spacing_mm"]) == ("tiny-64", 64, 0.2)
+    capsys.readouterr()
+    assert main(["regenerate", str(out), "--weights", "tiny-64"]) == 0, capsys.readouterr().err
+    # the other model by name: one line, exit 2
+    code = main(["regenerate", str(out), "--weights", "tiny-32"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err

@@ -34,7 +34,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--weights",
         "--weights-gui",
         dest="weights",
-        help="model weights file (.safetensors) for this session",
+        help="model for this session: a .safetensors file or a model name in weights/ "
+        "(e.g. minimias-128)",
     )
     p.add_argument("--device", choices=DEVICE_CHOICES)
     p.add_argument("--precision", choices=PRECISION_CHOICES)
