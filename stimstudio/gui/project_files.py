@@ -78,14 +78,16 @@ class ProjectFiles(QObject):
         return True
 
     def _check_project_model(self, meta: dict) -> None:
-        sha = (meta.get("model") or {}).get("sha256")
+        made = meta.get("model") or {}
+        sha = made.get("sha256")
         model = self.ctx.model
         if sha and model is not None and model.sha256 and sha != model.sha256:
-            name = (meta.get("model") or {}).get("name", "another model")
+            name = made.get("short_name") or made.get("name", "another model")
+            res = f" ({made['resolution']} px)" if made.get("resolution") else ""
             self.notice.show_message(
-                f"This project was made with model <b>{name}</b>; the loaded model is "
-                f"{model.name}. Anchors and results belong to their model: load it in "
-                "Settings to render them again."
+                f"This project was made with model <b>{name}</b>{res}; the loaded model is "
+                f"{model.short_name} ({model.resolution} px). Anchors and results belong to "
+                "their model: choose it in Settings ▸ Model to render them again."
             )
 
     def save_project(self) -> bool:
