@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .results import read_csv_text
 from .sessions import JudgementError
 
 TRUTH_COLUMNS = (
@@ -90,14 +91,7 @@ class Mark:
 
 
 def _read_csv(path: Path, kind: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise JudgementError(f"{path} ({kind}) does not exist") from None
-    except IsADirectoryError:
-        raise JudgementError(f"{path} is a folder, not a {kind} CSV") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise JudgementError(f"{path} cannot be read ({exc})") from None
+    text = read_csv_text(path, kind)
     try:
         rows = list(csv.reader(io.StringIO(text)))
     except csv.Error as exc:

@@ -183,6 +183,19 @@ def _norm_label(value: str, allowed: Sequence[str], aliases: Mapping[str, str]) 
     return v if v in allowed else ""
 
 
+def read_csv_text(path: Path, kind: str) -> str:
+    """The text of a CSV file the analyses read, or one JudgementError naming the file and
+    what is wrong with it (missing, a folder, unreadable)."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise JudgementError(f"{path} ({kind}) does not exist") from None
+    except IsADirectoryError:
+        raise JudgementError(f"{path} is a folder, not a {kind} CSV") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JudgementError(f"{path} cannot be read ({exc})") from None
+
+
 def _csv_rows(
     paths: str | os.PathLike | Iterable[str | os.PathLike],
     required: Sequence[str],
@@ -204,14 +217,7 @@ def _csv_rows(
     for path in paths:
         any_path = True
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            raise JudgementError(f"{path} does not exist") from None
-        except IsADirectoryError:
-            raise JudgementError(f"{path} is a folder, not a results CSV") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise JudgementError(f"{path} cannot be read ({exc})") from None
+        text = read_csv_text(path, "results")
         if csv_errors:
             try:
                 rows = list(csv.reader(io.StringIO(text)))
