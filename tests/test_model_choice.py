@@ -132,3 +132,25 @@ def test_an_export_records_the_model_and_regenerate_takes_its_name(
     code = main(["regenerate", str(out), "--weights", "tiny-32"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1, err
+
+
+def test_a_compose_result_records_its_model(weights_dir, tmp_path, capsys):
+    import json
+
+    from conftest import smooth_image
+
+    from stimstudio.core.imageio import save_image
+
+    save_image(tmp_path / "a.png", smooth_image(1))
+    save_image(tmp_path / "b.png", smooth_image(2))
+    m = np.zeros((32, 32), np.float32)
+    m[10:22, 9:23] = 1
+    save_image(tmp_path / "mask.png", m, model_range=False)
+    weights = weights_dir / "stimstudio-tiny-32.safetensors"
+    argv = ["compose", "--texture", tmp_path / "a.png", "--template", tmp_path / "b.png",
+            "--mask", tmp_path / "mask.png", "--steps", "1", "--out-dir", tmp_path / "c",
+            "--weights", weights]  # fmt: skip
+    assert main([str(a) for a in argv]) == 0, capsys.readouterr().err
+    model = json.loads((tmp_path / "c" / "metrics.json").read_text())["model"]
+    assert (model["name"], model["resolution"], model["spacing_mm"]) == ("tiny-32", 32, 0.4)
+    assert load_latent(tmp_path / "c" / "optimized.latent.npz").model == model

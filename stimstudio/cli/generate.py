@@ -385,6 +385,7 @@ def cmd_compose(args) -> int:
         "warnings": comp.warnings,
         "fitted": {"texture": tnote, "template": pnote},
         "template_cut": template_cut,
+        "model": model.tag(),  # which model made it: name, sha256, resolution, pixel size
     }
     from ..core.jsonable import dumps_strict
 

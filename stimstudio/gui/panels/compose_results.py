@@ -73,6 +73,7 @@ def result_record(
         "seconds": round(seconds, 2),
         "model_sha256": model.sha256,
         "model_name": model.name,
+        "model": model.tag(),  # name, sha256, resolution, pixel size
         "texture_file": (sources or {}).get("texture"),
         "template_file": (sources or {}).get("template"),
         # where the template was cut ({file, x, y, size, spacing_mm}): the Film view and
@@ -101,7 +102,10 @@ def write_results(res: dict, folder: Path) -> list[str]:
         save_image(out, img)
         names.append(out.name)
     meta = {k: res[k] for k in ("metrics", "settings", "placement", "perceptual", "seconds")}
-    meta["model"] = {"name": res.get("model_name"), "sha256": res.get("model_sha256")}
+    meta["model"] = res.get("model") or {
+        "name": res.get("model_name"),
+        "sha256": res.get("model_sha256"),
+    }
     if res.get("template_cut"):
         meta["template_cut"] = res["template_cut"]
     if res.get("mask") is not None:  # the lesion's outline, for `stimstudio insert`
