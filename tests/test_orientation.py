@@ -185,3 +185,35 @@ def test_batch_spec_takes_it_and_refuses_bad_values(tmp_path):
     doc["defaults"]["orientation"] = "diagonal"
     with pytest.raises(Exception, match="orientation must be one of"):
         parse_batch_spec(doc, tmp_path, "spec.json")
+
+
+def test_evaluate_turns_its_samples_by_seed_and_refuses_bad_values():
+    from stimstudio.train.evaluate.run import _oriented
+    from stimstudio.train.evaluate.settings import EvalSettings
+
+    x = np.arange(3 * 16, dtype=np.uint8).reshape(3, 4, 4)
+    assert _oriented(x, AS_GENERATED, 1) is x
+    got = _oriented(x, RANDOM, 1)
+    for i in range(3):
+        np.testing.assert_array_equal(got[i], orient(x[i], orientation_for_seed(1 + i)))
+    with pytest.raises(OptionError, match="orientation must be one of"):
+        EvalSettings(orientation="sideways").validate()
+
+
+def test_cli_mix_shows_the_mix_as_a_is(tmp_path, capsys, tiny_weights, tiny_model):
+    a, b = tmp_path / "a.latent.npz", tmp_path / "b.latent.npz"
+    latent_for_seed(tiny_model, 1, orientation="turn-270").save(a)
+    latent_for_seed(tiny_model, 2).save(b)
+    rc, _, err = _run(capsys, "mix", a, b, "--fine-from", "B", "--out", tmp_path / "m.png",
+                      "--latent-out", tmp_path / "m.latent.npz", "--weights", tiny_weights)  # fmt: skip
+    assert rc == 0, err
+    assert load_latent(tmp_path / "m.latent.npz").orientation == "turn-270"
+
+
+def test_cli_batch_refuses_a_bad_orientation_in_one_line(tmp_path, capsys, tiny_weights):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"out": "o", "continuum": [
+        {"id": "a", "anchors": ["seed:1", "seed:2"], "orientation": "diagonal"}]}))  # fmt: skip
+    rc, _, err = _run(capsys, "batch", spec, "--weights", tiny_weights)
+    lines = err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1 and "orientation must be one of" in lines[0], err

@@ -487,7 +487,8 @@ def cmd_mix(args) -> int:
     else:
         layers = presets["fine" if args.fine_from else "coarse" if args.coarse_from else "middle"]
     w = style_mix([a.wplus, b.wplus], weights_from_layers(model.num_ws, layers))
-    save_image(out, synthesize(model, w, compute)[0])
+    # shown as A is (A gives every layer not taken from B)
+    save_image(out, synthesize(model, w, compute, orientation=a.orientation)[0])
     src = {
         "method": "style-mix",
         "a": Path(args.a).name,
@@ -495,7 +496,9 @@ def cmd_mix(args) -> int:
         "layers_from_b": layers,
     }
     if args.latent_out:
-        Latent.of(model, w, src).save(args.latent_out)
+        mixed = Latent.of(model, w, src)
+        mixed.orientation = a.orientation
+        mixed.save(args.latent_out)
     result = {"output": str(out), "layers_from_b": layers, "presets": presets}
     emit(args, result, f"{out}: layers {layers} from B, the rest from A")
     return 0
