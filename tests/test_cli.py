@@ -46,9 +46,9 @@ def test_generate_keeps_each_seeds_noise_maps_with_its_latent(tmp_path, capsys, 
     own, fixed = (load_latent(tmp_path / d / "seed0005.latent.npz") for d in ("s", "c"))
     assert own.noise is not None and fixed.noise is None
     assert own.source["noise_mode"] == "seed" and fixed.source["noise_mode"] == "const"
-    # the latent file renders the PNG beside it (to its 8 bits)
+    # the latent file renders the PNG beside it (to its 8 bits), in its orientation
     png, _ = load_patch(tmp_path / "s" / "seed0005.png", model.resolution)
-    img = synthesize(model, own.wplus, noise=own.noise)[0]
+    img = synthesize(model, own.wplus, noise=own.noise, orientation=own.orientation)[0]
     assert np.abs(np.clip(img, -1, 1) - png).max() < 2.5 / 255
     code, _, err = run(capsys, "generate", "--noise", "fixed", "--out-dir", tmp_path / "x", *W)
     assert code == 2 and "--noise" in err
