@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -103,3 +104,22 @@ def add_orientation_option(p) -> None:
         "symmetries, drawn from the seed), as-generated, or one for all (mirror first, then a "
         "clockwise turn); saved with each latent, so regenerate reproduces it",
     )
+
+
+class DefaultsShown(argparse.HelpFormatter):
+    """Every option's default in its help line (unless the line already says it, or the
+    option is a plain switch or required)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        d = action.default
+        if (
+            "default" in text
+            or d is None
+            or d is False
+            or d is argparse.SUPPRESS
+            or action.required
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default: %(default)s)"

@@ -12,6 +12,7 @@ from ..core.defaults import CONTINUUM, EXPORT, SEED
 from ..core.errors import ExportError
 from ..core.noise_modes import NOISE_MODES
 from .common import (
+    DefaultsShown,
     UserError,
     add_common,
     add_continuum_options,
@@ -21,25 +22,6 @@ from .common import (
     load_model_for,
     tqdm_bar,
 )
-
-
-class _DefaultsShown(argparse.HelpFormatter):
-    """Every option's default in its help line (unless the line already says it, or the
-    option is a plain switch or required)."""
-
-    def _get_help_string(self, action):
-        text = action.help or ""
-        d = action.default
-        if (
-            "default" in text
-            or d is None
-            or d is False
-            or d is argparse.SUPPRESS
-            or action.required
-            or not action.option_strings
-        ):
-            return text
-        return f"{text} (default: %(default)s)"
 
 
 def register(sub) -> None:
@@ -54,7 +36,7 @@ def register(sub) -> None:
         "a contact sheet. Every anchor is a frame. Perceptual frame spacing (the default) renders "
         "each frame about three times to make the steps even within each segment; "
         "--frame-spacing latent renders it once (the paper's plain lerp, steps uneven to the eye).",
-        formatter_class=_DefaultsShown,
+        formatter_class=DefaultsShown,
     )
     e.add_argument("anchors", nargs="*", help="anchor latents (.latent.npz) or seed:N, in order")
     e.add_argument(
