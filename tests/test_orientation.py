@@ -141,9 +141,10 @@ def _run(capsys, *argv):
 
 def test_cli_generate_records_it_and_refuses_bad_values(tmp_path, capsys, tiny_weights):
     out = tmp_path / "g"
-    rc, _, err = _run(capsys, "generate", "--seeds", "0-3", "--out-dir", out, "--weights",
-                      tiny_weights, "--orientation", "random")  # fmt: skip
+    rc, text, err = _run(capsys, "generate", "--seeds", "0-3", "--out-dir", out, "--weights",
+                         tiny_weights, "--orientation", "random", "--json")  # fmt: skip
     assert rc == 0, err
+    assert json.loads(text)["orientations"] == [orientation_for_seed(s) for s in range(4)]
     for s in range(4):
         lat = load_latent(out / f"seed{s:04d}.latent.npz")
         assert lat.orientation == orientation_for_seed(s)

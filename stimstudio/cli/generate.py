@@ -232,7 +232,7 @@ def cmd_generate(args) -> int:
     from ..core.imageio import save_image
 
     out = _out_dir(args.out_dir, args.force)
-    files = []
+    files, turned = [], []
     for seed in tqdm_bar(args, iterable=seeds, desc="seeds", unit="img"):
         latent, img = sample(
             model, seed, args.truncation, args.cutoff, compute, args.noise, args.orientation
@@ -240,6 +240,7 @@ def cmd_generate(args) -> int:
         png = save_image(out / f"seed{seed:04d}.png", img, bits=args.bits)
         latent.save(out / f"seed{seed:04d}.latent.npz")
         files.append(str(png))
+        turned.append(latent.orientation)
     emit(
         args,
         {
@@ -249,6 +250,7 @@ def cmd_generate(args) -> int:
             "truncation": args.truncation,
             "noise": args.noise,
             "orientation": args.orientation,
+            "orientations": turned,  # each seed's, as its latent records it
         },
         "\n".join(files),
     )
