@@ -115,6 +115,11 @@ class GeneratorPage(QWidget):
             "and a seed always looks the same. Or as generated, or one for all. An anchor keeps "
             "the orientation it was shown in; a continuum is shown in its first anchor's."
         )
+        # long item names must not squeeze the row's label: the box keeps to the column
+        self.orientation.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.orientation.setMinimumContentsLength(8)
         self.orientation.currentIndexChanged.connect(self._controls_changed)
         form.addRow("Seed", self.seed)
         form.addRow("Truncation", prow)
