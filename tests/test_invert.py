@@ -10,12 +10,11 @@ from conftest import smooth_image
 from stimstudio.core.errors import MaskError, OptionError
 from stimstudio.core.invert import (
     InversionSettings,
-    ProjectorSettings,
     encode,
     invert,
-    project,
     run_inversion,
 )
+from stimstudio.core.projector import ProjectorSettings, project
 
 
 @pytest.fixture(scope="module")

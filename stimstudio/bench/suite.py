@@ -22,15 +22,14 @@ import torch
 from stimstudio.core.device import Compute
 from stimstudio.core.invert import (
     InversionSettings,
-    ProjectorSettings,
     encode,
     invert,
     perceptual_for,
-    project,
 )
 from stimstudio.core.metrics import psnr, ssim
 from stimstudio.core.model import Model, load_model
 from stimstudio.core.nets import GeneratorConfig
+from stimstudio.core.projector import ProjectorSettings, project
 
 from .harness import machine, time_it
 from .sizes import FULL, Sizes
