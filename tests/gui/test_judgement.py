@@ -382,12 +382,13 @@ def test_tools_menu_opens_the_test_and_the_analysis(make_window, qtbot, tmp_path
     menus = [a.text() for a in win.menuBar().actions()]
     assert menus.index("&Tools") == menus.index("&Help") - 1
     tools = win.menuBar().actions()[menus.index("&Tools")].menu()
-    acts = {a.text(): a for a in tools.actions()}
+    acts = {a.text(): a for a in tools.actions() if not a.isSeparator()}
     assert set(acts) == {
         "&Judgement test…",
         "A&djustment task…",
         "&Analyze judgements…",
         "Analyze adjust&ment…",
+        "&Search set…",
     }
     assert all(a.statusTip() for a in acts.values())
 
