@@ -23,12 +23,14 @@ import numpy as np
 from ..errors import OptionError
 from ..insertion import add_density, contrast_or_nan
 from ..metrics import boundary_band, gradient_energy, seam_strength
-from .lesion import LesionPatch, edge_profile
+from .lesion import FEATHER_PX, LesionPatch, edge_profile
 
 # The feather of the lesion's outline in the film (Gaussian sigma, mm). Compose's 2 px (0.8 mm
 # at 0.4 mm) left a composed mass in a film with an edge twice as busy as natural masses'
 # (`edge_ratio` 2.45 against 1.30); 1.6 mm gave 1.48, 2.4 mm 1.24 (docs/FILMS.md).
 FEATHER_MM = 2.0
+# where the feathered outline counts as 0 (Gaussian edge: ~2.3 sigma out)
+EDGE_SUPPORT = 0.01
 
 
 @dataclass
@@ -123,11 +125,20 @@ def place(
     x0 = int(round(centre[0] - cx))
     y0 = int(round(centre[1] - cy))
     x1, y1 = x0 + n, y0 + n
-    if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
+    # The patch may hang over the film's edge where its feathered outline does not: the
+    # difference is 0 there (a lesion near the edge of a small film or crop)
+    X0, Y0, X1, Y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    inside = np.zeros_like(soft, bool)
+    if X1 > X0 and Y1 > Y0:
+        inside[Y0 - y0 : Y1 - y0, X0 - x0 : X1 - x0] = True
+    if (soft[~inside] > EDGE_SUPPORT).any():
         raise OptionError(
             f"{lesion.name} at ({centre[0]:.0f}, {centre[1]:.0f}) reaches past the film's edge "
             f"({w}x{h} px); place it further inside"
         )
+    crop = (slice(Y0 - y0, Y1 - y0), slice(X0 - x0, X1 - x0))
+    sig, soft = sig[crop], soft[crop]
+    x0, y0, x1, y1 = X0, Y0, X1, Y1
     before = np.asarray(film01[y0:y1, x0:x1], np.float32) * 2 - 1
     asked = np.float32(gain) * sig
     after, got = add_density(before, asked)
@@ -157,15 +168,19 @@ def place(
     )
 
 
-def footprint(lesion: LesionPatch, film_mm: float) -> tuple[float, float, float, float]:
-    """(radius of the outline, and the reach of its patch left/up and right/down of the outline's
-    centre), in film pixels: what a placement must keep inside the film and the tissue."""
+def footprint(
+    lesion: LesionPatch, film_mm: float, feather_mm: float | None = FEATHER_MM
+) -> tuple[float, float, float, float]:
+    """(radius of the outline, and the reach of its feathered outline left/up and right/down of
+    the outline's centre), in film pixels: what a placement must keep inside the tissue and the
+    film. The rest of the patch may hang over the film's edge (`place`)."""
     scale = lesion.spacing_mm / film_mm
     R = lesion.image.shape[0]
     n = max(3, int(round(R * scale)))
     s = n / R
-    cx, cy = lesion.centre()
-    cx, cy = (cx + 0.5) * s - 0.5, (cy + 0.5) * s - 0.5
     ys, xs = np.nonzero(lesion.binary)
-    d = np.sqrt(((xs - lesion.centre()[0]) ** 2 + (ys - lesion.centre()[1]) ** 2).max()) + 1
-    return float(d * s), float(max(cx, cy)) + 1, float(max(n - cx, n - cy)) + 1, float(n)
+    cx, cy = lesion.centre()
+    d = np.sqrt(((xs - cx) ** 2 + (ys - cy) ** 2).max()) + 1
+    feather = FEATHER_PX * lesion.spacing_mm if feather_mm is None else feather_mm
+    reach = float(d * s)
+    return reach, reach + 3 * feather / film_mm + 1, reach + 3 * feather / film_mm + 1, float(n)

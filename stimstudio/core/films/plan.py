@@ -67,7 +67,7 @@ def _place_in(mammo, spec, lesions, order: list[int], rng) -> tuple[list[Placeme
     out = []
     for k, li in enumerate(order):
         les = lesions[li]
-        reach, lo, hi, _n = footprint(les, spacing)
+        reach, lo, hi, _n = footprint(les, spacing, spec.feather_mm)
         ok = _centres(allowed & ~taken, reach, lo, hi, _n)
         if not ok.any() and k == 0:
             depth = cv2.distanceTransform(allowed.astype(np.uint8), cv2.DIST_L2, 5).max()
@@ -118,11 +118,18 @@ def make_plan(spec, lesions) -> Plan:
             if mammo.lesions:
                 continue
         chosen.append(int(idx))
+    if chosen and len(chosen) < need and spec.reuse_films:
+        notes.append(
+            f"{len(chosen)} usable films for {need} places in the set: each is used again "
+            "(reuse_films), with a lesion at a new place each time"
+        )
+        chosen = [chosen[i % len(chosen)] for i in range(need)]
     if len(chosen) < need:
         what = "normal films" if spec.normal_only else "films"
         raise OptionError(
             f"the spec asks for {need} {what} ({spec.count} with a lesion and {spec.count} "
-            f"without{', the same films' if spec.paired else ''}) but the list has {len(chosen)}"
+            f"without{', the same films' if spec.paired else ''}) but the list has "
+            f"{len(chosen)} (reuse_films = true takes films again)"
         )
     with_lesion = chosen[: spec.count]
     without = chosen[: spec.count] if spec.paired else chosen[spec.count :]
@@ -146,4 +153,4 @@ def make_plan(spec, lesions) -> Plan:
     for film, num in zip(planned, numbers):
         film.number = int(num)
     planned.sort(key=lambda f: f.number)
-    return Plan(planned, notes)
+    return Plan(planned, list(dict.fromkeys(notes)))  # a film taken again says it once

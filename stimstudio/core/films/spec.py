@@ -6,6 +6,8 @@ films = ["mias/"]            # files, folders or glob patterns
 normal_only = true           # only films without annotated lesions (mini-MIAS: NORM)
 count = 10                   # films with a lesion, and as many without
 paired = false               # true: the same films with and without (a within-film design)
+reuse_films = false          # true: fewer films than asked are taken again, each time with a
+                             # lesion at a new place (a few sample films give a 10 + 10 set)
 lesions_per_film = 1
 contrast = 0.5               # gain of the lesion's contrast against its surround (1 = own)
 skin_mm = 5                  # no lesion within this of the skin line
@@ -39,13 +41,15 @@ from .filmfile import KINDS
 from .insert import FEATHER_MM
 
 TOP_KEYS = {
-    "out", "seed", "films", "normal_only", "count", "paired", "lesions_per_film", "contrast",
+    "out", "seed", "films", "normal_only", "count", "paired", "reuse_films", "lesions_per_film",
+    "contrast",
     "skin_mm", "keep_away_mm", "separation_mm", "pectoral", "format", "weights", "lesion",
     "pixel_size_mm", "feather_mm",
 }  # fmt: skip
 LESION_KEYS = {"result", "method", "image", "mask", "seed", "radius_mm", "contrast", "name"}
 DEFAULTS = {
-    "seed": 0, "normal_only": True, "paired": False, "lesions_per_film": 1, "contrast": 1.0,
+    "seed": 0, "normal_only": True, "paired": False, "reuse_films": False, "lesions_per_film": 1,
+    "contrast": 1.0,
     "skin_mm": 5.0, "keep_away_mm": 10.0, "separation_mm": 10.0, "pectoral": "auto",
     "format": "same", "weights": None, "pixel_size_mm": None, "feather_mm": FEATHER_MM,
 }  # fmt: skip
@@ -73,6 +77,7 @@ class SearchSetSpec:
     seed: int = 0
     normal_only: bool = True
     paired: bool = False
+    reuse_films: bool = False  # fewer films than needed: take them again (new places each time)
     lesions_per_film: int = 1
     contrast: float = 1.0
     skin_mm: float = 5.0
@@ -199,6 +204,7 @@ def parse_spec(doc: dict, base: Path, name: str = "spec") -> SearchSetSpec:
         seed=_num(doc, "seed", name, 0, whole=True),
         normal_only=_bool(doc, "normal_only", name),
         paired=_bool(doc, "paired", name),
+        reuse_films=_bool(doc, "reuse_films", name),
         lesions_per_film=_num(doc, "lesions_per_film", name, 1, 20, whole=True),
         contrast=float(_num(doc, "contrast", name, 0.0, 4.0)),
         skin_mm=float(_num(doc, "skin_mm", name)),
