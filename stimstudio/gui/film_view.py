@@ -164,19 +164,25 @@ class FilmView(QWidget):
         self._run(job, self._show, "Inserting the lesion…")
 
     def _run(self, job, on_done, label: str) -> None:
-        self.worker = Worker(job, label)
-        self.worker.returned.connect(on_done)
-        self.worker.errored.connect(lambda msg, detail: self._failed(msg, detail))
-        self.worker.finished.connect(self._finished)
+        if self.worker is not None:  # one job at a time (a save right after an insert)
+            self.worker.wait()
+        worker = Worker(job, label)
+        self.worker = worker
+        worker.returned.connect(on_done)
+        worker.errored.connect(lambda msg, detail: self._failed(msg, detail))
+        worker.finished.connect(lambda w=worker: self._finished(w))
         self.status.setText(label)
-        self.worker.start()
+        worker.start()
 
     def busy(self) -> bool:
         return self.worker is not None
 
-    def _finished(self) -> None:
-        if self.worker is not None:
-            self.worker.wait()
+    def _finished(self, worker) -> None:
+        """A job ended; only the newest one's end frees the view (an older job's `finished`
+        can arrive after a newer one started, and must not drop it)."""
+        worker.wait()
+        if self.worker is not worker:
+            return
         self.worker = None
         if self._pending:
             self.compute()

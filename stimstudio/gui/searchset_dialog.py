@@ -49,6 +49,10 @@ class SearchSetDialog(QDialog):
         self.count.setValue(10)
         self.count.setToolTip("films with a lesion, and as many without")
         self.paired = QCheckBox("the same films with and without")
+        self.reuse = QCheckBox("take films again when there are fewer than that")
+        self.reuse.setToolTip(
+            "each film is used again with its lesion at a new place (e.g. the three sample films)"
+        )
         self.gain = QDoubleSpinBox()
         self.gain.setRange(0.0, 4.0)
         self.gain.setSingleStep(0.1)
@@ -67,6 +71,7 @@ class SearchSetDialog(QDialog):
         form.addRow("Out", self._browse(self.out, folder=True))
         form.addRow("Films with a lesion", self.count)
         form.addRow("", self.paired)
+        form.addRow("", self.reuse)
         form.addRow("Contrast", self.gain)
         form.addRow("Skin band", self.skin)
         form.addRow("Seed", self.seed)
@@ -127,6 +132,7 @@ class SearchSetDialog(QDialog):
             "films": [self.films.text()],
             "count": self.count.value(),
             "paired": self.paired.isChecked(),
+            "reuse_films": self.reuse.isChecked(),
             "contrast": self.gain.value(),
             "skin_mm": self.skin.value(),
             "lesion": [

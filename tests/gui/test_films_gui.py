@@ -112,3 +112,29 @@ def test_film_view_of_an_app_result_and_its_saved_folder(qtbot, tmp_path, tiny_m
         soft > 0.5
     ).sum()
     qtbot.waitUntil(lambda: not win.busy())
+
+
+def test_search_set_dialog_makes_10_plus_10_from_the_sample_films(qtbot, tmp_path, tiny_model):
+    from stimstudio.gui.prefs import sample_files
+    from stimstudio.gui.searchset_dialog import SearchSetDialog
+
+    img, mask = write_lesion(tmp_path / "les")
+    res = tmp_path / "result"
+    res.mkdir()
+    shutil.copy(img, res / "optimized.png")
+    shutil.copy(mask, res / "mask.png")
+    dlg = SearchSetDialog(model=tiny_model)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    dlg.films.setText(str(sample_files()[0].parent))
+    dlg.out.setText(str(tmp_path / "set"))
+    dlg.count.setValue(10)
+    dlg.reuse.setChecked(True)  # three films for twenty places
+    dlg.add_lesion(str(res))
+    with qtbot.waitSignal(dlg.made, timeout=120000):
+        dlg.make()
+    qtbot.waitUntil(lambda: not dlg.busy())
+    rows = (tmp_path / "set" / "truth.csv").read_text().splitlines()
+    assert len(rows) == 21 and "20 films (10 with a lesion)" in dlg.status.text()
+    spec = json.loads((tmp_path / "set.searchset.json").read_text())
+    assert spec["reuse_films"] is True and spec["count"] == 10
