@@ -15,6 +15,7 @@ from stimstudio.core.export import ExportSettings, export, regenerate
 from stimstudio.core.generate import latent_for_seed, sample
 from stimstudio.core.interpolate import Anchor, Continuum, render_path
 from stimstudio.core.latent import Latent, load_latent
+from stimstudio.core.model import load_model
 from stimstudio.core.orientation import (
     AS_GENERATED,
     ORIENTATIONS,
@@ -201,10 +202,13 @@ def test_evaluate_turns_its_samples_by_seed_and_refuses_bad_values():
         EvalSettings(orientation="sideways").validate()
 
 
-def test_cli_mix_shows_the_mix_as_a_is(tmp_path, capsys, tiny_weights, tiny_model):
+def test_cli_mix_shows_the_mix_as_a_is(tmp_path, capsys, tiny_weights):
+    # the latents come from the weights file the CLI loads (the session's in-memory tiny model
+    # takes the identity of whatever file a test saved it to last)
+    model = load_model(tiny_weights)
     a, b = tmp_path / "a.latent.npz", tmp_path / "b.latent.npz"
-    latent_for_seed(tiny_model, 1, orientation="turn-270").save(a)
-    latent_for_seed(tiny_model, 2).save(b)
+    latent_for_seed(model, 1, orientation="turn-270").save(a)
+    latent_for_seed(model, 2).save(b)
     rc, _, err = _run(capsys, "mix", a, b, "--fine-from", "B", "--out", tmp_path / "m.png",
                       "--latent-out", tmp_path / "m.latent.npz", "--weights", tiny_weights)  # fmt: skip
     assert rc == 0, err
