@@ -57,15 +57,21 @@ def test_film_view_puts_the_lesion_where_its_template_was_cut(qtbot, tmp_path):
     assert abs(xs.mean() - 120) < 3 and abs(ys.mean() - 128) < 3
 
 
-def test_search_set_dialog_makes_a_set(qtbot, tmp_path, tiny_model):
-    from stimstudio.gui.searchset_dialog import SearchSetDialog
-
-    films = write_films(tmp_path / "films", 6)
+def _result_folder(tmp_path):
+    """A saved compose result as the app writes it (optimized.png + mask.png)."""
     img, mask = write_lesion(tmp_path / "les")
     res = tmp_path / "result"
     res.mkdir()
     shutil.copy(img, res / "optimized.png")
     shutil.copy(mask, res / "mask.png")
+    return res
+
+
+def test_search_set_dialog_makes_a_set(qtbot, tmp_path, tiny_model):
+    from stimstudio.gui.searchset_dialog import SearchSetDialog
+
+    films = write_films(tmp_path / "films", 6)
+    res = _result_folder(tmp_path)
     dlg = SearchSetDialog(model=tiny_model)
     qtbot.addWidget(dlg)
     dlg.show()
@@ -118,11 +124,7 @@ def test_search_set_dialog_makes_10_plus_10_from_the_sample_films(qtbot, tmp_pat
     from stimstudio.gui.prefs import sample_files
     from stimstudio.gui.searchset_dialog import SearchSetDialog
 
-    img, mask = write_lesion(tmp_path / "les")
-    res = tmp_path / "result"
-    res.mkdir()
-    shutil.copy(img, res / "optimized.png")
-    shutil.copy(mask, res / "mask.png")
+    res = _result_folder(tmp_path)
     dlg = SearchSetDialog(model=tiny_model)
     qtbot.addWidget(dlg)
     dlg.show()
