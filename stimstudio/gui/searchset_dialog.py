@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QListWidget,
     QProgressBar,
     QPushButton,
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from .errors import show_error
+from .panels.settings import FolderField
 from .workers import Worker
 
 
@@ -40,10 +40,10 @@ class SearchSetDialog(QDialog):
         self.setWindowTitle("Search set")
         self.model = model
         self.worker: Worker | None = None
-        self.films = QLineEdit()
-        self.films.setPlaceholderText("a folder of films (normal ones are taken)")
-        self.out = QLineEdit()
-        self.out.setPlaceholderText("a new folder for the set")
+        self.films = FolderField("", "a folder of films (normal ones are taken)", "")
+        self.films.kind = "searchset-films"
+        self.out = FolderField("", "a new folder for the set", "")
+        self.out.kind = "searchset"
         self.count = QSpinBox()
         self.count.setRange(1, 10000)
         self.count.setValue(10)
@@ -67,8 +67,8 @@ class SearchSetDialog(QDialog):
         self.lesions = QListWidget()
         self.lesions.setToolTip("compose result folders (the image and mask.png in each)")
         form = QFormLayout()
-        form.addRow("Films", self._browse(self.films, folder=True))
-        form.addRow("Out", self._browse(self.out, folder=True))
+        form.addRow("Films", self.films)
+        form.addRow("Out", self.out)
         form.addRow("Films with a lesion", self.count)
         form.addRow("", self.paired)
         form.addRow("", self.reuse)
@@ -100,21 +100,6 @@ class SearchSetDialog(QDialog):
         lay.addWidget(self.progress)
         lay.addWidget(self.status)
         lay.addLayout(buttons)
-
-    def _browse(self, edit: QLineEdit, folder: bool) -> QHBoxLayout:
-        btn = QPushButton("…")
-        btn.setFixedWidth(32)
-
-        def pick():
-            path = QFileDialog.getExistingDirectory(self, "Choose a folder")
-            if path:
-                edit.setText(path)
-
-        btn.clicked.connect(pick)
-        row = QHBoxLayout()
-        row.addWidget(edit, 1)
-        row.addWidget(btn)
-        return row
 
     def _add_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "A compose result folder")

@@ -46,7 +46,7 @@ from stimstudio.core.judgements import (
 
 from ..errors import show_error
 from ..folders import remember, start_path
-from ..panels.settings import FileField
+from ..panels.settings import FileField, FolderField
 from ..widgets import FormScroll, hint
 from .common import DEFAULT_LEVELS, MAX_KEY_LEVELS, _file_stem
 
@@ -105,20 +105,6 @@ def screen_px(widget) -> tuple[int, int] | None:
         return None
     g = screen.geometry()
     return g.width(), max(1, g.height() - INSTRUCTIONS_PX)
-
-
-class FolderField(FileField):
-    """A line edit + Browse… that picks a folder."""
-
-    kind = "judgement-images"
-    caption = "Choose a folder"
-
-    def _browse(self) -> None:
-        start = self.edit.text() or start_path(self.kind)
-        folder = QFileDialog.getExistingDirectory(self, self.caption, start)
-        if folder:
-            remember(self.kind, folder)
-            self.edit.setText(folder)
 
 
 class ResultsField(FileField):

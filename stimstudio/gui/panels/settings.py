@@ -68,6 +68,23 @@ class FileField(QWidget):
     def text(self) -> str:
         return self.edit.text().strip()
 
+    def setText(self, text: str) -> None:  # noqa: N802 - as QLineEdit
+        self.edit.setText(text)
+
+
+class FolderField(FileField):
+    """A line edit + Browse… that picks a folder."""
+
+    kind = "judgement-images"  # a subclass or instance names its own last folder
+    caption = "Choose a folder"
+
+    def _browse(self) -> None:
+        start = self.edit.text() or start_path(self.kind)
+        folder = QFileDialog.getExistingDirectory(self, self.caption, start)
+        if folder:
+            remember(self.kind, folder)
+            self.edit.setText(folder)
+
 
 class SettingsDialog(QDialog):
     """Edits a copy of the preferences; `result_prefs()` after exec() returns the new ones."""
