@@ -80,7 +80,28 @@ def make_app():
     import pyqtgraph as pg
 
     pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
+    collect_garbage_on_ui_thread(app)
     return app
+
+
+def collect_garbage_on_ui_thread(app) -> None:
+    """Python's cycle collector runs in whichever thread happens to allocate past its threshold:
+    a worker (an Eq. 4 run, the loader's warm-up importing sympy) could then free the widgets'
+    Python wrappers off the UI thread, and Qt crashes (seen once as a segfault in the test
+    suite). So automatic collection is off while the app lives and pyqtgraph's GarbageCollector
+    collects on a UI-thread timer instead. Idempotent: a second call only turns collection off
+    again (the GUI tests turn it back on between tests)."""
+    import gc
+
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    collector = getattr(app, "_ui_thread_gc", None)
+    if collector is None:
+        app._ui_thread_gc = GarbageCollector(interval=1.0)
+    else:
+        gc.disable()
+        if not collector.timer.isActive():
+            collector.timer.start(1000)
 
 
 def wait_until_idle(win, timeout: float, settle: float = 0.3) -> bool:

@@ -25,6 +25,23 @@ def _patient_waits(qtbot, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _collect_garbage_between_tests():
+    """The app turns Python's automatic cycle collection off (gui.app.collect_garbage_on_ui_thread:
+    collecting on a worker thread can crash Qt). After each GUI test, with its workers stopped,
+    collect here on the main thread and turn collection back on for the tests that follow."""
+    import gc
+
+    gc.collect()
+    yield
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    if QCoreApplication.instance() is not None:
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
+    gc.enable()
+
+
+@pytest.fixture(autouse=True)
 def _isolated_config(tmp_path, monkeypatch):
     """Preferences, autosave and the log go to a temporary folder, never the user's."""
     monkeypatch.setenv("STIMSTUDIO_CONFIG_DIR", str(tmp_path / "config"))
