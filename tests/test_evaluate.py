@@ -532,6 +532,34 @@ def test_realism_section_measures_eq4_with_fitted_noise_under_its_own_name(
     assert set(r) == {"recipe", "eq4 realism 0 fitted noise"}
 
 
+def test_an_interrupted_realism_run_resumes_from_its_cache(
+    tiny_model, phantom_data, tmp_path, monkeypatch
+):
+    from stimstudio.train.evaluate import realism
+
+    s = EvalSettings.quick(
+        sections=("realism",),
+        realism_kinds=("eq4", "continuum"),
+        realism_fit_noise=True,
+        steps=2,
+        realism_cache=str(tmp_path / "cache"),
+    )
+    first = evaluate_model(tiny_model, phantom_data, s).result["realism"]
+    entries = sorted((tmp_path / "cache").glob("eq4-*.npz"))
+    per = [first["recipe"]["fit_per_side"], first["recipe"]["test_per_side"]]
+    assert len(entries) == sum(-(-n // realism.CACHE_BATCH) for n in per)  # one per batch
+    # a resumed run inverts nothing and gives the same numbers
+    calls = []
+    monkeypatch.setattr(realism, "invert_batch", lambda *a, **k: calls.append(1))
+    again = evaluate_model(tiny_model, phantom_data, s).result["realism"]
+    assert not calls
+    for k in ("eq4 realism 0 fitted noise", "continuum realism 0 fitted noise"):
+        assert again[k] == first[k]
+    # other settings do not reuse the entries
+    other = realism._cache_file(tmp_path, tiny_model, "x", np.zeros((1, 4, 4)), None)
+    assert other.name not in {e.name for e in entries}
+
+
 def test_realism_section_is_opt_in_and_checks_its_settings():
     assert "realism" not in EvalSettings().sections
     with pytest.raises(OptionError, match="realism kind"):

@@ -133,6 +133,12 @@ def register(sub) -> None:
         default=None,
         help="realism: Eq. 4 with the noise maps fitted beside w (the app's 'Fit them too')",
     )
+    p.add_argument(
+        "--realism-cache",
+        metavar="DIR",
+        help="realism: keep each finished batch of Eq. 4 outputs here, so that an interrupted "
+        "run resumes (the folder is made; entries are keyed by model, settings and targets)",
+    )
     p.add_argument("--steps", type=int, help=f"Eq. 4 steps ({d.steps})")
     p.add_argument("--cues-n", type=int, help=f"cues: patches per side ({d.cues_n})")
     p.add_argument(
@@ -167,6 +173,7 @@ SIZE_OPTIONS = (
     "realism_kinds",
     "realism_values",
     "realism_fit_noise",
+    "realism_cache",
     "steps",
     "cues_n",
     "orientation",

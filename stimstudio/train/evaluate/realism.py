@@ -22,12 +22,16 @@ them with every figure.
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from ...core.atomic import atomic_write_bytes
 from ...core.compose import Mask, stitch
 from ...core.device import Compute
 from ...core.inversion_settings import InversionSettings
@@ -73,15 +77,54 @@ def encoder_outputs(
     return out
 
 
-def eq4_outputs(model, targets, masks, settings, compute, batch, progress=None):
-    """Images, w+ and noise maps of Eq. 4 on `targets` [N, R, R] (masks optional)."""
+CACHE_BATCH = 8  # images per cached entry: a resumed run loses at most this many
+
+
+def _cache_file(cache: Path, model: Model, settings, targets, masks) -> Path:
+    """One entry per (model, settings, targets, masks): a changed input never reuses a result."""
+    h = hashlib.sha256()
+    h.update(str(model.sha256 or model.path).encode())
+    h.update(repr(settings).encode())
+    h.update(np.ascontiguousarray(targets, np.float32).tobytes())
+    if masks is not None:
+        h.update(np.ascontiguousarray(masks, np.float32).tobytes())
+    return cache / f"eq4-{h.hexdigest()[:24]}.npz"
+
+
+def _cached_invert(model, targets, masks, settings, compute, cache: Path | None):
+    if cache is None:
+        b = invert_batch(model, targets, masks, settings, compute)
+        return b.images, b.wplus, b.noise
+    f = _cache_file(cache, model, settings, targets, masks)
+    if f.exists():
+        with np.load(f) as z:
+            n = sorted(k for k in z.files if k.startswith("noise"))
+            return z["images"], z["wplus"], ([z[k] for k in n] or None)
+    b = invert_batch(model, targets, masks, settings, compute)
+    arrays = {"images": b.images, "wplus": b.wplus}
+    arrays.update({f"noise{j:02d}": a for j, a in enumerate(b.noise or [])})
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(f, buf.getvalue())
+    return b.images, b.wplus, b.noise
+
+
+def eq4_outputs(model, targets, masks, settings, compute, batch, progress=None, cache=None):
+    """Images, w+ and noise maps of Eq. 4 on `targets` [N, R, R] (masks optional); with
+    `cache` (a folder), each batch of CACHE_BATCH is kept there and reused when a run resumes."""
+    if cache is not None:
+        cache = Path(cache)
+        cache.mkdir(parents=True, exist_ok=True)
+        batch = min(batch, CACHE_BATCH)
     imgs, ws, maps = [], [], []
     for i in range(0, len(targets), batch):
         m = None if masks is None else masks[i : i + batch]
-        b = invert_batch(model, targets[i : i + batch], m, settings, compute)
-        imgs.append(b.images)
-        ws.append(b.wplus)
-        maps.append(b.noise)
+        images, wplus, noise = _cached_invert(
+            model, targets[i : i + batch], m, settings, compute, cache
+        )
+        imgs.append(images)
+        ws.append(wplus)
+        maps.append(noise)
         if progress:
             progress(min(i + batch, len(targets)), len(targets))
     noise = None if maps[0] is None else [np.concatenate(k) for k in zip(*maps)]
@@ -211,6 +254,7 @@ def realism_report(
                 k: eq4_outputs(
                     model, v, None, settings, compute, s.gen_batch,
                     lambda i, n, k=k, tag=tag: prog(f"Eq. 4 ({tag}, {k})", i, n),
+                    s.realism_cache or None,
                 )
                 for k, v in src.items()
             }  # fmt: skip
@@ -234,6 +278,7 @@ def realism_report(
                 img = eq4_outputs(
                     model, t, m, settings, compute, s.gen_batch,
                     lambda i, n, k=k, tag=tag: prog(f"compose ({tag}, {k})", i, n),
+                    s.realism_cache or None,
                 )[0]  # fmt: skip
                 made[k] = (img, t, m)
             if len(made) == 2:

@@ -101,6 +101,10 @@ class EvalSettings:
     # Eq. 4 with the noise maps fitted beside w (the app's "Fit them too"): the maps can carry
     # what w cannot express (the card's fitted-noise row), so are those results real?
     realism_fit_noise: bool = False
+    # A folder that keeps every finished batch of Eq. 4 outputs (keyed by the model, the settings
+    # and the targets), so that an interrupted realism run resumes instead of starting over:
+    # hours of CPU per setting, and the run writes its numbers only at the end.
+    realism_cache: str = ""
 
     @classmethod
     def quick(cls, **kw) -> EvalSettings:
