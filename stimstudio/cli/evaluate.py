@@ -134,6 +134,16 @@ def register(sub) -> None:
         help="realism: Eq. 4 with the noise maps fitted beside w (the app's 'Fit them too')",
     )
     p.add_argument(
+        "--realism-noise-penalty",
+        type=float,
+        help=f"realism: the fitted maps' penalty ({d.realism_noise_penalty:g}, the app's)",
+    )
+    p.add_argument(
+        "--realism-lambda-encoder",
+        type=float,
+        help=f"realism: lambda4 of Eq. 4 ({d.realism_lambda_encoder:g}, the app's)",
+    )
+    p.add_argument(
         "--realism-cache",
         metavar="DIR",
         help="realism: keep each finished batch of Eq. 4 outputs here, so that an interrupted "
@@ -173,6 +183,8 @@ SIZE_OPTIONS = (
     "realism_kinds",
     "realism_values",
     "realism_fit_noise",
+    "realism_noise_penalty",
+    "realism_lambda_encoder",
     "realism_cache",
     "steps",
     "cues_n",

@@ -83,6 +83,7 @@ class Preferences:
     optimize_noise: bool = EQ4.optimize_noise  # also fit the per-layer noise maps
     noise_regularize: float = EQ4.noise_regularize  # their autocorrelation penalty
     encoder_noise: bool = EQ4.encoder_noise  # start from the noise encoder's maps
+    realism: float = EQ4.realism  # fidelity (0, the paper's) <-> realism (1): core.realism
     weights: str = ""  # empty: the shipped model (or STIMSTUDIO_WEIGHTS)
     vgg16: str = ""  # empty: the model's discriminator features
     feather: float = 2.0
@@ -130,4 +131,5 @@ class Preferences:
             optimize_noise=bool(self.optimize_noise),
             noise_regularize=float(self.noise_regularize),
             encoder_noise=bool(self.encoder_noise),
+            realism=min(max(float(self.realism), 0.0), 1.0),
         )

@@ -61,3 +61,28 @@ def test_noise_map_preferences_survive_a_restart(tmp_path, monkeypatch):
     back = prefs_mod.Preferences.load()
     assert back.optimize_noise is True and back.noise_regularize == 0.5
     assert back.encoder_noise is False
+
+
+def test_the_fidelity_realism_control_reaches_eq4_and_survives_a_restart(
+    qtbot, tmp_path, monkeypatch
+):
+    """Issue 37: the realism setting, CLI-only before, is in the Compose settings; it goes into
+    the InversionSettings every inversion of the app uses (and so into each latent's source),
+    Restore Defaults puts back core's default, and a bad stored value is clamped to 0..1."""
+    from stimstudio.gui import prefs as prefs_mod
+    from stimstudio.gui.app import make_app
+    from stimstudio.gui.panels.settings import SettingsDialog
+
+    make_app()
+    dlg = SettingsDialog(prefs_mod.Preferences())
+    qtbot.addWidget(dlg)
+    assert dlg.realism.value() == InversionSettings().realism
+    dlg.realism.setValue(0.7)
+    chosen = dlg.result_prefs()
+    assert chosen.inversion_settings().realism == 0.7
+    monkeypatch.setattr(prefs_mod, "config_dir", lambda: tmp_path)
+    chosen.save()
+    assert prefs_mod.Preferences.load().inversion_settings().realism == 0.7
+    dlg._defaults()
+    assert dlg.result_prefs().inversion_settings() == InversionSettings()
+    assert prefs_mod.Preferences(realism=7.0).inversion_settings().realism == 1.0

@@ -224,6 +224,7 @@ class ComposePage(QWidget):
             f"Eq. 4: λ3 {p.lambda_perceptual:g} × perceptual ({perceptual_name(p.vgg16)}) · "
             f"λ4 {p.lambda_encoder:g} × encoder · step size {p.lr:g}"
             + self._noise_text()
+            + (f" · realism {p.realism:g}" if p.realism > 0 else "")
             + f" · {where}"
         )
         self.settings_label.setToolTip(

@@ -204,7 +204,12 @@ def realism_report(
     src = {"fit": train.as_float(a[n_fit : 2 * n_fit])[:, 0]}
     src["test"] = held.as_float(b[n_test : 2 * n_test])[:, 0]
     base = InversionSettings(
-        steps=s.steps, preview_every=0, seed=s.seed, optimize_noise=s.realism_fit_noise
+        steps=s.steps,
+        preview_every=0,
+        seed=s.seed,
+        optimize_noise=s.realism_fit_noise,
+        noise_regularize=s.realism_noise_penalty,
+        lambda_encoder=s.realism_lambda_encoder,
     )
     out: dict = {
         "recipe": {
@@ -215,6 +220,8 @@ def realism_report(
             "held-out patches); thumbnails: 16 x 16 cell averages",
             "steps": s.steps,
             "fit_noise": s.realism_fit_noise,
+            "noise_penalty": s.realism_noise_penalty,
+            "lambda_encoder": s.realism_lambda_encoder,
             "cpu": torch.backends.cpu.get_cpu_capability(),
         }
     }
@@ -249,6 +256,12 @@ def realism_report(
     for value in s.realism_values:
         settings = replace(base, realism=float(value))
         tag = f"realism {value:g}" + (" fitted noise" if s.realism_fit_noise else "")
+        d = InversionSettings()
+        if (settings.noise_regularize, settings.lambda_encoder) != (
+            d.noise_regularize,
+            d.lambda_encoder,
+        ):
+            tag += f" (penalty {settings.noise_regularize:g}, lambda4 {settings.lambda_encoder:g})"
         if {"eq4", "continuum"} & set(s.realism_kinds):
             res = {
                 k: eq4_outputs(

@@ -101,6 +101,10 @@ class EvalSettings:
     # Eq. 4 with the noise maps fitted beside w (the app's "Fit them too"): the maps can carry
     # what w cannot express (the card's fitted-noise row), so are those results real?
     realism_fit_noise: bool = False
+    # ... with the fitted maps' penalty and lambda4 (the app's defaults, or the card's
+    # fitted-noise row: 0 and 0, where the maps carry the target's own detail, 46.7 dB)
+    realism_noise_penalty: float = InversionSettings().noise_regularize
+    realism_lambda_encoder: float = InversionSettings().lambda_encoder
     # A folder that keeps every finished batch of Eq. 4 outputs (keyed by the model, the settings
     # and the targets), so that an interrupted realism run resumes instead of starting over:
     # hours of CPU per setting, and the run writes its numbers only at the end.
@@ -168,7 +172,13 @@ class EvalSettings:
         check_orientation(self.orientation)
         if self.cues_folds < 2:
             raise OptionError(f"cues_folds must be at least 2, got {self.cues_folds}")
-        for name in ("c2st_detail_gain", "recon_noise_penalty", "recon_noise_lambda_encoder"):
+        for name in (
+            "c2st_detail_gain",
+            "recon_noise_penalty",
+            "recon_noise_lambda_encoder",
+            "realism_noise_penalty",
+            "realism_lambda_encoder",
+        ):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
                 raise OptionError(f"{name} must be a finite number >= 0, got {v}")
