@@ -204,3 +204,15 @@ def test_export_settings_are_frozen_and_normalised_on_construction():
     assert ExportSettings(formats="DICOM").formats == ("dicom",)
     with pytest.raises(OptionError, match="list of names"):
         ExportSettings(formats=3).validate()  # type: ignore[arg-type]
+
+
+def test_inversion_settings_and_the_gan_config_are_frozen():
+    """Issue 40: a settings record is never changed in place (the Compose page once changed its
+    copy's steps); variants come from dataclasses.replace."""
+    from stimstudio.core.inversion_settings import InversionSettings
+    from stimstudio.train.gan_config import GanConfig
+
+    for record, field in ((InversionSettings(), "steps"), (GanConfig(), "total_kimg")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(record, field, 1)
+        assert getattr(dataclasses.replace(record, **{field: 1}), field) == 1

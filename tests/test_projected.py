@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -217,7 +218,7 @@ def test_a_projected_run_gains_a_pixel_discriminator_on_resume(tmp_path, phantom
     scales = [p.detach().clone() for p in t.P.discs.parameters()]
     moments = [t.opt_d.state[p]["exp_avg_sq"].clone() for p in t.P.discs.parameters()]
     cfg = tiny_gan_config(tmp_path, phantom_data, discriminator="projected", pixel_channels=4)
-    cfg.total_kimg = 0.064
+    cfg = replace(cfg, total_kimg=0.064)
     more = GanTrainer(cfg, CPU)
     msg = more.resume()
     assert "pixel discriminator (4 channels) starts fresh" in msg
@@ -327,7 +328,7 @@ def test_a_run_gains_a_discriminator_part_before_one_it_has_and_keeps_every_mome
     old = list(t.P.discs.parameters()) + list(t.P.layout.parameters())
     moments = [t.opt_d.state[p]["exp_avg_sq"].clone() for p in old]
     cfg = tiny_gan_config(tmp_path, phantom_data, pixel_channels=4, **kw)
-    cfg.total_kimg = 0.064
+    cfg = replace(cfg, total_kimg=0.064)
     more = GanTrainer(cfg, CPU)
     msg = more.resume()
     assert "pixel discriminator (4 channels) starts fresh" in msg

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -104,8 +105,8 @@ def test_divergence_rolls_back_and_never_overwrites_a_good_state(tmp_path, phant
     t.resume()
     list(t.train())
     good = (tmp_path / "run" / "state.pt").read_bytes()
-    t.cfg.total_kimg = 1.0
-    t.cfg.divergence_limit = 1e-9  # every loss now counts as diverged
+    # every loss now counts as diverged
+    t.cfg = replace(t.cfg, total_kimg=1.0, divergence_limit=1e-9)
     with pytest.raises(CheckpointError, match="diverged"):
         for rec in t.train():
             assert rec.event and rec.event.startswith("rollback")

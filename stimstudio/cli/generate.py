@@ -196,9 +196,8 @@ def _settings(args):
         optimize_noise=args.optimize_noise,
         encoder_noise=args.encoder_noise,
         realism=args.realism,
+        **({} if args.noise_regularize is None else {"noise_regularize": args.noise_regularize}),
     )
-    if args.noise_regularize is not None:
-        s.noise_regularize = args.noise_regularize
     s.validate()
     return s
 

@@ -36,8 +36,12 @@ def realism_radius(realism: float) -> float | None:
 PERCEPTUAL_KINDS = ("discriminator", "lite0")
 
 
-@dataclass
+@dataclass(frozen=True)
 class InversionSettings:
+    """Eq. 4's settings. Frozen: a run, a preview and the latent's record all see the same
+    values (the Compose page once changed its copy's steps in place); use
+    `dataclasses.replace` for a variant."""
+
     steps: int = 100
     lr: float = 0.01
     lambda_pixel: float = 1.0

@@ -12,7 +12,7 @@ from ..core.errors import OptionError
 from ..core.nets import GeneratorConfig
 
 
-@dataclass
+@dataclass(frozen=True)
 class GanConfig:
     data: str = ""
     run_dir: str = "runs/gan"

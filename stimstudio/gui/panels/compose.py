@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -323,8 +324,7 @@ class ComposePage(QWidget):
                 f"{model.resolution} px: cut the texture and the template again (page 1).",
             )
             return
-        settings = self.ctx.prefs.inversion_settings()
-        settings.steps = self.steps.value()
+        settings = replace(self.ctx.prefs.inversion_settings(), steps=self.steps.value())
         self._settings = settings
         self._placement = pl
         from stimstudio.core.compose import compose_steps
