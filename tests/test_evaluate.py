@@ -560,6 +560,25 @@ def test_an_interrupted_realism_run_resumes_from_its_cache(
     assert other.name not in {e.name for e in entries}
 
 
+def test_cli_realism_grid_shows_each_kind_for_the_same_targets(
+    tmp_path, phantom_data, weights_copy, capsys
+):
+    from stimstudio.train.evaluate.realism import GRID_COLUMNS
+
+    grid = tmp_path / "realism.png"
+    argv = ["evaluate-model", "--weights", str(weights_copy), "--data", str(phantom_data)]
+    flags = ["--quick", "--sections", "realism", "--realism-kinds", "samples,eq4,continuum"]
+    assert main([*argv, *flags, "--steps", "2", "--json", "--realism-grid", str(grid)]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["realism_grid"] == str(grid)
+    img = cv2.imread(str(grid), cv2.IMREAD_GRAYSCALE)
+    # rows: the targets, samples, Eq. 4, continuum; columns: GRID_COLUMNS patches of 32 px
+    assert img.shape[0] >= 4 * 32 and img.shape[1] >= GRID_COLUMNS * 32
+    assert main([*argv, "--quick", "--realism-grid", str(tmp_path / "x.png")]) == 2
+    assert "realism section" in capsys.readouterr().err
+    assert main([*argv, *flags, "--realism-grid", str(grid)]) == 2  # not replaced silently
+
+
 def test_realism_section_is_opt_in_and_checks_its_settings():
     assert "realism" not in EvalSettings().sections
     with pytest.raises(OptionError, match="realism kind"):

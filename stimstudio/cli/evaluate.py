@@ -144,6 +144,12 @@ def register(sub) -> None:
         help=f"realism: lambda4 of Eq. 4 ({d.realism_lambda_encoder:g}, the app's)",
     )
     p.add_argument(
+        "--realism-grid",
+        metavar="PNG",
+        help="realism: write a grid of the first held-out targets and each kind's outputs "
+        "for them (one row per kind) here",
+    )
+    p.add_argument(
         "--realism-cache",
         metavar="DIR",
         help="realism: keep each finished batch of Eq. 4 outputs here, so that an interrupted "
@@ -219,7 +225,14 @@ def cmd_evaluate(args) -> int:
         if grid_path.suffix.lower() != ".png":
             raise UserError(f"--grid must name a .png file, got {grid_path.name}")
         refuse_existing(grid_path, args.force)
+    realism_grid_path = Path(args.realism_grid) if args.realism_grid else None
+    if realism_grid_path is not None:
+        if realism_grid_path.suffix.lower() != ".png":
+            raise UserError(f"--realism-grid must name a .png file, got {realism_grid_path.name}")
+        refuse_existing(realism_grid_path, args.force)
     settings = settings_from_args(args)
+    if realism_grid_path is not None and "realism" not in settings.sections:
+        raise UserError("--realism-grid needs the realism section (--sections realism)")
     model, compute = load_model_for(args)
     weights = model.path or Path(args.weights or default_weights_path())
 
@@ -234,6 +247,11 @@ def cmd_evaluate(args) -> int:
     if grid_path is not None and ev.grid is not None:
         write_png(grid_path, ev.grid)
         res["grid"] = str(grid_path)
+    if realism_grid_path is not None:
+        from ..train.evaluate.realism import realism_grid
+
+        write_png(realism_grid_path, realism_grid(ev.samples["realism"]))
+        res["realism_grid"] = str(realism_grid_path)
     if args.update_card:
         if args.quick:
             raise UserError("--update-card with --quick would put smoke-test numbers in the card")
@@ -247,6 +265,7 @@ def card_view(res: dict, weights: Path) -> dict:
     when it lies in the card's project (a temporary or personal path means nothing to the
     next reader of the card)."""
     out = dict(res)
+    out.pop("realism_grid", None)  # a picture of one run, not a number of the model
     grid = out.pop("grid", None)
     if grid:
         root = Path(weights).resolve().parent.parent

@@ -46,6 +46,7 @@ from .reconstruction import _quality
 from .settings import EvalSettings
 
 THUMB_CELLS = 16
+GRID_COLUMNS = 6  # held-out examples per kind in the realism grid
 
 
 def _f(u8: np.ndarray) -> np.ndarray:
@@ -195,7 +196,12 @@ def realism_report(
     compute: Compute,
     rng: np.random.Generator,
     prog: Callable[[str, int, int], None],
+    shown: dict | None = None,
 ) -> dict:
+    """The classifier test on each kind of output (module docstring). With `shown` (a dict),
+    the first GRID_COLUMNS held-out targets and each kind's outputs for them are put there,
+    in order, for `realism_grid`."""
+    shown = {} if shown is None else shown
     device = next(model.G.parameters()).device
     n_fit = min(s.realism_fit, len(tr_idx) // 2)
     n_test = min(s.realism_test, len(he_idx) // 2)
@@ -227,6 +233,7 @@ def realism_report(
     }
 
     def judge(name: str, fake_fit_u8, fake_test_u8, fidelity: dict | None) -> None:
+        shown[name] = fake_test_u8[:GRID_COLUMNS]
         prog(f"realism {name}", 0, 1)
         res = two_sample_test(fit_real, fake_fit_u8, test_real, fake_test_u8, s, device, s.seed)
         thumb = two_sample_test(
@@ -247,6 +254,7 @@ def realism_report(
         }
         prog(f"realism {name}", 1, 1)
 
+    shown["held-out real (the targets)"] = to_uint8(src["test"][:GRID_COLUMNS])
     if "samples" in s.realism_kinds:
         g = lambda n, seed: generate_uint8(model, n, seed, compute, s.psi, s.gen_batch)  # noqa: E731
         judge("samples", g(n_fit, s.seed * 1000 + 52), g(n_test, s.seed * 1000 + 53), None)
@@ -295,6 +303,28 @@ def realism_report(
                 )[0]  # fmt: skip
                 made[k] = (img, t, m)
             if len(made) == 2:
+                shown[f"composite targets {tag}"] = to_uint8(made["test"][1][:GRID_COLUMNS])
                 fid = _fidelity(made["test"][0], made["test"][1], made["test"][2])
                 judge(f"composite {tag}", to_uint8(made["fit"][0]), to_uint8(made["test"][0]), fid)
     return out
+
+
+def realism_grid(shown: dict[str, np.ndarray]) -> np.ndarray:
+    """One row per kind (its name in a band above it), the same held-out targets in every
+    column: real | Eq. 4 of it | ... read down a column; continuum rows hold the middle frame
+    between that column's result and the next one's. uint8, 1:1 pixels."""
+    import cv2
+
+    rows = [(k, v) for k, v in shown.items() if len(v)]
+    r = rows[0][1].shape[-1]
+    cols = max(len(v) for _, v in rows)
+    sep, band = 4, 18
+    canvas = np.full((len(rows) * (r + band + sep), cols * (r + sep) - sep), 255, np.uint8)
+    for i, (name, imgs) in enumerate(rows):
+        y = i * (r + band + sep)
+        cv2.putText(
+            canvas, name, (2, y + band - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.4, 0, 1, cv2.LINE_AA
+        )
+        for j, im in enumerate(imgs):
+            canvas[y + band : y + band + r, j * (r + sep) : j * (r + sep) + r] = im
+    return canvas

@@ -145,8 +145,9 @@ def evaluate_model(
 
     if "realism" in s.sections:
         t0 = time.perf_counter()
+        realism_shown: dict = {}
         result["realism"] = realism_report(
-            model, train, held, tr_idx, he_idx, s, compute, rng_for(7), prog
+            model, train, held, tr_idx, he_idx, s, compute, rng_for(7), prog, realism_shown
         )
         result["seconds"]["realism"] = time.perf_counter() - t0
 
@@ -169,7 +170,10 @@ def evaluate_model(
     result["targets"] = targets_met(result)
     result["seconds"]["total"] = time.perf_counter() - t_all
     result["evaluated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    return Evaluation(result, grid, {"generated": gen_test})
+    shown = {"generated": gen_test}
+    if "realism" in s.sections:
+        shown["realism"] = realism_shown
+    return Evaluation(result, grid, shown)
 
 
 def _result_header(model, data_dir, manifest, s, compute, train, held, tr_idx, he_idx) -> dict:
