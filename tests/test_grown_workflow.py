@@ -5,7 +5,9 @@ training run that writes them into its model files. Tiny models: 32 px grown to 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import json
 
 import cv2
 import numpy as np
@@ -15,7 +17,7 @@ import torch.nn.functional as F
 from test_train import CPU, tiny_gan_config, write_patches
 
 from stimstudio.cli.main import main
-from stimstudio.core.errors import CheckpointError, LatentError
+from stimstudio.core.errors import CheckpointError, DatasetError, LatentError
 from stimstudio.core.invert import (
     InversionSettings,
     encode,
@@ -31,8 +33,10 @@ from stimstudio.core.metrics import psnr
 from stimstudio.core.model import Model, check_noise_encoder, load_model
 from stimstudio.core.nets import NoiseEncoder, NoiseEncoderConfig
 from stimstudio.core.nets.grown import GrownEncoder, GrownNoiseEncoder
+from stimstudio.train.evaluate import EvalSettings, evaluate_model
 from stimstudio.train.gan import GanTrainer
 from stimstudio.train.grow import grow_model
+from stimstudio.train.phantoms import save_phantom_dataset
 
 
 def fitted_parent(tmp_path) -> Model:
@@ -206,3 +210,31 @@ def test_a_grown_run_writes_the_parents_encoders_into_its_model_files(parent, tm
     torch.save(state, tmp_path / "run" / "state.pt")
     old = GanTrainer(cfg, CPU)
     assert "are borrowed" in old.resume(str(parent.path)) and old.borrowed is not None
+
+
+@pytest.fixture(scope="module")
+def phantom_data_64(tmp_path_factory):
+    """A 64-px patch folder at 0.2 mm, as `dataset build --resolution 256 --pixel-size 0.2`
+    writes one (at test size)."""
+    d = tmp_path_factory.mktemp("evaldata64")
+    save_phantom_dataset(d / "train.npz", 40, 64, seed=1)
+    save_phantom_dataset(d / "heldout.npz", 40, 64, seed=2)
+    recipe = {"resolution": 64, "spacing_mm": 0.2}
+    (d / "manifest.json").write_text(json.dumps({"source": "phantoms", "recipe": recipe}))
+    return d
+
+
+def test_evaluate_models_reconstruction_and_compose_run_on_a_grown_model(grown, phantom_data_64):
+    s = EvalSettings.quick(sections=("reconstruction", "compose"), steps=3)
+    r = evaluate_model(grown, phantom_data_64, s).result
+    rec, comp = r["reconstruction"], r["compose"]
+    assert rec["recipe"]["encoder_resolution"] == 32 and rec["recipe"]["encoder_from"] == "parent"
+    assert rec["recipe"]["perceptual"] == "discriminator-blocks1-3-avg32px"
+    for k in ("constant", "encoder", "inversion", "encoder_w_only"):
+        assert np.isfinite(rec[k]["psnr"])
+    assert comp["recipe"]["encoder_resolution"] == 32 and np.isfinite(comp["optimized"]["psnr"])
+    # the same patches for a model whose card says another pixel size: one sentence
+    other = copy.copy(grown)
+    other.card = {**grown.card, "spacing_mm": 0.4}
+    with pytest.raises(DatasetError, match="at 0.2 mm per pixel but the model works at 0.4"):
+        evaluate_model(other, phantom_data_64, s)
