@@ -238,3 +238,22 @@ def test_evaluate_models_reconstruction_and_compose_run_on_a_grown_model(grown, 
     other.card = {**grown.card, "spacing_mm": 0.4}
     with pytest.raises(DatasetError, match="at 0.2 mm per pixel but the model works at 0.4"):
         evaluate_model(other, phantom_data_64, s)
+
+
+def test_inverted_anchors_interpolate_and_export_on_a_grown_model(grown, tmp_path):
+    from stimstudio.core.export import ExportSettings, export, regenerate
+    from stimstudio.core.interpolate import Anchor, Continuum, iter_frames
+
+    s = InversionSettings(steps=2, preview_every=0)
+    anchors = [
+        Anchor(f"a{i}", run_inversion(grown, x, None, s).latent)
+        for i, x in enumerate(samples(grown, 2, seed=30))
+    ]
+    assert all(a.latent.noise is not None and a.latent.model["resolution"] == 64 for a in anchors)
+    path = Continuum(anchors, frames=3, method="lerp", spacing="latent")
+    frames = list(iter_frames(path, np.linspace(0, 1, 3), grown))
+    assert frames[1].image.shape == (64, 64)
+    a = anchors[0].latent
+    np.testing.assert_allclose(frames[0].image, synthesize(grown, a.wplus, noise=a.noise)[0])
+    res = export(path, grown, tmp_path / "out", ExportSettings(formats=("tiff",), bits=16))
+    assert res.manifest.is_file() and regenerate(tmp_path / "out", grown).ok
