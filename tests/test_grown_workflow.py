@@ -257,3 +257,25 @@ def test_inverted_anchors_interpolate_and_export_on_a_grown_model(grown, tmp_pat
     np.testing.assert_allclose(frames[0].image, synthesize(grown, a.wplus, noise=a.noise)[0])
     res = export(path, grown, tmp_path / "out", ExportSettings(formats=("tiff",), bits=16))
     assert res.manifest.is_file() and regenerate(tmp_path / "out", grown).ok
+
+
+def test_a_grown_file_made_before_runs_kept_encoders_borrows_them_afterwards(
+    parent, tmp_path, capsys
+):
+    from stimstudio.train.grow import main as grow_main
+
+    gan_phase = Model(parent.G, parent.E, parent.D, card={**parent.card, "phase": "gan"})
+    bare = grow_model(gan_phase).save(tmp_path / "bare.safetensors", dtype=torch.float32)
+    out = tmp_path / "borrowed.safetensors"
+    assert grow_main(["borrow", str(bare), str(parent.path), str(out)]) == 0
+    m = load_model(out)
+    assert m.encoder_resolution == 32 and m.card["encoder_from"]["sha256"] == parent.sha256
+    torch.testing.assert_close(m.G.state_dict(), load_model(bare).G.state_dict())
+    assert encode(m, np.zeros((64, 64), np.float32)).shape == (1, m.num_ws, m.w_dim)
+    # again on the result, or with a parent it was not grown from: one line, exit 2
+    capsys.readouterr()
+    assert grow_main(["borrow", str(out), str(parent.path), str(tmp_path / "x")]) == 2
+    assert grow_main(["borrow", str(bare), str(out), str(tmp_path / "y")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(e.startswith("stimstudio: error:") for e in err)
+    assert not list(tmp_path.glob("x*")) and not list(tmp_path.glob("y*"))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from ..core.errors import CheckpointError
-from ..core.model import Model
+from ..core.model import Model, load_model
 from ..core.model_catalog import card_spacing_mm
 from ..core.nets import (
     Discriminator,
@@ -194,3 +194,59 @@ def grow_model(parent: Model, new_gain: float = 0.1, seed: int = 0) -> Model:
         model.card.update(card, phase="gan")
         return model.eval_mode()
     return borrowed.model(G, card).eval_mode()
+
+
+def attach_borrowed(grown_path: str, parent_path: str, out: str) -> Model:
+    """Write a copy of a grown model file (e.g. a snapshot of a grown run made before runs
+    kept them) that carries its parent's encoders. The generator must be the parent's grown:
+    twice its resolution, same widths and latent sizes."""
+    grown = load_model(grown_path, with_projected=True)
+    parent = load_model(parent_path)
+    small = Generator(dataclasses.replace(grown.G.cfg, resolution=parent.resolution))
+    if grown.encoder_resolution is not None:
+        raise CheckpointError(f"{grown_path} carries borrowed encoders already")
+    if small.cfg != parent.G.cfg or not can_grow(small, grown.G):
+        raise CheckpointError(
+            f"{grown_path} ({grown.resolution} px) was not grown from a model like "
+            f"{parent_path} ({parent.resolution} px): another generator configuration"
+        )
+    borrowed = borrow_encoders(parent, grown.G)
+    if borrowed is None:
+        raise CheckpointError(f"{parent_path} has no trained encoder to lend")
+    card = {k: v for k, v in grown.card.items() if k not in ("architecture", "sha256")}
+    if not card_spacing_mm(card) and card_spacing_mm(parent.card or {}):
+        card["spacing_mm"] = card_spacing_mm(parent.card) * parent.resolution / grown.resolution
+    keep_d = grown.card.get("discriminator") == "stylegan2"  # then its D is trained, at its size
+    model = borrowed.model(grown.G, card, P=grown.P, D=grown.D if keep_d else None)
+    dtype = torch.float16 if grown.card.get("tensor_dtype") == "float16" else torch.float32
+    model.save(out, dtype=dtype)
+    return model
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m stimstudio.train.grow borrow GROWN PARENT OUT`: see `attach_borrowed`."""
+    import argparse
+    import sys
+
+    from ..core.errors import StimStudioError
+
+    p = argparse.ArgumentParser(prog="python -m stimstudio.train.grow")
+    sub = p.add_subparsers(dest="verb", required=True)
+    b = sub.add_parser("borrow", help="a grown model file with its parent's encoders")
+    b.add_argument("grown", help="model file of a grown run (e.g. runs/grow256/model-gan...)")
+    b.add_argument("parent", help="the model it was grown from (a file or a short name)")
+    b.add_argument("out", help="the new model file (.safetensors; its card beside it)")
+    args = p.parse_args(argv)
+    try:
+        m = attach_borrowed(args.grown, args.parent, args.out)
+    except StimStudioError as exc:
+        print(f"stimstudio: error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"{m.path}: {m.resolution} px with the {m.encoder_resolution}-px encoders of {args.parent}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
