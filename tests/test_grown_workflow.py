@@ -179,7 +179,7 @@ def test_the_borrowed_mark_is_explicit(parent, grown, tmp_path):
     with pytest.raises(CheckpointError, match="not a grown model's borrowed one"):
         check_noise_encoder(grown.G, NoiseEncoder(parent.N.cfg), borrowed=True)
     # a card whose encoder differs from its generator without the mark: one sentence
-    path = grown.save(tmp_path / "g.safetensors", dtype=torch.float32)
+    path = copy.copy(grown).save(tmp_path / "g.safetensors", dtype=torch.float32)
     card = path.with_suffix(".json")
     text = card.read_text().replace('"encoder_resolution": 32,', "")
     card.write_text(text)
@@ -279,3 +279,30 @@ def test_a_grown_file_made_before_runs_kept_encoders_borrows_them_afterwards(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(e.startswith("stimstudio: error:") for e in err)
     assert not list(tmp_path.glob("x*")) and not list(tmp_path.glob("y*"))
+
+
+def test_a_noise_encoder_of_its_own_trains_on_a_grown_model_beside_the_borrowed_encoder(
+    grown, tmp_path
+):
+    from stimstudio.train.noise_encoder import NoiseEncoderTrainConfig, NoiseEncoderTrainer
+
+    cfg = NoiseEncoderTrainConfig(
+        data=write_patches(tmp_path / "train.npz", n=8, res=64),
+        weights=str(grown.path),
+        run_dir=str(tmp_path / "run"),
+        batch=4,
+        min_resolution=32,
+        channels=4,
+        total_kimg=0.004,
+        snapshot_kimg=0.004,
+        precision="fp32",
+    )
+    t = NoiseEncoderTrainer(cfg, CPU)
+    t.resume()
+    list(t.train())
+    out = load_model(tmp_path / "run" / "model-noise-encoder.safetensors")
+    assert out.encoder_resolution == 32 and type(out.N) is NoiseEncoder
+    assert out.N.cfg.resolution == 64
+    maps = encoder_noise(out, samples(out, 1, seed=2))
+    layers = noise_layers(out.G)
+    assert not torch.allclose(maps[-1][0], layers[-1].noise_const.float())  # 64 px: its own

@@ -261,7 +261,7 @@ def _build(card: dict, name: str, with_projected: bool = False) -> Model:
     else:
         E, N = _borrowed_encoders(G, e_cfg, n_cfg, borrowed, name)
     if N is not None:
-        check_noise_encoder(G, N, name, borrowed=borrowed is not None)
+        check_noise_encoder(G, N, name, borrowed=isinstance(N, GrownNoiseEncoder))
     return Model(G, E, Discriminator(d_cfg), card=card, P=P, N=N)
 
 
@@ -275,7 +275,7 @@ def _borrowed_encoders(G: Generator, e_cfg, n_cfg, res, name: str):
         and G.resolution == r * ratio
         and ratio & (ratio - 1) == 0
         and e_cfg.num_ws < G.num_ws
-        and (n_cfg is None or n_cfg.resolution == r)
+        and (n_cfg is None or n_cfg.resolution in (r, G.resolution))
     )
     if not fits:
         raise CheckpointError(
@@ -283,7 +283,9 @@ def _borrowed_encoders(G: Generator, e_cfg, n_cfg, res, name: str):
             f"{r} px ({e_cfg.num_ws} styles) and its generator at {G.resolution} px "
             f"({G.num_ws}): the card and the file disagree"
         )
-    N = GrownNoiseEncoder(n_cfg) if n_cfg is not None else None
+    N = None  # the parent's (at its resolution), or one trained for this generator
+    if n_cfg is not None:
+        N = GrownNoiseEncoder(n_cfg) if n_cfg.resolution == r else NoiseEncoder(n_cfg)
     return GrownEncoder(e_cfg, out_ws=G.num_ws), N
 
 
