@@ -306,3 +306,29 @@ def test_a_noise_encoder_of_its_own_trains_on_a_grown_model_beside_the_borrowed_
     maps = encoder_noise(out, samples(out, 1, seed=2))
     layers = noise_layers(out.G)
     assert not torch.allclose(maps[-1][0], layers[-1].noise_const.float())  # 64 px: its own
+
+
+def test_an_encoder_of_its_own_trains_on_a_grown_model_and_replaces_the_borrowed_ones(
+    grown, tmp_path
+):
+    from stimstudio.train.encoder import EncoderTrainConfig, EncoderTrainer
+
+    cfg = EncoderTrainConfig(
+        data=write_patches(tmp_path / "train.npz", n=8, res=64),
+        weights=str(grown.path),
+        run_dir=str(tmp_path / "enc"),
+        batch=4,
+        total_kimg=0.004,
+        snapshot_kimg=0.004,
+        precision="fp32",
+    )
+    t = EncoderTrainer(cfg, CPU)
+    t.resume()
+    assert t.F.name == "discriminator-blocks1-3-avg32px"  # the parent's F, as Eq. 4 uses it
+    list(t.train())
+    out = load_model(tmp_path / "enc" / "model-encoder.safetensors")
+    assert out.encoder_resolution is None and type(out.E) is not GrownEncoder
+    assert out.E.cfg.resolution == 64 and out.E.cfg.num_ws == out.num_ws and out.N is None
+    assert "encoder_from" not in out.card and out.has_encoder
+    assert perceptual_for(out).name == t.F.name  # the file keeps the D it was trained against
+    assert encode(out, np.zeros((64, 64), np.float32)).shape == (1, out.num_ws, out.w_dim)
