@@ -62,7 +62,7 @@ def fitted_parent(tmp_path) -> Model:
         E.dense.bias.copy_(ym - fm @ coef)
     torch.manual_seed(1)
     m.N = NoiseEncoder(NoiseEncoderConfig(resolution=32, min_resolution=16))
-    m.card["phase"] = "encoder"
+    m.card.update(phase="encoder", spacing_mm=0.4)
     path = m.eval_mode().save(tmp_path / "parent.safetensors", dtype=torch.float32)
     return load_model(path)
 
@@ -197,6 +197,7 @@ def test_a_grown_run_writes_the_parents_encoders_into_its_model_files(parent, tm
     list(tr.train())
     out = load_model(tmp_path / "run" / "model-gan.safetensors")
     assert isinstance(out.E, GrownEncoder) and out.has_encoder and out.N is not None
+    assert out.tag()["spacing_mm"] == pytest.approx(0.2)  # the parent's 0.4 mm, halved
     assert out.card["encoder_from"]["sha256"] == parent.sha256
     assert encode(out, np.zeros((64, 64), np.float32)).shape == (1, out.num_ws, out.w_dim)
     # resumed from its state, the run keeps them

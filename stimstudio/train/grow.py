@@ -118,6 +118,9 @@ class Borrowed:
         unless `D` is given); its card says so."""
         card = dict(card or {})
         card["encoder_from"] = dict(self.source)
+        sp, res = self.source.get("spacing_mm"), self.source.get("resolution")
+        if not card_spacing_mm(card) and sp and res:  # the same field at finer pixels
+            card["spacing_mm"] = sp * res / G.resolution
         return Model(G, self.E, self.D if D is None else D, card=card, P=P, N=self.N)
 
 
@@ -214,8 +217,6 @@ def attach_borrowed(grown_path: str, parent_path: str, out: str) -> Model:
     if borrowed is None:
         raise CheckpointError(f"{parent_path} has no trained encoder to lend")
     card = {k: v for k, v in grown.card.items() if k not in ("architecture", "sha256")}
-    if not card_spacing_mm(card) and card_spacing_mm(parent.card or {}):
-        card["spacing_mm"] = card_spacing_mm(parent.card) * parent.resolution / grown.resolution
     keep_d = grown.card.get("discriminator") == "stylegan2"  # then its D is trained, at its size
     model = borrowed.model(grown.G, card, P=grown.P, D=grown.D if keep_d else None)
     dtype = torch.float16 if grown.card.get("tensor_dtype") == "float16" else torch.float32
