@@ -141,13 +141,13 @@ def discriminator_features(D: nn.Module, resolution: int | None = None) -> Perce
     A grown 256-px model (0.2 mm) carries its parent's 128-px discriminator (0.4 mm), and
     F judges its 256-px images **averaged down to 128 px**, not on 128-px crops at 0.2 mm:
     - the blocks were trained on whole 0.4-mm patches only, so averaged down is the input they
-      know; at 0.2 mm every filter would see structures at twice their trained size, features
-      out of their domain, which is what an in-domain F is for;
+      know; on 0.2-mm crops every filter would see structures at twice their trained size:
+      features out of the domain that an in-domain F is chosen for;
     - it is the F the borrowed encoder was trained against (Eq. 2), so the perceptual term and
       the encoder term of Eq. 4 measure in the same space, on the scale lambda3 was set for;
-    - the 0.2-mm detail is not lost from Eq. 4: the pixel term sees every 256-px pixel.
-    (Crops would also cost the same per pixel as the whole image: the blocks are
-    convolutional, so 128-px crops at 0.2 mm are just the full-resolution features in tiles.)
+    - it is 4x cheaper than crops covering the image (the blocks are convolutional, so 128-px
+      crops at 0.2 mm are the full-resolution features in tiles), and the 0.2-mm detail is not
+      lost from Eq. 4: the pixel term sees every 256-px pixel.
     The name says so: `discriminator-blocks1-3-avg128px`.
     """
     name = "discriminator-blocks1-3"
