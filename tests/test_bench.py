@@ -92,3 +92,18 @@ def test_broken_json_is_one_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "not a readable benchmark result" in err
     assert not (tmp_path / "o.md").exists()
+
+
+def test_grown_section_times_both_resolutions_in_one_run(tmp_path, capsys, tiny_weights):
+    out = tmp_path / "G.md"
+    args = ["bench", "--weights", str(tiny_weights), "--smoke", "--only", "grown"]
+    code = main([*args, "--quiet", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    sec = json.loads(out.with_suffix(".json").read_text())["grown"]
+    small, grown = sec["small"], sec["grown"]
+    assert (small["resolution"], grown["resolution"]) == (32, 64)
+    assert grown["encoder_resolution"] == 32 and grown["perceptual"].endswith("avg32px")
+    assert grown["num_ws"] == small["num_ws"] + 2 and grown["eq4_steps"] == 2
+    assert sec["eq4_ratio"] == pytest.approx(grown["eq4_seconds"] / small["eq4_seconds"])
+    md = out.read_text()
+    assert "## 11. The grown model" in md and "| 64 px (10 styles) | 32 |" in md

@@ -248,6 +248,10 @@ def markdown(report: dict, figures: Path) -> str:
         from .train_sections import markdown as training_markdown
 
         lines += training_markdown(report["training_step"])
+    if report.get("grown"):
+        from .grown_sections import markdown as grown_markdown
+
+        lines += grown_markdown(report["grown"])
     notes = Path(__file__).with_name("NOTES.md")
     if notes.is_file():
         lines += [notes.read_text().strip(), ""]

@@ -37,6 +37,8 @@ class Sizes:
     # resolution, batch, timed steps per discriminator arm, toy widths (smoke: the shipped G's
     # widths cost seconds a step; the crop arms need 128 px for the projected D's deepest scale)
     train: tuple = (128, 16, 4, False)
+    # the grown model beside its parent: Eq. 4 steps, timed repeats (bench/grown_sections.py)
+    grown: tuple = (100, 2)
 
 
 FULL = Sizes("full")
@@ -54,6 +56,7 @@ QUICK = Sizes(
     precision_batch=2,
     repeats=2,
     train=(128, 16, 2, False),
+    grown=(100, 1),
 )
 SMOKE = Sizes(
     "smoke",
@@ -79,5 +82,6 @@ SMOKE = Sizes(
     cli_repeats=1,
     precision_batch=1,
     train=(128, 2, 1, True),
+    grown=(2, 1),
 )
 SIZES = {s.name: s for s in (FULL, QUICK, SMOKE)}

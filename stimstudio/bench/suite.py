@@ -435,7 +435,7 @@ def _plan(model: Model, data: str | None, z: Sizes) -> tuple[dict[str, Callable[
     """Every section as a call at sizes `z`, and what the patches are."""
     import tempfile
 
-    from . import cli_sections, gui_sections, train_sections
+    from . import cli_sections, grown_sections, gui_sections, train_sections
 
     patches, note = heldout_patches(model, z.patches, data)
     plan = {
@@ -458,6 +458,7 @@ def _plan(model: Model, data: str | None, z: Sizes) -> tuple[dict[str, Callable[
         "cli_startup": lambda: cli_sections.cli_startup(z),
         "precision": lambda: cli_sections.precision(model, z),
         "training_step": lambda: train_sections.training_step(z),
+        "grown": lambda: grown_sections.grown_resolution(model, z),
     }
     return plan, note
 
@@ -476,6 +477,7 @@ SECTION_NAMES = (
     "cli_startup",
     "precision",
     "training_step",
+    "grown",
 )
 
 

@@ -98,7 +98,11 @@ def perceptual_for(
 ) -> PerceptualFeatures:
     """F: VGG16 conv4_3 from a local file when given, else the model's discriminator blocks
     (`kind="discriminator"`) or frozen ImageNet EfficientNet-Lite0 features (`kind="lite0"`).
-    Built once per model and kind."""
+    Built once per model and kind.
+
+    The discriminator blocks judge images at the discriminator's own resolution: a grown
+    model's D is its parent's (128 px at 0.4 mm, the one its borrowed encoder was trained
+    against), and a 256-px image is averaged down to it (`discriminator_features`, why there)."""
     if kind not in PERCEPTUAL_KINDS:
         raise OptionError(f"perceptual must be one of {', '.join(PERCEPTUAL_KINDS)}, got {kind!r}")
     if vgg16_path and kind != "discriminator":
@@ -109,10 +113,16 @@ def perceptual_for(
         if kind == "lite0":
             F = lite0_features()
         else:
-            F = load_vgg16(vgg16_path) if vgg16_path else discriminator_features(model.D)
+            F = load_vgg16(vgg16_path) if vgg16_path else _disc_features(model)
         device = next(model.G.parameters()).device
         cache[key] = F.to(device)
     return cache[key]
+
+
+def _disc_features(model: Model) -> PerceptualFeatures:
+    """The discriminator blocks as F; averaged down when D is smaller than G (a grown model)."""
+    r = model.D.cfg.resolution
+    return discriminator_features(model.D, resolution=r if r < model.resolution else None)
 
 
 def noise_layers(G: torch.nn.Module) -> list[torch.nn.Module]:
@@ -223,7 +233,12 @@ def _device(model: Model) -> torch.device:
 
 @torch.no_grad()
 def encode(model: Model, img, compute: Compute | None = None) -> torch.Tensor:
-    """E(x): image(s) in [-1, 1] -> w+ tensor [N, num_ws, w_dim] (float32)."""
+    """E(x): image(s) in [-1, 1] -> w+ tensor [N, num_ws, w_dim] (float32).
+
+    A grown model's borrowed encoder (core/nets/grown.py) sees the image averaged down to its
+    own resolution and fills the grown layers with its last code; a model without a trained
+    encoder is refused in one sentence."""
+    model.require_encoder()
     x = as_batch(img, model.resolution, _device(model))
     ctx = compute.autocast() if compute else torch.autocast("cpu", enabled=False)
     with ctx:
@@ -236,7 +251,9 @@ def encoder_noise(
 ) -> list[torch.Tensor] | None:
     """The noise maps for image(s): one float32 tensor [N, r, r] per noise layer, the noise
     encoder's prediction from the image and G(w+) (w+ = E(x) unless given) for the layers it
-    covers and the model's fixed maps below them. None when the model has no noise encoder."""
+    covers and the model's fixed maps for the others (the coarser ones; with a grown model's
+    borrowed noise encoder also the grown layers above its resolution). None when the model
+    has no noise encoder."""
     if model.N is None:
         return None
     dev = _device(model)
@@ -249,10 +266,14 @@ def encoder_noise(
         rec = model.G.synthesize(w, noise_mode="const").float()
         pred = model.N(x, rec)
     layers = noise_layers(model.G)
-    fixed = layers[: len(layers) - len(pred)]
+    top = model.N.cfg.resolution  # its finest layers: the model's, or a grown model's parent's
+    end = max(i for i, layer in enumerate(layers) if layer.noise_const.shape[-1] <= top) + 1
+    covered = range(end - len(pred), end)
     n = x.shape[0]
-    out = [layer.noise_const.float().expand(n, -1, -1).clone() for layer in fixed]
-    return out + [p.float()[:, 0] for p in pred]
+    out = [layer.noise_const.float().expand(n, -1, -1).clone() for layer in layers]
+    for i, p in zip(covered, pred):
+        out[i] = p.float()[:, 0]
+    return out
 
 
 @torch.no_grad()

@@ -39,6 +39,7 @@ from .nets import (
     NoiseEncoder,
     NoiseEncoderConfig,
 )
+from .nets.grown import GrownEncoder, GrownNoiseEncoder
 from .nets.projected import ProjectedConfig, ProjectedDiscriminator
 
 
@@ -126,6 +127,27 @@ class Model:
             "spacing_mm": card_spacing_mm(self.card or {}),
         }
 
+    @property
+    def encoder_resolution(self) -> int | None:
+        """The resolution of a borrowed encoder (a grown model's parent's: core/nets/grown.py);
+        None when the encoder is the model's own."""
+        return self.E.cfg.resolution if isinstance(self.E, GrownEncoder) else None
+
+    @property
+    def has_encoder(self) -> bool:
+        """Whether E is a trained encoder for this generator (its own, or a borrowed one): a
+        GAN-phase file carries the random encoder it was created with."""
+        return self.encoder_resolution is not None or (self.card or {}).get("phase") != "gan"
+
+    def require_encoder(self) -> None:
+        """One CheckpointError sentence when the model has no trained encoder."""
+        if not self.has_encoder:
+            raise CheckpointError(
+                f"model {self.short_name} ({self.resolution} px) has no trained encoder (a "
+                "GAN-phase file): train one (`stimstudio train encoder`), or use a grown model "
+                "that carries its parent's (its card says encoder_resolution)"
+            )
+
     def architecture(self) -> dict:
         arch = {
             "generator": self.G.cfg.to_dict(),
@@ -133,6 +155,10 @@ class Model:
             "encoder": self.E.cfg.to_dict(),
             "num_ws": self.G.num_ws,
         }
+        if self.encoder_resolution is not None:
+            # the explicit mark of a borrowed encoder (and noise encoder): loading builds the
+            # grown wrappers from it, and nothing else lets an encoder's resolution differ
+            arch["encoder_resolution"] = self.encoder_resolution
         if self.P is not None:
             arch["projected_discriminator"] = self.P.cfg.to_dict()
         if self.N is not None:
@@ -214,11 +240,7 @@ def _build(card: dict, name: str, with_projected: bool = False) -> Model:
         g_cfg = GeneratorConfig(**arch["generator"])
         d_cfg = DiscriminatorConfig(**arch["discriminator"])
         e_cfg = EncoderConfig(**arch["encoder"])
-        N = (
-            NoiseEncoder(NoiseEncoderConfig(**arch["noise_encoder"]))
-            if "noise_encoder" in arch
-            else None
-        )
+        n_cfg = NoiseEncoderConfig(**arch["noise_encoder"]) if "noise_encoder" in arch else None
         p_cfg = None
         if with_projected and "projected_discriminator" in arch:
             p_cfg = ProjectedConfig(**arch["projected_discriminator"])
@@ -226,15 +248,61 @@ def _build(card: dict, name: str, with_projected: bool = False) -> Model:
         raise CheckpointError(f"model card of {name} has an invalid architecture: {exc}") from exc
     P = ProjectedDiscriminator(p_cfg) if p_cfg is not None else None
     G = Generator(g_cfg)
+    borrowed = arch.get("encoder_resolution")
+    if borrowed is None:
+        if e_cfg.resolution != g_cfg.resolution or e_cfg.num_ws != G.num_ws:
+            raise CheckpointError(
+                f"the encoder of {name} works at {e_cfg.resolution} px ({e_cfg.num_ws} "
+                f"styles), its generator at {g_cfg.resolution} px ({G.num_ws}), and the card "
+                "does not mark it as borrowed (encoder_resolution): they belong to different models"
+            )
+        E = Encoder(e_cfg)
+        N = NoiseEncoder(n_cfg) if n_cfg is not None else None
+    else:
+        E, N = _borrowed_encoders(G, e_cfg, n_cfg, borrowed, name)
     if N is not None:
-        check_noise_encoder(G, N, name)
-    return Model(G, Encoder(e_cfg), Discriminator(d_cfg), card=card, P=P, N=N)
+        check_noise_encoder(G, N, name, borrowed=isinstance(N, GrownNoiseEncoder))
+    return Model(G, E, Discriminator(d_cfg), card=card, P=P, N=N)
 
 
-def check_noise_encoder(G: Generator, N: NoiseEncoder, name: str = "the model") -> None:
-    """The noise encoder must predict exactly the generator's finest noise layers."""
+def _borrowed_encoders(G: Generator, e_cfg, n_cfg, res, name: str):
+    """A grown model's parent's encoders (core/nets/grown.py), checked against the mark."""
+    r = e_cfg.resolution
+    ratio = G.resolution // r if isinstance(res, int) and r > 0 else 0
+    fits = (
+        res == r
+        and ratio > 1
+        and G.resolution == r * ratio
+        and ratio & (ratio - 1) == 0
+        and e_cfg.num_ws < G.num_ws
+        and (n_cfg is None or n_cfg.resolution in (r, G.resolution))
+    )
+    if not fits:
+        raise CheckpointError(
+            f"the card of {name} marks a borrowed {res}-px encoder, but its encoder works at "
+            f"{r} px ({e_cfg.num_ws} styles) and its generator at {G.resolution} px "
+            f"({G.num_ws}): the card and the file disagree"
+        )
+    N = None  # the parent's (at its resolution), or one trained for this generator
+    if n_cfg is not None:
+        N = GrownNoiseEncoder(n_cfg) if n_cfg.resolution == r else NoiseEncoder(n_cfg)
+    return GrownEncoder(e_cfg, out_ws=G.num_ws), N
+
+
+def check_noise_encoder(
+    G: Generator, N: NoiseEncoder, name: str = "the model", borrowed: bool = False
+) -> None:
+    """The noise encoder must predict exactly the generator's finest noise layers; a borrowed
+    one (`borrowed`: a grown model's parent's, marked so in its card) exactly the finest
+    layers up to its own resolution, the parent's finest (the grown layers keep fixed maps)."""
     have = [m.noise_const.shape[-1] for m in G.modules() if hasattr(m, "noise_const")]
     want = sorted(r for r in N.cfg.resolutions for _ in range(N.cfg.maps_per_resolution))
+    if borrowed:
+        if not isinstance(N, GrownNoiseEncoder) or N.cfg.resolution >= G.resolution:
+            raise CheckpointError(
+                f"the noise encoder of {name} is not a grown model's borrowed one"
+            )
+        have = [r for r in have if r <= N.cfg.resolution]
     if len(want) > len(have) or have[len(have) - len(want) :] != want:
         raise CheckpointError(
             f"the noise encoder of {name} predicts maps of {want} px, the generator's finest "

@@ -86,6 +86,11 @@ def _kimg_text(card: dict) -> str:
     noise = _num(card.get("noise_encoder_kimg"))
     if noise is not None:
         text += f", noise encoder {noise:.1f} kimg"
+    src = card.get("encoder_from")
+    res = (card.get("architecture") or {}).get("encoder_resolution")
+    if isinstance(src, dict) and res:  # a grown model on its parent's encoders
+        what = "encoder and noise encoder" if src.get("noise_encoder") else "encoder"
+        text += f"; {what} borrowed from {src.get('name', 'its parent')} ({res} px)"
     return text
 
 

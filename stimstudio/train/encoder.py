@@ -92,6 +92,8 @@ class EncoderTrainer:
         # Eq. 3: inversion uses D's features as "discriminator-blocks1-3", and those must be
         # the features the encoder was trained against (the frozen copy in self.F).
         self.D_phase1 = copy.deepcopy(m.D).eval().requires_grad_(False)
+        if m.encoder_resolution is not None:
+            self._own_encoder(compute.device)
         m.G.eval().requires_grad_(False)
         m.E.train().requires_grad_(True)
         m.D.train().requires_grad_(True)
@@ -113,6 +115,20 @@ class EncoderTrainer:
             / 127.5
             - 1
         )
+
+    def _own_encoder(self, device) -> None:
+        """A grown model carries its parent's encoders (core/nets/grown.py); its own encoder
+        is trained at its resolution from a fresh start, against a fresh discriminator of that
+        size for Eq. 3. F stays the parent's discriminator blocks on images averaged down (the
+        file keeps that D), and the borrowed noise encoder is left out: it belongs to them."""
+        from ..core.nets import Discriminator, DiscriminatorConfig, Encoder, EncoderConfig
+
+        m = self.model
+        e = dict(m.E.cfg.to_dict(), resolution=m.resolution, num_ws=m.num_ws)
+        d = dict(m.D.cfg.to_dict(), resolution=m.resolution)
+        m.E, m.D, m.N = Encoder(EncoderConfig(**e)), Discriminator(DiscriminatorConfig(**d)), None
+        m.E.to(device), m.D.to(device)
+        m.card = {k: v for k, v in m.card.items() if k != "encoder_from"}
 
     def state(self) -> dict:
         m = self.model

@@ -60,7 +60,7 @@ from .gan_config import (  # noqa: F401 (re-exported: the trainer's public names
     lazy_factor,
     random_crops,
 )
-from .grow import can_grow, grow_generator
+from .grow import Borrowed, borrow_encoders, borrowed_of, can_grow, grow_generator
 
 
 @dataclass
@@ -193,6 +193,7 @@ class GanTrainer:
         self.crop_note = ""  # set by load() when the state had other crop settings
         self.part_note = ""  # set when a resumed projected discriminator gains a pixel/layout one
         self.lr_note = ""  # set by load() when this run's --lr differs from the state's
+        self.borrowed: Borrowed | None = None  # a grown run's parent's encoders (train/grow.py)
 
     # -- state ------------------------------------------------------------------------------
     def state(self) -> dict:
@@ -212,6 +213,7 @@ class GanTrainer:
             "pl_mean": float(self.pl_mean),
             "rng": rng_state(),
             "np_rng": self.rng.bit_generator.state,
+            "borrowed": None if self.borrowed is None else self.borrowed.state(),
         }
 
     def load(self, state: dict) -> None:
@@ -237,6 +239,8 @@ class GanTrainer:
         if self.P is not None:
             fresh = self._load_projected(state["P"], old)
         self.G_ema.load_state_dict(state["G_ema"])
+        if state.get("borrowed"):
+            self.borrowed = Borrowed.from_state(state["borrowed"]).to(self.device)
         lr_note = load_optimizer(self.opt_g, state["opt_g"])
         # with a fresh pixel or layout discriminator, Adam's moments of the parts that were
         # there carry over and the new one starts without any
@@ -260,6 +264,11 @@ class GanTrainer:
             msg += self.crop_note + self.part_note + self.lr_note
             if state.get("unreadable"):
                 msg += f" ({state['unreadable']}; the state before it was used)"
+            if self.borrowed is None and weights:  # a state from before grown runs kept them
+                m = load_model(weights)
+                if can_grow(m.G, self.G) and m.has_encoder:
+                    self.borrowed = borrow_encoders(m, self.G).to(self.device)
+                    msg += f"; the encoders of {weights} are borrowed (model files carry them)"
         elif weights:
             m = load_model(weights, with_projected=self.projected)
             grow = m.G.cfg != self.cfg.generator_config() and can_grow(m.G, self.G)
@@ -271,10 +280,15 @@ class GanTrainer:
             if grow:
                 grow_generator(m.G, self.G)
                 self.G_ema.load_state_dict(self.G.state_dict())
+                self.borrowed = borrow_encoders(m, self.G)
             else:
                 self.G.load_state_dict(m.G.state_dict())
                 self.G_ema.load_state_dict(m.G.state_dict())
-                self.D.load_state_dict(m.D.state_dict())
+                self.borrowed = borrowed_of(m)  # a grown file's parent's D stays with them
+                if m.D.cfg == self.D.cfg:
+                    self.D.load_state_dict(m.D.state_dict())
+            if self.borrowed is not None:
+                self.borrowed.to(self.device)
             self.nimg = int(float(m.card.get("kimg", 0)) * 1000)
             self.train_seconds = float(m.card.get("training_seconds", 0.0))
             self.cpu_seconds = 0.0
@@ -286,6 +300,11 @@ class GanTrainer:
                     f"grew the {m.G.resolution}-px generator of {weights} "
                     f"({self.nimg / 1000:.1f} kimg) by a {self.cfg.resolution}-px block "
                     "(fresh optimizer)"
+                )
+                msg += (
+                    f"; its {self.borrowed.E.cfg.resolution}-px encoders are borrowed"
+                    if self.borrowed is not None
+                    else "; it has no trained encoder to lend"
                 )
             p_fits = m.P is not None and m.P.cfg.resolution == self.disc_res
             if self.projected and m.P is not None and not p_fits:
@@ -459,7 +478,12 @@ class GanTrainer:
             imgs = torch.cat([self.G_ema(z[None].to(self.device)) for z in self.fixed_z])
         save_grid(imgs, self.run_dir / f"samples-{self.nimg // 1000:05d}kimg.png")
         save_grid(imgs, self.run_dir / "samples-latest.png")
-        model = Model(self.G_ema, self.E, self.D, P=self.P)
+        if self.borrowed is not None:  # a grown run: its parent's encoders, labelled so
+            # (a stylegan2-discriminator run ships the D it trains; F averages down only
+            # where D is smaller than G)
+            model = self.borrowed.model(self.G_ema, P=self.P, D=None if self.projected else self.D)
+        else:
+            model = Model(self.G_ema, self.E, self.D, P=self.P)
         card = dict(
             kimg=round(self.nimg / 1000, 3),
             training_seconds=round(self.train_seconds, 1),

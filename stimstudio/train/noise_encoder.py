@@ -86,7 +86,7 @@ class NoiseEncoderTrainer:
         self.state_path = self.run_dir / "state.pt"
         ps = load_patches(cfg.data)
         m = load_model(cfg.weights, device=compute.device, with_projected=True)
-        if (m.card or {}).get("phase") == "gan":
+        if not m.has_encoder:  # a grown model's borrowed encoder will do (core/nets/grown.py)
             raise CheckpointError(
                 f"{cfg.weights} holds no trained encoder: train one first (`train encoder`)"
             )

@@ -97,3 +97,15 @@ def test_loss_axis_labels_decades_only_unless_the_range_is_short(qtbot):
     assert axis.tickStrings(ticks, 1.0, 1.0) == ["0.001", "", "", "", "0.01"]
     axis.setRange(math.log10(1.5e-3), math.log10(0.012))  # 0.9 decades: 2x and 5x as well
     assert axis.tickStrings(ticks, 1.0, 1.0) == ["0.001", "0.002", "0.005", "", "0.01"]
+
+
+def test_the_settings_line_names_a_grown_models_averaged_down_features(tiny_model):
+    from stimstudio.core.invert import perceptual_for
+    from stimstudio.gui.panels.compose import perceptual_name
+    from stimstudio.train.grow import grow_model
+
+    grown = grow_model(tiny_model)
+    assert perceptual_name("", grown) == perceptual_for(grown).name
+    assert perceptual_name("", grown).endswith("-avg32px")
+    assert perceptual_name("", tiny_model) == perceptual_for(tiny_model).name
+    assert perceptual_name("/x/vgg16.pth", grown) == "vgg16-conv4_3"

@@ -139,3 +139,12 @@ def test_about_names_the_noise_encoder_and_counts_its_compute():
     after = model_status(card, "m").html
     assert "noise encoder 3.2 kimg" in after and "2.0 h of training in all" in after
     assert "noise encoder 0.5 h" in after
+
+
+def test_a_grown_models_borrowed_encoder_is_said():
+    card = _card({"c2st_accuracy": False}, kimg=430)
+    card["architecture"] = {"encoder_resolution": 128}
+    card["encoder_from"] = {"name": "minimias-128", "noise_encoder": True}
+    s = model_status(card, "grown")
+    assert "encoder and noise encoder borrowed from minimias-128 (128 px)" in s.summary
+    assert "borrowed" not in model_status(_card({"c2st_accuracy": False}), "m").summary

@@ -49,16 +49,28 @@ def _vgg16_conv4_3() -> nn.Sequential:
 class PerceptualFeatures(nn.Module):
     """F(x): image in [-1, 1], [N, 1, H, W] -> list of feature maps; frozen."""
 
-    def __init__(self, backbone: nn.Module, name: str, loss_scale: float, kind: str):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        name: str,
+        loss_scale: float,
+        kind: str,
+        input_resolution: int | None = None,
+    ):
         super().__init__()
         self.backbone = backbone
         self.name = name
         self.loss_scale = loss_scale
         self.kind = kind
+        # images larger than this are area-averaged down to it first (None: taken as given)
+        self.input_resolution = input_resolution
         self.requires_grad_(False)
         self.eval()
 
     def forward(self, img: torch.Tensor) -> list[torch.Tensor]:
+        r = self.input_resolution
+        if r is not None and img.shape[-1] > r:
+            img = torch.nn.functional.avg_pool2d(img, img.shape[-1] // r)
         if self.kind == "lite0":
             return self.backbone(img)[:3]
         if self.kind == "vgg16":
@@ -120,13 +132,29 @@ def load_vgg16(path: str | Path) -> PerceptualFeatures:
     return PerceptualFeatures(net, "vgg16-conv4_3", loss_scale=3000.0, kind="vgg16")
 
 
-def discriminator_features(D: nn.Module) -> PerceptualFeatures:
+def discriminator_features(D: nn.Module, resolution: int | None = None) -> PerceptualFeatures:
     """The trained discriminator's first three blocks as F (in-domain fallback).
 
     A frozen copy, so training D further (encoder phase) never moves the feature space.
+
+    `resolution`: the discriminator's own input size, when images of another size come.
+    A grown 256-px model (0.2 mm) carries its parent's 128-px discriminator (0.4 mm), and
+    F judges its 256-px images **averaged down to 128 px**, not on 128-px crops at 0.2 mm:
+    - the blocks were trained on whole 0.4-mm patches only, so averaged down is the input they
+      know; on 0.2-mm crops every filter would see structures at twice their trained size:
+      features out of the domain that an in-domain F is chosen for;
+    - it is the F the borrowed encoder was trained against (Eq. 2), so the perceptual term and
+      the encoder term of Eq. 4 measure in the same space, on the scale lambda3 was set for;
+    - it is 4x cheaper than crops covering the image (the blocks are convolutional, so 128-px
+      crops at 0.2 mm are the full-resolution features in tiles), and the 0.2-mm detail is not
+      lost from Eq. 4: the pixel term sees every 256-px pixel.
+    The name says so: `discriminator-blocks1-3-avg128px`.
     """
+    name = "discriminator-blocks1-3"
+    if resolution is not None:
+        name += f"-avg{resolution}px"
     return PerceptualFeatures(
-        copy.deepcopy(D), "discriminator-blocks1-3", loss_scale=1e4, kind="disc"
+        copy.deepcopy(D), name, loss_scale=1e4, kind="disc", input_resolution=resolution
     )
 
 

@@ -55,9 +55,15 @@ LOSS_COLORS = {
 }
 
 
-def perceptual_name(vgg16_path: str) -> str:
-    """The perceptual network's name as results record it (core.nets.perceptual)."""
-    return "vgg16-conv4_3" if vgg16_path else "discriminator-blocks1-3"
+def perceptual_name(vgg16_path: str, model=None) -> str:
+    """The perceptual network's name as results record it (core.nets.perceptual): a grown
+    model's discriminator blocks judge its images averaged down to their own size."""
+    if vgg16_path:
+        return "vgg16-conv4_3"
+    r = model.D.cfg.resolution if model is not None else None
+    if r and r < model.resolution:
+        return f"discriminator-blocks1-3-avg{r}px"
+    return "discriminator-blocks1-3"
 
 
 class ComposePage(QWidget):
@@ -222,7 +228,7 @@ class ComposePage(QWidget):
         p = self.ctx.prefs
         where = self.ctx.compute.describe() if self.ctx.compute else "no model"
         self.settings_label.setText(
-            f"Eq. 4: λ3 {p.lambda_perceptual:g} × perceptual ({perceptual_name(p.vgg16)}) · "
+            f"Eq. 4: λ3 {p.lambda_perceptual:g} × perceptual ({perceptual_name(p.vgg16, self.ctx.model)}) · "
             f"λ4 {p.lambda_encoder:g} × encoder · step size {p.lr:g}"
             + self._noise_text()
             + (f" · realism {p.realism:g}" if p.realism > 0 else "")

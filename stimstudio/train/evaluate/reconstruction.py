@@ -45,6 +45,19 @@ def _quality(img, target, mask=None) -> dict:
     }
 
 
+def borrowed_note(model: Model) -> dict:
+    """A grown model's reconstructions use its parent's encoders: said beside its numbers."""
+    if model.encoder_resolution is None:
+        return {}
+    src = (model.card or {}).get("encoder_from") or {}
+    return {
+        "encoder_resolution": model.encoder_resolution,
+        "encoder_from": src.get("name"),
+        "encoder": f"borrowed from {src.get('name', 'the parent model')}: the target averaged "
+        f"down to {model.encoder_resolution} px, the grown layers take its last code",
+    }
+
+
 def constant_baseline(target: np.ndarray, mask=None) -> dict:
     """A constant image at the target's (masked) mean: the floor any method must beat."""
     if mask is None:
@@ -110,6 +123,7 @@ def reconstruction_report(
         "lr": settings.lr,
         "noise_maps": "noise encoder" if has_n else "the generator's fixed maps",
         "seconds_per_inversion": float(np.mean(seconds)) if seconds else None,
+        **borrowed_note(model),
     }
     if "inversion_fitted_noise" in variants:
         fitted = variants["inversion_fitted_noise"]
@@ -190,6 +204,7 @@ def compose_report(
             "task": "held-out lesion (its mask, feather 2 px) onto a held-out tissue template "
             "of another film, centred; metrics inside the mask vs the placed lesion texture",
             "steps": s.steps,
+            **borrowed_note(model),
         },
         **{k: _summary(v) for k, v in rows.items()},
     }

@@ -13,6 +13,7 @@ from ...core.device import Compute
 from ...core.errors import DatasetError
 from ...core.generate import sample
 from ...core.model import Model
+from ...core.model_catalog import card_spacing_mm
 from .c2st import c2st_report
 from .cues import cues_report, shared_texture
 from .data import _select, generate_uint8, load_eval_data, to_uint8
@@ -48,6 +49,12 @@ def evaluate_model(
     if R != model.resolution:
         raise DatasetError(
             f"the patches are {R}x{R} but the model works at {model.resolution}x{model.resolution}"
+        )
+    have, want = manifest.get("recipe", {}).get("spacing_mm"), card_spacing_mm(model.card or {})
+    if have and want and abs(float(have) - want) > 1e-6:
+        raise DatasetError(
+            f"the patches are at {float(have):g} mm per pixel but the model works at {want:g} "
+            "mm: build the data set at the model's spacing (`dataset build --pixel-size`)"
         )
     tr_idx, he_idx = _select(train, s.kinds), _select(held, s.kinds)
 
