@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import LatentError
-from .model import atomic_write_bytes
+from .atomic import atomic_write_bytes
 from .orientation import AS_GENERATED, ORIENTATIONS, check_orientation
 
 
