@@ -101,6 +101,20 @@ class Mask:
             raise MaskError(f"a mask must be a 2-D array, got shape {a.shape}")
         return cls(a > (0.5 if a.dtype.kind == "f" else 0), feather)
 
+    def fitted(self, shape: tuple[int, int]) -> Mask:
+        """This mask on a texture of `shape`: itself, or its lasso filled again on that grid (a
+        texture cut again at another size). MaskError when it cannot be (a painted mask of
+        another size; a lasso that no longer covers any pixel)."""
+        shape = tuple(int(n) for n in shape)
+        if self.binary.shape == shape and (self.polygon is None or self.binary.any()):
+            return self
+        if self.polygon is not None:
+            return Mask.from_polygon(self.polygon, shape, self.feather)
+        raise MaskError(
+            f"the mask was painted on a {self.binary.shape[1]}x{self.binary.shape[0]} texture, "
+            f"not this {shape[1]}x{shape[0]} one: draw it again"
+        )
+
     def soft(self) -> np.ndarray:
         """Float mask in [0, 1] with a Gaussian-feathered edge (inside stays 1 in the core)."""
         m = self.binary.astype(np.float32)

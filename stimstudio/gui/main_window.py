@@ -33,7 +33,7 @@ from .pages import PAGE_TIPS, PAGE_TITLES, PAGES, make_page, page_name
 from .panels.anchors import AnchorsPanel
 from .panels.library import LibraryPanel
 from .prefs import Preferences, sample_files
-from .project import SUFFIX, Project, Recovery
+from .project import SUFFIX, ProjectSession, Recovery
 from .project_files import ProjectFiles
 from .status import Notice, StatusWidgets
 from .tasks import disconnect_all
@@ -61,7 +61,7 @@ class MainWindow(QMainWindow):
             prefs.precision = precision
         render_worker = RenderQueue(parent=self)
         render_worker.start()
-        self.ctx = AppContext(Project(self), prefs, render_worker, dialog_parent=self)
+        self.ctx = AppContext(ProjectSession(self), prefs, render_worker, dialog_parent=self)
         self.recovery = Recovery() if recovery else None
         self.force_close = False  # screenshots and tests close without asking
         self.model_loading = ModelLoading(self.ctx, weights, self)
@@ -365,7 +365,7 @@ class MainWindow(QMainWindow):
 
     def open_samples_first_run(self) -> None:
         """The very first start opens the shipped samples, so there is something to try."""
-        if self.prefs.samples_offered or self.project.get("library") or not sample_files():
+        if self.prefs.samples_offered or self.project.model.library or not sample_files():
             return
         self.prefs.samples_offered = True
         self.ctx.save_prefs()

@@ -1,6 +1,6 @@
 """The project on disk: new, open, save, save as, the autosave copy and restoring it after a crash.
 
-The project itself (state and undo stack) is `project.Project`; this is what the File menu and
+The project itself (core's live model and the undo stack) is `project.ProjectSession`; this is what the File menu and
 the window's lifecycle do with it: ask before unsaved work is dropped, say what was written,
 keep the recent-files list, write the recovery copy in the background, and offer it back when
 the app did not close properly last time.
@@ -13,6 +13,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from stimstudio.core.project import Project
 
 from .context import AppContext
 from .errors import show_exception
@@ -50,7 +52,7 @@ class ProjectFiles(QObject):
 
     def new_project(self) -> None:
         if self.confirm_discard():
-            self.project.replace_state({}, None)
+            self.project.replace_model(Project(), None)
 
     def open_project_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -122,7 +124,7 @@ class ProjectFiles(QObject):
     def autosave(self) -> None:
         """Write the recovery copy when there is something unsaved (every minute, each run).
 
-        The state is snapshotted here (values are replaced, never changed in place, so a
+        The model is snapshotted here (fields are replaced, never changed in place, so a
         shallow copy is a consistent snapshot) and compressed and written in a worker: a
         project with many anchors takes tens of ms to pack, which the UI must not wait for.
         One write at a time; a request during a write runs once it is done."""
@@ -135,7 +137,7 @@ class ProjectFiles(QObject):
         info = self.ctx.model_info()
 
         def job():
-            recovery.write_state(*snapshot, info)
+            recovery.write(*snapshot, info)
 
         def done(_):
             self._autosave_task = None
@@ -173,11 +175,10 @@ class ProjectFiles(QObject):
         restored = False
         if answer == QMessageBox.StandardButton.Yes:
             try:
-                state, meta = read_project(pending)
+                project, meta = read_project(pending)
                 original = meta.get("original_path")
-                self.project.replace_state(state, Path(original) if original else None)
-                self.project._view_dirty = True  # restored work is unsaved until saved
-                self.project.dirty_changed.emit(True)
+                self.project.replace_model(project, Path(original) if original else None)
+                self.project.mark_unsaved()  # restored work is unsaved until saved
                 restored = True
                 self.ctx.status("Restored the recovery copy", 8000)
             except Exception as exc:  # noqa: BLE001

@@ -95,7 +95,7 @@ def test_a_latent_of_another_model_is_refused_with_one_message(window, qtbot, tm
         qtbot.waitUntil(lambda b=before: len(errors) > b, timeout=30000)
         title, text = errors[-1]
         assert path.name in text and fragment in text and "another model" in text, text
-    assert not window.project.get("anchors")
+    assert not window.project.model.anchors
 
 
 def test_a_project_of_another_model_says_which_model_made_it(window, qtbot, tmp_path):

@@ -15,7 +15,6 @@ def _shown(page, qtbot):
 
 def test_orientation_box_turns_the_preview_and_the_kept_anchor(window, qtbot):
     from stimstudio.core.generate import sample
-    from stimstudio.core.project import anchor_from_record
 
     window.show_page("generator")
     page = window.pages["generator"]
@@ -23,21 +22,20 @@ def test_orientation_box_turns_the_preview_and_the_kept_anchor(window, qtbot):
     assert box.count() == len(ORIENTATION_MODES) == 9
     assert [box.itemData(i) for i in range(box.count())][0] == "random"  # the default first
     assert box.currentData() == "random" and box.currentText() == LABELS["random"]
-    assert window.project.get("generator")["orientation"] == "random"
+    assert window.project.model.generator["orientation"] == "random"
     _, plain = sample(window.model, 0)
     np.testing.assert_array_equal(_shown(page, qtbot), orient(plain, orientation_for_seed(0)))
 
     box.setCurrentIndex(box.findData("mirror-turn-90"))
-    assert window.project.get("generator")["orientation"] == "mirror-turn-90"
+    assert window.project.model.generator["orientation"] == "mirror-turn-90"
     assert window.project.undo.undoText() == "Generator settings"
     np.testing.assert_array_equal(_shown(page, qtbot), orient(plain, "mirror-turn-90"))
     assert LABELS["mirror-turn-90"] in page.preview.title.text()
 
     page.keep()
-    rec = window.project.get("anchors")[-1]
-    assert rec["orientation"] == "mirror-turn-90"
-    assert rec["source"]["orientation_mode"] == "mirror-turn-90"
-    assert anchor_from_record(rec).latent.orientation == "mirror-turn-90"
+    lat = list(window.project.model.anchors.values())[-1].latent
+    assert lat.orientation == "mirror-turn-90"
+    assert lat.source["orientation_mode"] == "mirror-turn-90"
 
     window.project.undo.undo()  # the keep
     window.project.undo.undo()  # the orientation
@@ -48,7 +46,7 @@ def test_a_project_from_before_shows_samples_as_generated(window, qtbot):
     from stimstudio.core.generate import sample
 
     page = window.pages["generator"]
-    g = dict(window.project.get("generator"))
+    g = dict(window.project.model.generator)
     g.pop("orientation")
     window.project.set("generator", g, "Older project")
     assert page.orientation.currentData() == "as-generated"

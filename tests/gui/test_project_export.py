@@ -25,7 +25,7 @@ def test_app_and_cli_export_the_same_frames(
     page.spacing.setCurrentText("perceptual")  # a change made in the app, then saved
     qtbot.waitUntil(
         lambda: (
-            (pf := window.project.get("path_frames")) is not None
+            (pf := window.project.model.path_frames) is not None
             and pf["key"] == key_text(page._key)
         ),
         timeout=60000,

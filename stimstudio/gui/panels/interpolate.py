@@ -212,35 +212,28 @@ class InterpolatePage(QWidget):
         return self._compute_task is not None or self._debounce.isActive()
 
     def _on_changed(self, key: str) -> None:
-        if key in ("path", "anchors"):
+        if key in ("continuum", "fps", "anchors", "anchor_images"):
             self.refresh()
         elif key == "path_frames":
             self._show_frames()
 
     def path_key(self):
-        p = self.project.get("path")
+        c = self.project.model.continuum
         sha = self.ctx.model.sha256 if self.ctx.model is not None else None
-        return (
-            tuple(p["anchors"]),
-            int(p["frames"]),
-            bool(p["loop"]),
-            p["method"],
-            p["spacing"],
-            sha,
-        )
+        ids = tuple(self.project.model.continuum_ids())
+        return (ids, int(c.frames), bool(c.loop), c.method, c.spacing, sha)
 
     def build_path(self):
-        """The core Continuum of the project's settings, or a sentence saying what is missing."""
-        p = self.project.get("path")
-        anchors = [self.project.anchor(i) for i in p["anchors"]]
-        anchors = [a for a in anchors if a is not None]
-        if len(anchors) < 2:
-            return self.placeholder.text()
-        from stimstudio.core.errors import StimStudioError
-        from stimstudio.core.project import anchor_from_record, continuum_from_record
+        """The project's Continuum (a copy that keeps its own spacing cache), checked, or a
+        sentence saying what is missing."""
+        from dataclasses import replace
 
+        from stimstudio.core.errors import StimStudioError
+
+        if len(self.project.model.continuum.anchors) < 2:
+            return self.placeholder.text()
         try:
-            path = continuum_from_record(p, {a["id"]: anchor_from_record(a) for a in anchors})
+            path = replace(self.project.model.continuum)
             path.validate()
             if self.ctx.model is not None:
                 for a in path.anchors:
@@ -250,22 +243,20 @@ class InterpolatePage(QWidget):
         return path
 
     def refresh(self) -> None:
-        p = self.project.get("path")
+        m = self.project.model
+        c = m.continuum
         self._syncing = True
-        self.frames.setValue(int(p["frames"]))
-        self.loop.setChecked(bool(p["loop"]))
-        self.method.setCurrentText(p["method"])
-        self.spacing.setCurrentText(p["spacing"])
-        self.fps.setValue(int(p.get("fps", 12)))
+        self.frames.setValue(int(c.frames))
+        self.loop.setChecked(bool(c.loop))
+        self.method.setCurrentText(c.method)
+        self.spacing.setCurrentText(c.spacing)
+        self.fps.setValue(int(m.fps))
         self.path_list.clear()
-        for aid in p["anchors"]:
-            a = self.project.anchor(aid)
-            if a is None:
-                continue
-            it = QListWidgetItem(a["name"])
+        for aid in m.continuum_ids():
+            it = QListWidgetItem(m.anchors[aid].name)
             it.setData(Qt.ItemDataRole.UserRole, aid)
-            if a.get("image") is not None:
-                it.setIcon(image_icon(a["image"], 40))
+            if m.anchor_images.get(aid) is not None:
+                it.setIcon(image_icon(m.anchor_images[aid], 40))
             self.path_list.addItem(it)
         self._syncing = False
 
@@ -300,7 +291,7 @@ class InterpolatePage(QWidget):
         if changed:
             self._positions = None
             self._show_frames()
-            pf = self.project.get("path_frames")
+            pf = self.project.model.path_frames
             have = pf is not None and pf["key"] == key_text(key)
             if self.ctx.model is not None and not have:
                 self._debounce.start()
@@ -315,7 +306,7 @@ class InterpolatePage(QWidget):
         return uniform_positions(self._cpath)
 
     def _show_frames(self) -> None:
-        rec = self.project.get("path_frames")
+        rec = self.project.model.path_frames
         if rec is None or rec["key"] != key_text(self._key):
             self._positions = None
             self.strip.show(None, 0)
@@ -332,51 +323,49 @@ class InterpolatePage(QWidget):
     def _settings_changed(self, *_) -> None:
         if self._syncing:
             return
-        p = dict(self.project.get("path"))
-        p.update(
-            frames=self.frames.value(),
-            loop=self.loop.isChecked(),
-            method=self.method.currentText(),
-            spacing=self.spacing.currentText(),
-        )
-        if p != self.project.get("path"):
-            self.project.set("path", p, "Continuum settings", merge="path-settings")
+        c = self.project.model.continuum
+        new = {
+            "frames": self.frames.value(),
+            "loop": self.loop.isChecked(),
+            "method": self.method.currentText(),
+            "spacing": self.spacing.currentText(),
+        }
+        if any(getattr(c, k) != v for k, v in new.items()):
+            changes = self.project.model.continuum_changes(**new)
+            self.project.set_many(changes, "Continuum settings", merge="path-settings")
 
     def _fps_changed(self, v: int) -> None:
         if self._syncing:
             return
         self.play_timer.setInterval(int(1000 / v))
-        p = dict(self.project.get("path"))
-        if p.get("fps") != v:
-            p["fps"] = v
-            self.project.set("path", p, "Playback speed", merge="fps")
+        if self.project.model.fps != v:
+            self.project.set("fps", v, "Playback speed", merge="fps")
 
     def _reordered(self, *_) -> None:
         ids = [
             self.path_list.item(i).data(Qt.ItemDataRole.UserRole)
             for i in range(self.path_list.count())
         ]
-        p = dict(self.project.get("path"))
-        if ids != p["anchors"]:
-            p["anchors"] = ids
-            self.project.set("path", p, "Reorder continuum")
+        if ids != self.project.model.continuum_ids():
+            changes = self.project.model.continuum_changes(ids)
+            self.project.set_many(changes, "Reorder continuum")
 
     def add_selected(self) -> None:
         ids = self.ctx.selected_anchor_ids()
         if not ids:
             show_error(self, "Select anchors in the Anchors panel first.")
             return
-        p = dict(self.project.get("path"))
-        p["anchors"] = [*p["anchors"], *ids]
-        self.project.set("path", p, "Add anchors to continuum")
+        ids = [*self.project.model.continuum_ids(), *ids]
+        changes = self.project.model.continuum_changes(ids)
+        self.project.set_many(changes, "Add anchors to continuum")
 
     def remove_selected(self) -> None:
         row = self.path_list.currentRow()
         if row < 0:
             return
-        p = dict(self.project.get("path"))
-        p["anchors"] = [a for i, a in enumerate(p["anchors"]) if i != row]
-        self.project.set("path", p, "Remove anchor from continuum")
+        ids = [a for i, a in enumerate(self.project.model.continuum_ids()) if i != row]
+        changes = self.project.model.continuum_changes(ids)
+        self.project.set_many(changes, "Remove anchor from continuum")
 
     # -- computing frames (even spacing, filmstrip, distances) -------------------------------
 
@@ -480,7 +469,7 @@ class InterpolatePage(QWidget):
         self.frame_label.setText(f"frame {i} of 0–{last} · {a} → {b} {s - seg:.2f}{even}")
         self.frame_view.title.setText(f"Frame {i} of 0–{last}")
         self.strip.select(i)
-        pf = self.project.get("path_frames")
+        pf = self.project.model.path_frames
         if self._positions is not None and pf is not None and i < len(pf["images"]):
             self.frame_view.set_image(pf["images"][i])  # the computed frame, at once
         if self.ctx.model is None:

@@ -183,12 +183,12 @@ class LibraryPanel(QWidget):
 
         def progress(item):
             if "files" in item:
-                new = [f for f in item["files"] if f not in self.project.get("library")]
+                new = [f for f in item["files"] if f not in self.project.model.library]
                 changes = {}
                 if new:
-                    changes["library"] = self.project.get("library") + new
+                    changes["library"] = self.project.model.library + new
                     self._loading.update(new)
-                if item["files"] and self.project.get("current") is None:
+                if item["files"] and self.project.model.current is None:
                     changes["current"] = item["files"][0]
                 if baseline and not self.project.dirty:
                     self.project.set_baseline(changes)
@@ -266,7 +266,7 @@ class LibraryPanel(QWidget):
         self._apply_filter()
 
     def _sync(self, *_) -> None:
-        lib = self.project.get("library")
+        lib = self.project.model.library
         have = {self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())}
         for i in reversed(range(self.list.count())):
             if self.list.item(i).data(Qt.ItemDataRole.UserRole) not in lib:
@@ -289,7 +289,7 @@ class LibraryPanel(QWidget):
             self._select_current()
 
     def _select_current(self) -> None:
-        cur = self.project.get("current")
+        cur = self.project.model.current
         it = self._item(cur) if cur else None
         if it is not None and self.list.currentItem() is not it:
             self.list.blockSignals(True)
@@ -300,7 +300,7 @@ class LibraryPanel(QWidget):
         if item is None:
             return
         path = item.data(Qt.ItemDataRole.UserRole)
-        if path != self.project.get("current"):
+        if path != self.project.model.current:
             self.project.set("current", path, "Show image")
 
     def remove_selected(self) -> None:
@@ -308,7 +308,7 @@ class LibraryPanel(QWidget):
         if it is None:
             return
         path = it.data(Qt.ItemDataRole.UserRole)
-        lib = [p for p in self.project.get("library") if p != path]
+        lib = [p for p in self.project.model.library if p != path]
         self.project.set("library", lib, f"Remove {Path(path).name}")
 
     def _matches(self, info: dict | None, path: str) -> bool:
