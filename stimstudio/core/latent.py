@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import LatentError
 from .atomic import atomic_write_bytes
+from .errors import LatentError
 from .orientation import AS_GENERATED, ORIENTATIONS, check_orientation
 
 

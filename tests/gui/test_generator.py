@@ -137,7 +137,7 @@ def test_a_kept_sample_renders_later_as_it_was_shown_in_every_noise_mode(window,
         assert kept.source["noise_mode"] == mode
         assert (kept.noise is None) == (mode == "const")
         turned = kept.orientation  # and in the orientation it was shown in
-        again = synthesize(window.model, kept["wplus"], noise=kept.get("noise"), orientation=turned)
+        again = synthesize(window.model, kept.wplus, noise=kept.noise, orientation=turned)
         again = again[0]
         np.testing.assert_array_equal(again, page.shown_image)
     window.project.undo.undo()  # the noise mode is part of the generator's undoable state
