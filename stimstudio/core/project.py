@@ -75,7 +75,7 @@ DEFAULT_VIEW = {"mask_opacity": 0.45}
 
 
 def default_state() -> dict:
-    """A new project as the app's plain state (the keys gui/project.py keeps on its stack)."""
+    """A new project as the file's plain state (the keys of `.stimproj`)."""
     return {
         "library": [],  # file paths in the library panel
         "current": None,  # the file shown in the View page
@@ -122,6 +122,10 @@ class Project:
     `anchors` maps the app's anchor ids to core `Anchor`s in the user's order; `continuum` is
     a core `Continuum` whose anchors are those same objects (an anchor in the continuum that is
     not kept yet gets an id when saved). `anchor_images` are the anchors' thumbnails.
+
+    Live, the app's one model of the open design: edits replace fields through `update`
+    (EDITABLE), each an `events.changed(name)`; nothing is changed in place, so old values
+    stay valid for undo and `copy()` is a consistent snapshot for a writer on another thread.
     """
 
     texture: Patch | None = None
@@ -157,11 +161,11 @@ class Project:
             d = DEFAULT_PATH
             self.continuum = Continuum([], d["frames"], d["loop"], d["method"], d["spacing"])
 
-    # -- the app's plain state <-> records ---------------------------------------------------
+    # -- the file's plain state <-> records --------------------------------------------------
 
     @classmethod
     def from_state(cls, state: dict, model: dict | None = None) -> Project:
-        """The app's state dict (gui/project.py) as records; missing keys take the defaults.
+        """The file's plain state as records; missing keys take the defaults.
 
         Raises ProjectFileError naming the key whose value is not what the app writes."""
         full = complete_state(state)
@@ -197,7 +201,7 @@ class Project:
         )
 
     def to_state(self) -> dict:
-        """The records as the app's plain state (the inverse of `from_state`)."""
+        """The records as the file's plain state (the inverse of `from_state`)."""
         ids = self._continuum_ids()
         return {
             "library": list(self.library),

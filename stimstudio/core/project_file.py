@@ -1,4 +1,4 @@
-"""The `.stimproj` file: the app's plain state (records as dicts of plain values and numpy
+"""The `.stimproj` file: a design's plain state (its records as dicts of plain values and numpy
 arrays) as a zip, written atomically; core.project turns records into that state and back.
 
     project.stimproj  (a zip)
@@ -55,7 +55,7 @@ def _decode(obj, arrays):
 
 
 def state_bytes(state: dict, model: dict | None = None, original: str | None = None) -> bytes:
-    """The `.stimproj` bytes of the app's plain state (the one writer of the format)."""
+    """The `.stimproj` bytes of a design's plain state (the one writer of the format)."""
     arrays: dict[str, np.ndarray] = {}
     doc = {
         "format": FORMAT,
@@ -75,7 +75,7 @@ def state_bytes(state: dict, model: dict | None = None, original: str | None = N
 
 
 def write_state(path, state: dict, model: dict | None = None, original=None) -> Path:
-    """Write the app's plain state as a `.stimproj` atomically (never half a file)."""
+    """Write a design's plain state as a `.stimproj` atomically (never half a file)."""
     path = Path(path)
     if not path.parent.is_dir():
         raise ProjectFileError(f"folder does not exist: {path.parent}")
@@ -88,7 +88,7 @@ def write_state(path, state: dict, model: dict | None = None, original=None) -> 
 
 
 def read_state(path) -> tuple[dict, dict]:
-    """(state, meta) of a `.stimproj`: the app's plain state and format/app_version/saved/
+    """(state, meta) of a `.stimproj`: a design's plain state and format/app_version/saved/
     model/original_path. A damaged or foreign file is one ProjectFileError."""
     path = Path(path)
     if not path.is_file():

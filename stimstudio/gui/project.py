@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from stimstudio.core.errors import ProjectFileError
-from stimstudio.core.project import FORMAT, SUFFIX, Project, load_project, save_project
+from stimstudio.core.project import EDITABLE, FORMAT, SUFFIX, Project, load_project, save_project
 
 from .prefs import config_dir
 
@@ -115,8 +115,6 @@ class ProjectSession(QObject):
         self.model.update(changes)
 
     def _check(self, changes: dict) -> None:
-        from stimstudio.core.project import EDITABLE
-
         unknown = set(changes) - set(EDITABLE)
         if unknown:
             raise KeyError(f"unknown project fields: {sorted(unknown)}")
