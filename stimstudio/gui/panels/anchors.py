@@ -124,7 +124,8 @@ class AnchorsPanel(QWidget):
         lay.addLayout(grid)
 
         QShortcut(QKeySequence.StandardKey.Delete, self.list, self.remove_selected)
-        self.project.changed.connect(lambda k: k in ("anchors", "anchor_images") and self.refresh())
+        # thumbnails (anchor_images) change only with the anchors, in the same update
+        self.project.changed.connect(lambda k: k == "anchors" and self.refresh())
         self.project.reset.connect(self.refresh)
         ctx.model_changed.connect(lambda _m: self.refresh())
         self.refresh()

@@ -212,7 +212,7 @@ class InterpolatePage(QWidget):
         return self._compute_task is not None or self._debounce.isActive()
 
     def _on_changed(self, key: str) -> None:
-        if key in ("continuum", "fps", "anchors", "anchor_images"):
+        if key in ("continuum", "fps", "anchors"):  # thumbnails change with the anchors
             self.refresh()
         elif key == "path_frames":
             self._show_frames()
