@@ -67,13 +67,13 @@ def main(out_dir: str = "docs/screenshots", steps: str | None = None) -> int:
     if steps:
         gen.steps.setValue(int(steps))
     gen.run()
-    _wait(app, lambda: gen.worker is None and win.project.get("result") is not None, what="Eq. 4")
+    _wait(app, lambda: gen.worker is None and win.project.model.result is not None, what="Eq. 4")
     gen.keep("optimized")
 
     # 6. two random samples as anchors, then a loop through all three
     for seed in (3, 11):
         win.anchors.add_seed(seed)
-    _wait(app, lambda: len(win.project.get("anchors")) == 3, what="the anchors")
+    _wait(app, lambda: len(win.project.model.anchors) == 3, what="the anchors")
     win.anchors.make_path()
     inter = win.pages["interpolate"]
     inter.frames.setValue(36)
