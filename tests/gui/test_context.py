@@ -75,3 +75,31 @@ def test_an_anchor_kept_with_optimised_noise_keeps_its_maps(qtbot, tmp_path):
     saved = load_project(tmp_path / "p.stimproj")
     kept = [a for a in saved.anchors.values() if a.name == "fitted"][0]
     assert [m.tolist() for m in kept.latent.noise] == [m.tolist() for m in maps]
+
+
+def test_the_session_is_the_undo_stack_over_core_project(qtbot):
+    """Issue 40: the app's project is core's live `Project`; the session pushes its edits on
+    the undo stack and relays its events as Qt signals (no state of its own)."""
+    from stimstudio.core.insertion import Placement
+    from stimstudio.core.project import Project
+    from stimstudio.gui.app import make_app
+    from stimstudio.gui.project import ProjectSession
+
+    make_app()
+    session = ProjectSession()
+    model = session.model
+    assert isinstance(model, Project) and not hasattr(session, "state")
+    heard, resets = [], []
+    session.changed.connect(heard.append)
+    session.reset.connect(lambda: resets.append(True))
+    before = model.placement
+    session.set("placement", Placement(dx=4.0), "Move texture")
+    model.update({"library": ["a.pgm"]})  # a script editing the model: the app hears it too
+    assert heard == ["placement", "library"] and session.undo.count() == 1
+    session.undo.undo()
+    assert model.placement is before and session.undo.undoText() == ""
+    session.set("current", "a.pgm", "Show image")  # a view setting: no undo step, but unsaved
+    assert session.undo.count() == 1 and session.dirty
+    session.replace_model(Project(library=["b.pgm"]), None)
+    assert session.model is model and model.library == ["b.pgm"] and resets == [True]
+    assert not session.dirty and session.undo.count() == 0
