@@ -1,8 +1,8 @@
 """The application context: what the pages and side panels may use of the app, and no more.
 
-A panel is given an `AppContext`, never the main window. It holds the app's state (the project
-session: core's live model and the undo stack over it; the preferences, the loaded model and
-its compute device), the services a panel calls (background tasks, the live renderer, the
+A panel is given an `AppContext`, never the main window. It holds the app's state (the project,
+core's live `Project`, with the session that keeps the undo stack over it; the preferences,
+the loaded model and its compute device), the services a panel calls (background tasks, the live renderer, the
 small cache of read films, keeping an anchor) and the requests a panel makes of the window (show a page, open Settings, a message in
 the status bar, ...), which are signals the window answers. So a panel's whole dependency on
 the app is this class, and a panel can be built around a context without a window.
@@ -39,10 +39,10 @@ class AppContext(QObject):
     autosave_requested = Signal()
 
     def __init__(
-        self, project: ProjectSession, prefs: Preferences, render_worker, dialog_parent=None
+        self, session: ProjectSession, prefs: Preferences, render_worker, dialog_parent=None
     ):
         super().__init__(dialog_parent)
-        self.project = project
+        self.session = session  # the undo stack over the project, its file, its Qt signals
         self.prefs = prefs
         self.render_worker = render_worker  # live G(w+) renders, newest request per channel
         self.dialog_parent = dialog_parent  # the parent of dialogs a panel opens
@@ -54,6 +54,11 @@ class AppContext(QObject):
         # The anchors selected in the Anchors panel (the panel sets this when it is made).
         self.selected_anchor_ids: Callable[[], list[str]] = list
         self._films: OrderedDict[str, object] = OrderedDict()
+
+    @property
+    def project(self):
+        """The open design: core's live `Project` (the same object for the whole session)."""
+        return self.session.project
 
     # -- the model -------------------------------------------------------------------------
 
@@ -114,12 +119,12 @@ class AppContext(QObject):
             noise=None if noise is None else [np.asarray(n, np.float32) for n in noise],
             orientation=orientation or "as-generated",  # core.orientation: how it is shown
         )
-        model = self.project.model
+        model = self.project
         aid = model.new_anchor_id()
         image = None if image is None else np.asarray(image, np.float32)
         changes = model.keep_anchor_changes(Anchor(name, latent), image)
         name = changes["anchors"][aid].name
-        self.project.set_many(changes, f"Keep {name}")
+        self.session.set_many(changes, f"Keep {name}")
         self.status(f"Kept anchor “{name}”", 5000)
         return aid
 

@@ -1,10 +1,10 @@
 """The open project in the app: core's live model, its undo stack, its file and autosave.
 
-The design itself is `stimstudio.core.project.Project` (`ProjectSession.model`), Qt-free: its
+The design itself is `stimstudio.core.project.Project` (`ProjectSession.project`, the app's `AppContext.project`), Qt-free: its
 fields are core records (patches, Mask, Placement, Anchors, Continuum) and plain app data.
 Every change a user makes goes through `ProjectSession.set` / `set_many`, which push a
 `QUndoCommand` that replaces fields with `Project.update` (undo puts the old values back); the
-model's events (`changed(field)`, `reset()`) come out here as Qt signals, which panels listen to
+project's events (`changed(field)`, `reset()`) come out here as Qt signals, which panels listen to
 and redraw. Saving and opening are core's `save_project` / `load_project`, so there is one
 `.stimproj` format and the CLI exports what was designed here (`stimstudio export --project`).
 
@@ -37,16 +37,16 @@ NOT_UNDOABLE = {"view", "path_frames", "current"}
 
 
 class SetFields(QUndoCommand):
-    """Replace one or more fields of the model; consecutive edits with the same merge tag
+    """Replace one or more fields of the project; consecutive edits with the same merge tag
     merge into one undo step."""
 
     _ids: dict[str, int] = {}
 
-    def __init__(self, model: Project, changes: dict, text: str, merge: str | None = None):
+    def __init__(self, project: Project, changes: dict, text: str, merge: str | None = None):
         super().__init__(text)
-        self.model = model
+        self.project = project
         self.new = changes
-        self.old = {k: getattr(model, k) for k in changes}
+        self.old = {k: getattr(project, k) for k in changes}
         self.merge = merge
         self.stamp = time.monotonic()
         self._id = SetFields._ids.setdefault(merge, len(SetFields._ids) + 1) if merge else -1
@@ -67,25 +67,25 @@ class SetFields(QUndoCommand):
         return True
 
     def redo(self) -> None:
-        self.model.update(self.new)
+        self.project.update(self.new)
 
     def undo(self) -> None:
-        self.model.update(self.old)
+        self.project.update(self.old)
 
 
 class ProjectSession(QObject):
     """The open project: core's live model + the undo stack over it + where it is saved."""
 
-    changed = Signal(str)  # a field of the model
+    changed = Signal(str)  # a field of the project
     reset = Signal()  # a whole new design (new / open / restore)
     dirty_changed = Signal(bool)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.undo = QUndoStack(self)
-        self.model = Project()
-        self.model.events.changed.connect(self.changed.emit)
-        self.model.events.reset.connect(self.reset.emit)
+        self.project = Project()
+        self.project.events.changed.connect(self.changed.emit)
+        self.project.events.reset.connect(self.reset.emit)
         self.path: Path | None = None
         self._view_dirty = False
         self.undo.cleanChanged.connect(self._clean_changed)
@@ -96,23 +96,23 @@ class ProjectSession(QObject):
         self.set_many({name: value}, text, merge)
 
     def set_many(self, changes: dict, text: str, merge: str | None = None) -> None:
-        """Replace fields of the model as one undo step called `text` (view settings and
+        """Replace fields of the project as one undo step called `text` (view settings and
         caches, NOT_UNDOABLE, change at once without one)."""
         self._check(changes)
         undoable = {k: v for k, v in changes.items() if k not in NOT_UNDOABLE}
         quiet = {k: v for k, v in changes.items() if k in NOT_UNDOABLE}
         if quiet:
-            self.model.update(quiet)
+            self.project.update(quiet)
             self._view_dirty = True
             self.dirty_changed.emit(self.dirty)
         if undoable:
-            self.undo.push(SetFields(self.model, undoable, text, merge))
+            self.undo.push(SetFields(self.project, undoable, text, merge))
 
     def set_baseline(self, changes: dict) -> None:
         """Changes that belong to the project's starting point, not to the user's edits (the
         first start's sample films): no undo step, and a clean project stays clean."""
         self._check(changes)
-        self.model.update(changes)
+        self.project.update(changes)
 
     def _check(self, changes: dict) -> None:
         unknown = set(changes) - set(EDITABLE)
@@ -137,17 +137,17 @@ class ProjectSession(QObject):
         self.dirty_changed.emit(True)
 
     def snapshot(self) -> tuple[Project, Path | None]:
-        """(a copy of the model, path) as they are now, for a writer on another thread."""
-        return self.model.copy(), self.path
+        """(a copy of the project, path) as they are now, for a writer on another thread."""
+        return self.project.copy(), self.path
 
     # -- whole-project operations ------------------------------------------------------------
 
-    def replace_model(self, project: Project, path: Path | None) -> None:
+    def replace_project(self, project: Project, path: Path | None) -> None:
         """Open / new / restore: another design and an empty undo stack."""
         self.undo.clear()
         self.path = Path(path) if path else None
         self._view_dirty = False
-        self.model.adopt(project)
+        self.project.adopt(project)
         self.undo.setClean()
         self.dirty_changed.emit(False)
 
@@ -155,7 +155,7 @@ class ProjectSession(QObject):
         path = Path(path)
         if path.suffix != SUFFIX:
             path = path.with_name(path.name + SUFFIX)
-        write_project(path, self.model.copy(), model_info or {}, original=self.path)
+        write_project(path, self.project.copy(), model_info or {}, original=self.path)
         if remember:
             self.path = path
             self.mark_clean()
@@ -163,7 +163,7 @@ class ProjectSession(QObject):
 
     def load(self, path: str | Path) -> dict:
         project, meta = read_project(path)
-        self.replace_model(project, Path(path))
+        self.replace_project(project, Path(path))
         return meta
 
 
@@ -171,7 +171,7 @@ class ProjectSession(QObject):
 
 
 def write_project(path: Path, project: Project, model_info: dict, original: Path | None = None):
-    """Save a copy of the model with core's `save_project` (atomic)."""
+    """Save a copy of the project with core's `save_project` (atomic)."""
     project.model = dict(model_info)
     project.original_path = str(original) if original else None
     path = Path(path)

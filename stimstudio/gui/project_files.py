@@ -27,7 +27,7 @@ class ProjectFiles(QObject):
     def __init__(self, ctx: AppContext, recovery: Recovery | None, notice: Notice, parent: QWidget):
         super().__init__(parent)
         self.ctx = ctx
-        self.project = ctx.project
+        self.session = ctx.session  # the open project, its undo stack and where it is saved
         self.recovery = recovery  # None: no autosave (screenshots, tests)
         self.notice = notice
         self.parent_widget = parent
@@ -36,7 +36,7 @@ class ProjectFiles(QObject):
         self._autosave_again = False
 
     def confirm_discard(self) -> bool:
-        if not self.project.dirty:
+        if not self.session.dirty:
             return True
         answer = QMessageBox.question(
             self.parent_widget,
@@ -52,7 +52,7 @@ class ProjectFiles(QObject):
 
     def new_project(self) -> None:
         if self.confirm_discard():
-            self.project.replace_model(Project(), None)
+            self.session.replace_project(Project(), None)
 
     def open_project_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -69,7 +69,7 @@ class ProjectFiles(QObject):
         if not self.confirm_discard():
             return False
         try:
-            meta = self.project.load(path)
+            meta = self.session.load(path)
         except Exception as exc:  # noqa: BLE001
             show_exception(self.parent_widget, exc)
             return False
@@ -93,14 +93,14 @@ class ProjectFiles(QObject):
             )
 
     def save_project(self) -> bool:
-        if self.project.path is None:
+        if self.session.path is None:
             return self.save_project_as()
-        return self._save_to(self.project.path)
+        return self._save_to(self.session.path)
 
     def save_project_as(self) -> bool:
         start = (
-            str(self.project.path)
-            if self.project.path
+            str(self.session.path)
+            if self.session.path
             else start_path("project", "stimuli" + SUFFIX)
         )
         path, _ = QFileDialog.getSaveFileName(
@@ -112,7 +112,7 @@ class ProjectFiles(QObject):
 
     def _save_to(self, path: Path) -> bool:
         try:
-            saved = self.project.save(path, self.ctx.model_info())
+            saved = self.session.save(path, self.ctx.model_info())
         except Exception as exc:  # noqa: BLE001
             show_exception(self.parent_widget, exc)
             return False
@@ -128,12 +128,12 @@ class ProjectFiles(QObject):
         shallow copy is a consistent snapshot) and compressed and written in a worker: a
         project with many anchors takes tens of ms to pack, which the UI must not wait for.
         One write at a time; a request during a write runs once it is done."""
-        if self.recovery is None or not self.project.dirty or self.closing:
+        if self.recovery is None or not self.session.dirty or self.closing:
             return
         if self._autosave_task is not None:
             self._autosave_again = True
             return
-        recovery, snapshot = self.recovery, self.project.snapshot()
+        recovery, snapshot = self.recovery, self.session.snapshot()
         info = self.ctx.model_info()
 
         def job():
@@ -141,7 +141,7 @@ class ProjectFiles(QObject):
 
         def done(_):
             self._autosave_task = None
-            if not self.project.dirty and self.recovery is not None:
+            if not self.session.dirty and self.recovery is not None:
                 self.recovery.discard()  # saved meanwhile: no stale recovery copy
             if self._autosave_again:
                 self._autosave_again = False
@@ -177,8 +177,8 @@ class ProjectFiles(QObject):
             try:
                 project, meta = read_project(pending)
                 original = meta.get("original_path")
-                self.project.replace_model(project, Path(original) if original else None)
-                self.project.mark_unsaved()  # restored work is unsaved until saved
+                self.session.replace_project(project, Path(original) if original else None)
+                self.session.mark_unsaved()  # restored work is unsaved until saved
                 restored = True
                 self.ctx.status("Restored the recovery copy", 8000)
             except Exception as exc:  # noqa: BLE001

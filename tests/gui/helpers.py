@@ -29,7 +29,7 @@ def make_minimias(folder: Path, size: int = 256) -> Path:
 
 def kept(window) -> list:
     """The project's kept anchors (core Anchors), in order."""
-    return list(window.project.model.anchors.values())
+    return list(window.project.anchors.values())
 
 
 def set_patches(window, with_mask: bool = True) -> None:
@@ -37,7 +37,7 @@ def set_patches(window, with_mask: bool = True) -> None:
     from stimstudio.core.project import Patch
 
     R = window.model.resolution if window.model is not None else 32
-    window.project.set_many(
+    window.session.set_many(
         {"texture": Patch(smooth_image(1, R)), "template": Patch(smooth_image(2, R))},
         "patches",
     )

@@ -67,11 +67,11 @@ def test_an_anchor_kept_with_optimised_noise_keeps_its_maps(qtbot, tmp_path):
     maps = [np.full((4, 4), 0.5, np.float32), np.full((8, 8), -0.5, np.float32)]
     wplus = np.zeros((10, 32), np.float32)
     aid = ctx.add_anchor("fitted", wplus, {"kind": "inversion"}, None, "sha", noise=maps)
-    core = ctx.project.model.anchor(aid)
+    core = ctx.project.anchor(aid)
     assert [m.tolist() for m in core.latent.noise] == [m.tolist() for m in maps]
     plain = ctx.add_anchor("plain", wplus, {}, None, "sha")
-    assert ctx.project.model.anchor(plain).latent.noise is None
-    ctx.project.save(tmp_path / "p.stimproj")
+    assert ctx.project.anchor(plain).latent.noise is None
+    ctx.session.save(tmp_path / "p.stimproj")
     saved = load_project(tmp_path / "p.stimproj")
     kept = [a for a in saved.anchors.values() if a.name == "fitted"][0]
     assert [m.tolist() for m in kept.latent.noise] == [m.tolist() for m in maps]
@@ -87,7 +87,7 @@ def test_the_session_is_the_undo_stack_over_core_project(qtbot):
 
     make_app()
     session = ProjectSession()
-    model = session.model
+    model = session.project
     assert isinstance(model, Project) and not hasattr(session, "state")
     heard, resets = [], []
     session.changed.connect(heard.append)
@@ -100,6 +100,6 @@ def test_the_session_is_the_undo_stack_over_core_project(qtbot):
     assert model.placement is before and session.undo.undoText() == ""
     session.set("current", "a.pgm", "Show image")  # a view setting: no undo step, but unsaved
     assert session.undo.count() == 1 and session.dirty
-    session.replace_model(Project(library=["b.pgm"]), None)
-    assert session.model is model and model.library == ["b.pgm"] and resets == [True]
+    session.replace_project(Project(library=["b.pgm"]), None)
+    assert session.project is model and model.library == ["b.pgm"] and resets == [True]
     assert not session.dirty and session.undo.count() == 0

@@ -59,7 +59,7 @@ def test_cancelled_export_resumes_from_the_dialog(window, qtbot, tmp_path, monke
     from tests.gui.test_anchors_interpolate import _seed_anchors
 
     _seed_anchors(window, (7, 8))
-    anchors = list(window.project.model.anchors.values())[:2]
+    anchors = list(window.project.anchors.values())[:2]
     path = Continuum(anchors, 12, False, "lerp", "latent")
     out = tmp_path / "exp"
     first = run_export(window.ctx, path, out, ExportSettings(preview=None), "c")

@@ -100,7 +100,7 @@ def test_export_finished_says_so_with_open_folder(window, qtbot, tmp_path, monke
     from tests.gui.test_anchors_interpolate import _seed_anchors
 
     _seed_anchors(window, (7, 8))
-    anchors = list(window.project.model.anchors.values())[:2]
+    anchors = list(window.project.anchors.values())[:2]
     out = tmp_path / "exp"
     task = run_export(
         window.ctx,

@@ -49,7 +49,8 @@ class AnchorsPanel(QWidget):
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
-        self.project = ctx.project
+        self.project = ctx.project  # core's live Project: what panels read
+        self.session = ctx.session  # its undo stack and events: how they edit and listen
         ctx.selected_anchor_ids = self.selected_ids  # the Interpolate page adds them
         self.list = QListWidget()
         self.list.setIconSize(QSize(THUMB, THUMB))
@@ -125,8 +126,8 @@ class AnchorsPanel(QWidget):
 
         QShortcut(QKeySequence.StandardKey.Delete, self.list, self.remove_selected)
         # thumbnails (anchor_images) change only with the anchors, in the same update
-        self.project.changed.connect(lambda k: k == "anchors" and self.refresh())
-        self.project.reset.connect(self.refresh)
+        self.session.changed.connect(lambda k: k == "anchors" and self.refresh())
+        self.session.reset.connect(self.refresh)
         ctx.model_changed.connect(lambda _m: self.refresh())
         self.refresh()
 
@@ -137,8 +138,8 @@ class AnchorsPanel(QWidget):
         selected = set(self.selected_ids())
         self.list.clear()
         sha = self.ctx.model.sha256 if self.ctx.model is not None else None
-        images = self.project.model.anchor_images
-        for aid, a in self.project.model.anchors.items():
+        images = self.project.anchor_images
+        for aid, a in self.project.anchors.items():
             it = QListWidgetItem(a.name)
             it.setData(Qt.ItemDataRole.UserRole, aid)
             it.setFlags(it.flags() | Qt.ItemFlag.ItemIsEditable)
@@ -155,7 +156,7 @@ class AnchorsPanel(QWidget):
             if aid in selected:
                 it.setSelected(True)
         self.list.blockSignals(False)
-        self.empty_hint.setVisible(not self.project.model.anchors)
+        self.empty_hint.setVisible(not self.project.anchors)
 
     def selected_ids(self) -> list[str]:
         rows = sorted(self.list.row(it) for it in self.list.selectedItems())
@@ -164,25 +165,25 @@ class AnchorsPanel(QWidget):
     def _renamed(self, item: QListWidgetItem) -> None:
         aid = item.data(Qt.ItemDataRole.UserRole)
         name = item.text().strip()
-        model = self.project.model
+        model = self.project
         old = model.anchor(aid)
         if old is None or not name or name == old.name:
             self.refresh()
             return
         name = model.unique_anchor_name(name)
-        self.project.set_many(model.rename_anchor_changes(aid, name), f"Rename anchor to {name}")
+        self.session.set_many(model.rename_anchor_changes(aid, name), f"Rename anchor to {name}")
 
     def remove_selected(self) -> None:
         ids = set(self.selected_ids())
         if not ids:
             return
         what = "anchor" if len(ids) == 1 else f"{len(ids)} anchors"
-        self.project.set_many(self.project.model.remove_anchors_changes(ids), f"Remove {what}")
+        self.session.set_many(self.project.remove_anchors_changes(ids), f"Remove {what}")
 
     def export_selected(self) -> None:
         """The selected anchors (all when none is selected) as stills, through the dialog."""
-        ids = self.selected_ids() or list(self.project.model.anchors)
-        anchors = [a for a in map(self.project.model.anchor, ids) if a is not None]
+        ids = self.selected_ids() or list(self.project.anchors)
+        anchors = [a for a in map(self.project.anchor, ids) if a is not None]
         if not anchors:
             show_error(self, "There are no anchors to export yet.")
             return
@@ -193,11 +194,11 @@ class AnchorsPanel(QWidget):
     def make_path(self) -> None:
         ids = self.selected_ids()
         if len(ids) < 2:
-            ids = list(self.project.model.anchors)
+            ids = list(self.project.anchors)
         if len(ids) < 2:
             show_error(self, "A continuum needs at least two anchors: keep or add another one.")
             return
-        self.project.set_many(self.project.model.continuum_changes(ids), "Make continuum")
+        self.session.set_many(self.project.continuum_changes(ids), "Make continuum")
         self.ctx.show_page("interpolate")
 
     # -- making anchors (in workers) ---------------------------------------------------------
@@ -207,8 +208,8 @@ class AnchorsPanel(QWidget):
             return
         model, compute = self.ctx.model, self.ctx.compute
         # the Generator page's noise mode: the anchor is the sample that page shows for the seed
-        noise_mode = self.project.model.generator.get("noise_mode", "seed")
-        orientation = self.project.model.generator.get("orientation", "as-generated")
+        noise_mode = self.project.generator.get("noise_mode", "seed")
+        orientation = self.project.generator.get("orientation", "as-generated")
 
         def job():
             from stimstudio.core.generate import sample
@@ -225,7 +226,7 @@ class AnchorsPanel(QWidget):
         self.ctx.run_task(job, f"Sampling seed {seed:g}…", done)
 
     def invert_patch(self, which: str) -> None:
-        patch = getattr(self.project.model, which)
+        patch = getattr(self.project, which)
         if patch is None:
             show_error(self, f"No {which} patch yet: cut one on page 1.")
             return
@@ -313,7 +314,7 @@ class AnchorsPanel(QWidget):
         if not ids:
             show_error(self, "Select an anchor to save.")
             return
-        a = self.project.model.anchor(ids[0])
+        a = self.project.anchor(ids[0])
         safe = "".join(c if c.isalnum() or c in " -_.()" else "_" for c in a.name).strip()
         path, _ = QFileDialog.getSaveFileName(
             self,
@@ -328,7 +329,7 @@ class AnchorsPanel(QWidget):
     def save_anchor(self, anchor_id: str, path: str) -> None:
         from stimstudio.core.latent import Latent
 
-        a = self.project.model.anchor(anchor_id)
+        a = self.project.anchor(anchor_id)
         if not path.endswith(".npz"):
             path += ".latent.npz"
         lat = a.latent

@@ -63,7 +63,8 @@ class ComposePage(QWidget):
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
-        self.project = ctx.project
+        self.project = ctx.project  # core's live Project: what panels read
+        self.session = ctx.session  # its undo stack and events: how they edit and listen
         self.worker: Worker | None = None
         self._losses: dict[str, list] = {}
         self._steps: list[int] = []
@@ -202,8 +203,8 @@ class ComposePage(QWidget):
         self._plot_timer = QTimer(self)
         self._plot_timer.timeout.connect(self._redraw_plot)
         self._plot_timer.start(100)
-        self.project.changed.connect(self._on_changed)
-        self.project.reset.connect(self.refresh)
+        self.session.changed.connect(self._on_changed)
+        self.session.reset.connect(self.refresh)
         ctx.model_changed.connect(lambda _m: self.refresh())
         ctx.prefs_changed.connect(self.refresh)
         self.refresh()
@@ -272,13 +273,13 @@ class ComposePage(QWidget):
         got = compose_inputs(self.project)
         if isinstance(got, str):
             return got
-        return (*got, self.project.model.placement)
+        return (*got, self.project.placement)
 
     def _show_input(self) -> None:
         if self.worker is not None:
             return
         got = self.inputs()
-        idle = self.project.model.result is None
+        idle = self.project.result is None
         if isinstance(got, str):
             self.tile_input.clear(got)
             self.tile_input.image.setWordWrap(True)
@@ -400,12 +401,12 @@ class ComposePage(QWidget):
         seconds = time.perf_counter() - self._t0
         sources = {}
         for which in ("texture", "template"):
-            patch = getattr(self.project.model, which)
+            patch = getattr(self.project, which)
             sources[which] = ((patch.source if patch else None) or {}).get("file") or None
-        template = self.project.model.template
+        template = self.project.template
         sources["template_cut"] = dict((template.source if template else None) or {})
         rec = result_record(comp, self.ctx.model, self._settings, self._placement, seconds, sources)
-        self.project.set("result", rec, "Compose")
+        self.session.set("result", rec, "Compose")
         self.last_outcome = "done"
         self.progress.setValue(100)
         self.status.setText(f"done in {seconds:.1f} s")
@@ -446,7 +447,7 @@ class ComposePage(QWidget):
     def open_film_view(self) -> None:
         from ..film_view import open_for_result
 
-        res = self.project.model.result
+        res = self.project.result
         if res is not None:
             self.film_view = open_for_result(self.window(), res, self.ctx.model)
 
@@ -458,7 +459,7 @@ class ComposePage(QWidget):
         self.result_tiles, self.keep_buttons = {}, {}
 
     def _show_result(self) -> None:
-        res = self.project.model.result
+        res = self.project.result
         self._clear_results()
         self.results_hint.setVisible(res is None)
         self.btn_save.setEnabled(res is not None)
@@ -509,7 +510,7 @@ class ComposePage(QWidget):
             self.keep_buttons[name] = keep
 
     def _zoom_items(self) -> list:
-        res = self.project.model.result
+        res = self.project.result
         items = []
         if res is not None:
             for name in (m for m in METHOD_TITLES if m in res["images"]):
@@ -547,10 +548,10 @@ class ComposePage(QWidget):
 
     def anchor_name(self, method: str) -> str:
         """'mdb181 on mdb003 · Eq. 4': which texture, which template, which method."""
-        return anchor_name(self.project.model.result or {}, method)
+        return anchor_name(self.project.result or {}, method)
 
     def keep(self, method: str) -> None:
-        res = self.project.model.result
+        res = self.project.result
         if res is None or method not in res["latents"]:
             return
         src = dict(res["latent_sources"].get(method, {}))
@@ -565,7 +566,7 @@ class ComposePage(QWidget):
         )
 
     def save_results(self) -> None:
-        res = self.project.model.result
+        res = self.project.result
         if res is None:
             return
         folder = QFileDialog.getExistingDirectory(
@@ -576,7 +577,7 @@ class ComposePage(QWidget):
             self.write_results(Path(folder))
 
     def write_results(self, folder: Path) -> None:
-        res = self.project.model.result
+        res = self.project.result
         self.ctx.run_task(
             lambda: write_results(res, folder),
             "Saving results…",

@@ -40,7 +40,8 @@ class InterpolatePage(QWidget):
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
-        self.project = ctx.project
+        self.project = ctx.project  # core's live Project: what panels read
+        self.session = ctx.session  # its undo stack and events: how they edit and listen
         self._cpath = None  # the core Path of the current settings
         self._key = None
         self._positions = None
@@ -202,8 +203,8 @@ class InterpolatePage(QWidget):
         ctx.render_worker.rendered.connect(self._rendered)
         ctx.render_worker.failed.connect(self._render_failed)
         ctx.model_changed.connect(lambda _m: self.refresh())
-        self.project.changed.connect(self._on_changed)
-        self.project.reset.connect(self.refresh)
+        self.session.changed.connect(self._on_changed)
+        self.session.reset.connect(self.refresh)
         self.refresh()
 
     # -- project -> screen -------------------------------------------------------------------
@@ -218,9 +219,9 @@ class InterpolatePage(QWidget):
             self._show_frames()
 
     def path_key(self):
-        c = self.project.model.continuum
+        c = self.project.continuum
         sha = self.ctx.model.sha256 if self.ctx.model is not None else None
-        ids = tuple(self.project.model.continuum_ids())
+        ids = tuple(self.project.continuum_ids())
         return (ids, int(c.frames), bool(c.loop), c.method, c.spacing, sha)
 
     def build_path(self):
@@ -230,10 +231,10 @@ class InterpolatePage(QWidget):
 
         from stimstudio.core.errors import StimStudioError
 
-        if len(self.project.model.continuum.anchors) < 2:
+        if len(self.project.continuum.anchors) < 2:
             return self.placeholder.text()
         try:
-            path = replace(self.project.model.continuum)
+            path = replace(self.project.continuum)
             path.validate()
             if self.ctx.model is not None:
                 for a in path.anchors:
@@ -243,7 +244,7 @@ class InterpolatePage(QWidget):
         return path
 
     def refresh(self) -> None:
-        m = self.project.model
+        m = self.project
         c = m.continuum
         self._syncing = True
         self.frames.setValue(int(c.frames))
@@ -291,7 +292,7 @@ class InterpolatePage(QWidget):
         if changed:
             self._positions = None
             self._show_frames()
-            pf = self.project.model.path_frames
+            pf = self.project.path_frames
             have = pf is not None and pf["key"] == key_text(key)
             if self.ctx.model is not None and not have:
                 self._debounce.start()
@@ -306,7 +307,7 @@ class InterpolatePage(QWidget):
         return uniform_positions(self._cpath)
 
     def _show_frames(self) -> None:
-        rec = self.project.model.path_frames
+        rec = self.project.path_frames
         if rec is None or rec["key"] != key_text(self._key):
             self._positions = None
             self.strip.show(None, 0)
@@ -323,7 +324,7 @@ class InterpolatePage(QWidget):
     def _settings_changed(self, *_) -> None:
         if self._syncing:
             return
-        c = self.project.model.continuum
+        c = self.project.continuum
         new = {
             "frames": self.frames.value(),
             "loop": self.loop.isChecked(),
@@ -331,41 +332,41 @@ class InterpolatePage(QWidget):
             "spacing": self.spacing.currentText(),
         }
         if any(getattr(c, k) != v for k, v in new.items()):
-            changes = self.project.model.continuum_changes(**new)
-            self.project.set_many(changes, "Continuum settings", merge="path-settings")
+            changes = self.project.continuum_changes(**new)
+            self.session.set_many(changes, "Continuum settings", merge="path-settings")
 
     def _fps_changed(self, v: int) -> None:
         if self._syncing:
             return
         self.play_timer.setInterval(int(1000 / v))
-        if self.project.model.fps != v:
-            self.project.set("fps", v, "Playback speed", merge="fps")
+        if self.project.fps != v:
+            self.session.set("fps", v, "Playback speed", merge="fps")
 
     def _reordered(self, *_) -> None:
         ids = [
             self.path_list.item(i).data(Qt.ItemDataRole.UserRole)
             for i in range(self.path_list.count())
         ]
-        if ids != self.project.model.continuum_ids():
-            changes = self.project.model.continuum_changes(ids)
-            self.project.set_many(changes, "Reorder continuum")
+        if ids != self.project.continuum_ids():
+            changes = self.project.continuum_changes(ids)
+            self.session.set_many(changes, "Reorder continuum")
 
     def add_selected(self) -> None:
         ids = self.ctx.selected_anchor_ids()
         if not ids:
             show_error(self, "Select anchors in the Anchors panel first.")
             return
-        ids = [*self.project.model.continuum_ids(), *ids]
-        changes = self.project.model.continuum_changes(ids)
-        self.project.set_many(changes, "Add anchors to continuum")
+        ids = [*self.project.continuum_ids(), *ids]
+        changes = self.project.continuum_changes(ids)
+        self.session.set_many(changes, "Add anchors to continuum")
 
     def remove_selected(self) -> None:
         row = self.path_list.currentRow()
         if row < 0:
             return
-        ids = [a for i, a in enumerate(self.project.model.continuum_ids()) if i != row]
-        changes = self.project.model.continuum_changes(ids)
-        self.project.set_many(changes, "Remove anchor from continuum")
+        ids = [a for i, a in enumerate(self.project.continuum_ids()) if i != row]
+        changes = self.project.continuum_changes(ids)
+        self.session.set_many(changes, "Remove anchor from continuum")
 
     # -- computing frames (even spacing, filmstrip, distances) -------------------------------
 
@@ -407,7 +408,7 @@ class InterpolatePage(QWidget):
                 return
             for i, (img, w) in enumerate(zip(rec.pop("float_images"), rec.pop("wplus"))):
                 self.ctx.render_worker.prefill((self._key, i), img, w)
-            self.project.set("path_frames", rec, "Compute continuum")
+            self.session.set("path_frames", rec, "Compute continuum")
             self._slider_moved(self.slider.value())
 
         def failed(msg, detail):
@@ -469,7 +470,7 @@ class InterpolatePage(QWidget):
         self.frame_label.setText(f"frame {i} of 0–{last} · {a} → {b} {s - seg:.2f}{even}")
         self.frame_view.title.setText(f"Frame {i} of 0–{last}")
         self.strip.select(i)
-        pf = self.project.model.path_frames
+        pf = self.project.path_frames
         if self._positions is not None and pf is not None and i < len(pf["images"]):
             self.frame_view.set_image(pf["images"][i])  # the computed frame, at once
         if self.ctx.model is None:

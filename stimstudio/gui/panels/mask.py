@@ -41,7 +41,7 @@ def compose_inputs(project):
     """(texture, template, core Mask) from the project, or a sentence saying what is missing."""
     from stimstudio.core.errors import StimStudioError
 
-    m = project.model
+    m = project
     if m.texture is None:
         return "No texture patch yet: cut one on page 1 (T)."
     if m.template is None:
@@ -58,7 +58,8 @@ class MaskPage(QWidget):
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
-        self.project = ctx.project
+        self.project = ctx.project  # core's live Project: what panels read
+        self.session = ctx.session  # its undo stack and events: how they edit and listen
         self._syncing = False
 
         self.canvas = ImageCanvas(histogram=False, levels=(-1.0, 1.0))
@@ -204,8 +205,8 @@ class MaskPage(QWidget):
             sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             sc.activated.connect(slot)
 
-        self.project.changed.connect(self._on_changed)
-        self.project.reset.connect(self.refresh)
+        self.session.changed.connect(self._on_changed)
+        self.session.reset.connect(self.refresh)
         self.set_tool("freehand")
         self.refresh()
 
@@ -242,14 +243,14 @@ class MaskPage(QWidget):
             self.refresh()
 
     def texture_shape(self) -> tuple[int, int] | None:
-        tex = self.project.model.texture
+        tex = self.project.texture
         return None if tex is None else tex.image.shape
 
     def refresh(self) -> None:
-        tex = self.project.model.texture
+        tex = self.project.texture
         self.canvas.setVisible(tex is not None)
         self.placeholder.setVisible(tex is None)
-        opacity = float(self.project.model.view.get("mask_opacity", 0.45))
+        opacity = float(self.project.view.get("mask_opacity", 0.45))
         self.opacity.blockSignals(True)
         self.opacity.setValue(round(opacity * 100))
         self.opacity.blockSignals(False)
@@ -264,7 +265,7 @@ class MaskPage(QWidget):
         shape = tex.image.shape
         reset = self.canvas.image_shape() != shape
         self.canvas.set_image(tex.image, levels=(-1.0, 1.0), reset_view=reset)
-        mask = self.project.model.mask
+        mask = self.project.mask
         self.btn_annotation.setEnabled(tex.lesion_mask is not None)
         self.btn_clear.setEnabled(mask is not None)
         if mask is not None:
@@ -301,7 +302,7 @@ class MaskPage(QWidget):
         area = int(mask.binary.sum())
         frac = 100.0 * area / mask.binary.size
         kind = {"annotation": "from the annotation", "brush": "painted"}.get(
-            self.project.model.mask_source, "lassoed"
+            self.project.mask_source, "lassoed"
         )
         self.stats.setText(
             f"Mask {kind}: {area} px ({frac:.1f} % of the patch), feather {mask.feather:g} px"
@@ -311,7 +312,7 @@ class MaskPage(QWidget):
         if self.editor is not None:
             self.canvas.vb.removeItem(self.editor)
             self.editor = None
-        mask = self.project.model.mask
+        mask = self.project.mask
         editing = self.tool() == "edit"
         self.outline.setVisible(not editing)
         if not editing or mask is None or mask.polygon is None:
@@ -342,7 +343,7 @@ class MaskPage(QWidget):
         self._set_mask(mask, how, verb)
 
     def _set_mask(self, mask, how: str, verb: str) -> None:
-        self.project.set_many({"mask": mask, "mask_source": how}, verb)
+        self.session.set_many({"mask": mask, "mask_source": how}, verb)
 
     def _show_painting(self, work: np.ndarray) -> None:
         """The stroke in progress, hard-edged (the feather applies once it is committed)."""
@@ -352,7 +353,7 @@ class MaskPage(QWidget):
         """One stroke = one undo step; the mask becomes a painted array (corners are gone)."""
         verb = "Brush add" if self.brush.mode == "add" else "Brush erase"
         if not array.any():
-            self.project.set("mask", None, f"{verb} (mask now empty)")
+            self.session.set("mask", None, f"{verb} (mask now empty)")
             return
         self._set_mask(Mask.from_array(array.copy(), float(self.feather.value())), "brush", verb)
 
@@ -361,19 +362,19 @@ class MaskPage(QWidget):
         self.set_polygon([(p.x(), p.y()) for p in pts], "edit")
 
     def _feather_changed(self, value: float) -> None:
-        mask = self.project.model.mask
+        mask = self.project.mask
         if self._syncing or mask is None or float(mask.feather) == value:
             return
-        self.project.set("mask", replace(mask, feather=float(value)), "Feather", merge="feather")
+        self.session.set("mask", replace(mask, feather=float(value)), "Feather", merge="feather")
 
     def _opacity_changed(self, v: int) -> None:
-        view = dict(self.project.model.view)
+        view = dict(self.project.view)
         view["mask_opacity"] = v / 100.0
         self.overlay.setOpacity(v / 100.0)
-        self.project.set("view", view, "Mask opacity")
+        self.session.set("view", view, "Mask opacity")
 
     def mask_from_annotation(self) -> None:
-        tex = self.project.model.texture
+        tex = self.project.texture
         if tex is None or tex.lesion_mask is None:
             show_error(self, "This texture patch holds no annotated lesion.")
             return
@@ -381,5 +382,5 @@ class MaskPage(QWidget):
         self._set_mask(mask, "annotation", "Mask from annotation")
 
     def clear_mask(self) -> None:
-        if self.project.model.mask is not None:
-            self.project.set("mask", None, "Clear mask")
+        if self.project.mask is not None:
+            self.session.set("mask", None, "Clear mask")

@@ -62,7 +62,8 @@ class PlacementPage(QWidget):
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
-        self.project = ctx.project
+        self.project = ctx.project  # core's live Project: what panels read
+        self.session = ctx.session  # its undo stack and events: how they edit and listen
         self._extent = 1.0
         self._syncing = False
 
@@ -185,8 +186,8 @@ class PlacementPage(QWidget):
             sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             sc.activated.connect(slot)
 
-        self.project.changed.connect(self._on_changed)
-        self.project.reset.connect(self.refresh)
+        self.session.changed.connect(self._on_changed)
+        self.session.reset.connect(self.refresh)
         self.refresh()
 
     # -- preview -----------------------------------------------------------------------------
@@ -214,7 +215,7 @@ class PlacementPage(QWidget):
         ys, xs = np.nonzero(mask.binary)
         self._extent = float(max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1))
         reset = self.canvas.image_shape() != tpl.shape
-        pl = self.project.model.placement
+        pl = self.project.placement
         self._sync_controls(pl, tpl.shape[0])
         self._render(pl, tex, tpl, mask, reset)
 
@@ -267,7 +268,7 @@ class PlacementPage(QWidget):
         centre = self.handle.mapToParent(QPointF(side / 2, side / 2))
         R = self.canvas.image_shape()[0]
         return replace(
-            self.project.model.placement,  # the mode and gain, as they are
+            self.project.placement,  # the mode and gain, as they are
             dx=round(centre.x() - R / 2, 2),
             dy=round(centre.y() - R / 2, 2),
             scale=round(side / self._extent, 4),
@@ -281,23 +282,21 @@ class PlacementPage(QWidget):
     def _handle_done(self) -> None:
         if not self._syncing and self.canvas.image_shape():
             pl = self._handle_placement()
-            self.set_placement(pl, change_text(self.project.model.placement, pl))
+            self.set_placement(pl, change_text(self.project.placement, pl))
 
     def _spin_changed(self) -> None:
         if self._syncing:
             return
         spins = {k: float(sp.value()) for k, sp in self.spins.items()}
-        pl = replace(self.project.model.placement, **spins)
-        self.set_placement(
-            pl, change_text(self.project.model.placement, pl), merge="placement-spin"
-        )
+        pl = replace(self.project.placement, **spins)
+        self.set_placement(pl, change_text(self.project.placement, pl), merge="placement-spin")
 
     def _mode_changed(self) -> None:
         mode = self.mode.currentData()
         self.contrast.setEnabled(mode == "contrast")
         if self._syncing:
             return
-        old = self.project.model.placement
+        old = self.project.placement
         pl = replace(old, mode=str(mode), contrast=float(self.contrast.value()))
         merge = None if mode != old.mode else "placement-contrast"
         self.set_placement(pl, change_text(old, pl), merge=merge)  # a gain's steps merge
@@ -305,13 +304,13 @@ class PlacementPage(QWidget):
     def set_placement(self, pl: Placement, text: str, merge: str | None = None) -> None:
         """Store a placement (one undo step, none when nothing changed)."""
         new = replace(pl, **{k: float(getattr(pl, k)) for k in (*NEUTRAL, "contrast")})
-        if new != self.project.model.placement:
-            self.project.set("placement", new, text, merge)
+        if new != self.project.placement:
+            self.session.set("placement", new, text, merge)
 
     def nudge(self, dx=0.0, dy=0.0, scale=1.0, angle=0.0) -> None:
         if isinstance(self.inputs(), str):
             return
-        old = self.project.model.placement
+        old = self.project.placement
         pl = replace(
             old,
             dx=old.dx + dx,
@@ -320,9 +319,9 @@ class PlacementPage(QWidget):
             angle=(old.angle + angle + 180) % 360 - 180,
         )
         self.set_placement(
-            pl, change_text(self.project.model.placement, pl, "Nudge"), merge="placement-keys"
+            pl, change_text(self.project.placement, pl, "Nudge"), merge="placement-keys"
         )
 
     def reset(self) -> None:
         """Back to the centre, no scaling, no rotation; the placement mode and gain stay."""
-        self.set_placement(replace(self.project.model.placement, **NEUTRAL), "Reset placement")
+        self.set_placement(replace(self.project.placement, **NEUTRAL), "Reset placement")

@@ -85,7 +85,8 @@ class ViewPage(QWidget):
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
-        self.project = ctx.project
+        self.project = ctx.project  # core's live Project: what panels read
+        self.session = ctx.session  # its undo stack and events: how they edit and listen
         self.mammo = None
         self._loading = None
 
@@ -246,8 +247,8 @@ class ViewPage(QWidget):
             sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             sc.activated.connect(slot)
 
-        self.project.changed.connect(self._on_changed)
-        self.project.reset.connect(self._on_reset)
+        self.session.changed.connect(self._on_changed)
+        self.session.reset.connect(self._on_reset)
         ctx.model_changed.connect(lambda _m: self._update_fov_label())
         self._show_current()
         self._update_tiles()
@@ -301,7 +302,7 @@ class ViewPage(QWidget):
             self._update_tiles()
 
     def _show_current(self) -> None:
-        path = self.project.model.current
+        path = self.project.current
         has = bool(path)
         self.canvas.setVisible(has)
         self.empty.setVisible(not has)
@@ -320,7 +321,7 @@ class ViewPage(QWidget):
         def done(m):
             if self._loading == path:
                 self._loading = None
-            if self.project.model.current == path:
+            if self.project.current == path:
                 self.set_mammogram(m)
 
         def failed(msg, detail):
@@ -376,7 +377,7 @@ class ViewPage(QWidget):
     def film_view(self, path: str | None = None) -> dict | None:
         """What the project remembers of a film's view: levels, window name, box."""
         path = path or (self.mammo.source if self.mammo is not None else None)
-        return ((self.project.model.view or {}).get("films") or {}).get(str(path))
+        return ((self.project.view or {}).get("films") or {}).get(str(path))
 
     def _store_view(self, *_) -> None:
         """Keep this film's window/level and box in the project (saved with it, not undone)."""
@@ -389,13 +390,13 @@ class ViewPage(QWidget):
             "window": self.window_combo.currentText() or "Custom",
             "box": [x, y, size],
         }
-        view = dict(self.project.model.view or {})
+        view = dict(self.project.view or {})
         films = dict(view.get("films") or {})
         if films.get(self.mammo.source) == entry:
             return
         films[self.mammo.source] = entry
         view["films"] = films
-        self.project.set("view", view, "View")
+        self.session.set("view", view, "View")
 
     def _restore_view(self, m) -> None:
         saved = self.film_view(m.source)
@@ -546,7 +547,7 @@ class ViewPage(QWidget):
             return
         patch = cut_patch(self.mammo, x, y, s, self.resolution())
         label = "texture" if which == "texture" else "template"
-        self.project.set(which, patch, f"Cut {label} from {Path(self.mammo.source).name}")
+        self.session.set(which, patch, f"Cut {label} from {Path(self.mammo.source).name}")
         self.ctx.status(
             f"{label.capitalize()} patch cut: {s} px at ({x}, {y}) → {patch.resolution} px",
             6000,
@@ -554,7 +555,7 @@ class ViewPage(QWidget):
 
     def _update_tiles(self) -> None:
         for which, tile in (("texture", self.tile_texture), ("template", self.tile_template)):
-            p = getattr(self.project.model, which)
+            p = getattr(self.project, which)
             if p is None:
                 tile.clear("none yet")
                 tile.caption.setText("")
