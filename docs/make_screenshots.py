@@ -49,10 +49,10 @@ def main(out_dir: str = "docs/screenshots", steps: str | None = None) -> int:
     # 1. the texture from the mass, the template from normal tissue
     win.open_paths([mass, normal])
     for film, which in ((mass, "texture"), (normal, "template")):
-        win.project.set("current", str(film), "Show image")
+        win.session.set("current", str(film), "Show image")
         _wait(app, lambda f=film: view.mammo is not None and view.mammo.source == str(f), what=film)
         view.cut(which)
-    win.project.set("current", str(mass), "Show image")
+    win.session.set("current", str(mass), "Show image")
     _wait(app, lambda: view.mammo.source == str(mass), what="the mass film")
 
     # 2. an elliptical lasso around the mass in the middle of the texture patch
@@ -67,13 +67,13 @@ def main(out_dir: str = "docs/screenshots", steps: str | None = None) -> int:
     if steps:
         gen.steps.setValue(int(steps))
     gen.run()
-    _wait(app, lambda: gen.worker is None and win.project.get("result") is not None, what="Eq. 4")
+    _wait(app, lambda: gen.worker is None and win.project.result is not None, what="Eq. 4")
     gen.keep("optimized")
 
     # 6. two random samples as anchors, then a loop through all three
     for seed in (3, 11):
         win.anchors.add_seed(seed)
-    _wait(app, lambda: len(win.project.get("anchors")) == 3, what="the anchors")
+    _wait(app, lambda: len(win.project.anchors) == 3, what="the anchors")
     win.anchors.make_path()
     inter = win.pages["interpolate"]
     inter.frames.setValue(36)

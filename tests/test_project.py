@@ -20,11 +20,11 @@ from stimstudio.core.latent import Latent
 from stimstudio.core.project import (
     FORMAT,
     Project,
-    _decode,
     load_project,
     save_project,
     state_bytes,
 )
+from stimstudio.core.project_file import _decode
 
 V1 = Path(__file__).parent / "data" / "project_v1.stimproj"  # see tests/data/make_project_v1.py
 

@@ -28,6 +28,8 @@ tissue).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -37,6 +39,8 @@ from .errors import MaskError, OptionError
 __all__ = [
     "CONTRAST_RANGE",
     "PLACEMENT_MODES",
+    "Mask",
+    "Placement",
     "add_density",
     "check_mode",
     "contrast_or_nan",
@@ -69,6 +73,85 @@ def check_mode(mode: str, contrast: float) -> None:
             f"the contrast gain must be a number in {lo:g}..{hi:g} "
             f"(1 = the lesion's own contrast), got {contrast!r}"
         )
+
+
+@dataclass
+class Mask:
+    """A texture region: hard mask (bool) + feather radius in pixels; polygon if lassoed."""
+
+    binary: np.ndarray
+    feather: float = 2.0
+    polygon: np.ndarray | None = None
+
+    @classmethod
+    def from_polygon(cls, points, shape: tuple[int, int], feather: float = 2.0) -> Mask:
+        pts = np.asarray(points, np.float64).reshape(-1, 2)
+        if len(pts) < 3:
+            raise MaskError("a lasso needs at least 3 points")
+        m = np.zeros(shape, np.uint8)
+        cv2.fillPoly(m, [np.round(pts).astype(np.int32).reshape(-1, 1, 2)], 1)
+        if not m.any():
+            raise MaskError("the lasso polygon lies outside the image")
+        return cls(m.astype(bool), feather, pts)
+
+    @classmethod
+    def from_array(cls, arr, feather: float = 2.0) -> Mask:
+        a = np.asarray(arr)
+        if a.ndim != 2:
+            raise MaskError(f"a mask must be a 2-D array, got shape {a.shape}")
+        return cls(a > (0.5 if a.dtype.kind == "f" else 0), feather)
+
+    def fitted(self, shape: tuple[int, int]) -> Mask:
+        """This mask on a texture of `shape`: itself, or its lasso filled again on that grid (a
+        texture cut again at another size). MaskError when it cannot be (a painted mask of
+        another size; a lasso that no longer covers any pixel)."""
+        shape = tuple(int(n) for n in shape)
+        if self.binary.shape == shape and (self.polygon is None or self.binary.any()):
+            return self
+        if self.polygon is not None:
+            return Mask.from_polygon(self.polygon, shape, self.feather)
+        raise MaskError(
+            f"the mask was painted on a {self.binary.shape[1]}x{self.binary.shape[0]} texture, "
+            f"not this {shape[1]}x{shape[0]} one: draw it again"
+        )
+
+    def soft(self) -> np.ndarray:
+        """Float mask in [0, 1] with a Gaussian-feathered edge (inside stays 1 in the core)."""
+        m = self.binary.astype(np.float32)
+        if self.feather <= 0:
+            return m
+        return np.clip(cv2.GaussianBlur(m, (0, 0), self.feather), 0, 1)
+
+    def centroid(self) -> tuple[float, float]:
+        ys, xs = np.nonzero(self.binary)
+        if len(xs) == 0:
+            raise MaskError("the mask is empty: draw a texture region first")
+        return float(xs.mean()), float(ys.mean())
+
+
+@dataclass
+class Placement:
+    """Where the texture goes: its mask centroid lands at template centre + (dx, dy) pixels,
+    scaled by `scale` and rotated by `angle` degrees (counter-clockwise) about that centroid.
+
+    How it goes in: `mode` "paste" (the paper's stitch of grey levels) or "contrast" (its
+    difference from its own surround added to the template, times the gain `contrast`;
+    core.insertion)."""
+
+    dx: float = 0.0
+    dy: float = 0.0
+    scale: float = 1.0
+    angle: float = 0.0
+    mode: str = PLACEMENT.mode
+    contrast: float = PLACEMENT.contrast
+
+    def validate(self) -> None:
+        for k in ("dx", "dy", "scale", "angle"):
+            if not np.isfinite(getattr(self, k)):
+                raise OptionError(f"placement {k} must be a finite number")
+        if not 0.05 <= self.scale <= 20:
+            raise OptionError(f"placement scale must be in 0.05..20, got {self.scale}")
+        check_mode(self.mode, self.contrast)
 
 
 def _binary(mask) -> np.ndarray:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write_bytes
 from .errors import LatentError
-from .model import atomic_write_bytes
 from .orientation import AS_GENERATED, ORIENTATIONS, check_orientation
 
 

@@ -1,9 +1,9 @@
 """The application context: what the pages and side panels may use of the app, and no more.
 
-A panel is given an `AppContext`, never the main window. It holds the app's state (the project
-with its undo stack, the preferences, the loaded model and its compute device), the services a
-panel calls (background tasks, the live renderer, the small cache of read films, keeping an
-anchor) and the requests a panel makes of the window (show a page, open Settings, a message in
+A panel is given an `AppContext`, never the main window. It holds the app's state (the project,
+core's live `Project`, with the session that keeps the undo stack over it; the preferences,
+the loaded model and its compute device), the services a panel calls (background tasks, the live renderer, the
+small cache of read films, keeping an anchor) and the requests a panel makes of the window (show a page, open Settings, a message in
 the status bar, ...), which are signals the window answers. So a panel's whole dependency on
 the app is this class, and a panel can be built around a context without a window.
 """
@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal
 
 from .errors import show_error
 from .prefs import Preferences
-from .project import Project
+from .project import ProjectSession
 from .tasks import TaskRunner
 
 FILM_CACHE = 4  # read films kept in memory (a full-field film is tens of MB)
@@ -38,9 +38,11 @@ class AppContext(QObject):
     message = Signal(str, int)  # a status-bar message and how long it stays (ms)
     autosave_requested = Signal()
 
-    def __init__(self, project: Project, prefs: Preferences, render_worker, dialog_parent=None):
+    def __init__(
+        self, session: ProjectSession, prefs: Preferences, render_worker, dialog_parent=None
+    ):
         super().__init__(dialog_parent)
-        self.project = project
+        self.session = session  # the undo stack over the project, its file, its Qt signals
         self.prefs = prefs
         self.render_worker = render_worker  # live G(w+) renders, newest request per channel
         self.dialog_parent = dialog_parent  # the parent of dialogs a panel opens
@@ -52,6 +54,11 @@ class AppContext(QObject):
         # The anchors selected in the Anchors panel (the panel sets this when it is made).
         self.selected_anchor_ids: Callable[[], list[str]] = list
         self._films: OrderedDict[str, object] = OrderedDict()
+
+    @property
+    def project(self):
+        """The open design: core's live `Project` (the same object for the whole session)."""
+        return self.session.project
 
     # -- the model -------------------------------------------------------------------------
 
@@ -102,21 +109,23 @@ class AppContext(QObject):
         was saved and paths blend them."""
         import numpy as np
 
-        aid = self.project.new_anchor_id()
-        rec = {
-            "id": aid,
-            "name": self.project.unique_anchor_name(name),
-            "wplus": np.asarray(wplus, np.float32),
-            "source": dict(source or {}),
-            "model_sha256": model_sha256 or (self.model.sha256 if self.model else None),
-            "image": None if image is None else np.asarray(image, np.float32),
-        }
-        if noise is not None:
-            rec["noise"] = [np.asarray(n, np.float32) for n in noise]
-        if orientation not in (None, "as-generated"):  # core.orientation: how it is shown
-            rec["orientation"] = orientation
-        self.project.set("anchors", [*self.project.get("anchors"), rec], f"Keep {rec['name']}")
-        self.status(f"Kept anchor “{rec['name']}”", 5000)
+        from stimstudio.core.interpolate import Anchor
+        from stimstudio.core.latent import Latent
+
+        latent = Latent(
+            np.asarray(wplus, np.float32),
+            dict(source or {}),
+            model_sha256 or (self.model.sha256 if self.model else None),
+            noise=None if noise is None else [np.asarray(n, np.float32) for n in noise],
+            orientation=orientation or "as-generated",  # core.orientation: how it is shown
+        )
+        model = self.project
+        aid = model.new_anchor_id()
+        image = None if image is None else np.asarray(image, np.float32)
+        changes = model.keep_anchor_changes(Anchor(name, latent), image)
+        name = changes["anchors"][aid].name
+        self.session.set_many(changes, f"Keep {name}")
+        self.status(f"Kept anchor “{name}”", 5000)
         return aid
 
     def mammogram(self, path: str):

@@ -33,7 +33,7 @@ from .pages import PAGE_TIPS, PAGE_TITLES, PAGES, make_page, page_name
 from .panels.anchors import AnchorsPanel
 from .panels.library import LibraryPanel
 from .prefs import Preferences, sample_files
-from .project import SUFFIX, Project, Recovery
+from .project import SUFFIX, ProjectSession, Recovery
 from .project_files import ProjectFiles
 from .status import Notice, StatusWidgets
 from .tasks import disconnect_all
@@ -61,7 +61,7 @@ class MainWindow(QMainWindow):
             prefs.precision = precision
         render_worker = RenderQueue(parent=self)
         render_worker.start()
-        self.ctx = AppContext(Project(self), prefs, render_worker, dialog_parent=self)
+        self.ctx = AppContext(ProjectSession(self), prefs, render_worker, dialog_parent=self)
         self.recovery = Recovery() if recovery else None
         self.force_close = False  # screenshots and tests close without asking
         self.model_loading = ModelLoading(self.ctx, weights, self)
@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
     # -- the app's state, read through the context (the window keeps no copy) ----------------
 
     project = property(lambda self: self.ctx.project)
+    session = property(lambda self: self.ctx.session)
     prefs = property(lambda self: self.ctx.prefs)
     model = property(lambda self: self.ctx.model)
     compute = property(lambda self: self.ctx.compute)
@@ -166,8 +167,8 @@ class MainWindow(QMainWindow):
         self.model_loading.started.connect(self.status_widgets.show_loading)
         self.model_loading.loaded.connect(self._model_loaded)
         self.model_loading.failed.connect(self._model_failed)
-        self.project.dirty_changed.connect(self._update_title)
-        self.project.reset.connect(self._update_title)
+        self.session.dirty_changed.connect(self._update_title)
+        self.session.reset.connect(self._update_title)
 
     # -- model -------------------------------------------------------------------------------
 
@@ -245,8 +246,8 @@ class MainWindow(QMainWindow):
     # -- projects (project_files.ProjectFiles does the work) ---------------------------------
 
     def _update_title(self, *_) -> None:
-        name = self.project.path.name if self.project.path else "untitled"
-        star = " •" if self.project.dirty else ""
+        name = self.session.path.name if self.session.path else "untitled"
+        star = " •" if self.session.dirty else ""
         self.setWindowTitle(f"{name}{star} — StimStudio")
 
     def confirm_discard(self) -> bool:
@@ -365,7 +366,7 @@ class MainWindow(QMainWindow):
 
     def open_samples_first_run(self) -> None:
         """The very first start opens the shipped samples, so there is something to try."""
-        if self.prefs.samples_offered or self.project.get("library") or not sample_files():
+        if self.prefs.samples_offered or self.project.library or not sample_files():
             return
         self.prefs.samples_offered = True
         self.ctx.save_prefs()

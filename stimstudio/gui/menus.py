@@ -65,10 +65,10 @@ def build_menus(win) -> None:
     file_menu.addSeparator()
     file_menu.addAction(win.act_quit)
 
-    win.act_undo = win.project.undo.createUndoAction(win, "&Undo")
+    win.act_undo = win.session.undo.createUndoAction(win, "&Undo")
     win.act_undo.setShortcut(QKeySequence.StandardKey.Undo)
     win.act_undo.setIcon(icon("undo"))
-    win.act_redo = win.project.undo.createRedoAction(win, "&Redo")
+    win.act_redo = win.session.undo.createRedoAction(win, "&Redo")
     win.act_redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
     win.act_redo.setIcon(icon("redo"))
     win.act_settings = make_action(

@@ -1,12 +1,12 @@
-"""What the user made, in one place: the project state, its undo stack, and autosave.
+"""The open project in the app: core's live model, its undo stack, its file and autosave.
 
-Every change a user makes goes through `Project.set` / `Project.set_many`, which push a
-`QUndoCommand` on the one `QUndoStack`; widgets listen to `changed(key)` and redraw. The state is
-plain data (dicts, lists, numbers, strings, numpy arrays), the app's view of
-`stimstudio.core.project.Project`: saving converts it to core records (`Project.from_state`)
-and writes them with core's `save_project`; opening reads with `load_project` and converts
-back (`to_state`). So there is one `.stimproj` format, and the CLI exports what was designed
-here (`stimstudio export --project`).
+The design itself is `stimstudio.core.project.Project` (`ProjectSession.project`, the app's `AppContext.project`), Qt-free: its
+fields are core records (patches, Mask, Placement, Anchors, Continuum) and plain app data.
+Every change a user makes goes through `ProjectSession.set` / `set_many`, which push a
+`QUndoCommand` that replaces fields with `Project.update` (undo puts the old values back); the
+project's events (`changed(field)`, `reset()`) come out here as Qt signals, which panels listen to
+and redraw. Saving and opening are core's `save_project` / `load_project`, so there is one
+`.stimproj` format and the CLI exports what was designed here (`stimstudio export --project`).
 
 A recovery copy of the open project is autosaved beside the preferences; a lock file with the
 process id tells the next start whether the last session ended without closing properly.
@@ -14,7 +14,6 @@ process id tells the next start whether the last session ended without closing p
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import time
@@ -24,21 +23,22 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from stimstudio.core.errors import ProjectFileError
-from stimstudio.core.project import FORMAT, SUFFIX, complete_state, default_state
+from stimstudio.core.project import EDITABLE, FORMAT, SUFFIX, Project, load_project, save_project
 
 from .prefs import config_dir
 
-__all__ = ["FORMAT", "SUFFIX", "Project", "ProjectFileError", "Recovery", "read_project"]
+__all__ = ["FORMAT", "SUFFIX", "ProjectFileError", "ProjectSession", "Recovery", "read_project"]
 
 MERGE_SECONDS = 1.5
 
 
-# Keys whose changes are view settings or caches: saved, but not on the undo stack.
+# Fields whose changes are view settings or caches: saved, but not on the undo stack.
 NOT_UNDOABLE = {"view", "path_frames", "current"}
 
 
-class SetValues(QUndoCommand):
-    """Replace one or more state values; consecutive edits with the same merge tag merge."""
+class SetFields(QUndoCommand):
+    """Replace one or more fields of the project; consecutive edits with the same merge tag
+    merge into one undo step."""
 
     _ids: dict[str, int] = {}
 
@@ -46,17 +46,17 @@ class SetValues(QUndoCommand):
         super().__init__(text)
         self.project = project
         self.new = changes
-        self.old = {k: project.state[k] for k in changes}
+        self.old = {k: getattr(project, k) for k in changes}
         self.merge = merge
         self.stamp = time.monotonic()
-        self._id = SetValues._ids.setdefault(merge, len(SetValues._ids) + 1) if merge else -1
+        self._id = SetFields._ids.setdefault(merge, len(SetFields._ids) + 1) if merge else -1
 
     def id(self) -> int:  # noqa: A003 - Qt's name
         return self._id
 
     def mergeWith(self, other) -> bool:  # noqa: N802 - Qt's name
         if (
-            not isinstance(other, SetValues)
+            not isinstance(other, SetFields)
             or other.merge != self.merge
             or set(other.new) != set(self.new)
             or other.stamp - self.stamp > MERGE_SECONDS
@@ -67,61 +67,57 @@ class SetValues(QUndoCommand):
         return True
 
     def redo(self) -> None:
-        self.project._apply(self.new)
+        self.project.update(self.new)
 
     def undo(self) -> None:
-        self.project._apply(self.old)
+        self.project.update(self.old)
 
 
-class Project(QObject):
-    """The open project: state + undo stack + where it is saved."""
+class ProjectSession(QObject):
+    """The open project: core's live model + the undo stack over it + where it is saved."""
 
-    changed = Signal(str)  # a state key
-    reset = Signal()  # a whole new state (new / open / restore)
+    changed = Signal(str)  # a field of the project
+    reset = Signal()  # a whole new design (new / open / restore)
     dirty_changed = Signal(bool)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.undo = QUndoStack(self)
-        self.state = default_state()
+        self.project = Project()
+        self.project.events.changed.connect(self.changed.emit)
+        self.project.events.reset.connect(self.reset.emit)
         self.path: Path | None = None
         self._view_dirty = False
         self.undo.cleanChanged.connect(self._clean_changed)
 
-    # -- state -------------------------------------------------------------------------------
+    # -- edits -------------------------------------------------------------------------------
 
-    def get(self, key: str):
-        return self.state[key]
-
-    def set(self, key: str, value, text: str, merge: str | None = None) -> None:
-        self.set_many({key: value}, text, merge)
+    def set(self, name: str, value, text: str, merge: str | None = None) -> None:
+        self.set_many({name: value}, text, merge)
 
     def set_many(self, changes: dict, text: str, merge: str | None = None) -> None:
-        unknown = set(changes) - set(self.state)
-        if unknown:
-            raise KeyError(f"unknown project keys: {sorted(unknown)}")
+        """Replace fields of the project as one undo step called `text` (view settings and
+        caches, NOT_UNDOABLE, change at once without one)."""
+        self._check(changes)
         undoable = {k: v for k, v in changes.items() if k not in NOT_UNDOABLE}
         quiet = {k: v for k, v in changes.items() if k in NOT_UNDOABLE}
         if quiet:
-            self._apply(quiet)
+            self.project.update(quiet)
             self._view_dirty = True
             self.dirty_changed.emit(self.dirty)
         if undoable:
-            self.undo.push(SetValues(self, undoable, text, merge))
+            self.undo.push(SetFields(self.project, undoable, text, merge))
 
     def set_baseline(self, changes: dict) -> None:
         """Changes that belong to the project's starting point, not to the user's edits (the
         first start's sample films): no undo step, and a clean project stays clean."""
-        unknown = set(changes) - set(self.state)
-        if unknown:
-            raise KeyError(f"unknown project keys: {sorted(unknown)}")
-        self._apply(changes)
+        self._check(changes)
+        self.project.update(changes)
 
-    def _apply(self, changes: dict) -> None:
-        for k, v in changes.items():
-            self.state[k] = v
-        for k in changes:
-            self.changed.emit(k)
+    def _check(self, changes: dict) -> None:
+        unknown = set(changes) - set(EDITABLE)
+        if unknown:
+            raise KeyError(f"unknown project fields: {sorted(unknown)}")
 
     def _clean_changed(self, clean: bool) -> None:
         self.dirty_changed.emit(not clean or self._view_dirty)
@@ -135,64 +131,48 @@ class Project(QObject):
         self.undo.setClean()
         self.dirty_changed.emit(False)
 
-    def snapshot(self) -> tuple[dict, Path | None]:
-        """(state, path) as they are now; values are replaced on change, never mutated."""
-        return copy.copy(self.state), self.path
+    def mark_unsaved(self) -> None:
+        """Unsaved work that is no undo step (a restored recovery copy)."""
+        self._view_dirty = True
+        self.dirty_changed.emit(True)
 
-    def anchor(self, anchor_id: str) -> dict | None:
-        return next((a for a in self.state["anchors"] if a["id"] == anchor_id), None)
-
-    def new_anchor_id(self) -> str:
-        from stimstudio.core.project import new_anchor_id
-
-        return new_anchor_id(a["id"] for a in self.state["anchors"])
-
-    def unique_anchor_name(self, base: str) -> str:
-        names = {a["name"] for a in self.state["anchors"]}
-        if base not in names:
-            return base
-        i = 2
-        while f"{base} ({i})" in names:
-            i += 1
-        return f"{base} ({i})"
+    def snapshot(self) -> tuple[Project, Path | None]:
+        """(a copy of the project, path) as they are now, for a writer on another thread."""
+        return self.project.copy(), self.path
 
     # -- whole-project operations ------------------------------------------------------------
 
-    def replace_state(self, state: dict, path: Path | None) -> None:
-        """Open / new / restore: a fresh state and an empty undo stack."""
+    def replace_project(self, project: Project, path: Path | None) -> None:
+        """Open / new / restore: another design and an empty undo stack."""
         self.undo.clear()
-        self.state = complete_state(state)
         self.path = Path(path) if path else None
         self._view_dirty = False
+        self.project.adopt(project)
         self.undo.setClean()
-        self.reset.emit()
         self.dirty_changed.emit(False)
 
     def save(self, path: str | Path, model_info: dict | None = None, remember: bool = True):
         path = Path(path)
         if path.suffix != SUFFIX:
             path = path.with_name(path.name + SUFFIX)
-        write_project(path, self.state, model_info or {}, original=self.path)
+        write_project(path, self.project.copy(), model_info or {}, original=self.path)
         if remember:
             self.path = path
             self.mark_clean()
         return path
 
     def load(self, path: str | Path) -> dict:
-        state, meta = read_project(path)
-        self.replace_state(state, Path(path))
+        project, meta = read_project(path)
+        self.replace_project(project, Path(path))
         return meta
 
 
 # -- the file, through core.project ----------------------------------------------------------
 
 
-def write_project(path: Path, state: dict, model_info: dict, original: Path | None = None):
-    """Save the app's state as core records with core's `save_project` (atomic)."""
-    from stimstudio.core.project import Project as CoreProject
-    from stimstudio.core.project import save_project
-
-    project = CoreProject.from_state(state, model=model_info)
+def write_project(path: Path, project: Project, model_info: dict, original: Path | None = None):
+    """Save a copy of the project with core's `save_project` (atomic)."""
+    project.model = dict(model_info)
     project.original_path = str(original) if original else None
     path = Path(path)
     if not path.parent.is_dir():
@@ -200,14 +180,12 @@ def write_project(path: Path, state: dict, model_info: dict, original: Path | No
     return save_project(project, path)
 
 
-def read_project(path: str | Path) -> tuple[dict, dict]:
-    """(state, meta) of a .stimproj through core's `load_project`; a damaged file is one
+def read_project(path: str | Path) -> tuple[Project, dict]:
+    """(project, meta) of a .stimproj through core's `load_project`; a damaged file is one
     clear error. meta holds the model the project was made with and its original path."""
-    from stimstudio.core.project import load_project
-
     project = load_project(path)
     meta = {"format": FORMAT, "model": project.model, "original_path": project.original_path}
-    return project.to_state(), meta
+    return project, meta
 
 
 # -- autosave and crash recovery -------------------------------------------------------------
@@ -254,9 +232,9 @@ class Recovery:
         info = {"pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
         atomic_write_bytes(self.lock_path, json.dumps(info).encode())
 
-    def write_state(self, state: dict, original: Path | None, model_info: dict | None) -> None:
-        """Write a snapshot (from `Project.snapshot()`); safe to call from a worker thread."""
-        write_project(self.autosave_path, state, model_info or {}, original=original)
+    def write(self, project: Project, original: Path | None, model_info: dict | None) -> None:
+        """Write a snapshot (from `ProjectSession.snapshot()`); safe on a worker thread."""
+        write_project(self.autosave_path, project, model_info or {}, original=original)
 
     def discard(self) -> None:
         self.autosave_path.unlink(missing_ok=True)

@@ -1,6 +1,6 @@
 """The project on disk: new, open, save, save as, the autosave copy and restoring it after a crash.
 
-The project itself (state and undo stack) is `project.Project`; this is what the File menu and
+The project itself (core's live model and the undo stack) is `project.ProjectSession`; this is what the File menu and
 the window's lifecycle do with it: ask before unsaved work is dropped, say what was written,
 keep the recent-files list, write the recovery copy in the background, and offer it back when
 the app did not close properly last time.
@@ -14,6 +14,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from stimstudio.core.project import Project
+
 from .context import AppContext
 from .errors import show_exception
 from .folders import remember, start_path
@@ -25,7 +27,7 @@ class ProjectFiles(QObject):
     def __init__(self, ctx: AppContext, recovery: Recovery | None, notice: Notice, parent: QWidget):
         super().__init__(parent)
         self.ctx = ctx
-        self.project = ctx.project
+        self.session = ctx.session  # the open project, its undo stack and where it is saved
         self.recovery = recovery  # None: no autosave (screenshots, tests)
         self.notice = notice
         self.parent_widget = parent
@@ -34,7 +36,7 @@ class ProjectFiles(QObject):
         self._autosave_again = False
 
     def confirm_discard(self) -> bool:
-        if not self.project.dirty:
+        if not self.session.dirty:
             return True
         answer = QMessageBox.question(
             self.parent_widget,
@@ -50,7 +52,7 @@ class ProjectFiles(QObject):
 
     def new_project(self) -> None:
         if self.confirm_discard():
-            self.project.replace_state({}, None)
+            self.session.replace_project(Project(), None)
 
     def open_project_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -67,7 +69,7 @@ class ProjectFiles(QObject):
         if not self.confirm_discard():
             return False
         try:
-            meta = self.project.load(path)
+            meta = self.session.load(path)
         except Exception as exc:  # noqa: BLE001
             show_exception(self.parent_widget, exc)
             return False
@@ -91,14 +93,14 @@ class ProjectFiles(QObject):
             )
 
     def save_project(self) -> bool:
-        if self.project.path is None:
+        if self.session.path is None:
             return self.save_project_as()
-        return self._save_to(self.project.path)
+        return self._save_to(self.session.path)
 
     def save_project_as(self) -> bool:
         start = (
-            str(self.project.path)
-            if self.project.path
+            str(self.session.path)
+            if self.session.path
             else start_path("project", "stimuli" + SUFFIX)
         )
         path, _ = QFileDialog.getSaveFileName(
@@ -110,7 +112,7 @@ class ProjectFiles(QObject):
 
     def _save_to(self, path: Path) -> bool:
         try:
-            saved = self.project.save(path, self.ctx.model_info())
+            saved = self.session.save(path, self.ctx.model_info())
         except Exception as exc:  # noqa: BLE001
             show_exception(self.parent_widget, exc)
             return False
@@ -122,24 +124,24 @@ class ProjectFiles(QObject):
     def autosave(self) -> None:
         """Write the recovery copy when there is something unsaved (every minute, each run).
 
-        The state is snapshotted here (values are replaced, never changed in place, so a
+        The model is snapshotted here (fields are replaced, never changed in place, so a
         shallow copy is a consistent snapshot) and compressed and written in a worker: a
         project with many anchors takes tens of ms to pack, which the UI must not wait for.
         One write at a time; a request during a write runs once it is done."""
-        if self.recovery is None or not self.project.dirty or self.closing:
+        if self.recovery is None or not self.session.dirty or self.closing:
             return
         if self._autosave_task is not None:
             self._autosave_again = True
             return
-        recovery, snapshot = self.recovery, self.project.snapshot()
+        recovery, snapshot = self.recovery, self.session.snapshot()
         info = self.ctx.model_info()
 
         def job():
-            recovery.write_state(*snapshot, info)
+            recovery.write(*snapshot, info)
 
         def done(_):
             self._autosave_task = None
-            if not self.project.dirty and self.recovery is not None:
+            if not self.session.dirty and self.recovery is not None:
                 self.recovery.discard()  # saved meanwhile: no stale recovery copy
             if self._autosave_again:
                 self._autosave_again = False
@@ -173,11 +175,10 @@ class ProjectFiles(QObject):
         restored = False
         if answer == QMessageBox.StandardButton.Yes:
             try:
-                state, meta = read_project(pending)
+                project, meta = read_project(pending)
                 original = meta.get("original_path")
-                self.project.replace_state(state, Path(original) if original else None)
-                self.project._view_dirty = True  # restored work is unsaved until saved
-                self.project.dirty_changed.emit(True)
+                self.session.replace_project(project, Path(original) if original else None)
+                self.session.mark_unsaved()  # restored work is unsaved until saved
                 restored = True
                 self.ctx.status("Restored the recovery copy", 8000)
             except Exception as exc:  # noqa: BLE001

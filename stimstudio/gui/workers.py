@@ -154,7 +154,8 @@ def warm_up() -> None:
 
     import stimstudio.core.compose  # noqa: F401
     import stimstudio.core.generate  # noqa: F401
-    import stimstudio.core.interpolate  # noqa: F401
+    import stimstudio.core.interpolate.frames  # noqa: F401 - the package loads it on first use
+    import stimstudio.core.interpolate.spacing  # noqa: F401
 
     torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=0.01)
 

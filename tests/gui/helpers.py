@@ -27,14 +27,18 @@ def make_minimias(folder: Path, size: int = 256) -> Path:
     return path
 
 
+def kept(window) -> list:
+    """The project's kept anchors (core Anchors), in order."""
+    return list(window.project.anchors.values())
+
+
 def set_patches(window, with_mask: bool = True) -> None:
     """Texture, template (and a square mask) at the tiny model's 32 px, as one undo step."""
+    from stimstudio.core.project import Patch
+
     R = window.model.resolution if window.model is not None else 32
-    window.project.set_many(
-        {
-            "texture": {"image": smooth_image(1, R), "resolution": R, "source": {}},
-            "template": {"image": smooth_image(2, R), "resolution": R, "source": {}},
-        },
+    window.session.set_many(
+        {"texture": Patch(smooth_image(1, R)), "template": Patch(smooth_image(2, R))},
         "patches",
     )
     if with_mask:

@@ -163,7 +163,7 @@ class Driver:
 
     def export_step(self) -> None:
         """Export the seed's anchor once it is there (it renders in a worker)."""
-        if not self.win.project.get("anchors"):
+        if not self.win.project.anchors:
             QTimer.singleShot(STEP_MS, self.export_step)
             return
         self.win.anchors.export_selected()

@@ -10,7 +10,7 @@ import numpy as np
 
 from stimstudio.core.export import ExportSettings
 from stimstudio.gui.panels.interpolate import key_text
-from tests.gui.helpers import set_patches
+from tests.gui.helpers import kept, set_patches
 
 
 def _seed_anchors(window, seeds=(1, 2, 3)):
@@ -52,34 +52,35 @@ def test_render_worker_coalesces_requests_and_caches(window, qtbot):
 def test_anchors_from_seed_rename_undo_and_remove(window, qtbot):
     panel = window.anchors
     panel.add_seed(7)
-    qtbot.waitUntil(lambda: len(window.project.get("anchors")) == 1, timeout=10000)
-    a = window.project.get("anchors")[0]
-    assert a["name"] == "Seed 7" and a["image"].shape == (32, 32)
-    assert a["source"]["noise_mode"] == "seed" and a["noise"] is not None  # the seed's own maps
+    qtbot.waitUntil(lambda: len(window.project.anchors) == 1, timeout=10000)
+    (aid, a), image = next(iter(window.project.anchors.items())), None
+    image = window.project.anchor_images[aid]
+    assert a.name == "Seed 7" and image.shape == (32, 32)
+    assert a.latent.source["noise_mode"] == "seed" and a.latent.noise is not None  # own maps
     assert panel.list.count() == 1 and not panel.list.item(0).icon().isNull()
     panel.list.item(0).setText("calm tissue")
-    assert window.project.get("anchors")[0]["name"] == "calm tissue"
-    window.project.undo.undo()
-    assert window.project.get("anchors")[0]["name"] == "Seed 7"
+    assert kept(window)[0].name == "calm tissue"
+    window.session.undo.undo()
+    assert kept(window)[0].name == "Seed 7"
     panel.list.item(0).setSelected(True)
     panel.remove_selected()
-    assert window.project.get("anchors") == []
+    assert window.project.anchors == {}
     # the Generator page's noise mode decides, so the anchor is the sample that page shows
     window.pages["generator"].noise.setCurrentText("const")
     panel.add_seed(7)
-    qtbot.waitUntil(lambda: len(window.project.get("anchors")) == 1, timeout=10000)
-    a = window.project.get("anchors")[0]
-    assert a["source"]["noise_mode"] == "const" and a.get("noise") is None
+    qtbot.waitUntil(lambda: len(window.project.anchors) == 1, timeout=10000)
+    a = kept(window)[0]
+    assert a.latent.source["noise_mode"] == "const" and a.latent.noise is None
 
 
 def test_invert_patch_becomes_an_anchor(window, qtbot):
     set_patches(window, with_mask=False)
     window.prefs.steps = 3
     window.anchors.invert_patch("texture")
-    qtbot.waitUntil(lambda: len(window.project.get("anchors")) == 1, timeout=30000)
-    a = window.project.get("anchors")[0]
-    assert a["name"] == "Texture (inverted)"
-    assert a["wplus"].shape == (window.model.num_ws, window.model.w_dim)
+    qtbot.waitUntil(lambda: len(window.project.anchors) == 1, timeout=30000)
+    a = kept(window)[0]
+    assert a.name == "Texture (inverted)"
+    assert a.latent.wplus.shape == (window.model.num_ws, window.model.w_dim)
 
 
 def test_scrubbing_the_path_renders_few_frames_and_shows_the_last(window, qtbot):
@@ -88,7 +89,7 @@ def test_scrubbing_the_path_renders_few_frames_and_shows_the_last(window, qtbot)
     window.anchors.make_path()
     page = window.pages["interpolate"]
     assert window.tabs.currentWidget() is page
-    assert window.project.get("path")["anchors"] == ids
+    assert window.project.continuum_ids() == ids
     qtbot.waitUntil(lambda: not page.busy(), timeout=30000)  # frames computed for the filmstrip
     rw = window.render_worker
     page.frames.setValue(60)  # new frames: nothing cached yet
@@ -100,7 +101,7 @@ def test_scrubbing_the_path_renders_few_frames_and_shows_the_last(window, qtbot)
     assert rw.render_count - before < 15
     assert page.frame_label.text().startswith("frame 59 of 0–59")  # from 0, as exported
     qtbot.waitUntil(lambda: not page.busy(), timeout=30000)
-    pf = window.project.get("path_frames")
+    pf = window.project.path_frames
     assert pf["key"] == key_text(page._key) and len(pf["images"]) == 60
     assert page.film.count() == 60 and len(pf["distances"]) == 59
     # after the computation every frame is cached: scrubbing renders nothing
@@ -118,13 +119,10 @@ def test_perceptual_spacing_loop_play_and_export(window, qtbot, tmp_path):
     page.loop.setChecked(True)
     page.spacing.setCurrentText("perceptual")
     qtbot.waitUntil(
-        lambda: (
-            (pf := window.project.get("path_frames")) is not None
-            and pf["key"] == key_text(page._key)
-        ),
+        lambda: (pf := window.project.path_frames) is not None and pf["key"] == key_text(page._key),
         timeout=30000,
     )
-    pf = window.project.get("path_frames")
+    pf = window.project.path_frames
     assert pf["spacing"] == "perceptual" and len(pf["distances"]) == 8  # loop: closing step too
     assert "CV" in page.compute_label.text() or "even" in page.compute_label.text()
     page.fps.setValue(60)

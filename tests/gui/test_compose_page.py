@@ -32,12 +32,12 @@ def test_short_run_finishes_with_all_methods_and_metrics(window, qtbot, monkeypa
 
     monkeypatch.setattr(core_compose, "compose_steps", spy)
     with qtbot.waitSignal(
-        window.project.changed, timeout=60000, check_params_cb=lambda k: k == "result"
+        window.session.changed, timeout=60000, check_params_cb=lambda k: k == "result"
     ):
         page.run()
         page.worker.yielded.connect(seen.append)
     qtbot.waitUntil(lambda: page.worker is None, timeout=10000)
-    res = window.project.get("result")
+    res = window.project.result
     for m in ("stitch", "poisson", "encoder", "optimized", "stylemix"):
         assert m in res["images"] and res["images"][m].shape == (32, 32)
         assert set(res["metrics"][m]) >= {"psnr_in_mask", "ssim_in_mask", "seam_strength"}
@@ -52,10 +52,10 @@ def test_short_run_finishes_with_all_methods_and_metrics(window, qtbot, monkeypa
     assert threads and threading.main_thread().ident not in threads
     # keep the optimised result as an anchor; undo removes it again
     page.keep("optimized")
-    anchors = window.project.get("anchors")
-    assert [a["name"] for a in anchors] == ["Optimized (Eq. 4)"]
-    window.project.undo.undo()
-    assert window.project.get("anchors") == []
+    anchors = window.project.anchors.values()
+    assert [a.name for a in anchors] == ["Optimized (Eq. 4)"]
+    window.session.undo.undo()
+    assert window.project.anchors == {}
 
 
 def test_cancel_stops_within_one_step(window, qtbot):
@@ -74,7 +74,7 @@ def test_cancel_stops_within_one_step(window, qtbot):
     assert stopped <= at_cancel + 2
     qtbot.waitUntil(lambda: page.worker is None, timeout=10000)
     assert page.last_outcome == "cancelled"
-    assert window.project.get("result") is None  # nothing partial is kept
+    assert window.project.result is None  # nothing partial is kept
     assert page.btn_run.isEnabled()
 
 

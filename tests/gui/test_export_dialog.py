@@ -56,11 +56,10 @@ def test_dialog_refuses_bad_values_and_foreign_folders(qtbot, tmp_path):
 
 def test_cancelled_export_resumes_from_the_dialog(window, qtbot, tmp_path, monkeypatch):
     from stimstudio.core.interpolate import Continuum
-    from stimstudio.core.project import anchor_from_record
     from tests.gui.test_anchors_interpolate import _seed_anchors
 
     _seed_anchors(window, (7, 8))
-    anchors = [anchor_from_record(a) for a in window.project.get("anchors")[:2]]
+    anchors = list(window.project.anchors.values())[:2]
     path = Continuum(anchors, 12, False, "lerp", "latent")
     out = tmp_path / "exp"
     first = run_export(window.ctx, path, out, ExportSettings(preview=None), "c")

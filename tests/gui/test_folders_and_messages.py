@@ -96,12 +96,11 @@ def test_export_finished_says_so_with_open_folder(window, qtbot, tmp_path, monke
 
     from stimstudio.core.export import ExportSettings
     from stimstudio.core.interpolate import Continuum
-    from stimstudio.core.project import anchor_from_record
     from stimstudio.gui.export_dialog import run_export
     from tests.gui.test_anchors_interpolate import _seed_anchors
 
     _seed_anchors(window, (7, 8))
-    anchors = [anchor_from_record(a) for a in window.project.get("anchors")[:2]]
+    anchors = list(window.project.anchors.values())[:2]
     out = tmp_path / "exp"
     task = run_export(
         window.ctx,

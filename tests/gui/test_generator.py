@@ -41,7 +41,7 @@ def test_dragging_the_seed_updates_the_preview_without_stalls(window, qtbot):
         )
         qtbot.wait(1)
     send_mouse(box, QEvent.Type.MouseButtonRelease, QPoint(160, y), buttons=Qt.MouseButton.NoButton)
-    seed = window.project.get("generator")["seed"]
+    seed = window.project.generator["seed"]
     assert 2.5 < seed < 3.5 and seed != int(seed)  # 150 px x 0.02 per px: a fractional seed
     qtbot.waitUntil(lambda: page.shown_key == page.requested_key, timeout=10000)
     worker.worker.yielded.disconnect(where)
@@ -51,8 +51,8 @@ def test_dragging_the_seed_updates_the_preview_without_stalls(window, qtbot):
     assert requests >= 10 and worker.render_count - renders0 <= requests
     assert render_threads and threading.main_thread().ident not in render_threads
     # the whole drag is one undo step
-    window.project.undo.undo()
-    assert window.project.get("generator")["seed"] == 0.0
+    window.session.undo.undo()
+    assert window.project.generator["seed"] == 0.0
 
 
 def test_mixing_grid_and_presets(window, qtbot):
@@ -62,7 +62,7 @@ def test_mixing_grid_and_presets(window, qtbot):
     aid = window.add_anchor("Texture source", lat.wplus, lat.source, img)
     page = window.pages["generator"]
     page.source_combos[0].setCurrentIndex(page.source_combos[0].findData(aid))
-    assert window.project.get("generator")["sources"] == [aid]
+    assert window.project.generator["sources"] == [aid]
     assert page.grid.columnCount() == 2 and page.grid.rowCount() == window.model.num_ws
     fine = mixing_presets(window.model)["fine"]
     page.set_preset("fine", 1)
@@ -75,7 +75,7 @@ def test_mixing_grid_and_presets(window, qtbot):
     # click a single cell: layer 0 from source B; undo names it as the panel does
     page._cell_clicked(0, 1)
     assert page.mixing()[0] == 1
-    assert window.project.undo.undoText() == "Layer 0 from Source B"
+    assert window.session.undo.undoText() == "Layer 0 from Source B"
     header = page.grid.horizontalHeaderItem(1)  # short title, the whole name its tooltip
     assert header.text() == "B" and header.toolTip() == "Source B: Texture source"
     # a preset whose layers now come from two sources says so instead of going blank
@@ -85,8 +85,8 @@ def test_mixing_grid_and_presets(window, qtbot):
     combo = page.preset_combos[name]
     assert combo.currentIndex() == -1 and combo.placeholderText() == "mixed"
     page.keep()
-    kept = window.project.get("anchors")[-1]
-    assert kept["source"]["method"] == "mix" and kept["name"].endswith("(mix)")
+    kept = list(window.project.anchors.values())[-1]
+    assert kept.latent.source["method"] == "mix" and kept.name.endswith("(mix)")
 
 
 def test_seed_and_truncation_read_and_move_sensibly(window, qtbot):
@@ -109,7 +109,7 @@ def test_seed_and_truncation_read_and_move_sensibly(window, qtbot):
             Qt.MouseButton.LeftButton,
         )
     send_mouse(box, QEvent.Type.MouseButtonRelease, QPoint(-50, y), buttons=Qt.MouseButton.NoButton)
-    psi = window.project.get("generator")["psi"]
+    psi = window.project.generator["psi"]
     assert 0.85 <= psi < 1.0, psi
 
 
@@ -126,22 +126,22 @@ def test_a_kept_sample_renders_later_as_it_was_shown_in_every_noise_mode(window,
     page.seed.setValue(4)
     qtbot.waitUntil(lambda: page.shown_key == page.requested_key, timeout=10000)
     page.keep()
-    kept = window.project.get("anchors")[-1]
-    for x, y in zip(kept["noise"], noise_for_seed(window.model, 4)):
+    kept = list(window.project.anchors.values())[-1].latent
+    for x, y in zip(kept.noise, noise_for_seed(window.model, 4)):
         np.testing.assert_array_equal(x, y)
     for mode in ("random", "none", "const"):
         page.noise.setCurrentText(mode)
         qtbot.waitUntil(lambda: page.shown_key == page.requested_key, timeout=10000)
         page.keep()
-        kept = window.project.get("anchors")[-1]
-        assert kept["source"]["noise_mode"] == mode
-        assert (kept.get("noise") is None) == (mode == "const")
-        turned = kept.get("orientation")  # and in the orientation it was shown in
-        again = synthesize(window.model, kept["wplus"], noise=kept.get("noise"), orientation=turned)
+        kept = list(window.project.anchors.values())[-1].latent
+        assert kept.source["noise_mode"] == mode
+        assert (kept.noise is None) == (mode == "const")
+        turned = kept.orientation  # and in the orientation it was shown in
+        again = synthesize(window.model, kept.wplus, noise=kept.noise, orientation=turned)
         again = again[0]
         np.testing.assert_array_equal(again, page.shown_image)
-    window.project.undo.undo()  # the noise mode is part of the generator's undoable state
-    assert window.project.get("generator")["noise_mode"] == "const"
+    window.session.undo.undo()  # the noise mode is part of the generator's undoable state
+    assert window.project.generator["noise_mode"] == "const"
 
 
 def test_mixing_the_fine_layers_brings_the_sources_noise_maps(window, qtbot):
@@ -172,5 +172,5 @@ def test_typing_a_truncation_takes_the_whole_number(window, qtbot):
         qtbot.keyClicks(box.lineEdit(), typed)
         qtbot.keyClick(box.lineEdit(), Qt.Key.Key_Return)
         assert box.value() == want
-    g = window.project.get("generator")
+    g = window.project.generator
     assert g["psi"] == 0.5 and g["seed"] == 12.5

@@ -95,14 +95,14 @@ def test_a_latent_of_another_model_is_refused_with_one_message(window, qtbot, tm
         qtbot.waitUntil(lambda b=before: len(errors) > b, timeout=30000)
         title, text = errors[-1]
         assert path.name in text and fragment in text and "another model" in text, text
-    assert not window.project.get("anchors")
+    assert not window.project.anchors
 
 
 def test_a_project_of_another_model_says_which_model_made_it(window, qtbot, tmp_path):
     path = tmp_path / "p.stimproj"
     info = {"name": "stimstudio-big-256", "short_name": "big-256", "sha256": "b" * 64,
             "resolution": 256, "spacing_mm": 0.2}  # fmt: skip
-    window.project.save(path, info)
+    window.session.save(path, info)
     assert window.files.open_project(path)
     qtbot.waitUntil(lambda: window.notice.isVisible(), timeout=5000)
     text = window.notice.text.text()

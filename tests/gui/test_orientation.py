@@ -15,7 +15,6 @@ def _shown(page, qtbot):
 
 def test_orientation_box_turns_the_preview_and_the_kept_anchor(window, qtbot):
     from stimstudio.core.generate import sample
-    from stimstudio.core.project import anchor_from_record
 
     window.show_page("generator")
     page = window.pages["generator"]
@@ -23,24 +22,23 @@ def test_orientation_box_turns_the_preview_and_the_kept_anchor(window, qtbot):
     assert box.count() == len(ORIENTATION_MODES) == 9
     assert [box.itemData(i) for i in range(box.count())][0] == "random"  # the default first
     assert box.currentData() == "random" and box.currentText() == LABELS["random"]
-    assert window.project.get("generator")["orientation"] == "random"
+    assert window.project.generator["orientation"] == "random"
     _, plain = sample(window.model, 0)
     np.testing.assert_array_equal(_shown(page, qtbot), orient(plain, orientation_for_seed(0)))
 
     box.setCurrentIndex(box.findData("mirror-turn-90"))
-    assert window.project.get("generator")["orientation"] == "mirror-turn-90"
-    assert window.project.undo.undoText() == "Generator settings"
+    assert window.project.generator["orientation"] == "mirror-turn-90"
+    assert window.session.undo.undoText() == "Generator settings"
     np.testing.assert_array_equal(_shown(page, qtbot), orient(plain, "mirror-turn-90"))
     assert LABELS["mirror-turn-90"] in page.preview.title.text()
 
     page.keep()
-    rec = window.project.get("anchors")[-1]
-    assert rec["orientation"] == "mirror-turn-90"
-    assert rec["source"]["orientation_mode"] == "mirror-turn-90"
-    assert anchor_from_record(rec).latent.orientation == "mirror-turn-90"
+    lat = list(window.project.anchors.values())[-1].latent
+    assert lat.orientation == "mirror-turn-90"
+    assert lat.source["orientation_mode"] == "mirror-turn-90"
 
-    window.project.undo.undo()  # the keep
-    window.project.undo.undo()  # the orientation
+    window.session.undo.undo()  # the keep
+    window.session.undo.undo()  # the orientation
     assert box.currentData() == "random"
 
 
@@ -48,9 +46,9 @@ def test_a_project_from_before_shows_samples_as_generated(window, qtbot):
     from stimstudio.core.generate import sample
 
     page = window.pages["generator"]
-    g = dict(window.project.get("generator"))
+    g = dict(window.project.generator)
     g.pop("orientation")
-    window.project.set("generator", g, "Older project")
+    window.session.set("generator", g, "Older project")
     assert page.orientation.currentData() == "as-generated"
     _, plain = sample(window.model, 0)
     np.testing.assert_array_equal(_shown(page, qtbot), plain)

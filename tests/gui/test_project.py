@@ -12,6 +12,7 @@ import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from stimstudio.core.errors import ReaderError
+from stimstudio.core.insertion import Placement
 from tests.gui.helpers import set_patches
 
 
@@ -19,14 +20,14 @@ def _fill(window):
     from stimstudio.core.generate import sample
 
     set_patches(window)
-    pl = {"dx": 2.0, "dy": -1.0, "scale": 1.1, "angle": 15.0, "mode": "contrast", "contrast": 0.7}
-    window.project.set("placement", pl, "p")
+    pl = Placement(dx=2.0, dy=-1.0, scale=1.1, angle=15.0, mode="contrast", contrast=0.7)
+    window.session.set("placement", pl, "p")
     ids = []
     for s in (1, 2):
         lat, img = sample(window.model, s)
         ids.append(window.add_anchor(f"Seed {s}", lat.wplus, lat.source, img))
-    path = dict(window.project.get("path"), anchors=ids, frames=9, loop=True)
-    window.project.set("path", path, "path")
+    changes = window.project.continuum_changes(ids, frames=9, loop=True)
+    window.session.set_many(changes, "path")
     return ids
 
 
@@ -38,7 +39,7 @@ def test_save_and_open_round_trip(window, make_window, qtbot, tmp_path, monkeypa
     )
     assert window.save_project()  # no path yet: asks where, adds the suffix
     saved = tmp_path / "study.stimproj"
-    assert saved.is_file() and not window.project.dirty
+    assert saved.is_file() and not window.session.dirty
     assert "study.stimproj" in window.windowTitle()
     assert not list(tmp_path.glob("*.part"))  # written atomically
     with zipfile.ZipFile(saved) as z:
@@ -46,14 +47,14 @@ def test_save_and_open_round_trip(window, make_window, qtbot, tmp_path, monkeypa
 
     other = make_window()
     assert other.open_project(saved)
-    a, b = window.project.state, other.project.state
-    np.testing.assert_array_equal(a["texture"]["image"], b["texture"]["image"])
-    np.testing.assert_array_equal(a["mask"]["polygon"], b["mask"]["polygon"])
-    assert b["placement"] == a["placement"]
-    assert [x["name"] for x in b["anchors"]] == ["Seed 1", "Seed 2"]
-    np.testing.assert_array_equal(a["anchors"][1]["wplus"], b["anchors"][1]["wplus"])
-    assert b["path"]["anchors"] == ids and b["path"]["loop"] is True
-    assert other.project.path == saved and not other.project.undo.canUndo()
+    a, b = window.project, other.project
+    np.testing.assert_array_equal(a.texture.image, b.texture.image)
+    np.testing.assert_array_equal(a.mask.polygon, b.mask.polygon)
+    assert b.placement == a.placement
+    assert [x.name for x in b.anchors.values()] == ["Seed 1", "Seed 2"]
+    np.testing.assert_array_equal(a.anchors[ids[1]].latent.wplus, b.anchors[ids[1]].latent.wplus)
+    assert b.continuum_ids() == ids and b.continuum.loop is True
+    assert other.session.path == saved and not other.session.undo.canUndo()
     # the pages show what was opened
     assert other.anchors.list.count() == 2
     assert other.pages["mask"].overlay.image is not None
@@ -65,7 +66,7 @@ def test_damaged_project_is_a_message_not_a_traceback(window, errors, tmp_path):
     bad.write_bytes(b"PK\x03\x04 not really a zip")
     assert not window.open_project(bad)
     assert errors and "not a readable StimStudio project" in errors[0][1]
-    assert window.project.path is None
+    assert window.session.path is None
 
 
 def test_unreadable_image_shows_the_readers_message(window, errors, qtbot, tmp_path):
@@ -126,10 +127,10 @@ def test_autosave_and_restore_after_a_crash(make_window, qtbot, monkeypatch, ans
     again = make_window(recovery=True, offer_restore=True)
     assert asked and "did not close properly" in asked[0]
     if answer == "yes":
-        assert [a["name"] for a in again.project.get("anchors")] == ["Seed 1", "Seed 2"]
-        assert again.project.dirty  # restored work is unsaved until saved
+        assert [a.name for a in again.project.anchors.values()] == ["Seed 1", "Seed 2"]
+        assert again.session.dirty  # restored work is unsaved until saved
     else:
-        assert again.project.get("anchors") == []
+        assert again.project.anchors == {}
         assert not again.recovery.autosave_path.exists()
     # a clean exit leaves no recovery copy and no lock
     again.close()
@@ -168,11 +169,11 @@ def test_first_run_opens_the_samples_once(make_window, qtbot):
 
     assert sample_files(), "the shipped samples are missing from resources/samples"
     win = make_window(first_run_samples=True)
-    qtbot.waitUntil(lambda: len(win.project.get("library")) == len(sample_files()), timeout=20000)
+    qtbot.waitUntil(lambda: len(win.project.library) == len(sample_files()), timeout=20000)
     assert Preferences.load().samples_offered
     # the samples are where a new project starts: nothing to save, nothing to undo (issue 39)
-    assert not win.project.dirty and "•" not in win.windowTitle()
-    assert win.project.undo.count() == 0 and win.project.get("current")
+    assert not win.session.dirty and "•" not in win.windowTitle()
+    assert win.session.undo.count() == 0 and win.project.current
     second = make_window(first_run_samples=True)  # the next start: the user's own empty library
     qtbot.wait(200)
-    assert second.project.get("library") == []
+    assert second.project.library == []

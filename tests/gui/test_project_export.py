@@ -24,10 +24,7 @@ def test_app_and_cli_export_the_same_frames(
     assert page.path_list.count() == 3
     page.spacing.setCurrentText("perceptual")  # a change made in the app, then saved
     qtbot.waitUntil(
-        lambda: (
-            (pf := window.project.get("path_frames")) is not None
-            and pf["key"] == key_text(page._key)
-        ),
+        lambda: (pf := window.project.path_frames) is not None and pf["key"] == key_text(page._key),
         timeout=60000,
     )
     saved = tmp_path / "saved.stimproj"

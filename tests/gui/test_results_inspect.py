@@ -3,6 +3,8 @@ by what they were made from, a status line that says whether Compose can run."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import QPoint, Qt
 
 from tests.gui.helpers import set_patches
@@ -12,7 +14,7 @@ def _run(window, qtbot, steps: int = 2):
     page = window.pages["compose"]
     page.steps.setValue(steps)
     with qtbot.waitSignal(
-        window.project.changed, timeout=60000, check_params_cb=lambda k: k == "result"
+        window.session.changed, timeout=60000, check_params_cb=lambda k: k == "result"
     ):
         page.run()
     qtbot.waitUntil(lambda: page.worker is None, timeout=10000)
@@ -29,9 +31,8 @@ def test_status_says_what_is_missing_then_ready(window):
 def test_result_tiles_zoom_and_the_legend_is_outside_the_plot(window, qtbot):
     set_patches(window)
     for which, film in (("texture", "/data/mdb181.pgm"), ("template", "/data/mdb003.pgm")):
-        patch = dict(window.project.get(which))
-        patch["source"] = {"file": film}
-        window.project.set(which, patch, "source")
+        patch = replace(getattr(window.project, which), source={"file": film})
+        window.session.set(which, patch, "source")
     page = _run(window, qtbot)
     window.show_page("compose")
     # the loss legend is a label above the plot, not an item over the curves
@@ -58,5 +59,5 @@ def test_result_tiles_zoom_and_the_legend_is_outside_the_plot(window, qtbot):
     # anchors say which texture went on which template, and by which method
     page.keep("optimized")
     page.keep("optimized")
-    names = [a["name"] for a in window.project.get("anchors")]
+    names = [a.name for a in window.project.anchors.values()]
     assert names == ["mdb181 on mdb003 · Eq. 4", "mdb181 on mdb003 · Eq. 4 (2)"]

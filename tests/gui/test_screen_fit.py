@@ -131,7 +131,7 @@ def test_dialogs_fit_the_screen(small_screen, make_window, qtbot, monkeypatch, t
     win.open_judgement_test()
     open_adjustment_task(win)
     win.anchors.add_seed(1)
-    qtbot.waitUntil(lambda: bool(win.project.get("anchors")), timeout=30000)
+    qtbot.waitUntil(lambda: bool(win.project.anchors), timeout=30000)
     win.anchors.export_selected()
     assert seen == [
         "SettingsDialog",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPointF
 
+from stimstudio.core.insertion import Placement
+from stimstudio.core.project import Patch
 from tests.gui.helpers import click, drag, make_minimias, set_patches
 
 
@@ -22,14 +24,14 @@ def test_open_film_outlines_roi_at_field_of_view_and_cut(window, qtbot, tmp_path
     assert x <= 100 <= x + s and y <= 135 <= y + s  # snapped onto the annotated mass
     assert view.canvas._overlays  # the lesion outline is drawn
     view.cut("texture")
-    tex = window.project.get("texture")
-    assert tex["image"].shape == (32, 32)
-    assert tex["image"].min() >= -1 and tex["image"].max() <= 1
-    assert tex["lesion_mask"].any()
-    window.project.undo.undo()
-    assert window.project.get("texture") is None
-    window.project.undo.redo()
-    assert window.project.get("texture") is not None
+    tex = window.project.texture
+    assert tex.image.shape == (32, 32)
+    assert tex.image.min() >= -1 and tex.image.max() <= 1
+    assert tex.lesion_mask.any()
+    window.session.undo.undo()
+    assert window.project.texture is None
+    window.session.undo.redo()
+    assert window.project.texture is not None
     view.window_combo.setCurrentIndex(1)
     view._window_preset(1)
     assert view.canvas.current_levels() == (0.45, 1.0)
@@ -45,16 +47,16 @@ def test_polygon_lasso_with_mouse_clicks_and_undo_redo(window, qtbot):
         click(page.canvas, x, y)
     page.lasso._last_click = 0.0  # no accidental double-click timing
     click(page.canvas, 8, 8)  # a click on the first corner closes the polygon
-    rec = window.project.get("mask")
-    assert rec is not None and rec["source"] == "polygon"
-    assert len(rec["polygon"]) == 4
-    np.testing.assert_allclose(rec["polygon"][0], (8, 8), atol=0.6)
+    rec = window.project.mask
+    assert rec is not None and window.project.mask_source == "polygon"
+    assert len(rec.polygon) == 4
+    np.testing.assert_allclose(rec.polygon[0], (8, 8), atol=0.6)
     assert "px" in page.stats.text()
-    window.project.undo.undo()
-    assert window.project.get("mask") is None
+    window.session.undo.undo()
+    assert window.project.mask is None
     assert page.overlay.image is None  # the tint is gone with the mask
-    window.project.undo.redo()
-    assert len(window.project.get("mask")["polygon"]) == 4
+    window.session.undo.redo()
+    assert len(window.project.mask.polygon) == 4
 
 
 def test_freehand_lasso_by_dragging_then_feather_merges(window, qtbot):
@@ -65,16 +67,16 @@ def test_freehand_lasso_by_dragging_then_feather_merges(window, qtbot):
     qtbot.wait(50)
     t = np.linspace(0, 2 * np.pi, 30)
     drag(page.canvas, list(zip(16 + 7 * np.cos(t), 16 + 7 * np.sin(t))))
-    rec = window.project.get("mask")
-    assert rec is not None and rec["source"] == "freehand"
-    assert len(rec["polygon"]) >= 10
-    n = window.project.undo.count()
+    rec = window.project.mask
+    assert rec is not None and window.project.mask_source == "freehand"
+    assert len(rec.polygon) >= 10
+    n = window.session.undo.count()
     page.feather.setValue(3.0)
     page.feather.setValue(4.5)
-    assert window.project.get("mask")["feather"] == 4.5
-    assert window.project.undo.count() == n + 1  # one undo step for the whole feather edit
-    window.project.undo.undo()
-    assert window.project.get("mask")["feather"] == 2.0
+    assert window.project.mask.feather == 4.5
+    assert window.session.undo.count() == n + 1  # one undo step for the whole feather edit
+    window.session.undo.undo()
+    assert window.project.mask.feather == 2.0
 
 
 def test_brush_adds_and_erases_one_undo_step_per_stroke(window, qtbot):
@@ -85,32 +87,32 @@ def test_brush_adds_and_erases_one_undo_step_per_stroke(window, qtbot):
     page.set_tool("add")
     page.brush_size.setValue(2.0)
     qtbot.wait(50)
-    n = window.project.undo.count()
+    n = window.session.undo.count()
     drag(page.canvas, [(25, 5), (27, 5), (29, 5)])  # a stroke outside the square
-    rec = window.project.get("mask")
-    assert rec["source"] == "brush" and rec["polygon"] is None
-    added = rec["array"] & ~before
+    rec = window.project.mask
+    assert window.project.mask_source == "brush" and rec.polygon is None
+    added = rec.binary & ~before
     # painted along the stroke (row 5, x 25..29, radius 2) and nowhere else; the screen-to-image
     # mapping rounds by up to a pixel, so the core of the stroke is checked, and its area
     ys, xs = np.nonzero(added)
     assert added[4:6, 26:29].all() and ys.max() <= 8 and xs.min() >= 21
     assert 15 <= added.sum() <= 60
-    assert rec["array"][before].all()  # the old mask is kept
-    assert window.project.undo.count() == n + 1 and window.project.undo.undoText() == "Brush add"
+    assert rec.binary[before].all()  # the old mask is kept
+    assert window.session.undo.count() == n + 1 and window.session.undo.undoText() == "Brush add"
     page.set_tool("erase")
     page.brush_size.setValue(3.0)
     qtbot.wait(50)
     click(page.canvas, 16, 16)  # a dab in the middle of the square
-    arr = window.project.get("mask")["array"]
+    arr = window.project.mask.binary
     assert not arr[15:18, 15:18].any() and arr[11, 11] and arr[5, 27]
     assert "painted" in page.stats.text()
-    window.project.undo.undo()
-    window.project.undo.undo()
+    window.session.undo.undo()
+    window.session.undo.undo()
     np.testing.assert_array_equal(page.brush.base, before)
     # erasing everything leaves no mask, not an empty one that would fail later
     page.brush_size.setValue(40.0)
     click(page.canvas, 16, 16)
-    assert window.project.get("mask") is None
+    assert window.project.mask is None
 
 
 def test_vertex_editing_moves_a_corner(window, qtbot):
@@ -120,9 +122,9 @@ def test_vertex_editing_moves_a_corner(window, qtbot):
     assert page.editor is not None
     handle = page.editor.getHandles()[0]
     page.editor.movePoint(handle, page.editor.mapToParent(QPointF(6, 6)), finish=True)
-    poly = window.project.get("mask")["polygon"]
+    poly = window.project.mask.polygon
     np.testing.assert_allclose(poly[0], (6, 6), atol=0.01)
-    assert window.project.undo.undoText() == "Edit mask corners"
+    assert window.session.undo.undoText() == "Edit mask corners"
 
 
 def test_placement_keys_handle_and_rotation_direction(window, qtbot):
@@ -131,12 +133,12 @@ def test_placement_keys_handle_and_rotation_direction(window, qtbot):
     window.pages["mask"].set_polygon([(6, 14), (22, 14), (22, 18), (6, 18)])
     window.show_page("placement")
     page = window.pages["placement"]
-    n = window.project.undo.count()
+    n = window.session.undo.count()
     for _ in range(3):
         page.nudge(dx=1)
-    assert window.project.get("placement")["dx"] == 3.0
-    assert window.project.undo.count() == n + 1  # key presses merge
-    window.project.set("placement", {"dx": 2.0, "dy": -1.0, "scale": 1.0, "angle": 30.0}, "p")
+    assert window.project.placement.dx == 3.0
+    assert window.session.undo.count() == n + 1  # key presses merge
+    window.session.set("placement", Placement(dx=2.0, dy=-1.0, angle=30.0), "p")
     # the on-screen handle sits on the placed mask's centroid and along its long axis
     soft = page.contour.data
     ys, xs = np.nonzero(soft > 0.5)
@@ -150,15 +152,15 @@ def test_placement_keys_handle_and_rotation_direction(window, qtbot):
     assert min(abs(axis - hand), 180 - abs(axis - hand)) < 5
     # a drag of the handle is one undoable "Move texture"
     page.handle.setPos(page.handle.pos() + QPointF(3, 0), finish=True)
-    assert abs(window.project.get("placement")["dx"] - 5.0) < 1e-6
-    assert window.project.undo.undoText() == "Move texture"
+    assert abs(window.project.placement.dx - 5.0) < 1e-6
+    assert window.session.undo.undoText() == "Move texture"
     # a corner drag scales: the undo entry says so (it used to say "Move texture")
     page.handle.setSize(page.handle.size() * 1.2, finish=True)
-    assert window.project.undo.undoText() == "Scale texture"
+    assert window.session.undo.undoText() == "Scale texture"
     page.handle.setAngle(page.handle.angle() + 10, finish=True)
-    assert window.project.undo.undoText() == "Rotate texture"
+    assert window.session.undo.undoText() == "Rotate texture"
     # a placement that pushes the texture off the template is reported, not raised
-    window.project.set("placement", {"dx": 200.0, "dy": 0.0, "scale": 1.0, "angle": 0.0}, "p")
+    window.session.set("placement", Placement(dx=200.0), "p")
     assert "outside" in page.problem.text()
 
 
@@ -178,10 +180,10 @@ def test_dropping_files_opens_them_and_remembers_them(window, qtbot, tmp_path):
     )
     window.dropEvent(ev)
     qtbot.waitUntil(lambda: window.pages["view"].mammo is not None, timeout=20000)
-    assert window.project.get("library") == [str(film)]
+    assert window.project.library == [str(film)]
     assert window.prefs.recent[0] == str(film)
-    window.project.undo.undo()  # adding files is undoable too
-    assert window.project.get("library") == []
+    window.session.undo.undo()  # adding files is undoable too
+    assert window.project.library == []
 
 
 def test_dicom_windows_from_the_header_become_presets(window, qtbot, tmp_path):
@@ -249,7 +251,7 @@ def test_window_level_and_box_come_back_with_the_project(make_window, qtbot, tmp
     film = make_minimias(tmp_path / "mias")
     win = make_window()
     win.open_paths([film])
-    win.project.set("current", str(film), "Show image")
+    win.session.set("current", str(film), "Show image")
     view = win.pages["view"]
     qtbot.waitUntil(lambda: view.mammo is not None, timeout=20000)
     view.window_combo.setCurrentIndex(1)
@@ -261,7 +263,7 @@ def test_window_level_and_box_come_back_with_the_project(make_window, qtbot, tmp
     assert view.window_combo.placeholderText() == "Custom"
     view.roi.setPos([20, 30])  # the user's box
     box = view.roi_rect()
-    saved = win.project.save(tmp_path / "p.stimproj")
+    saved = win.session.save(tmp_path / "p.stimproj")
     # the same place reads one grey value on the film and on the patch cut from it
     assert view.canvas.model_range is False and win.pages["mask"].canvas.model_range is True
 
@@ -285,12 +287,8 @@ def test_placement_mode_and_contrast_gain_with_the_warning(window, qtbot):
     inside = (yy - R / 2) ** 2 + (xx - R / 2) ** 2 <= (R / 5) ** 2
     tex = np.full((R, R), -0.6, np.float32) + 0.05 * smooth_image(1, R)
     tex[inside] += 0.4
-    window.project.set_many(
-        {
-            "texture": {"image": tex, "resolution": R, "source": {}},
-            "template": {"image": 0.3 + 0.05 * smooth_image(2, R), "resolution": R, "source": {}},
-        },
-        "patches",
+    window.session.set_many(
+        {"texture": Patch(tex), "template": Patch(0.3 + 0.05 * smooth_image(2, R))}, "patches"
     )
     c = R / 2
     window.pages["mask"].set_polygon(
@@ -301,28 +299,28 @@ def test_placement_mode_and_contrast_gain_with_the_warning(window, qtbot):
     assert page.mode.currentData() == "paste" and not page.contrast.isEnabled()
     assert page.warning.isVisibleTo(page) and "darker" in page.warning.text()
     pasted = page.canvas.image.image.copy()
-    n = window.project.undo.count()
+    n = window.session.undo.count()
     page.mode.setCurrentIndex(page.mode.findData("contrast"))
-    pl = window.project.get("placement")
-    assert pl["mode"] == "contrast" and pl["contrast"] == 1.0
-    assert window.project.undo.undoText() == "Placement mode" and page.contrast.isEnabled()
+    pl = window.project.placement
+    assert pl.mode == "contrast" and pl.contrast == 1.0
+    assert window.session.undo.undoText() == "Placement mode" and page.contrast.isEnabled()
     by_contrast = page.canvas.image.image
     centre = (slice(int(c) - 3, int(c) + 3),) * 2
     assert by_contrast[centre].mean() > pasted[centre].mean() + 0.5  # bright, not dark
     page.contrast.setValue(0.5)
     page.contrast.setValue(0.6)
-    assert window.project.get("placement")["contrast"] == 0.6
-    assert window.project.undo.count() == n + 2  # the gain's steps merge
-    assert window.project.undo.undoText() == "Contrast gain"
+    assert window.project.placement.contrast == 0.6
+    assert window.session.undo.count() == n + 2  # the gain's steps merge
+    assert window.session.undo.undoText() == "Contrast gain"
     page.nudge(dx=1)  # moving keeps the mode and the gain
-    assert window.project.get("placement")["mode"] == "contrast"
+    assert window.project.placement.mode == "contrast"
     page.reset()
-    assert window.project.get("placement")["contrast"] == 0.6
+    assert window.project.placement.contrast == 0.6
     for _ in range(3):  # reset, nudge, gain
-        window.project.undo.undo()
-    assert window.project.get("placement")["contrast"] == 1.0
-    window.project.undo.undo()  # the mode
-    assert window.project.get("placement")["mode"] == "paste"
+        window.session.undo.undo()
+    assert window.project.placement.contrast == 1.0
+    window.session.undo.undo()  # the mode
+    assert window.project.placement.mode == "paste"
     assert page.mode.currentData() == "paste"
 
 
@@ -354,6 +352,6 @@ def test_window_level_one_set_of_handles_and_nothing_carries_over(window, qtbot,
     first = view.mammo
     window.open_paths([tmp_path / "b" / "mdb001.pgm"])
     qtbot.waitUntil(lambda: window.library.list.count() == 2, timeout=20000)
-    window.project.set("current", str(tmp_path / "b" / "mdb001.pgm"), "Show image")
+    window.session.set("current", str(tmp_path / "b" / "mdb001.pgm"), "Show image")
     qtbot.waitUntil(lambda: view.mammo is not None and view.mammo is not first, timeout=20000)
     assert view.canvas.current_levels() == (0.0, 1.0)  # another film starts at full range

@@ -38,26 +38,47 @@ from .continuum import (
     latent_at,
     uniform_positions,
 )
-from .frames import iter_frames, render_path
-from .noise import _anchor_noise, _noise_between, noise_at, noise_batch
-from .spacing import (
-    SPACING_VERSION,
-    Renderer,
-    SpacingProgress,
-    SpacingResult,
-    _balance,
-    _counts_of,
-    _DenseCurve,
-    _distances,
-    _relax,
-    _Samples,
-    _segment_lengths,
-    compute_spacing,
-    default_metric,
-    iter_spacing,
-    spacing_key,
-    within_segment_cv,
-)
+
+# The records above need no torch, so the app's window can hold a continuum before the model
+# loads (tests/gui/test_window.py); the rest is imported on first use.
+_LAZY = {
+    "frames": ("iter_frames", "render_path"),
+    "noise": ("_anchor_noise", "_noise_between", "noise_at", "noise_batch"),
+    "spacing": (
+        "SPACING_VERSION",
+        "Renderer",
+        "SpacingProgress",
+        "SpacingResult",
+        "_balance",
+        "_counts_of",
+        "_DenseCurve",
+        "_distances",
+        "_relax",
+        "_Samples",
+        "_segment_lengths",
+        "compute_spacing",
+        "default_metric",
+        "iter_spacing",
+        "spacing_key",
+        "within_segment_cv",
+    ),
+}
+_WHERE = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        from importlib import import_module
+
+        value = getattr(import_module(f"{__name__}.{_WHERE[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_WHERE))
+
 
 __all__ = [
     "FRAME_SPACINGS",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -21,8 +20,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from stimstudio.core.project import anchor_from_record
 
 from ..context import AppContext
 from ..errors import show_error
@@ -52,7 +49,8 @@ class AnchorsPanel(QWidget):
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
-        self.project = ctx.project
+        self.project = ctx.project  # core's live Project: what panels read
+        self.session = ctx.session  # its undo stack and events: how they edit and listen
         ctx.selected_anchor_ids = self.selected_ids  # the Interpolate page adds them
         self.list = QListWidget()
         self.list.setIconSize(QSize(THUMB, THUMB))
@@ -127,8 +125,9 @@ class AnchorsPanel(QWidget):
         lay.addLayout(grid)
 
         QShortcut(QKeySequence.StandardKey.Delete, self.list, self.remove_selected)
-        self.project.changed.connect(lambda k: k == "anchors" and self.refresh())
-        self.project.reset.connect(self.refresh)
+        # thumbnails (anchor_images) change only with the anchors, in the same update
+        self.session.changed.connect(lambda k: k == "anchors" and self.refresh())
+        self.session.reset.connect(self.refresh)
         ctx.model_changed.connect(lambda _m: self.refresh())
         self.refresh()
 
@@ -139,23 +138,25 @@ class AnchorsPanel(QWidget):
         selected = set(self.selected_ids())
         self.list.clear()
         sha = self.ctx.model.sha256 if self.ctx.model is not None else None
-        for a in self.project.get("anchors"):
-            it = QListWidgetItem(a["name"])
-            it.setData(Qt.ItemDataRole.UserRole, a["id"])
+        images = self.project.anchor_images
+        for aid, a in self.project.anchors.items():
+            it = QListWidgetItem(a.name)
+            it.setData(Qt.ItemDataRole.UserRole, aid)
             it.setFlags(it.flags() | Qt.ItemFlag.ItemIsEditable)
-            if a.get("image") is not None:
-                it.setIcon(image_icon(a["image"], THUMB))
-            tip = [a["name"], source_text(a.get("source") or {})]
-            if sha and a.get("model_sha256") and a["model_sha256"] != sha:
+            if images.get(aid) is not None:
+                it.setIcon(image_icon(images[aid], THUMB))
+            made = a.latent.model_sha256
+            tip = [a.name, source_text(a.latent.source or {})]
+            if sha and made and made != sha:
                 it.setForeground(Qt.GlobalColor.darkYellow)
                 tip.append("made with another model: its image would differ with this one")
             it.setToolTip("\n".join(tip))
             it.setSizeHint(QSize(0, THUMB + 6))
             self.list.addItem(it)
-            if a["id"] in selected:
+            if aid in selected:
                 it.setSelected(True)
         self.list.blockSignals(False)
-        self.empty_hint.setVisible(not self.project.get("anchors"))
+        self.empty_hint.setVisible(not self.project.anchors)
 
     def selected_ids(self) -> list[str]:
         rows = sorted(self.list.row(it) for it in self.list.selectedItems())
@@ -164,31 +165,25 @@ class AnchorsPanel(QWidget):
     def _renamed(self, item: QListWidgetItem) -> None:
         aid = item.data(Qt.ItemDataRole.UserRole)
         name = item.text().strip()
-        anchors = self.project.get("anchors")
-        old = next((a for a in anchors if a["id"] == aid), None)
-        if old is None or not name or name == old["name"]:
+        model = self.project
+        old = model.anchor(aid)
+        if old is None or not name or name == old.name:
             self.refresh()
             return
-        if any(a["name"] == name for a in anchors if a["id"] != aid):
-            name = self.project.unique_anchor_name(name)
-        new = [{**a, "name": name} if a["id"] == aid else a for a in anchors]
-        self.project.set("anchors", new, f"Rename anchor to {name}")
+        name = model.unique_anchor_name(name)
+        self.session.set_many(model.rename_anchor_changes(aid, name), f"Rename anchor to {name}")
 
     def remove_selected(self) -> None:
         ids = set(self.selected_ids())
         if not ids:
             return
-        anchors = [a for a in self.project.get("anchors") if a["id"] not in ids]
-        path = dict(self.project.get("path"))
-        path["anchors"] = [i for i in path["anchors"] if i not in ids]
         what = "anchor" if len(ids) == 1 else f"{len(ids)} anchors"
-        self.project.set_many({"anchors": anchors, "path": path}, f"Remove {what}")
+        self.session.set_many(self.project.remove_anchors_changes(ids), f"Remove {what}")
 
     def export_selected(self) -> None:
         """The selected anchors (all when none is selected) as stills, through the dialog."""
-        ids = self.selected_ids() or [a["id"] for a in self.project.get("anchors")]
-        anchors = [self.project.anchor(i) for i in ids]
-        anchors = [anchor_from_record(a) for a in anchors if a is not None]
+        ids = self.selected_ids() or list(self.project.anchors)
+        anchors = [a for a in map(self.project.anchor, ids) if a is not None]
         if not anchors:
             show_error(self, "There are no anchors to export yet.")
             return
@@ -199,13 +194,11 @@ class AnchorsPanel(QWidget):
     def make_path(self) -> None:
         ids = self.selected_ids()
         if len(ids) < 2:
-            ids = [a["id"] for a in self.project.get("anchors")]
+            ids = list(self.project.anchors)
         if len(ids) < 2:
             show_error(self, "A continuum needs at least two anchors: keep or add another one.")
             return
-        path = dict(self.project.get("path"))
-        path["anchors"] = ids
-        self.project.set("path", path, "Make continuum")
+        self.session.set_many(self.project.continuum_changes(ids), "Make continuum")
         self.ctx.show_page("interpolate")
 
     # -- making anchors (in workers) ---------------------------------------------------------
@@ -215,8 +208,8 @@ class AnchorsPanel(QWidget):
             return
         model, compute = self.ctx.model, self.ctx.compute
         # the Generator page's noise mode: the anchor is the sample that page shows for the seed
-        noise_mode = self.project.get("generator").get("noise_mode", "seed")
-        orientation = self.project.get("generator").get("orientation", "as-generated")
+        noise_mode = self.project.generator.get("noise_mode", "seed")
+        orientation = self.project.generator.get("orientation", "as-generated")
 
         def job():
             from stimstudio.core.generate import sample
@@ -233,7 +226,7 @@ class AnchorsPanel(QWidget):
         self.ctx.run_task(job, f"Sampling seed {seed:g}…", done)
 
     def invert_patch(self, which: str) -> None:
-        patch = self.project.get(which)
+        patch = getattr(self.project, which)
         if patch is None:
             show_error(self, f"No {which} patch yet: cut one on page 1.")
             return
@@ -242,7 +235,7 @@ class AnchorsPanel(QWidget):
         model, compute = self.ctx.model, self.ctx.compute
         settings = self.ctx.prefs.inversion_settings()
         vgg = self.ctx.prefs.vgg16 or None
-        image = patch["image"]
+        image = patch.image
 
         def job():
             from stimstudio.core.invert import perceptual_for, run_inversion
@@ -257,7 +250,7 @@ class AnchorsPanel(QWidget):
                 compute,
                 perceptual_for(model, vgg),
                 should_stop=cancel_requested,
-                source={"patch": which, **(patch.get("source") or {})},
+                source={"patch": which, **(patch.source or {})},
             )
 
         def done(res):
@@ -322,7 +315,7 @@ class AnchorsPanel(QWidget):
             show_error(self, "Select an anchor to save.")
             return
         a = self.project.anchor(ids[0])
-        safe = "".join(c if c.isalnum() or c in " -_.()" else "_" for c in a["name"]).strip()
+        safe = "".join(c if c.isalnum() or c in " -_.()" else "_" for c in a.name).strip()
         path, _ = QFileDialog.getSaveFileName(
             self,
             "Save latent",
@@ -331,7 +324,7 @@ class AnchorsPanel(QWidget):
         )
         if path:
             remember("latents", path)
-            self.save_anchor(a["id"], path)
+            self.save_anchor(ids[0], path)
 
     def save_anchor(self, anchor_id: str, path: str) -> None:
         from stimstudio.core.latent import Latent
@@ -339,13 +332,11 @@ class AnchorsPanel(QWidget):
         a = self.project.anchor(anchor_id)
         if not path.endswith(".npz"):
             path += ".latent.npz"
+        lat = a.latent
         try:
-            Latent(
-                np.asarray(a["wplus"]),
-                {**a["source"], "name": a["name"]},
-                a["model_sha256"],
-                a.get("noise"),
-            ).save(path)
+            Latent(lat.wplus, {**lat.source, "name": a.name}, lat.model_sha256, lat.noise).save(
+                path
+            )
         except Exception as exc:  # noqa: BLE001
             from ..errors import show_exception
 

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from stimstudio.core.project import placement_from_record
+from stimstudio.core.project import placement_record
 
 from ..context import AppContext
 from ..errors import show_error
@@ -70,7 +70,8 @@ class ComposePage(QWidget):
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
-        self.project = ctx.project
+        self.project = ctx.project  # core's live Project: what panels read
+        self.session = ctx.session  # its undo stack and events: how they edit and listen
         self.worker: Worker | None = None
         self._losses: dict[str, list] = {}
         self._steps: list[int] = []
@@ -209,8 +210,8 @@ class ComposePage(QWidget):
         self._plot_timer = QTimer(self)
         self._plot_timer.timeout.connect(self._redraw_plot)
         self._plot_timer.start(100)
-        self.project.changed.connect(self._on_changed)
-        self.project.reset.connect(self.refresh)
+        self.session.changed.connect(self._on_changed)
+        self.session.reset.connect(self.refresh)
         ctx.model_changed.connect(lambda _m: self.refresh())
         ctx.prefs_changed.connect(self.refresh)
         self.refresh()
@@ -276,17 +277,17 @@ class ComposePage(QWidget):
         self.btn_run.setEnabled(self.worker is None and self.ctx.model is not None)
 
     def inputs(self):
-        """(texture, template, Mask, Placement dict) or a sentence saying what is missing."""
+        """(texture, template, Mask, Placement) or a sentence saying what is missing."""
         got = compose_inputs(self.project)
         if isinstance(got, str):
             return got
-        return (*got, dict(self.project.get("placement")))
+        return (*got, self.project.placement)
 
     def _show_input(self) -> None:
         if self.worker is not None:
             return
         got = self.inputs()
-        idle = self.project.get("result") is None
+        idle = self.project.result is None
         if isinstance(got, str):
             self.tile_input.clear(got)
             self.tile_input.image.setWordWrap(True)
@@ -304,7 +305,7 @@ class ComposePage(QWidget):
 
         tex, tpl, mask, pl = got
         try:  # the stitch in the placement mode chosen on the Placement page
-            ins = insert(tpl, tex, mask, placement_from_record(pl))
+            ins = insert(tpl, tex, mask, pl)
         except StimStudioError as exc:
             self.tile_input.clear(str(exc))
             return
@@ -332,10 +333,10 @@ class ComposePage(QWidget):
             return
         settings = replace(self.ctx.prefs.inversion_settings(), steps=self.steps.value())
         self._settings = settings
-        self._placement = pl
+        self._placement = placement_record(pl)  # as the result records it
         from stimstudio.core.compose import compose_steps
 
-        args = (model, tex, tpl, mask, placement_from_record(pl), settings, self.ctx.compute)
+        args = (model, tex, tpl, mask, pl, settings, self.ctx.compute)
         vgg16, mix_opt = self.ctx.prefs.vgg16 or None, self.mix_opt.isChecked()
         self.worker = Worker(lambda: compose_steps(*args, vgg16, stylemix_optimize=mix_opt))
         self.worker.yielded.connect(self._on_step)
@@ -407,11 +408,12 @@ class ComposePage(QWidget):
         seconds = time.perf_counter() - self._t0
         sources = {}
         for which in ("texture", "template"):
-            patch = self.project.get(which) or {}
-            sources[which] = (patch.get("source") or {}).get("file") or None
-        sources["template_cut"] = dict((self.project.get("template") or {}).get("source") or {})
+            patch = getattr(self.project, which)
+            sources[which] = ((patch.source if patch else None) or {}).get("file") or None
+        template = self.project.template
+        sources["template_cut"] = dict((template.source if template else None) or {})
         rec = result_record(comp, self.ctx.model, self._settings, self._placement, seconds, sources)
-        self.project.set("result", rec, "Compose")
+        self.session.set("result", rec, "Compose")
         self.last_outcome = "done"
         self.progress.setValue(100)
         self.status.setText(f"done in {seconds:.1f} s")
@@ -452,7 +454,7 @@ class ComposePage(QWidget):
     def open_film_view(self) -> None:
         from ..film_view import open_for_result
 
-        res = self.project.get("result")
+        res = self.project.result
         if res is not None:
             self.film_view = open_for_result(self.window(), res, self.ctx.model)
 
@@ -464,7 +466,7 @@ class ComposePage(QWidget):
         self.result_tiles, self.keep_buttons = {}, {}
 
     def _show_result(self) -> None:
-        res = self.project.get("result")
+        res = self.project.result
         self._clear_results()
         self.results_hint.setVisible(res is None)
         self.btn_save.setEnabled(res is not None)
@@ -515,7 +517,7 @@ class ComposePage(QWidget):
             self.keep_buttons[name] = keep
 
     def _zoom_items(self) -> list:
-        res = self.project.get("result")
+        res = self.project.result
         items = []
         if res is not None:
             for name in (m for m in METHOD_TITLES if m in res["images"]):
@@ -553,10 +555,10 @@ class ComposePage(QWidget):
 
     def anchor_name(self, method: str) -> str:
         """'mdb181 on mdb003 · Eq. 4': which texture, which template, which method."""
-        return anchor_name(self.project.get("result") or {}, method)
+        return anchor_name(self.project.result or {}, method)
 
     def keep(self, method: str) -> None:
-        res = self.project.get("result")
+        res = self.project.result
         if res is None or method not in res["latents"]:
             return
         src = dict(res["latent_sources"].get(method, {}))
@@ -571,7 +573,7 @@ class ComposePage(QWidget):
         )
 
     def save_results(self) -> None:
-        res = self.project.get("result")
+        res = self.project.result
         if res is None:
             return
         folder = QFileDialog.getExistingDirectory(
@@ -582,7 +584,7 @@ class ComposePage(QWidget):
             self.write_results(Path(folder))
 
     def write_results(self, folder: Path) -> None:
-        res = self.project.get("result")
+        res = self.project.result
         self.ctx.run_task(
             lambda: write_results(res, folder),
             "Saving results…",

@@ -57,7 +57,8 @@ class GeneratorPage(QWidget):
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
-        self.project = ctx.project
+        self.project = ctx.project  # core's live Project: what panels read
+        self.session = ctx.session  # its undo stack and events: how they edit and listen
         self._syncing = False
         self.requested_key = None
         self.shown_key = None
@@ -213,8 +214,8 @@ class GeneratorPage(QWidget):
         sc.activated.connect(self.keep)
         ctx.render_worker.rendered.connect(self._rendered)
         ctx.model_changed.connect(lambda _m: self.refresh())
-        self.project.changed.connect(self._on_changed)
-        self.project.reset.connect(self.refresh)
+        self.session.changed.connect(self._on_changed)
+        self.session.reset.connect(self.refresh)
         self.refresh()
 
     # -- project -> screen -------------------------------------------------------------------
@@ -225,11 +226,11 @@ class GeneratorPage(QWidget):
 
     def sources(self) -> list[str]:
         """Anchor ids mixed in beside the seed (missing anchors are dropped)."""
-        ids = self.project.get("generator").get("sources") or []
-        return [i for i in ids if self.project.anchor(i) is not None]
+        ids = self.project.generator.get("sources") or []
+        return [i for i in ids if i in self.project.anchors]
 
     def mixing(self) -> list[int]:
-        g = self.project.get("generator")
+        g = self.project.generator
         n = len(self._layers)
         mix = g.get("mixing")
         k = len(self.sources()) + 1
@@ -246,7 +247,7 @@ class GeneratorPage(QWidget):
 
             self._layers = layer_resolutions(model)
             self._presets = mixing_presets(model)
-        g = self.project.get("generator")
+        g = self.project.generator
         self._syncing = True
         self.seed.setValue(float(g.get("seed", 0.0)))
         self.psi.setValue(float(g.get("psi", 1.0)))
@@ -259,15 +260,15 @@ class GeneratorPage(QWidget):
         self.orientation.setCurrentIndex(
             max(0, self.orientation.findData(g.get("orientation", AS_GENERATED)))
         )
-        anchors = self.project.get("anchors")
+        anchors = self.project.anchors
         srcs = self.sources()
         for i, cb in enumerate(self.source_combos):
             cb.clear()
             cb.addItem("—", None)
-            for a in anchors:
-                cb.addItem(a["name"], a["id"])
+            for aid, a in anchors.items():
+                cb.addItem(a.name, aid)
                 # anchor names are long ("mdb181 on mdb003 · Eq. 4"): whole in the tooltip
-                cb.setItemData(cb.count() - 1, a["name"], Qt.ItemDataRole.ToolTipRole)
+                cb.setItemData(cb.count() - 1, a.name, Qt.ItemDataRole.ToolTipRole)
             cb.setCurrentIndex(cb.findData(srcs[i]) if i < len(srcs) else 0)
             name = cb.currentText()
             cb.setToolTip(
@@ -275,9 +276,7 @@ class GeneratorPage(QWidget):
                 if cb.currentIndex() > 0
                 else "An anchor whose layers can be mixed into the sample"
             )
-        names = ["Seed"] + [
-            f"{source_label(k + 1)}: {self.project.anchor(i)['name']}" for k, i in enumerate(srcs)
-        ]
+        names = ["Seed"] + [f"{source_label(k + 1)}: {anchors[i].name}" for k, i in enumerate(srcs)]
         for cb in self.preset_combos.values():
             cb.clear()
             cb.addItems(names)
@@ -317,10 +316,10 @@ class GeneratorPage(QWidget):
     # -- screen -> project -------------------------------------------------------------------
 
     def _set(self, changes: dict, text: str, merge: str | None = None) -> None:
-        g = dict(self.project.get("generator"))
+        g = dict(self.project.generator)
         g.update(changes)
-        if g != self.project.get("generator"):
-            self.project.set("generator", g, text, merge)
+        if g != self.project.generator:
+            self.session.set("generator", g, text, merge)
 
     def _controls_changed(self, *_) -> None:
         if self._syncing:
@@ -368,7 +367,7 @@ class GeneratorPage(QWidget):
     # -- rendering ---------------------------------------------------------------------------
 
     def render_key(self):
-        g = self.project.get("generator")
+        g = self.project.generator
         model = self.ctx.model
         return (
             model.sha256 if model is not None else None,
@@ -387,9 +386,9 @@ class GeneratorPage(QWidget):
             return
         key = self.render_key()
         _, seed, psi, cutoff, noise_mode, srcs, turn, mix = key
-        anchors = [self.project.anchor(i) for i in srcs]
-        others = [np.asarray(a["wplus"], np.float32) for a in anchors]
-        others_noise = [a.get("noise") for a in anchors]
+        anchors = [self.project.anchors[i] for i in srcs]
+        others = [a.latent.wplus for a in anchors]
+        others_noise = [a.latent.noise for a in anchors]
 
         def job():
             """(w+, noise maps): a mixed layer takes its noise map from where its style comes."""
@@ -440,7 +439,7 @@ class GeneratorPage(QWidget):
             src["orientation_mode"] = turn
         if mixed:
             src["mixing"] = list(mix)
-            src["sources"] = ["seed"] + [self.project.anchor(i)["name"] for i in srcs]
+            src["sources"] = ["seed"] + [self.project.anchors[i].name for i in srcs]
         name = f"Seed {seed:g}" + (" (mix)" if mixed else "")
         self.ctx.add_anchor(
             name,

@@ -40,7 +40,8 @@ class InterpolatePage(QWidget):
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
-        self.project = ctx.project
+        self.project = ctx.project  # core's live Project: what panels read
+        self.session = ctx.session  # its undo stack and events: how they edit and listen
         self._cpath = None  # the core Path of the current settings
         self._key = None
         self._positions = None
@@ -202,8 +203,8 @@ class InterpolatePage(QWidget):
         ctx.render_worker.rendered.connect(self._rendered)
         ctx.render_worker.failed.connect(self._render_failed)
         ctx.model_changed.connect(lambda _m: self.refresh())
-        self.project.changed.connect(self._on_changed)
-        self.project.reset.connect(self.refresh)
+        self.session.changed.connect(self._on_changed)
+        self.session.reset.connect(self.refresh)
         self.refresh()
 
     # -- project -> screen -------------------------------------------------------------------
@@ -212,35 +213,28 @@ class InterpolatePage(QWidget):
         return self._compute_task is not None or self._debounce.isActive()
 
     def _on_changed(self, key: str) -> None:
-        if key in ("path", "anchors"):
+        if key in ("continuum", "fps", "anchors"):  # thumbnails change with the anchors
             self.refresh()
         elif key == "path_frames":
             self._show_frames()
 
     def path_key(self):
-        p = self.project.get("path")
+        c = self.project.continuum
         sha = self.ctx.model.sha256 if self.ctx.model is not None else None
-        return (
-            tuple(p["anchors"]),
-            int(p["frames"]),
-            bool(p["loop"]),
-            p["method"],
-            p["spacing"],
-            sha,
-        )
+        ids = tuple(self.project.continuum_ids())
+        return (ids, int(c.frames), bool(c.loop), c.method, c.spacing, sha)
 
     def build_path(self):
-        """The core Continuum of the project's settings, or a sentence saying what is missing."""
-        p = self.project.get("path")
-        anchors = [self.project.anchor(i) for i in p["anchors"]]
-        anchors = [a for a in anchors if a is not None]
-        if len(anchors) < 2:
-            return self.placeholder.text()
-        from stimstudio.core.errors import StimStudioError
-        from stimstudio.core.project import anchor_from_record, continuum_from_record
+        """The project's Continuum (a copy that keeps its own spacing cache), checked, or a
+        sentence saying what is missing."""
+        from dataclasses import replace
 
+        from stimstudio.core.errors import StimStudioError
+
+        if len(self.project.continuum.anchors) < 2:
+            return self.placeholder.text()
         try:
-            path = continuum_from_record(p, {a["id"]: anchor_from_record(a) for a in anchors})
+            path = replace(self.project.continuum)
             path.validate()
             if self.ctx.model is not None:
                 for a in path.anchors:
@@ -250,22 +244,20 @@ class InterpolatePage(QWidget):
         return path
 
     def refresh(self) -> None:
-        p = self.project.get("path")
+        m = self.project
+        c = m.continuum
         self._syncing = True
-        self.frames.setValue(int(p["frames"]))
-        self.loop.setChecked(bool(p["loop"]))
-        self.method.setCurrentText(p["method"])
-        self.spacing.setCurrentText(p["spacing"])
-        self.fps.setValue(int(p.get("fps", 12)))
+        self.frames.setValue(int(c.frames))
+        self.loop.setChecked(bool(c.loop))
+        self.method.setCurrentText(c.method)
+        self.spacing.setCurrentText(c.spacing)
+        self.fps.setValue(int(m.fps))
         self.path_list.clear()
-        for aid in p["anchors"]:
-            a = self.project.anchor(aid)
-            if a is None:
-                continue
-            it = QListWidgetItem(a["name"])
+        for aid in m.continuum_ids():
+            it = QListWidgetItem(m.anchors[aid].name)
             it.setData(Qt.ItemDataRole.UserRole, aid)
-            if a.get("image") is not None:
-                it.setIcon(image_icon(a["image"], 40))
+            if m.anchor_images.get(aid) is not None:
+                it.setIcon(image_icon(m.anchor_images[aid], 40))
             self.path_list.addItem(it)
         self._syncing = False
 
@@ -300,7 +292,7 @@ class InterpolatePage(QWidget):
         if changed:
             self._positions = None
             self._show_frames()
-            pf = self.project.get("path_frames")
+            pf = self.project.path_frames
             have = pf is not None and pf["key"] == key_text(key)
             if self.ctx.model is not None and not have:
                 self._debounce.start()
@@ -315,7 +307,7 @@ class InterpolatePage(QWidget):
         return uniform_positions(self._cpath)
 
     def _show_frames(self) -> None:
-        rec = self.project.get("path_frames")
+        rec = self.project.path_frames
         if rec is None or rec["key"] != key_text(self._key):
             self._positions = None
             self.strip.show(None, 0)
@@ -332,51 +324,49 @@ class InterpolatePage(QWidget):
     def _settings_changed(self, *_) -> None:
         if self._syncing:
             return
-        p = dict(self.project.get("path"))
-        p.update(
-            frames=self.frames.value(),
-            loop=self.loop.isChecked(),
-            method=self.method.currentText(),
-            spacing=self.spacing.currentText(),
-        )
-        if p != self.project.get("path"):
-            self.project.set("path", p, "Continuum settings", merge="path-settings")
+        c = self.project.continuum
+        new = {
+            "frames": self.frames.value(),
+            "loop": self.loop.isChecked(),
+            "method": self.method.currentText(),
+            "spacing": self.spacing.currentText(),
+        }
+        if any(getattr(c, k) != v for k, v in new.items()):
+            changes = self.project.continuum_changes(**new)
+            self.session.set_many(changes, "Continuum settings", merge="path-settings")
 
     def _fps_changed(self, v: int) -> None:
         if self._syncing:
             return
         self.play_timer.setInterval(int(1000 / v))
-        p = dict(self.project.get("path"))
-        if p.get("fps") != v:
-            p["fps"] = v
-            self.project.set("path", p, "Playback speed", merge="fps")
+        if self.project.fps != v:
+            self.session.set("fps", v, "Playback speed", merge="fps")
 
     def _reordered(self, *_) -> None:
         ids = [
             self.path_list.item(i).data(Qt.ItemDataRole.UserRole)
             for i in range(self.path_list.count())
         ]
-        p = dict(self.project.get("path"))
-        if ids != p["anchors"]:
-            p["anchors"] = ids
-            self.project.set("path", p, "Reorder continuum")
+        if ids != self.project.continuum_ids():
+            changes = self.project.continuum_changes(ids)
+            self.session.set_many(changes, "Reorder continuum")
 
     def add_selected(self) -> None:
         ids = self.ctx.selected_anchor_ids()
         if not ids:
             show_error(self, "Select anchors in the Anchors panel first.")
             return
-        p = dict(self.project.get("path"))
-        p["anchors"] = [*p["anchors"], *ids]
-        self.project.set("path", p, "Add anchors to continuum")
+        ids = [*self.project.continuum_ids(), *ids]
+        changes = self.project.continuum_changes(ids)
+        self.session.set_many(changes, "Add anchors to continuum")
 
     def remove_selected(self) -> None:
         row = self.path_list.currentRow()
         if row < 0:
             return
-        p = dict(self.project.get("path"))
-        p["anchors"] = [a for i, a in enumerate(p["anchors"]) if i != row]
-        self.project.set("path", p, "Remove anchor from continuum")
+        ids = [a for i, a in enumerate(self.project.continuum_ids()) if i != row]
+        changes = self.project.continuum_changes(ids)
+        self.session.set_many(changes, "Remove anchor from continuum")
 
     # -- computing frames (even spacing, filmstrip, distances) -------------------------------
 
@@ -418,7 +408,7 @@ class InterpolatePage(QWidget):
                 return
             for i, (img, w) in enumerate(zip(rec.pop("float_images"), rec.pop("wplus"))):
                 self.ctx.render_worker.prefill((self._key, i), img, w)
-            self.project.set("path_frames", rec, "Compute continuum")
+            self.session.set("path_frames", rec, "Compute continuum")
             self._slider_moved(self.slider.value())
 
         def failed(msg, detail):
@@ -480,7 +470,7 @@ class InterpolatePage(QWidget):
         self.frame_label.setText(f"frame {i} of 0–{last} · {a} → {b} {s - seg:.2f}{even}")
         self.frame_view.title.setText(f"Frame {i} of 0–{last}")
         self.strip.select(i)
-        pf = self.project.get("path_frames")
+        pf = self.project.path_frames
         if self._positions is not None and pf is not None and i < len(pf["images"]):
             self.frame_view.set_image(pf["images"][i])  # the computed frame, at once
         if self.ctx.model is None:

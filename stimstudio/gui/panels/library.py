@@ -97,7 +97,8 @@ class LibraryPanel(QWidget):
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
-        self.project = ctx.project
+        self.project = ctx.project  # core's live Project: what panels read
+        self.session = ctx.session  # its undo stack and events: how they edit and listen
         self.info: dict[str, dict] = {}
         self._loading: set[str] = set()
 
@@ -163,8 +164,8 @@ class LibraryPanel(QWidget):
         self.shape.currentIndexChanged.connect(self._apply_filter)
         self.list.currentItemChanged.connect(self._selected)
         QShortcut(QKeySequence.StandardKey.Delete, self.list, self.remove_selected)
-        self.project.changed.connect(self._on_changed)
-        self.project.reset.connect(self._sync)
+        self.session.changed.connect(self._on_changed)
+        self.session.reset.connect(self._sync)
 
     # -- adding files ------------------------------------------------------------------------
 
@@ -183,20 +184,20 @@ class LibraryPanel(QWidget):
 
         def progress(item):
             if "files" in item:
-                new = [f for f in item["files"] if f not in self.project.get("library")]
+                new = [f for f in item["files"] if f not in self.project.library]
                 changes = {}
                 if new:
-                    changes["library"] = self.project.get("library") + new
+                    changes["library"] = self.project.library + new
                     self._loading.update(new)
-                if item["files"] and self.project.get("current") is None:
+                if item["files"] and self.project.current is None:
                     changes["current"] = item["files"][0]
-                if baseline and not self.project.dirty:
-                    self.project.set_baseline(changes)
+                if baseline and not self.session.dirty:
+                    self.session.set_baseline(changes)
                 elif new:
                     what = f"{len(new)} images" if len(new) > 1 else Path(new[0]).name
-                    self.project.set_many(changes, f"Add {what}")
+                    self.session.set_many(changes, f"Add {what}")
                 elif changes:
-                    self.project.set_many(changes, "Show image")
+                    self.session.set_many(changes, "Show image")
                 return
             self.info[item["path"]] = item
             self._loading.discard(item["path"])
@@ -266,7 +267,7 @@ class LibraryPanel(QWidget):
         self._apply_filter()
 
     def _sync(self, *_) -> None:
-        lib = self.project.get("library")
+        lib = self.project.library
         have = {self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())}
         for i in reversed(range(self.list.count())):
             if self.list.item(i).data(Qt.ItemDataRole.UserRole) not in lib:
@@ -289,7 +290,7 @@ class LibraryPanel(QWidget):
             self._select_current()
 
     def _select_current(self) -> None:
-        cur = self.project.get("current")
+        cur = self.project.current
         it = self._item(cur) if cur else None
         if it is not None and self.list.currentItem() is not it:
             self.list.blockSignals(True)
@@ -300,16 +301,16 @@ class LibraryPanel(QWidget):
         if item is None:
             return
         path = item.data(Qt.ItemDataRole.UserRole)
-        if path != self.project.get("current"):
-            self.project.set("current", path, "Show image")
+        if path != self.project.current:
+            self.session.set("current", path, "Show image")
 
     def remove_selected(self) -> None:
         it = self.list.currentItem()
         if it is None:
             return
         path = it.data(Qt.ItemDataRole.UserRole)
-        lib = [p for p in self.project.get("library") if p != path]
-        self.project.set("library", lib, f"Remove {Path(path).name}")
+        lib = [p for p in self.project.library if p != path]
+        self.session.set("library", lib, f"Remove {Path(path).name}")
 
     def _matches(self, info: dict | None, path: str) -> bool:
         text = self.search.text().strip().lower()

@@ -3,6 +3,8 @@ corners, feather the edge, or take the mask from the data set's annotation."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
@@ -21,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from stimstudio.core.errors import StimStudioError
-from stimstudio.core.project import mask_from_record
+from stimstudio.core.insertion import Mask
 
 from ..canvas.brush import BrushTool
 from ..canvas.image_view import ImageCanvas
@@ -39,15 +41,15 @@ def compose_inputs(project):
     """(texture, template, core Mask) from the project, or a sentence saying what is missing."""
     from stimstudio.core.errors import StimStudioError
 
-    tex, tpl, rec = (project.get(k) for k in ("texture", "template", "mask"))
-    if tex is None:
+    m = project
+    if m.texture is None:
         return "No texture patch yet: cut one on page 1 (T)."
-    if tpl is None:
+    if m.template is None:
         return "No shape template yet: cut one on page 1 (M)."
-    if rec is None:
+    if m.mask is None:
         return "No texture mask yet: lasso the tumor on page 2."
     try:
-        return tex["image"], tpl["image"], mask_from_record(rec, tex["image"].shape, strict=True)
+        return m.texture.image, m.template.image, m.mask.fitted(m.texture.image.shape)
     except StimStudioError as exc:
         return str(exc)
 
@@ -56,7 +58,8 @@ class MaskPage(QWidget):
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
-        self.project = ctx.project
+        self.project = ctx.project  # core's live Project: what panels read
+        self.session = ctx.session  # its undo stack and events: how they edit and listen
         self._syncing = False
 
         self.canvas = ImageCanvas(histogram=False, levels=(-1.0, 1.0))
@@ -202,8 +205,8 @@ class MaskPage(QWidget):
             sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             sc.activated.connect(slot)
 
-        self.project.changed.connect(self._on_changed)
-        self.project.reset.connect(self.refresh)
+        self.session.changed.connect(self._on_changed)
+        self.session.reset.connect(self.refresh)
         self.set_tool("freehand")
         self.refresh()
 
@@ -236,18 +239,18 @@ class MaskPage(QWidget):
     # -- state -> screen ---------------------------------------------------------------------
 
     def _on_changed(self, key: str) -> None:
-        if key in ("texture", "mask", "view"):
+        if key in ("texture", "mask", "mask_source", "view"):
             self.refresh()
 
     def texture_shape(self) -> tuple[int, int] | None:
-        tex = self.project.get("texture")
-        return None if tex is None else tex["image"].shape
+        tex = self.project.texture
+        return None if tex is None else tex.image.shape
 
     def refresh(self) -> None:
-        tex = self.project.get("texture")
+        tex = self.project.texture
         self.canvas.setVisible(tex is not None)
         self.placeholder.setVisible(tex is None)
-        opacity = float(self.project.get("view").get("mask_opacity", 0.45))
+        opacity = float(self.project.view.get("mask_opacity", 0.45))
         self.opacity.blockSignals(True)
         self.opacity.setValue(round(opacity * 100))
         self.opacity.blockSignals(False)
@@ -259,29 +262,29 @@ class MaskPage(QWidget):
             self.stats.setText("")
             self._update_editor()
             return
-        shape = tex["image"].shape
+        shape = tex.image.shape
         reset = self.canvas.image_shape() != shape
-        self.canvas.set_image(tex["image"], levels=(-1.0, 1.0), reset_view=reset)
-        rec = self.project.get("mask")
-        self.btn_annotation.setEnabled(tex.get("lesion_mask") is not None)
-        self.btn_clear.setEnabled(rec is not None)
-        if rec is not None:
+        self.canvas.set_image(tex.image, levels=(-1.0, 1.0), reset_view=reset)
+        mask = self.project.mask
+        self.btn_annotation.setEnabled(tex.lesion_mask is not None)
+        self.btn_clear.setEnabled(mask is not None)
+        if mask is not None:
             self._syncing = True
-            self.feather.setValue(float(rec.get("feather", 2.0)))
+            self.feather.setValue(float(mask.feather))
             self._syncing = False
-        self._draw_mask(rec, shape)
+        self._draw_mask(mask, shape)
         self._update_editor()
 
-    def _draw_mask(self, rec, shape) -> None:
+    def _draw_mask(self, mask, shape) -> None:
         self.brush.cancel()
         self.brush.set_base(shape, None)
-        if rec is None:
+        if mask is None:
             self.overlay.clear()
             self.outline.setData([], [])
             self.stats.setText("No mask yet: draw around the tumor.")
             return
         try:
-            mask = mask_from_record(rec, shape, strict=True)
+            mask = mask.fitted(shape)
         except StimStudioError as exc:
             self.overlay.clear()
             self.stats.setText(str(exc))
@@ -290,7 +293,7 @@ class MaskPage(QWidget):
         soft = mask.soft()
         self.overlay.setImage(soft, levels=(0.0, 1.0), autoLevels=False)
         self.overlay.setRect(0, 0, shape[1], shape[0])
-        poly = rec.get("polygon")
+        poly = mask.polygon
         if poly is not None and len(poly) >= 3:
             pts = np.vstack([poly, poly[:1]])
             self.outline.setData(pts[:, 0], pts[:, 1])
@@ -299,7 +302,7 @@ class MaskPage(QWidget):
         area = int(mask.binary.sum())
         frac = 100.0 * area / mask.binary.size
         kind = {"annotation": "from the annotation", "brush": "painted"}.get(
-            rec.get("source", ""), "lassoed"
+            self.project.mask_source, "lassoed"
         )
         self.stats.setText(
             f"Mask {kind}: {area} px ({frac:.1f} % of the patch), feather {mask.feather:g} px"
@@ -309,14 +312,14 @@ class MaskPage(QWidget):
         if self.editor is not None:
             self.canvas.vb.removeItem(self.editor)
             self.editor = None
-        rec = self.project.get("mask")
+        mask = self.project.mask
         editing = self.tool() == "edit"
         self.outline.setVisible(not editing)
-        if not editing or rec is None or rec.get("polygon") is None:
+        if not editing or mask is None or mask.polygon is None:
             return
         pen = pg.mkPen("#ffd24a", width=2)
         self.editor = pg.PolyLineROI(
-            [tuple(p) for p in rec["polygon"]], closed=True, pen=pen, movable=True
+            [tuple(p) for p in mask.polygon], closed=True, pen=pen, movable=True
         )
         self.editor.setZValue(40)
         self.editor.sigRegionChangeFinished.connect(self._editor_changed)
@@ -331,19 +334,16 @@ class MaskPage(QWidget):
         shape = self.texture_shape()
         if shape is None:
             return
-        rec = {
-            "polygon": np.asarray(points, np.float64).reshape(-1, 2),
-            "array": None,
-            "feather": float(self.feather.value()),
-            "source": how,
-        }
         try:
-            mask_from_record(rec, shape, strict=True)
+            mask = Mask.from_polygon(points, shape, float(self.feather.value()))
         except StimStudioError as exc:
             show_error(self, str(exc))
             return
         verb = "Edit mask corners" if how == "edit" else f"Lasso ({how})"
-        self.project.set("mask", rec, verb)
+        self._set_mask(mask, how, verb)
+
+    def _set_mask(self, mask, how: str, verb: str) -> None:
+        self.session.set_many({"mask": mask, "mask_source": how}, verb)
 
     def _show_painting(self, work: np.ndarray) -> None:
         """The stroke in progress, hard-edged (the feather applies once it is committed)."""
@@ -353,45 +353,34 @@ class MaskPage(QWidget):
         """One stroke = one undo step; the mask becomes a painted array (corners are gone)."""
         verb = "Brush add" if self.brush.mode == "add" else "Brush erase"
         if not array.any():
-            self.project.set("mask", None, f"{verb} (mask now empty)")
+            self.session.set("mask", None, f"{verb} (mask now empty)")
             return
-        rec = {
-            "polygon": None,
-            "array": array.copy(),
-            "feather": float(self.feather.value()),
-            "source": "brush",
-        }
-        self.project.set("mask", rec, verb)
+        self._set_mask(Mask.from_array(array.copy(), float(self.feather.value())), "brush", verb)
 
     def _editor_changed(self, roi) -> None:
         pts = [roi.mapToParent(QPointF(p)) for _, p in roi.getLocalHandlePositions()]
         self.set_polygon([(p.x(), p.y()) for p in pts], "edit")
 
     def _feather_changed(self, value: float) -> None:
-        rec = self.project.get("mask")
-        if self._syncing or rec is None or float(rec.get("feather", 0)) == value:
+        mask = self.project.mask
+        if self._syncing or mask is None or float(mask.feather) == value:
             return
-        self.project.set("mask", {**rec, "feather": float(value)}, "Feather", merge="feather")
+        self.session.set("mask", replace(mask, feather=float(value)), "Feather", merge="feather")
 
     def _opacity_changed(self, v: int) -> None:
-        view = dict(self.project.get("view"))
+        view = dict(self.project.view)
         view["mask_opacity"] = v / 100.0
         self.overlay.setOpacity(v / 100.0)
-        self.project.set("view", view, "Mask opacity")
+        self.session.set("view", view, "Mask opacity")
 
     def mask_from_annotation(self) -> None:
-        tex = self.project.get("texture")
-        if tex is None or tex.get("lesion_mask") is None:
+        tex = self.project.texture
+        if tex is None or tex.lesion_mask is None:
             show_error(self, "This texture patch holds no annotated lesion.")
             return
-        rec = {
-            "polygon": None,
-            "array": tex["lesion_mask"],
-            "feather": float(self.feather.value()),
-            "source": "annotation",
-        }
-        self.project.set("mask", rec, "Mask from annotation")
+        mask = Mask.from_array(tex.lesion_mask, float(self.feather.value()))
+        self._set_mask(mask, "annotation", "Mask from annotation")
 
     def clear_mask(self) -> None:
-        if self.project.get("mask") is not None:
-            self.project.set("mask", None, "Clear mask")
+        if self.project.mask is not None:
+            self.session.set("mask", None, "Clear mask")

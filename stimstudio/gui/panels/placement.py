@@ -5,6 +5,8 @@ and core's warnings about the placement (brightness mismatch, compressed contras
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
@@ -21,9 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from stimstudio.core.defaults import CONTRAST_RANGE, PLACEMENT
+from stimstudio.core.defaults import CONTRAST_RANGE
 from stimstudio.core.errors import StimStudioError
-from stimstudio.core.project import placement_from_record
+from stimstudio.core.insertion import Placement
 
 from ..canvas.image_view import ImageCanvas
 from ..context import AppContext
@@ -42,16 +44,16 @@ MODES = (
 )
 
 
-def change_text(old: dict, new: dict, verb: str = "Move") -> str:
+def change_text(old: Placement, new: Placement, verb: str = "Move") -> str:
     """The undo entry for a placement change, named by what changed: a corner drag scales
     (and so moves the centre), a rotation handle rotates, the body moves."""
-    if abs(float(new["scale"]) - float(old["scale"])) > 1e-6:
+    if abs(new.scale - old.scale) > 1e-6:
         return "Scale texture"
-    if abs(float(new["angle"]) - float(old["angle"])) > 1e-6:
+    if abs(new.angle - old.angle) > 1e-6:
         return "Rotate texture"
-    if new.get("mode", PLACEMENT.mode) != old.get("mode", PLACEMENT.mode):
+    if new.mode != old.mode:
         return "Placement mode"
-    if abs(float(new.get("contrast", 1.0)) - float(old.get("contrast", 1.0))) > 1e-6:
+    if abs(new.contrast - old.contrast) > 1e-6:
         return "Contrast gain"
     return f"{verb} texture"
 
@@ -60,7 +62,8 @@ class PlacementPage(QWidget):
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
-        self.project = ctx.project
+        self.project = ctx.project  # core's live Project: what panels read
+        self.session = ctx.session  # its undo stack and events: how they edit and listen
         self._extent = 1.0
         self._syncing = False
 
@@ -183,8 +186,8 @@ class PlacementPage(QWidget):
             sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             sc.activated.connect(slot)
 
-        self.project.changed.connect(self._on_changed)
-        self.project.reset.connect(self.refresh)
+        self.session.changed.connect(self._on_changed)
+        self.session.reset.connect(self.refresh)
         self.refresh()
 
     # -- preview -----------------------------------------------------------------------------
@@ -212,9 +215,9 @@ class PlacementPage(QWidget):
         ys, xs = np.nonzero(mask.binary)
         self._extent = float(max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1))
         reset = self.canvas.image_shape() != tpl.shape
-        pl = self.project.get("placement")
+        pl = self.project.placement
         self._sync_controls(pl, tpl.shape[0])
-        self._render(placement_from_record(pl), tex, tpl, mask, reset)
+        self._render(pl, tex, tpl, mask, reset)
 
     def _render(self, placement, tex=None, tpl=None, mask=None, reset=False) -> None:
         from stimstudio.core.compose import insert, stitch
@@ -244,84 +247,81 @@ class PlacementPage(QWidget):
 
     # -- handle <-> placement ----------------------------------------------------------------
 
-    def _sync_controls(self, pl: dict, R: int) -> None:
+    def _sync_controls(self, pl: Placement, R: int) -> None:
         self._syncing = True
         for k, sp in self.spins.items():
-            sp.setValue(float(pl.get(k, NEUTRAL[k])))
-        mode = pl.get("mode", PLACEMENT.mode)
-        self.mode.setCurrentIndex(max(0, self.mode.findData(mode)))
-        self.contrast.setValue(float(pl.get("contrast", PLACEMENT.contrast)))
-        self.contrast.setEnabled(mode == "contrast")
-        side = self._extent * float(pl["scale"])
-        theta = -float(pl["angle"])  # core: counter-clockwise; Qt on a y-down view: clockwise
-        centre = QPointF(R / 2 + float(pl["dx"]), R / 2 + float(pl["dy"]))
+            sp.setValue(float(getattr(pl, k)))
+        self.mode.setCurrentIndex(max(0, self.mode.findData(pl.mode)))
+        self.contrast.setValue(float(pl.contrast))
+        self.contrast.setEnabled(pl.mode == "contrast")
+        side = self._extent * float(pl.scale)
+        theta = -float(pl.angle)  # core: counter-clockwise; Qt on a y-down view: clockwise
+        centre = QPointF(R / 2 + float(pl.dx), R / 2 + float(pl.dy))
         off = QTransform().rotate(theta).map(QPointF(side / 2, side / 2))
         self.handle.setSize([side, side], update=False, finish=False)
         self.handle.setAngle(theta, update=False, finish=False)
         self.handle.setPos(centre - off, update=True, finish=False)
         self._syncing = False
 
-    def _handle_placement(self) -> dict:
+    def _handle_placement(self) -> Placement:
         side = self.handle.size().x()
         centre = self.handle.mapToParent(QPointF(side / 2, side / 2))
         R = self.canvas.image_shape()[0]
-        return {
-            **self.project.get("placement"),  # the mode and gain, as they are
-            "dx": round(centre.x() - R / 2, 2),
-            "dy": round(centre.y() - R / 2, 2),
-            "scale": round(side / self._extent, 4),
-            "angle": round(-self.handle.angle(), 2),
-        }
+        return replace(
+            self.project.placement,  # the mode and gain, as they are
+            dx=round(centre.x() - R / 2, 2),
+            dy=round(centre.y() - R / 2, 2),
+            scale=round(side / self._extent, 4),
+            angle=round(-self.handle.angle(), 2),
+        )
 
     def _handle_moving(self) -> None:
         if not self._syncing and self.canvas.image_shape():
-            self._render(placement_from_record(self._handle_placement()))
+            self._render(self._handle_placement())
 
     def _handle_done(self) -> None:
         if not self._syncing and self.canvas.image_shape():
             pl = self._handle_placement()
-            self.set_placement(pl, change_text(self.project.get("placement"), pl))
+            self.set_placement(pl, change_text(self.project.placement, pl))
 
     def _spin_changed(self) -> None:
         if self._syncing:
             return
-        pl = {**self.project.get("placement"), **{k: sp.value() for k, sp in self.spins.items()}}
-        self.set_placement(
-            pl, change_text(self.project.get("placement"), pl), merge="placement-spin"
-        )
+        spins = {k: float(sp.value()) for k, sp in self.spins.items()}
+        pl = replace(self.project.placement, **spins)
+        self.set_placement(pl, change_text(self.project.placement, pl), merge="placement-spin")
 
     def _mode_changed(self) -> None:
         mode = self.mode.currentData()
         self.contrast.setEnabled(mode == "contrast")
         if self._syncing:
             return
-        old = self.project.get("placement")
-        pl = {**old, "mode": mode, "contrast": self.contrast.value()}
-        merge = None if mode != old.get("mode", PLACEMENT.mode) else "placement-contrast"
+        old = self.project.placement
+        pl = replace(old, mode=str(mode), contrast=float(self.contrast.value()))
+        merge = None if mode != old.mode else "placement-contrast"
         self.set_placement(pl, change_text(old, pl), merge=merge)  # a gain's steps merge
 
-    def set_placement(self, pl: dict, text: str, merge: str | None = None) -> None:
-        """Store a placement: the geometry from `pl`, the mode and gain from `pl` when it has
-        them, else as they are."""
-        old = self.project.get("placement")
-        new = {k: float(pl[k]) for k in NEUTRAL}
-        new["mode"] = str(pl.get("mode", old.get("mode", PLACEMENT.mode)))
-        new["contrast"] = float(pl.get("contrast", old.get("contrast", PLACEMENT.contrast)))
-        if new != old:
-            self.project.set("placement", new, text, merge)
+    def set_placement(self, pl: Placement, text: str, merge: str | None = None) -> None:
+        """Store a placement (one undo step, none when nothing changed)."""
+        new = replace(pl, **{k: float(getattr(pl, k)) for k in (*NEUTRAL, "contrast")})
+        if new != self.project.placement:
+            self.session.set("placement", new, text, merge)
 
     def nudge(self, dx=0.0, dy=0.0, scale=1.0, angle=0.0) -> None:
         if isinstance(self.inputs(), str):
             return
-        pl = dict(self.project.get("placement"))
-        pl["dx"] += dx
-        pl["dy"] += dy
-        pl["scale"] = float(np.clip(pl["scale"] * scale, 0.05, 20))
-        pl["angle"] = (pl["angle"] + angle + 180) % 360 - 180
+        old = self.project.placement
+        pl = replace(
+            old,
+            dx=old.dx + dx,
+            dy=old.dy + dy,
+            scale=float(np.clip(old.scale * scale, 0.05, 20)),
+            angle=(old.angle + angle + 180) % 360 - 180,
+        )
         self.set_placement(
-            pl, change_text(self.project.get("placement"), pl, "Nudge"), merge="placement-keys"
+            pl, change_text(self.project.placement, pl, "Nudge"), merge="placement-keys"
         )
 
     def reset(self) -> None:
         """Back to the centre, no scaling, no rotation; the placement mode and gain stay."""
-        self.set_placement(dict(NEUTRAL), "Reset placement")
+        self.set_placement(replace(self.project.placement, **NEUTRAL), "Reset placement")

@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from stimstudio.core.project import Patch
+
 from ..canvas.image_view import ImageCanvas
 from ..context import AppContext
 from ..widgets import ImageTile, hint, icon, scroll_column
@@ -54,7 +56,7 @@ def model_spacing_mm(model) -> float:
     return DEFAULT_MODEL_SPACING_MM
 
 
-def cut_patch(mammo, x: int, y: int, size: int, resolution: int) -> dict:
+def cut_patch(mammo, x: int, y: int, size: int, resolution: int) -> Patch:
     """The square at (x, y, size) of a film as a model-range patch, with its lesion mask."""
     from stimstudio.core.imageio import fit_square, to_model_range
 
@@ -63,32 +65,28 @@ def cut_patch(mammo, x: int, y: int, size: int, resolution: int) -> dict:
     x1, y1 = min(w, x + size), min(h, y + size)
     region = mammo.pixels[y0:y1, x0:x1]
     px, _ = fit_square(region, resolution)
-    patch = {
-        "image": to_model_range(px),
-        "resolution": resolution,
-        "source": {
-            "file": mammo.source or "",
-            "x": int(x0),
-            "y": int(y0),
-            "size": int(min(x1 - x0, y1 - y0)),
-            "spacing_mm": list(mammo.spacing_mm) if mammo.spacing_mm else None,
-        },
+    source = {
+        "file": mammo.source or "",
+        "x": int(x0),
+        "y": int(y0),
+        "size": int(min(x1 - x0, y1 - y0)),
+        "spacing_mm": list(mammo.spacing_mm) if mammo.spacing_mm else None,
     }
     masks = []
     for les in mammo.lesions:
         m = les.to_mask(mammo.shape)[y0:y1, x0:x1]
         if m.any():
             masks.append(fit_square(m.astype(np.float32), resolution)[0])
-    if masks:
-        patch["lesion_mask"] = (np.max(masks, axis=0) >= 0.5).astype(np.uint8)
-    return patch
+    lesion = (np.max(masks, axis=0) >= 0.5).astype(np.uint8) if masks else None
+    return Patch(to_model_range(px), source, lesion)
 
 
 class ViewPage(QWidget):
     def __init__(self, ctx: AppContext, parent=None):
         super().__init__(parent)
         self.ctx = ctx
-        self.project = ctx.project
+        self.project = ctx.project  # core's live Project: what panels read
+        self.session = ctx.session  # its undo stack and events: how they edit and listen
         self.mammo = None
         self._loading = None
 
@@ -249,8 +247,8 @@ class ViewPage(QWidget):
             sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             sc.activated.connect(slot)
 
-        self.project.changed.connect(self._on_changed)
-        self.project.reset.connect(self._on_reset)
+        self.session.changed.connect(self._on_changed)
+        self.session.reset.connect(self._on_reset)
         ctx.model_changed.connect(lambda _m: self._update_fov_label())
         self._show_current()
         self._update_tiles()
@@ -304,7 +302,7 @@ class ViewPage(QWidget):
             self._update_tiles()
 
     def _show_current(self) -> None:
-        path = self.project.get("current")
+        path = self.project.current
         has = bool(path)
         self.canvas.setVisible(has)
         self.empty.setVisible(not has)
@@ -323,7 +321,7 @@ class ViewPage(QWidget):
         def done(m):
             if self._loading == path:
                 self._loading = None
-            if self.project.get("current") == path:
+            if self.project.current == path:
                 self.set_mammogram(m)
 
         def failed(msg, detail):
@@ -379,7 +377,7 @@ class ViewPage(QWidget):
     def film_view(self, path: str | None = None) -> dict | None:
         """What the project remembers of a film's view: levels, window name, box."""
         path = path or (self.mammo.source if self.mammo is not None else None)
-        return ((self.project.get("view") or {}).get("films") or {}).get(str(path))
+        return ((self.project.view or {}).get("films") or {}).get(str(path))
 
     def _store_view(self, *_) -> None:
         """Keep this film's window/level and box in the project (saved with it, not undone)."""
@@ -392,13 +390,13 @@ class ViewPage(QWidget):
             "window": self.window_combo.currentText() or "Custom",
             "box": [x, y, size],
         }
-        view = dict(self.project.get("view") or {})
+        view = dict(self.project.view or {})
         films = dict(view.get("films") or {})
         if films.get(self.mammo.source) == entry:
             return
         films[self.mammo.source] = entry
         view["films"] = films
-        self.project.set("view", view, "View")
+        self.session.set("view", view, "View")
 
     def _restore_view(self, m) -> None:
         saved = self.film_view(m.source)
@@ -549,21 +547,21 @@ class ViewPage(QWidget):
             return
         patch = cut_patch(self.mammo, x, y, s, self.resolution())
         label = "texture" if which == "texture" else "template"
-        self.project.set(which, patch, f"Cut {label} from {Path(self.mammo.source).name}")
+        self.session.set(which, patch, f"Cut {label} from {Path(self.mammo.source).name}")
         self.ctx.status(
-            f"{label.capitalize()} patch cut: {s} px at ({x}, {y}) → {patch['resolution']} px",
+            f"{label.capitalize()} patch cut: {s} px at ({x}, {y}) → {patch.resolution} px",
             6000,
         )
 
     def _update_tiles(self) -> None:
         for which, tile in (("texture", self.tile_texture), ("template", self.tile_template)):
-            p = self.project.get(which)
+            p = getattr(self.project, which)
             if p is None:
                 tile.clear("none yet")
                 tile.caption.setText("")
                 continue
-            tile.set_image(p["image"])
-            src = p.get("source") or {}
+            tile.set_image(p.image)
+            src = p.source or {}
             name = Path(src.get("file") or "").name or "patch"
             tile.caption.setText(
                 f"{name}\n({src.get('x', 0)}, {src.get('y', 0)}) {src.get('size', '')} px"
