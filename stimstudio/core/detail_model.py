@@ -36,6 +36,7 @@ def base_source(base) -> dict:
     return {
         "name": base.short_name,
         "file": base.path.name if base.path else None,
+        "path": str(base.path.resolve()) if base.path else None,  # where it was, last resort
         "sha256": base.sha256,
         "resolution": base.resolution,
         "spacing_mm": card_spacing_mm(base.card or {}),
@@ -87,17 +88,19 @@ def detail_model(base, refiner: DetailRefiner, card: dict | None = None, P=None)
 
 
 def _find_base(path: Path, src: dict) -> Path | None:
-    """The base model file: beside the detail file, else by its short name in weights/."""
-    if src.get("file"):
-        beside = path.parent / src["file"]
-        if beside.is_file():
-            return beside
+    """The base model file: beside the detail file, else by its short name in weights/, else
+    where it was when the detail stage was trained."""
+    if src.get("file") and (path.parent / src["file"]).is_file():
+        return path.parent / src["file"]
     if src.get("name"):
         try:
             found = resolve_weights(src["name"])
         except CheckpointError:
-            return None
-        return found if found.is_file() else None
+            found = None
+        if found is not None and found.is_file():
+            return found
+    if src.get("path") and Path(src["path"]).is_file():
+        return Path(src["path"])
     return None
 
 
