@@ -84,7 +84,10 @@ def detail_model(base, refiner: DetailRefiner, card: dict | None = None, P=None)
                 "the model's fixed maps"
             ),
         }
-    return Model(G, E, base.D, card=card, P=P, N=N).eval_mode()
+    for net in (E, N):  # the copies are frozen; a trainer's live P and refiner stay as they are
+        if net is not None and net is not base.E:
+            net.eval().requires_grad_(False)
+    return Model(G, E, base.D, card=card, P=P, N=N)
 
 
 def _find_base(path: Path, src: dict) -> Path | None:
