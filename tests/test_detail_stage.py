@@ -91,7 +91,7 @@ def test_the_consistency_term_makes_the_output_average_back_to_its_input(parent,
         out = load_model(tmp_path / f"w{weight}" / "run" / "model-detail.safetensors")
         errors[weight] = (start, held_error(out.G.refiner, held))
     (start, trained), (_, control) = errors[10.0], errors[0.0]
-    assert start > 0.04, errors  # the test can fail: the untrained refiner is far off
+    assert start > 0.035, errors  # the test can fail: the untrained refiner is far off
     assert trained < 0.02 < control, errors
 
 
