@@ -242,3 +242,32 @@ def test_train_detail_cli_runs_and_writes_a_model(parent, data64, tmp_path, caps
     m = load_model(tmp_path / "r" / "model-detail.safetensors")
     assert m.is_detail and m.card["detail_kimg"] == 0.008 and m.resolution == 64
     assert (tmp_path / "r" / "samples-latest.png").is_file()
+
+
+@pytest.fixture(scope="module")
+def phantoms64(tmp_path_factory):
+    """A 64-px patch folder at 0.2 mm (`dataset build --resolution 256 --pixel-size 0.2`)."""
+    from stimstudio.train.phantoms import save_phantom_dataset
+
+    d = tmp_path_factory.mktemp("eval64")
+    save_phantom_dataset(d / "train.npz", 40, 64, seed=1)
+    save_phantom_dataset(d / "heldout.npz", 40, 64, seed=2)
+    recipe = {"resolution": 64, "spacing_mm": 0.2}
+    (d / "manifest.json").write_text(json.dumps({"source": "phantoms", "recipe": recipe}))
+    return d
+
+
+def test_export_and_evaluate_run_on_a_detail_model(stage, phantoms64, tmp_path):
+    from stimstudio.core.export import ExportSettings, export, regenerate
+    from stimstudio.core.interpolate import Anchor, Continuum
+    from stimstudio.train.evaluate import EvalSettings, evaluate_model
+
+    anchors = [Anchor(f"s{i}", sample(stage, i, noise_mode="seed")[0]) for i in (1, 2)]
+    path = Continuum(anchors, frames=3, method="lerp", spacing="latent")
+    res = export(path, stage, tmp_path / "out", ExportSettings(formats=("tiff",), bits=16))
+    assert res.manifest.is_file() and regenerate(tmp_path / "out", stage).ok
+    s = EvalSettings.quick(sections=("swd", "spectrum"))
+    r = evaluate_model(stage, phantoms64, s).result
+    assert r["swd"]["recipe"]["resolution"] == 64 and r["swd"]["recipe"]["patch_spacing_mm"] == 0.2
+    assert np.isfinite(r["swd"]["generated"]["mean_ratio"])
+    assert np.isfinite(r["spectrum"]["generated"]["beta_mean"])
