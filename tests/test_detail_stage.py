@@ -234,6 +234,13 @@ def test_resume_continues_the_same_count_and_cpu_snapshots(parent, data64, tmp_p
 
 
 def test_train_detail_cli_runs_and_writes_a_model(parent, data64, tmp_path, capsys):
+    # --total-kimg 0 writes the untrained stage: the base upsampled, both arms' start
+    code = main(["train", "detail", "--data", data64, "--base", str(parent.path),
+                 "--run-dir", str(tmp_path / "r0"), "--disc-resolution", "32", "--crop", "32",
+                 "--total-kimg", "0", "--precision", "fp32", "--quiet"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    m0 = load_model(tmp_path / "r0" / "model-detail.safetensors")
+    assert m0.card["detail_kimg"] == 0 and m0.is_detail
     code = main(["train", "detail", "--data", data64, "--base", str(parent.path),
                  "--run-dir", str(tmp_path / "r"), "--disc-resolution", "32", "--crop", "32",
                  "--batch", "4", "--low-channels", "8", "--high-channels", "8",
