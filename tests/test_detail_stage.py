@@ -169,6 +169,10 @@ def test_generate_encode_and_eq4_run_on_a_detail_model(parent, stage):
     assert res.image.shape == (64, 64) and res.latent.noise[-1].shape == (64, 64)
 
 
+def data32_for(tmp_path) -> str:
+    return write_patches(tmp_path / "d32.npz", n=8, res=32)
+
+
 def test_refusals_in_one_line(parent, stage, tmp_path, capsys):
     # a latent of the base model (same shape) on the detail stage, even across models
     lat = Latent.of(parent, encode(parent, np.zeros((32, 32), np.float32))[0].numpy())
@@ -198,9 +202,13 @@ def test_refusals_in_one_line(parent, stage, tmp_path, capsys):
     Model.create(parent.G.cfg, seed=2).save(lone / "parent.safetensors", dtype=torch.float32)
     with pytest.raises(CheckpointError, match="is another version"):
         load_model(lone / "d.safetensors")
+    # an encoder trained "for" the detail stage would be lost (its file holds the refiner)
+    code = main(["train", "encoder", "--weights", str(stage.path), "--data", data32_for(tmp_path),
+                 "--run-dir", str(tmp_path / "e"), "--precision", "fp32", "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "borrows the encoders of its base" in err
     # training data of the wrong size for the base: one line, exit 2
-    data32 = write_patches(tmp_path / "d32.npz", n=8, res=32)
-    code = main(["train", "detail", "--data", data32, "--base", str(parent.path), "--run-dir",
+    code = main(["train", "detail", "--data", data32_for(tmp_path), "--base", str(parent.path), "--run-dir",
                  str(tmp_path / "r"), "--precision", "fp32", "--quiet"])  # fmt: skip
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "learns from 64-px patches" in err

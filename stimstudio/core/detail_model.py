@@ -31,6 +31,17 @@ def is_detail_card(card: dict) -> bool:
     return isinstance(gen, dict) and gen.get("kind") == DETAIL_KIND
 
 
+def refuse_detail_stage(model, given: str) -> None:
+    """One sentence where an encoder is to be trained for a detail-stage model: its encoders
+    are its base model's (the file holds only the refiner), so they are trained there."""
+    if getattr(model, "is_detail", False):
+        base = model.G.base_source.get("name")
+        raise CheckpointError(
+            f"{given} is a detail stage: it borrows the encoders of its base model {base}; "
+            "train them on that model"
+        )
+
+
 def base_source(base) -> dict:
     """What a detail-stage file records of its base model (arch["detail_base"])."""
     return {
