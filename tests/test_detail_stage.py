@@ -120,7 +120,7 @@ def stage(parent, tmp_path_factory):
     with torch.no_grad():
         for m in noise_layers(r):
             m.noise_strength.fill_(0.05)
-    path = detail_model(parent, r, {"kimg": 1.0}).save(
+    path = detail_model(parent, r, {"kimg": 1.0, "detail_kimg": 0.5}).save(
         tmp_path_factory.mktemp("stage") / "stage.safetensors", dtype=torch.float32
     )
     return load_model(path)
@@ -286,3 +286,4 @@ def test_export_and_evaluate_run_on_a_detail_model(stage, phantoms64, tmp_path):
     assert r["swd"]["recipe"]["resolution"] == 64 and r["swd"]["recipe"]["patch_spacing_mm"] == 0.2
     assert np.isfinite(r["swd"]["generated"]["mean_ratio"])
     assert np.isfinite(r["spectrum"]["generated"]["beta_mean"])
+    assert r["model"]["phase"] == "detail" and "detail_kimg" in r["model"]
