@@ -198,6 +198,7 @@ class DetailStageGenerator(nn.Module):
         self.resolution = refiner.cfg.resolution
         self.num_ws = base.num_ws
         self.synthesis = _LayerView(self)
+        self.base_source: dict = {}  # the base model's file (core/detail_model.base_source)
 
     @property
     def mapping(self):
