@@ -1,4 +1,5 @@
-"""`stimstudio dataset build`, `stimstudio train gan|encoder|noise-encoder|select|publish`."""
+"""`stimstudio dataset build`, `stimstudio train gan|encoder|noise-encoder|select|publish`
+(`train detail`: cli/train_detail.py)."""
 
 from __future__ import annotations
 
@@ -216,6 +217,10 @@ def register(sub) -> None:
     ne.add_argument("--device", default="auto", help=" | ".join(DEVICE_CHOICES))
     add_common(ne)
     ne.set_defaults(func=cmd_train_noise_encoder)
+
+    from .train_detail import register as register_detail  # issue 38's second arm
+
+    register_detail(tsub)
 
     sel = tsub.add_parser(
         "select",

@@ -116,6 +116,8 @@ def noise_for_mode(
 def noise_styles(model: Model) -> list[int]:
     """The W+ index of the style that each noise map's layer uses (`Latent.noise` order), so a
     style mix can take a layer's noise from the source it takes the layer's style from."""
+    if hasattr(model.G, "noise_styles"):  # a detail stage: its refiner's layers too
+        return model.G.noise_styles()
     out, w_idx = [], 0
     for block in model.G.synthesis.blocks:
         convs = [block.conv1] if block.conv0 is None else [block.conv0, block.conv1]

@@ -77,6 +77,12 @@ class Latent:
                 f"{self.wplus.shape[1]} styles), the loaded model {here} needs {model.num_ws} x "
                 f"{model.w_dim}: it belongs to another model"
             )
+        made_at = self.model.get("resolution")  # same shape: a detail stage's are its base's
+        if made_at and made_at != model.resolution:
+            raise LatentError(
+                f"this latent was made with model {self.made_by()}, the loaded model {here} "
+                f"renders {model.resolution} px: it belongs to another model"
+            )
         if (
             not allow_other_model
             and self.model_sha256

@@ -39,6 +39,7 @@ from .nets import (
     NoiseEncoder,
     NoiseEncoderConfig,
 )
+from .nets.detail import DetailStageGenerator
 from .nets.grown import GrownEncoder, GrownNoiseEncoder
 from .nets.projected import ProjectedConfig, ProjectedDiscriminator
 
@@ -148,6 +149,11 @@ class Model:
                 "that carries its parent's (its card says encoder_resolution)"
             )
 
+    @property
+    def is_detail(self) -> bool:
+        """A detail-stage model (core/detail_model.py): a refiner on a base model's output."""
+        return isinstance(self.G, DetailStageGenerator)
+
     def architecture(self) -> dict:
         arch = {
             "generator": self.G.cfg.to_dict(),
@@ -163,6 +169,8 @@ class Model:
             arch["projected_discriminator"] = self.P.cfg.to_dict()
         if self.N is not None:
             arch["noise_encoder"] = self.N.cfg.to_dict()
+        if self.is_detail:  # its base model's file, which loading finds and checks
+            arch["detail_base"] = dict(self.G.base_source)
         return arch
 
     def _nets(self) -> list[nn.Module]:
@@ -178,17 +186,20 @@ class Model:
             net.to(device)
         return self
 
+    def _parts(self) -> list[tuple[str, nn.Module | None]]:
+        """The networks a model file holds, by prefix (P and N where the model has them); a
+        detail-stage file holds its refiner only (`R.`): the rest is its base model's."""
+        if self.is_detail:
+            return [("R", self.G.refiner), ("P", self.P)]
+        return [("G", self.G), ("E", self.E), ("D", self.D), ("P", self.P), ("N", self.N)]
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         out = {}
-        for prefix, net in (("G", self.G), ("E", self.E), ("D", self.D)):
-            for k, v in net.state_dict().items():
-                out[f"{prefix}.{k}"] = v
-        if self.P is not None:
-            for k, v in self.P.shipped_state_dict().items():
-                out[f"P.{k}"] = v
-        if self.N is not None:
-            for k, v in self.N.state_dict().items():
-                out[f"N.{k}"] = v
+        for prefix, net in self._parts():
+            if net is None:
+                continue
+            sd = net.shipped_state_dict() if prefix == "P" else net.state_dict()
+            out.update({f"{prefix}.{k}": v for k, v in sd.items()})
         return out
 
     def save(self, path: str | Path, dtype: torch.dtype = torch.float16, **card_extra) -> Path:
@@ -343,7 +354,12 @@ def load_model(
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path.name} is not a readable safetensors file: {exc}") from exc
-    model = _build(card, path.name, with_projected)
+    from .detail_model import build_detail, is_detail_card
+
+    if is_detail_card(card):
+        model = build_detail(card, path, with_projected)
+    else:
+        model = _build(card, path.name, with_projected)
     if model.P is None:
         tensors = {k: v for k, v in tensors.items() if not k.startswith("P.")}
     if expect_resolution is not None and model.resolution != expect_resolution:
@@ -367,8 +383,7 @@ def load_model(
                 f"{path.name}: tensor {k} has shape {tuple(tensors[k].shape)}, "
                 f"the architecture needs {tuple(shape)}"
             )
-    nets = (("G", model.G), ("E", model.E), ("D", model.D), ("P", model.P), ("N", model.N))
-    for prefix, net in nets:
+    for prefix, net in model._parts():
         if net is None:
             continue
         sub = {

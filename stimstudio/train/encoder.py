@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..core.detail_model import refuse_detail_stage
 from ..core.device import Compute
 from ..core.errors import CheckpointError, DatasetError
 from ..core.invert import perceptual_for
@@ -80,6 +81,7 @@ class EncoderTrainer:
         # with_projected: the GAN's projected discriminator travels on to the encoder's model
         # file, so a later GAN resume from it keeps its trained discriminator
         self.model: Model = load_model(cfg.weights, device=compute.device, with_projected=True)
+        refuse_detail_stage(self.model, cfg.weights)
         if ps.patches.shape[-1] != self.model.resolution:
             raise DatasetError(
                 f"{cfg.data} holds {ps.patches.shape[-1]}px patches; the model is "

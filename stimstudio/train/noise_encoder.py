@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..core.detail_model import refuse_detail_stage
 from ..core.device import Compute
 from ..core.errors import CheckpointError, DatasetError, OptionError
 from ..core.invert import noise_layers
@@ -86,6 +87,7 @@ class NoiseEncoderTrainer:
         self.state_path = self.run_dir / "state.pt"
         ps = load_patches(cfg.data)
         m = load_model(cfg.weights, device=compute.device, with_projected=True)
+        refuse_detail_stage(m, cfg.weights)
         if not m.has_encoder:  # a grown model's borrowed encoder will do (core/nets/grown.py)
             raise CheckpointError(
                 f"{cfg.weights} holds no trained encoder: train one first (`train encoder`)"

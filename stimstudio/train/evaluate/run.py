@@ -183,6 +183,12 @@ def evaluate_model(
     return Evaluation(result, grid, shown)
 
 
+def _detail_stage(card: dict) -> dict:
+    """A detail-stage model's own training (issue 38's second arm; `kimg` is its base's)."""
+    keys = ("detail_kimg", "detail_training_seconds", "detail_cpu_seconds")
+    return {k: card[k] for k in keys if k in card}
+
+
 def _result_header(model, data_dir, manifest, s, compute, train, held, tr_idx, he_idx) -> dict:
     """What was evaluated, on which data, with which settings and software."""
     card = model.card or {}
@@ -195,6 +201,8 @@ def _result_header(model, data_dir, manifest, s, compute, train, held, tr_idx, h
             "kimg": card.get("kimg"),
             "phase": card.get("phase"),
             "training_seconds": card.get("training_seconds"),
+            "cpu_seconds": card.get("cpu_seconds"),
+            **_detail_stage(card),
         },
         "data": {
             "source": manifest.get("source") or Path(data_dir).name,
