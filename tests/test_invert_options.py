@@ -165,3 +165,29 @@ def test_compose_carries_optimised_noise_into_its_result(tiny_model):
     np.testing.assert_array_equal(
         synthesize(tiny_model, lat.wplus, noise=lat.noise)[0], comp.images["optimized"]
     )
+
+
+def test_cli_invert_fits_the_films_texture_by_default_and_compose_keeps_the_papers(
+    tmp_path, capsys, tiny_weights, image_file
+):
+    """Issue 37: `invert` defaults to INVERT_DEFAULTS (noise maps fitted without penalty, no
+    lambda4: measured as real as random samples), recorded in the latent; --no-optimize-noise
+    gives the paper's recipe; compose keeps InversionSettings()."""
+    from stimstudio.core.inversion_settings import INVERT_DEFAULTS
+
+    def run(*extra):
+        out = tmp_path / f"r{len(list(tmp_path.iterdir()))}"
+        argv = ["invert", image_file, "--out", f"{out}.png", "--latent-out", f"{out}.npz"]
+        argv += ["--steps", "2", "--weights", tiny_weights, "--quiet", *extra]
+        assert main([str(a) for a in argv]) == 0, capsys.readouterr()
+        return load_latent(f"{out}.npz")
+
+    lat = run()
+    assert INVERT_DEFAULTS.optimize_noise and lat.noise is not None
+    assert lat.source["noise"] == "optimized"
+    assert lat.source["noise_penalty"] == INVERT_DEFAULTS.noise_regularize == 0.0
+    assert lat.source["lambda_encoder"] == INVERT_DEFAULTS.lambda_encoder == 0.0
+    paper = run("--no-optimize-noise", "--lambda-encoder", "2")
+    assert paper.source.get("noise") != "optimized" and paper.source["lambda_encoder"] == 2.0
+    assert "noise_penalty" not in paper.source
+    assert InversionSettings().optimize_noise is False  # compose's default: the paper's

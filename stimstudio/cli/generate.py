@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.defaults import CONTINUUM, CONTRAST_RANGE, PLACEMENT, PLACEMENT_MODES, SEED
-from ..core.inversion_settings import InversionSettings
+from ..core.inversion_settings import INVERT_DEFAULTS, InversionSettings
 from ..core.noise_modes import NOISE_MODES
 from .common import (
     UserError,
@@ -55,7 +55,7 @@ def register(sub) -> None:
     i.add_argument("--out", required=True, help="reconstruction .png/.tiff")
     i.add_argument("--latent-out", help="write the latent (.latent.npz) here")
     i.add_argument("--mask", help="optimise only inside this mask image")
-    _add_inversion_options(i)
+    _add_inversion_options(i, INVERT_DEFAULTS)
     i.add_argument("--force", action="store_true")
     add_model_options(i)
     add_common(i)
@@ -103,7 +103,7 @@ def register(sub) -> None:
         action="store_true",
         help="also run Eq. 4 from the style mix (a sixth result, 'stylemix+opt')",
     )
-    _add_inversion_options(c)
+    _add_inversion_options(c, InversionSettings())
     c.add_argument("--force", action="store_true")
     add_model_options(c)
     add_common(c)
@@ -137,8 +137,9 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_interpolate)
 
 
-def _add_inversion_options(p) -> None:
-    d = InversionSettings()  # the one source of Eq. 4's defaults (torch-free)
+def _add_inversion_options(p, d: InversionSettings) -> None:
+    """Eq. 4's options with `d`'s defaults: INVERT_DEFAULTS for `invert`, the paper's recipe
+    (InversionSettings()) for `compose` (core.inversion_settings says why they differ)."""
     p.add_argument("--steps", type=int, default=d.steps)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--lambda-perceptual", type=float, default=d.lambda_perceptual, help="lambda3")
@@ -166,13 +167,16 @@ def _add_inversion_options(p) -> None:
     )
     p.add_argument(
         "--optimize-noise",
-        action="store_true",
-        help="also optimise the per-layer noise maps (saved with the latent)",
+        action=argparse.BooleanOptionalAction,
+        default=d.optimize_noise,
+        help="also optimise the per-layer noise maps (saved with the latent); "
+        f"default {'on' if d.optimize_noise else 'off'} here",
     )
     p.add_argument(
         "--noise-regularize",
         type=float,
-        help="weight of the noise maps' autocorrelation penalty (default: InversionSettings')",
+        default=d.noise_regularize,
+        help=f"weight of the noise maps' autocorrelation penalty (default {d.noise_regularize:g})",
     )
     p.add_argument(
         "--encoder-noise",
@@ -196,7 +200,7 @@ def _settings(args):
         optimize_noise=args.optimize_noise,
         encoder_noise=args.encoder_noise,
         realism=args.realism,
-        **({} if args.noise_regularize is None else {"noise_regularize": args.noise_regularize}),
+        noise_regularize=args.noise_regularize,
     )
     s.validate()
     return s

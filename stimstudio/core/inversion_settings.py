@@ -95,3 +95,14 @@ class InversionSettings:
             v = getattr(self, name)
             if not (np.isfinite(v) and v >= 0):
                 raise OptionError(f"{name} must be a finite number >= 0, got {v}")
+
+
+# What `stimstudio invert` and the app's "Invert as anchor" use: Eq. 4 with the noise maps fitted
+# to the image with no penalty, and no lambda4 (the card's fitted-noise row, 46.7 dB). The maps
+# then carry the film's own strands and grain, which w cannot express. Measured on held-out
+# patients (docs/INVERSION.md, "The noise maps fitted to the film", 2026-12-08, 48 / 88 per
+# side): a classifier tells these results from real film at 0.449 and the middle frames of
+# continua between them at 0.591, random samples of the same run at 0.642; 46.0 dB, detail 0.88. Compose keeps the paper's recipe (InversionSettings()):
+# there the texture should be re-rendered by the generator, not copied, and its realism with
+# fitted maps is not measured yet.
+INVERT_DEFAULTS = InversionSettings(optimize_noise=True, noise_regularize=0.0, lambda_encoder=0.0)

@@ -531,6 +531,9 @@ def run_inversion(
     )
     if last.noise is not None:
         src["noise"] = "optimized" if s.optimize_noise else "noise encoder"
+        if s.optimize_noise:
+            src["noise_penalty"] = s.noise_regularize
+    src["lambda_encoder"] = s.lambda_encoder  # invert and compose differ (INVERT_DEFAULTS)
     src["realism"] = s.realism
     image = synthesize(model, last.wplus, compute, noise=last.noise)[0]
     return InversionResult(

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from stimstudio.core.inversion_settings import InversionSettings
+from stimstudio.core.inversion_settings import INVERT_DEFAULTS, InversionSettings
 
 MAX_RECENT = 10
 # Eq. 4's defaults come from core (torch-free module, so reading them does not slow the start).
@@ -84,6 +84,9 @@ class Preferences:
     noise_regularize: float = EQ4.noise_regularize  # their autocorrelation penalty
     encoder_noise: bool = EQ4.encoder_noise  # start from the noise encoder's maps
     realism: float = EQ4.realism  # fidelity (0, the paper's) <-> realism (1): core.realism
+    # "Invert as anchor" fits the image's own fine texture (core's INVERT_DEFAULTS: noise maps
+    # fitted without penalty, no lambda4); off: the Compose settings above, as before
+    anchor_fit_texture: bool = True
     weights: str = ""  # empty: the shipped model (or STIMSTUDIO_WEIGHTS)
     vgg16: str = ""  # empty: the model's discriminator features
     feather: float = 2.0
@@ -119,6 +122,20 @@ class Preferences:
         path = str(path)
         self.recent = [path] + [p for p in self.recent if p != path]
         del self.recent[MAX_RECENT:]
+
+    def anchor_settings(self) -> InversionSettings:
+        """What "Invert as anchor" runs: the Compose settings, with the noise maps fitted to
+        the image and no lambda4 while `anchor_fit_texture` is on (core.inversion_settings,
+        INVERT_DEFAULTS, says why)."""
+        s = self.inversion_settings()
+        if not self.anchor_fit_texture:
+            return s
+        return replace(
+            s,
+            optimize_noise=INVERT_DEFAULTS.optimize_noise,
+            noise_regularize=INVERT_DEFAULTS.noise_regularize,
+            lambda_encoder=INVERT_DEFAULTS.lambda_encoder,
+        )
 
     def inversion_settings(self) -> InversionSettings:
         return InversionSettings(

@@ -80,6 +80,7 @@ def test_invert_patch_becomes_an_anchor(window, qtbot):
     qtbot.waitUntil(lambda: len(window.project.anchors) == 1, timeout=30000)
     a = kept(window)[0]
     assert a.name == "Texture (inverted)"
+    assert a.latent.source["noise"] == "optimized" and a.latent.noise is not None  # its texture
     assert a.latent.wplus.shape == (window.model.num_ws, window.model.w_dim)
 
 

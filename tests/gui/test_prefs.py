@@ -86,3 +86,30 @@ def test_the_fidelity_realism_control_reaches_eq4_and_survives_a_restart(
     dlg._defaults()
     assert dlg.result_prefs().inversion_settings() == InversionSettings()
     assert prefs_mod.Preferences(realism=7.0).inversion_settings().realism == 1.0
+
+
+def test_anchors_from_images_fit_their_own_texture_unless_turned_off(qtbot):
+    """Issue 37: "Invert as anchor" uses core's INVERT_DEFAULTS for the noise maps and lambda4
+    (the rest from the Compose settings); the checkbox turns it back to the Compose settings."""
+    from stimstudio.core.inversion_settings import INVERT_DEFAULTS
+    from stimstudio.gui.app import make_app
+    from stimstudio.gui.panels.settings import SettingsDialog
+    from stimstudio.gui.prefs import Preferences
+
+    p = Preferences(steps=7)
+    a = p.anchor_settings()
+    assert (a.optimize_noise, a.noise_regularize, a.lambda_encoder) == (
+        INVERT_DEFAULTS.optimize_noise,
+        INVERT_DEFAULTS.noise_regularize,
+        INVERT_DEFAULTS.lambda_encoder,
+    )
+    assert a.steps == 7 and p.inversion_settings().optimize_noise is False
+    make_app()
+    dlg = SettingsDialog(p)
+    qtbot.addWidget(dlg)
+    assert dlg.anchor_fit_texture.isChecked()
+    dlg.anchor_fit_texture.setChecked(False)
+    off = dlg.result_prefs()
+    assert off.anchor_settings() == off.inversion_settings()
+    dlg._defaults()
+    assert dlg.anchor_fit_texture.isChecked()

@@ -233,7 +233,7 @@ class AnchorsPanel(QWidget):
         if not self.ctx.require_model():
             return
         model, compute = self.ctx.model, self.ctx.compute
-        settings = self.ctx.prefs.inversion_settings()
+        settings = self.ctx.prefs.anchor_settings()
         vgg = self.ctx.prefs.vgg16 or None
         image = patch.image
 

@@ -176,6 +176,19 @@ class SettingsDialog(QDialog):
         f2.addRow("", self.optimize_noise)
         f2.addRow("Noise map penalty", self.noise_regularize)
 
+        anchors = QGroupBox("Anchors from images (Invert as anchor)")
+        f4 = QFormLayout(anchors)
+        self.anchor_fit_texture = QCheckBox("Fit the image's own fine texture")
+        self.anchor_fit_texture.setChecked(bool(prefs.anchor_fit_texture))
+        self.anchor_fit_texture.setToolTip(
+            "On: the noise maps are fitted to the image with no penalty and λ4 is 0, so the "
+            "anchor keeps the film's own strands and grain (measured: as hard to tell from "
+            "real film as the generator's random samples; docs/INVERSION.md). "
+            "Off: the Compose settings above, the paper's recipe (hazy, told from real at a "
+            "glance). Compose itself always uses the settings above."
+        )
+        f4.addRow("", self.anchor_fit_texture)
+
         files = QGroupBox("Which model makes the stimuli")
         f3 = QFormLayout(files)
         self.weights = ModelChoice(prefs.weights, FileField)
@@ -209,7 +222,7 @@ class SettingsDialog(QDialog):
         )
         self.tabs = QTabWidget()
         self.tabs.addTab(FormScroll(files), "Model")
-        self.tabs.addTab(FormScroll(compute, inv), "Computation")
+        self.tabs.addTab(FormScroll(compute, inv, anchors), "Computation")
         lay = QVBoxLayout(self)
         lay.addWidget(self.tabs, 1)
         lay.addWidget(buttons)
@@ -226,6 +239,7 @@ class SettingsDialog(QDialog):
         self.optimize_noise.setChecked(d.optimize_noise)
         self.noise_regularize.setValue(d.noise_regularize)
         self.realism.setValue(d.realism)
+        self.anchor_fit_texture.setChecked(d.anchor_fit_texture)
 
     def result_prefs(self) -> Preferences:
         return replace(
@@ -242,6 +256,7 @@ class SettingsDialog(QDialog):
             optimize_noise=self.optimize_noise.isChecked(),
             noise_regularize=self.noise_regularize.value(),
             realism=self.realism.value(),
+            anchor_fit_texture=self.anchor_fit_texture.isChecked(),
             weights=self.weights.text(),
             vgg16=self.vgg16.text(),
         )
