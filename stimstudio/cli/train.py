@@ -445,31 +445,35 @@ def cmd_train_encoder(args) -> int:
     return 0
 
 
-def cmd_train_noise_encoder(args) -> int:
+def train_phase(args, config_cls, trainer_cls, postfix, noun: str) -> int:
+    """One phase trained from its flags: config, compute, resume, the progress loop and the
+    closing line (the noise encoder and the detail stage; the GAN and the encoder phases add
+    their own steps around the same loop)."""
     from ..train.distributed import Dist
-    from ..train.noise_encoder import NoiseEncoderTrainConfig, NoiseEncoderTrainer
 
-    names = [f.name for f in dataclasses.fields(NoiseEncoderTrainConfig)]
-    cfg = NoiseEncoderTrainConfig(**{k: getattr(args, k) for k in names})
+    names = [f.name for f in dataclasses.fields(config_cls)]
+    cfg = config_cls(**{k: getattr(args, k) for k in names})
     compute = _compute_for(args.device, cfg.precision)
     cfg = dataclasses.replace(cfg, precision=compute.precision)
-    trainer = NoiseEncoderTrainer(cfg, compute)
+    trainer = trainer_cls(cfg, compute)
     print(trainer.resume(), flush=True, file=sys.stderr if args.json else sys.stdout)
-    _drive(
-        args,
-        trainer,
-        Dist(),
-        cfg.total_kimg,
-        lambda r: {"pix": f"{r.losses['pixel']:.4f}", "detail": f"{r.losses['detail']:.5f}"},
-        _deadline(args),
-    )
+    _drive(args, trainer, Dist(), cfg.total_kimg, postfix, _deadline(args))
     out = {"kimg": trainer.nimg / 1000, "run_dir": cfg.run_dir, "steps": trainer.step}
-    emit(
-        args,
-        out,
-        f"noise encoder trained to {round(out['kimg'], 3):g} kimg; model in {cfg.run_dir}",
-    )
+    text = f"{noun} trained to {round(out['kimg'], 3):g} kimg; model in {cfg.run_dir}"
+    emit(args, out, text)
     return 0
+
+
+def cmd_train_noise_encoder(args) -> int:
+    from ..train.noise_encoder import NoiseEncoderTrainConfig, NoiseEncoderTrainer
+
+    return train_phase(
+        args,
+        NoiseEncoderTrainConfig,
+        NoiseEncoderTrainer,
+        lambda r: {"pix": f"{r.losses['pixel']:.4f}", "detail": f"{r.losses['detail']:.5f}"},
+        "noise encoder",
+    )
 
 
 MINIMIAS_CITATION = (

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 
 from ..core.compute_choices import DEVICE_CHOICES
-from .common import add_common, emit
+from .common import add_common
 
 DETAIL_HELP = {
     "data": "train.npz of patches at twice the base's resolution (0.2 mm), from `dataset build`",
@@ -75,25 +74,12 @@ def register(tsub) -> None:
 
 def cmd_train_detail(args) -> int:
     from ..train.detail import DetailTrainConfig, DetailTrainer
-    from ..train.distributed import Dist
-    from .train import _compute_for, _deadline, _drive
+    from .train import train_phase
 
-    names = [f.name for f in dataclasses.fields(DetailTrainConfig)]
-    cfg = DetailTrainConfig(**{k: getattr(args, k) for k in names})
-    compute = _compute_for(args.device, cfg.precision)
-    cfg = dataclasses.replace(cfg, precision=compute.precision)
-    trainer = DetailTrainer(cfg, compute)
-    print(trainer.resume(), flush=True, file=sys.stderr if args.json else sys.stdout)
-    _drive(
+    return train_phase(
         args,
-        trainer,
-        Dist(),
-        cfg.total_kimg,
+        DetailTrainConfig,
+        DetailTrainer,
         lambda r: {"cons": f"{r.losses['consistency']:.4f}", "D": f"{r.losses['loss_d']:.3f}"},
-        _deadline(args),
+        "detail stage",
     )
-    out = {"kimg": trainer.nimg / 1000, "run_dir": cfg.run_dir, "steps": trainer.step}
-    emit(
-        args, out, f"detail stage trained to {round(out['kimg'], 3):g} kimg; model in {cfg.run_dir}"
-    )
-    return 0

@@ -54,7 +54,7 @@ from .dataset import load_patches
 from .distributed import Dist
 from .gan import _batches, save_grid
 from .gan_config import random_crops
-from .loop import CpuClock, SnapshotClock, after_step
+from .loop import CpuClock, SnapshotClock, after_step, update_ema
 
 REFINER_KEYS = (
     "low_channels",
@@ -291,16 +291,7 @@ class DetailTrainer:
         }
 
     def _update_ema(self, images: int) -> None:
-        cfg = self.cfg
-        ema_nimg = cfg.ema_kimg * 1000
-        if cfg.ema_rampup:
-            ema_nimg = min(ema_nimg, self.nimg * cfg.ema_rampup)
-        beta = 0.5 ** (images / max(ema_nimg, 1e-8))
-        with torch.no_grad():
-            for pe, p in zip(self.R_ema.parameters(), self.R.parameters()):
-                pe.copy_(p.detach().lerp(pe, beta))
-            for be, b in zip(self.R_ema.buffers(), self.R.buffers()):
-                be.copy_(b)
+        update_ema(self.R_ema, self.R, images, self.nimg, self.cfg.ema_kimg, self.cfg.ema_rampup)
 
     # -- snapshots --------------------------------------------------------------------------
     def model(self):

@@ -61,6 +61,7 @@ from .gan_config import (  # noqa: F401 (re-exported: the trainer's public names
     random_crops,
 )
 from .grow import Borrowed, borrow_encoders, borrowed_of, can_grow, grow_generator
+from .loop import update_ema
 
 
 @dataclass
@@ -458,16 +459,9 @@ class GanTrainer:
         return (lengths - mean).square().mean() * (cfg.pl_weight * cfg.pl_interval)
 
     def _update_ema(self, batch_total: int) -> None:
-        cfg = self.cfg
-        ema_nimg = cfg.ema_kimg * 1000
-        if cfg.ema_rampup:
-            ema_nimg = min(ema_nimg, self.nimg * cfg.ema_rampup)
-        beta = 0.5 ** (batch_total / max(ema_nimg, 1e-8))
-        with torch.no_grad():
-            for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
-                pe.copy_(p.detach().lerp(pe, beta))
-            for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
-                be.copy_(b)
+        update_ema(
+            self.G_ema, self.G, batch_total, self.nimg, self.cfg.ema_kimg, self.cfg.ema_rampup
+        )
 
     # -- loop -------------------------------------------------------------------------------
     def snapshot(self, final: bool = False, cpu_minutes: float | None = None) -> None:

@@ -69,3 +69,20 @@ def after_step(
             record.update(time=round(trainer.train_seconds, 1), cpu=round(trainer.cpu_seconds, 1))
         trainer._log(record)
     return event
+
+
+def update_ema(ema, net, images: int, nimg: int, ema_kimg: float, rampup: float) -> None:
+    """StyleGAN2's moving average of `net` into `ema` after `images` more images: a half-life
+    of `ema_kimg` thousand images, shortened to `rampup` x the images seen so far early in a
+    run (so a young run's average is not dominated by its random start); buffers are copied."""
+    import torch
+
+    half_life = ema_kimg * 1000
+    if rampup:
+        half_life = min(half_life, nimg * rampup)
+    beta = 0.5 ** (images / max(half_life, 1e-8))
+    with torch.no_grad():
+        for pe, p in zip(ema.parameters(), net.parameters()):
+            pe.copy_(p.detach().lerp(pe, beta))
+        for be, b in zip(ema.buffers(), net.buffers()):
+            be.copy_(b)
