@@ -1,7 +1,7 @@
 """Where a template is cut from a film, recorded so that its lesion can go back there.
 
 A compose template is a square of a film resized to the model's resolution: the app's View page
-cuts the square the user drew (`gui.panels.view.cut_patch`, recorded in the project's
+cuts the square the user drew (`cut_patch` below, recorded in the project's
 `template.source`), the CLI takes the film's centre square or the square `--template-at X,Y,SIZE`.
 `template_cut` is that square as {file, x, y, size, spacing_mm} in film pixels; a compose result
 writes it into its `metrics.json`, and `stimstudio insert --at original` reads it back.
@@ -10,10 +10,16 @@ writes it into its `metrics.json`, and `stimstudio insert --at original` reads i
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from ..errors import OptionError
 from ..imageio import fit_square, to_model_range
 from ..readers import read_mammogram
+
+if TYPE_CHECKING:
+    from ..project_records import Patch
 
 
 def parse_at(text: str) -> tuple[int, int, int]:
@@ -81,8 +87,33 @@ def original_place(lesion, mammo) -> tuple[float, float]:
 def breast_centre(allowed) -> tuple[float, float]:
     """The allowed pixel deepest inside the allowed tissue (a first place to show a lesion)."""
     import cv2
-    import numpy as np
 
     depth = cv2.distanceTransform(np.asarray(allowed, np.uint8), cv2.DIST_L2, 5)
     y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
     return float(x), float(y)
+
+
+def cut_patch(mammo, x: int, y: int, size: int, resolution: int) -> Patch:
+    """The square at (x, y, size) of a film (the app's View page: the square the user drew) as
+    a model-range patch, with its lesion mask and where it was cut (`template_cut` reads it)."""
+    from ..project_records import Patch
+
+    h, w = mammo.shape
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(w, x + size), min(h, y + size)
+    region = mammo.pixels[y0:y1, x0:x1]
+    px, _ = fit_square(region, resolution)
+    source = {
+        "file": mammo.source or "",
+        "x": int(x0),
+        "y": int(y0),
+        "size": int(min(x1 - x0, y1 - y0)),
+        "spacing_mm": list(mammo.spacing_mm) if mammo.spacing_mm else None,
+    }
+    masks = []
+    for les in mammo.lesions:
+        m = les.to_mask(mammo.shape)[y0:y1, x0:x1]
+        if m.any():
+            masks.append(fit_square(m.astype(np.float32), resolution)[0])
+    lesion = (np.max(masks, axis=0) >= 0.5).astype(np.uint8) if masks else None
+    return Patch(to_model_range(px), source, lesion)

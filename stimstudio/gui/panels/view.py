@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -20,8 +19,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from stimstudio.core.project import Patch
 
 from ..canvas.image_view import ImageCanvas
 from ..context import AppContext
@@ -54,31 +51,6 @@ def model_spacing_mm(model) -> float:
         if isinstance(v, (int, float)) and v > 0:
             return float(v)
     return DEFAULT_MODEL_SPACING_MM
-
-
-def cut_patch(mammo, x: int, y: int, size: int, resolution: int) -> Patch:
-    """The square at (x, y, size) of a film as a model-range patch, with its lesion mask."""
-    from stimstudio.core.imageio import fit_square, to_model_range
-
-    h, w = mammo.shape
-    x0, y0 = max(0, x), max(0, y)
-    x1, y1 = min(w, x + size), min(h, y + size)
-    region = mammo.pixels[y0:y1, x0:x1]
-    px, _ = fit_square(region, resolution)
-    source = {
-        "file": mammo.source or "",
-        "x": int(x0),
-        "y": int(y0),
-        "size": int(min(x1 - x0, y1 - y0)),
-        "spacing_mm": list(mammo.spacing_mm) if mammo.spacing_mm else None,
-    }
-    masks = []
-    for les in mammo.lesions:
-        m = les.to_mask(mammo.shape)[y0:y1, x0:x1]
-        if m.any():
-            masks.append(fit_square(m.astype(np.float32), resolution)[0])
-    lesion = (np.max(masks, axis=0) >= 0.5).astype(np.uint8) if masks else None
-    return Patch(to_model_range(px), source, lesion)
 
 
 class ViewPage(QWidget):
@@ -545,6 +517,8 @@ class ViewPage(QWidget):
 
             show_error(self, "The box lies outside the film: move it onto the image first.")
             return
+        from stimstudio.core.films.cut import cut_patch
+
         patch = cut_patch(self.mammo, x, y, s, self.resolution())
         label = "texture" if which == "texture" else "template"
         self.session.set(which, patch, f"Cut {label} from {Path(self.mammo.source).name}")
