@@ -56,6 +56,41 @@ def test_outside_the_mask_is_not_in_the_objective(tiny_model, target):
     assert not np.array_equal(c[-1].wplus, a[-1])
 
 
+def test_seam_band_is_free_of_the_target_and_starts_from_own_noise(tiny_model, target):
+    """In the band around the outline nothing is fitted: changing the target there changes
+    nothing, while a change beyond the band (outside_weight 1) does."""
+    import torch
+
+    from stimstudio.core.invert import noise_layers, own_noise_in_band, seam_band
+
+    mask = square_mask()
+    band = seam_band(torch.as_tensor(mask)[None, None], 2)[0, 0].numpy()
+    assert band[15, 15] == 0 and band[0, 0] == 0  # deep inside, far outside
+    assert band[8, 15] == 1 and band[7, 15] == 1 and band[6, 15] == 1 and band[10, 15] == 0
+    s = InversionSettings(steps=8, outside_weight=1.0, seam_band=2, encoder_noise=False)
+    init = encode(tiny_model, target)[0]
+    noisy = np.random.default_rng(1).uniform(-1, 1, target.shape).astype(np.float32)
+    in_band = np.where(band > 0, noisy, target)
+    beyond = np.where((band == 0) & (mask == 0), noisy, target)
+    a = [r.wplus for r in invert(tiny_model, target, mask, s, init=init)]
+    b = [r.wplus for r in invert(tiny_model, in_band, mask, s, init=init)]
+    c = [r.wplus for r in invert(tiny_model, beyond, mask, s, init=init)]
+    np.testing.assert_allclose(a[-1], b[-1], rtol=0, atol=1e-6)
+    assert not np.allclose(a[-1], c[-1], rtol=0, atol=1e-6)
+    # the start maps: the model's own inside the band, the given ones elsewhere
+    layers = noise_layers(tiny_model.G)
+    given = [torch.full((1, *l.noise_const.shape), 7.0) for l in layers]
+    out = own_noise_in_band(tiny_model.G, given, torch.as_tensor(band)[None, None])
+    top = out[-1][0].numpy()
+    own = layers[-1].noise_const.float().numpy()
+    r = own.shape[-1]
+    assert r == 32
+    np.testing.assert_array_equal(top[band > 0], own[band > 0])
+    assert (top[band == 0] == 7.0).all()
+    with pytest.raises(OptionError, match="seam_band"):
+        InversionSettings(seam_band=-1).validate()
+
+
 def test_cancel_stops_within_one_step(tiny_model, target):
     calls = {"n": 0}
 

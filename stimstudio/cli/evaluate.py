@@ -144,6 +144,19 @@ def register(sub) -> None:
         help=f"realism: lambda4 of Eq. 4 ({d.realism_lambda_encoder:g}, the app's)",
     )
     p.add_argument(
+        "--realism-outside-weight",
+        type=float,
+        help="realism, composites: the template's pixel weight outside the mask "
+        f"({d.realism_outside_weight:g}, the paper's)",
+    )
+    p.add_argument(
+        "--realism-seam-band",
+        type=float,
+        metavar="PX",
+        help="realism, composites: the free band around the outline where the generator draws "
+        f"the seam ({d.realism_seam_band:g}, the paper's: none)",
+    )
+    p.add_argument(
         "--realism-grid",
         metavar="PNG",
         help="realism: write a grid of the first held-out targets and each kind's outputs "
@@ -191,6 +204,8 @@ SIZE_OPTIONS = (
     "realism_fit_noise",
     "realism_noise_penalty",
     "realism_lambda_encoder",
+    "realism_outside_weight",
+    "realism_seam_band",
     "realism_cache",
     "steps",
     "cues_n",

@@ -48,6 +48,10 @@ class InversionSettings:
     lambda_perceptual: float = 5e-5  # lambda3
     lambda_encoder: float = 2.0  # lambda4
     outside_weight: float = 0.0  # pixel weight on the target outside the mask (default off)
+    # Composites: a band this many pixels wide on each side of the mask's outline where no
+    # pixel is fitted and the noise maps start as the model's own, so that the generator, not
+    # the pasted edge, draws the seam between texture and template (0: off, the paper's).
+    seam_band: float = 0.0
     preview_every: int = 10
     seed: int = 0
     perceptual: str = "discriminator"  # F: "discriminator" blocks or "lite0" (ImageNet)
@@ -88,6 +92,7 @@ class InversionSettings:
             "lambda_perceptual",
             "lambda_encoder",
             "outside_weight",
+            "seam_band",
             "noise_regularize",
             "lambda_critic",
             "lambda_prior",

@@ -125,6 +125,29 @@ def _disc_features(model: Model) -> PerceptualFeatures:
     return discriminator_features(model.D, resolution=r if r < model.resolution else None)
 
 
+def seam_band(m: torch.Tensor, width: float) -> torch.Tensor:
+    """1 within `width` pixels of the outline of mask batch `m` [N, 1, R, R] (its 0.5 level),
+    on either side; 0 elsewhere."""
+    k = 2 * int(round(width)) + 1
+    inside = (m > 0.5).float()
+    grown = torch.nn.functional.max_pool2d(inside, k, stride=1, padding=k // 2)
+    shrunk = 1 - torch.nn.functional.max_pool2d(1 - inside, k, stride=1, padding=k // 2)
+    return grown - shrunk
+
+
+def own_noise_in_band(G: torch.nn.Module, maps, band: torch.Tensor) -> list[torch.Tensor]:
+    """`maps` (one [N, r, r] tensor per noise layer) with the model's own fixed noise inside
+    `band` [N, 1, R, R], at each layer's resolution: a pasted edge the noise encoder saw in
+    the target is not handed to the generator as a start."""
+    out = []
+    for n, layer in zip(maps, noise_layers(G)):
+        r = layer.noise_const.shape[-1]
+        b = torch.nn.functional.adaptive_max_pool2d(band, r)[:, 0].to(n.device)
+        own = layer.noise_const.float().to(n.device).expand_as(n)
+        out.append(torch.where(b > 0, own, n.float()))
+    return out
+
+
 def noise_layers(G: torch.nn.Module) -> list[torch.nn.Module]:
     """The generator's layers with a fixed noise map (`noise_const`), in module order: the
     order in which `InversionStep.noise` and `Latent.noise` list the maps."""
@@ -305,6 +328,13 @@ class Eq4:
     (Adam's steps are per element)."""
 
     def __init__(self, model: Model, x, m, s: InversionSettings, F, compute: Compute):
+        self.band = None if m is None or s.seam_band <= 0 else seam_band(m, s.seam_band)
+        self.weight = None
+        if m is not None:
+            self.weight = m + s.outside_weight * (1 - m)
+            if self.band is not None:
+                self.weight = self.weight * (1 - self.band)
+                m = m * (1 - self.band)  # the perceptual term does not see the band either
         self.model, self.x, self.m, self.s, self.F, self.compute = model, x, m, s, F, compute
         with torch.no_grad(), compute.autocast():
             x_in = x if m is None else x * m
@@ -353,8 +383,8 @@ class Eq4:
         if m is None:
             pix = (x - img).square().mean(dims)
         else:
-            wgt = m + s.outside_weight * (1 - m)
-            pix = (wgt * (x - img).square()).sum(dims) / wgt.sum(dims)
+            wgt = self.weight
+            pix = (wgt * (x - img).square()).sum(dims) / wgt.sum(dims).clamp_min(1e-8)
         losses = {"pixel": pix}
         total = s.lambda_pixel * pix
         if self.feat_x is not None:
@@ -431,6 +461,8 @@ def invert(
     start = noise
     if start is None and s.encoder_noise:
         maps = encoder_noise(model, x, w0, compute)
+        if maps is not None and objective.band is not None:
+            maps = own_noise_in_band(G, maps, objective.band)
         start = [n[0] for n in maps] if maps is not None else None
     fitted: list[torch.Tensor] = []
     fixed_noise = None

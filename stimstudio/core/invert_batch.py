@@ -24,6 +24,7 @@ from .invert import (
     encode,
     encoder_noise,
     noise_layers,
+    own_noise_in_band,
     normalize_noise_,
     perceptual_for,
     with_noise,
@@ -62,6 +63,8 @@ def invert_batch(
     var = objective.variable(w_enc).requires_grad_(True)
     w0 = objective.to_w(var).detach()
     start = encoder_noise(model, x, w0, compute) if s.encoder_noise else None
+    if start is not None and objective.band is not None:
+        start = own_noise_in_band(model.G, start, objective.band)
     G, fitted = model.G, []
     if s.optimize_noise:
         n = len(x)

@@ -228,6 +228,8 @@ def realism_report(
             "fit_noise": s.realism_fit_noise,
             "noise_penalty": s.realism_noise_penalty,
             "lambda_encoder": s.realism_lambda_encoder,
+            "composite_outside_weight": s.realism_outside_weight,
+            "composite_seam_band": s.realism_seam_band,
             "cpu": torch.backends.cpu.get_cpu_capability(),
         }
     }
@@ -286,6 +288,15 @@ def realism_report(
                 mid = {k: midpoints(model, r[1], r[2], compute) for k, r in res.items()}
                 judge(f"continuum {tag}", to_uint8(mid["fit"]), to_uint8(mid["test"]), None)
         if "composite" in s.realism_kinds:
+            c_settings = replace(
+                settings, outside_weight=s.realism_outside_weight, seam_band=s.realism_seam_band
+            )
+            c_tag = tag
+            if (s.realism_outside_weight, s.realism_seam_band) != (0, 0):
+                c_tag += (
+                    f" (outside {s.realism_outside_weight:g}, seam band "
+                    f"{s.realism_seam_band:g} px)"
+                )
             crng = np.random.default_rng([s.seed, 40])
             made = {}
             for k, (ps, idx, n) in {
@@ -294,18 +305,18 @@ def realism_report(
             }.items():
                 t, m = composite_targets(ps, idx, n, crng)
                 if not len(t):
-                    out[f"composite {tag}"] = {"skipped": f"no {k} lesion patch with a mask"}
+                    out[f"composite {c_tag}"] = {"skipped": f"no {k} lesion patch with a mask"}
                     break
                 img = eq4_outputs(
-                    model, t, m, settings, compute, s.gen_batch,
-                    lambda i, n, k=k, tag=tag: prog(f"compose ({tag}, {k})", i, n),
+                    model, t, m, c_settings, compute, s.gen_batch,
+                    lambda i, n, k=k, tag=c_tag: prog(f"compose ({tag}, {k})", i, n),
                     s.realism_cache or None,
                 )[0]  # fmt: skip
                 made[k] = (img, t, m)
             if len(made) == 2:
-                shown[f"composite targets {tag}"] = to_uint8(made["test"][1][:GRID_COLUMNS])
+                shown[f"composite targets {c_tag}"] = to_uint8(made["test"][1][:GRID_COLUMNS])
                 fid = _fidelity(made["test"][0], made["test"][1], made["test"][2])
-                judge(f"composite {tag}", to_uint8(made["fit"][0]), to_uint8(made["test"][0]), fid)
+                judge(f"composite {c_tag}", to_uint8(made["fit"][0]), to_uint8(made["test"][0]), fid)
     return out
 
 

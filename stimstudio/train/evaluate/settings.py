@@ -105,6 +105,11 @@ class EvalSettings:
     # fitted-noise row: 0 and 0, where the maps carry the target's own detail, 46.7 dB)
     realism_noise_penalty: float = InversionSettings().noise_regularize
     realism_lambda_encoder: float = InversionSettings().lambda_encoder
+    # composites only: the template's pixel weight outside the mask and the free band around
+    # the outline where the generator draws the seam (InversionSettings.outside_weight,
+    # seam_band; the paper's composites: 0 and 0)
+    realism_outside_weight: float = InversionSettings().outside_weight
+    realism_seam_band: float = InversionSettings().seam_band
     # A folder that keeps every finished batch of Eq. 4 outputs (keyed by the model, the settings
     # and the targets), so that an interrupted realism run resumes instead of starting over:
     # hours of CPU per setting, and the run writes its numbers only at the end.
@@ -178,6 +183,8 @@ class EvalSettings:
             "recon_noise_lambda_encoder",
             "realism_noise_penalty",
             "realism_lambda_encoder",
+            "realism_outside_weight",
+            "realism_seam_band",
         ):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
