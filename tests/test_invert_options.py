@@ -167,12 +167,10 @@ def test_compose_carries_optimised_noise_into_its_result(tiny_model):
     )
 
 
-def test_cli_invert_fits_the_films_texture_by_default_and_compose_keeps_the_papers(
-    tmp_path, capsys, tiny_weights, image_file
-):
+def test_cli_invert_fits_the_films_texture_by_default(tmp_path, capsys, tiny_weights, image_file):
     """Issue 37: `invert` defaults to INVERT_DEFAULTS (noise maps fitted without penalty, no
     lambda4: measured as real as random samples), recorded in the latent; --no-optimize-noise
-    gives the paper's recipe; compose keeps InversionSettings()."""
+    gives the paper's recipe."""
     from stimstudio.core.inversion_settings import INVERT_DEFAULTS
 
     def run(*extra):
@@ -190,4 +188,25 @@ def test_cli_invert_fits_the_films_texture_by_default_and_compose_keeps_the_pape
     paper = run("--no-optimize-noise", "--lambda-encoder", "2")
     assert paper.source.get("noise") != "optimized" and paper.source["lambda_encoder"] == 2.0
     assert "noise_penalty" not in paper.source
-    assert InversionSettings().optimize_noise is False  # compose's default: the paper's
+    assert InversionSettings().optimize_noise is False  # the paper's recipe
+
+
+def test_cli_compose_defaults_and_the_papers_recipe():
+    """Issue 37: compose defaults to COMPOSE_DEFAULTS (maps fitted, template kept outside the
+    mask, a free seam band); --paper-recipe gives InversionSettings() back, other flags
+    aside; a negative band is refused in one line."""
+    import argparse
+
+    from stimstudio.cli.generate import _add_inversion_options, _settings
+    from stimstudio.core.errors import OptionError
+    from stimstudio.core.inversion_settings import COMPOSE_DEFAULTS
+
+    p = argparse.ArgumentParser()
+    _add_inversion_options(p, COMPOSE_DEFAULTS)
+    assert _settings(p.parse_args([])) == COMPOSE_DEFAULTS
+    assert COMPOSE_DEFAULTS.outside_weight == 1.0 and COMPOSE_DEFAULTS.seam_band > 0
+    paper = _settings(p.parse_args(["--paper-recipe", "--steps", "7", "--seam-band", "9"]))
+    assert paper == InversionSettings(steps=7)
+    assert _settings(p.parse_args(["--seam-band", "6"])).seam_band == 6.0
+    with pytest.raises(OptionError, match="seam_band"):
+        _settings(p.parse_args(["--seam-band", "-1"]))

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.defaults import CONTINUUM, CONTRAST_RANGE, PLACEMENT, PLACEMENT_MODES, SEED
-from ..core.inversion_settings import INVERT_DEFAULTS, InversionSettings
+from ..core.inversion_settings import COMPOSE_DEFAULTS, INVERT_DEFAULTS, InversionSettings
 from ..core.noise_modes import NOISE_MODES
 from .common import (
     UserError,
@@ -103,7 +103,7 @@ def register(sub) -> None:
         action="store_true",
         help="also run Eq. 4 from the style mix (a sixth result, 'stylemix+opt')",
     )
-    _add_inversion_options(c, InversionSettings())
+    _add_inversion_options(c, COMPOSE_DEFAULTS)
     c.add_argument("--force", action="store_true")
     add_model_options(c)
     add_common(c)
@@ -138,14 +138,34 @@ def register(sub) -> None:
 
 
 def _add_inversion_options(p, d: InversionSettings) -> None:
-    """Eq. 4's options with `d`'s defaults: INVERT_DEFAULTS for `invert`, the paper's recipe
-    (InversionSettings()) for `compose` (core.inversion_settings says why they differ)."""
+    """Eq. 4's options with `d`'s defaults: INVERT_DEFAULTS for `invert`, COMPOSE_DEFAULTS for
+    `compose` (core.inversion_settings says why they differ from the paper's recipe)."""
     p.add_argument("--steps", type=int, default=d.steps)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--lambda-perceptual", type=float, default=d.lambda_perceptual, help="lambda3")
     p.add_argument("--lambda-encoder", type=float, default=d.lambda_encoder, help="lambda4")
-    p.add_argument("--outside-weight", type=float, default=d.outside_weight)
+    p.add_argument(
+        "--outside-weight",
+        type=float,
+        default=d.outside_weight,
+        help=f"pixel weight of the template outside the mask (default {d.outside_weight:g}; "
+        "the paper's: 0)",
+    )
+    p.add_argument(
+        "--seam-band",
+        type=float,
+        default=d.seam_band,
+        metavar="PX",
+        help=f"with a mask: a band this wide on either side of its outline is left to the "
+        f"generator to draw the seam (default {d.seam_band:g}; the paper's: 0)",
+    )
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--paper-recipe",
+        action="store_true",
+        help="Eq. 4 exactly as the paper gives it (the other Eq. 4 options are ignored except "
+        "--steps, --seed and --feature-network): faithful in the mask, hazy elsewhere",
+    )
     p.add_argument(
         "--realism",
         type=float,
@@ -195,6 +215,7 @@ def _settings(args):
         lambda_perceptual=args.lambda_perceptual,
         lambda_encoder=args.lambda_encoder,
         outside_weight=args.outside_weight,
+        seam_band=args.seam_band,
         seed=args.seed,
         perceptual=args.perceptual,
         optimize_noise=args.optimize_noise,
@@ -202,6 +223,8 @@ def _settings(args):
         realism=args.realism,
         noise_regularize=args.noise_regularize,
     )
+    if args.paper_recipe:
+        s = InversionSettings(steps=args.steps, seed=args.seed, perceptual=args.perceptual)
     s.validate()
     return s
 

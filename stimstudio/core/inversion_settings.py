@@ -107,7 +107,20 @@ class InversionSettings:
 # then carry the film's own strands and grain, which w cannot express. Measured on held-out
 # patients (docs/INVERSION.md, "The noise maps fitted to the film", 2026-12-08, 48 / 88 per
 # side): a classifier tells these results from real film at 0.449 and the middle frames of
-# continua between them at 0.591, random samples of the same run at 0.642; 46.0 dB, detail 0.88. Compose keeps the paper's recipe (InversionSettings()):
-# there the texture should be re-rendered by the generator, not copied, and its realism with
-# fitted maps is not measured yet.
+# continua between them at 0.591, random samples of the same run at 0.642; 46.0 dB, detail 0.88.
 INVERT_DEFAULTS = InversionSettings(optimize_noise=True, noise_regularize=0.0, lambda_encoder=0.0)
+
+# What `stimstudio compose` and the app's Compose page use: the same fitted maps, the template
+# fitted outside the mask as the texture is inside, and a free band of SEAM_BAND px on either
+# side of the outline where the generator, starting from its own noise there, draws the seam.
+# The paper's recipe (InversionSettings()) fits the texture alone and leaves the rest to the
+# encoder's hazy reconstruction; its composites are told from real at a glance (issue 37;
+# docs/INVERSION.md, "Composites").
+SEAM_BAND = 4.0
+COMPOSE_DEFAULTS = InversionSettings(
+    optimize_noise=True,
+    noise_regularize=0.0,
+    lambda_encoder=0.0,
+    outside_weight=1.0,
+    seam_band=SEAM_BAND,
+)

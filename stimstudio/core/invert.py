@@ -458,12 +458,14 @@ def invert(
     objective = Eq4(model, x, m, s, F, compute)
     var = objective.variable(w0).requires_grad_(True)
     w0 = objective.to_w(var).detach()  # where Eq. 4 starts: E(x), or E(x) held in W
-    start = noise
-    if start is None and s.encoder_noise:
+    maps = None
+    if noise is not None:
+        maps = [torch.as_tensor(np.asarray(n, np.float32)).to(dev)[None] for n in noise]
+    elif s.encoder_noise:
         maps = encoder_noise(model, x, w0, compute)
-        if maps is not None and objective.band is not None:
-            maps = own_noise_in_band(G, maps, objective.band)
-        start = [n[0] for n in maps] if maps is not None else None
+    if maps is not None and objective.band is not None:
+        maps = own_noise_in_band(G, maps, objective.band)
+    start = [n[0] for n in maps] if maps is not None else None
     fitted: list[torch.Tensor] = []
     fixed_noise = None
     if s.optimize_noise:
@@ -566,6 +568,9 @@ def run_inversion(
         if s.optimize_noise:
             src["noise_penalty"] = s.noise_regularize
     src["lambda_encoder"] = s.lambda_encoder  # invert and compose differ (INVERT_DEFAULTS)
+    if mask is not None:
+        src["outside_weight"] = s.outside_weight
+        src["seam_band"] = s.seam_band
     src["realism"] = s.realism
     image = synthesize(model, last.wplus, compute, noise=last.noise)[0]
     return InversionResult(

@@ -24,8 +24,8 @@ from .invert import (
     encode,
     encoder_noise,
     noise_layers,
-    own_noise_in_band,
     normalize_noise_,
+    own_noise_in_band,
     perceptual_for,
     with_noise,
 )

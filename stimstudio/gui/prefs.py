@@ -12,11 +12,18 @@ import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from stimstudio.core.inversion_settings import INVERT_DEFAULTS, InversionSettings
+from stimstudio.core.inversion_settings import (
+    COMPOSE_DEFAULTS,
+    INVERT_DEFAULTS,
+    InversionSettings,
+)
 
 MAX_RECENT = 10
-# Eq. 4's defaults come from core (torch-free module, so reading them does not slow the start).
-EQ4 = InversionSettings()
+# Eq. 4's defaults come from core (torch-free module, so reading them does not slow the start):
+# the Compose page's are COMPOSE_DEFAULTS (core.inversion_settings says why they are not the
+# paper's; Settings offers the paper's recipe with one button).
+EQ4 = COMPOSE_DEFAULTS
+PAPER = InversionSettings()
 
 
 def config_dir() -> Path:
@@ -70,7 +77,7 @@ def sample_title(path: Path) -> str:
 @dataclass
 class Preferences:
     """Everything the Settings dialog edits; the inversion values default to core's
-    `InversionSettings` (the paper's), the device and precision to core's "auto"."""
+    `COMPOSE_DEFAULTS`, the device and precision to core's "auto"."""
 
     device: str = "auto"  # one of core.compute_choices.DEVICE_CHOICES
     precision: str = "auto"  # one of core.compute_choices.PRECISION_CHOICES
@@ -79,6 +86,7 @@ class Preferences:
     lambda_encoder: float = EQ4.lambda_encoder  # lambda4
     lr: float = EQ4.lr
     outside_weight: float = EQ4.outside_weight
+    seam_band: float = EQ4.seam_band  # px either side of the mask's outline: the generator's
     preview_every: int = EQ4.preview_every
     optimize_noise: bool = EQ4.optimize_noise  # also fit the per-layer noise maps
     noise_regularize: float = EQ4.noise_regularize  # their autocorrelation penalty
@@ -144,6 +152,7 @@ class Preferences:
             lambda_perceptual=float(self.lambda_perceptual),
             lambda_encoder=float(self.lambda_encoder),
             outside_weight=float(self.outside_weight),
+            seam_band=max(float(self.seam_band), 0.0),
             preview_every=int(self.preview_every),
             optimize_noise=bool(self.optimize_noise),
             noise_regularize=float(self.noise_regularize),

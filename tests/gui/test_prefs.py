@@ -4,13 +4,14 @@ core's, not copies that can drift apart (issue 17: preview_every was 10 in core,
 from __future__ import annotations
 
 from stimstudio.core.compute_choices import DEVICE_CHOICES, PRECISION_CHOICES
+from stimstudio.core.inversion_settings import COMPOSE_DEFAULTS
 from stimstudio.core.invert import InversionSettings
 
 
 def test_default_preferences_give_cores_inversion_settings():
     from stimstudio.gui.prefs import Preferences
 
-    assert Preferences().inversion_settings() == InversionSettings()
+    assert Preferences().inversion_settings() == COMPOSE_DEFAULTS
 
 
 def test_settings_dialog_and_arguments_list_cores_choices(qtbot):
@@ -30,8 +31,9 @@ def test_settings_dialog_and_arguments_list_cores_choices(qtbot):
 
 
 def test_settings_dialog_turns_on_noise_map_fitting(qtbot):
-    """The Settings dialog reaches Eq. 4's noise-map option (it was CLI-only), its penalty
-    is editable only while the option is on, and Restore Defaults turns it off again."""
+    """The Settings dialog reaches Eq. 4's noise-map option, its penalty is editable only while
+    the option is on, the paper's recipe is one button away (issue 37: the defaults are
+    COMPOSE_DEFAULTS, not the paper's) and Restore Defaults puts core's defaults back."""
     from stimstudio.gui.app import make_app
     from stimstudio.gui.panels.settings import SettingsDialog
     from stimstudio.gui.prefs import Preferences
@@ -39,17 +41,22 @@ def test_settings_dialog_turns_on_noise_map_fitting(qtbot):
     make_app()
     dlg = SettingsDialog(Preferences())
     qtbot.addWidget(dlg)
+    assert dlg.optimize_noise.isChecked() and dlg.noise_regularize.isEnabled()
+    assert dlg.seam_band.value() == COMPOSE_DEFAULTS.seam_band > 0
+    dlg.paper.click()
+    assert dlg.result_prefs().inversion_settings() == InversionSettings()
     assert not dlg.optimize_noise.isChecked() and not dlg.noise_regularize.isEnabled()
     dlg.optimize_noise.setChecked(True)
     assert dlg.noise_regularize.isEnabled()
     dlg.noise_regularize.setValue(0.0)
+    dlg.seam_band.setValue(6.0)
     s = dlg.result_prefs().inversion_settings()
-    assert s.optimize_noise and s.noise_regularize == 0.0
+    assert s.optimize_noise and s.noise_regularize == 0.0 and s.seam_band == 6.0
     assert dlg.encoder_noise.isChecked() and s.encoder_noise  # the noise encoder: on
     dlg.encoder_noise.setChecked(False)
     assert not dlg.result_prefs().inversion_settings().encoder_noise
     dlg._defaults()
-    assert dlg.result_prefs().inversion_settings() == InversionSettings()
+    assert dlg.result_prefs().inversion_settings() == COMPOSE_DEFAULTS
 
 
 def test_noise_map_preferences_survive_a_restart(tmp_path, monkeypatch):
@@ -84,7 +91,7 @@ def test_the_fidelity_realism_control_reaches_eq4_and_survives_a_restart(
     chosen.save()
     assert prefs_mod.Preferences.load().inversion_settings().realism == 0.7
     dlg._defaults()
-    assert dlg.result_prefs().inversion_settings() == InversionSettings()
+    assert dlg.result_prefs().inversion_settings() == COMPOSE_DEFAULTS
     assert prefs_mod.Preferences(realism=7.0).inversion_settings().realism == 1.0
 
 
@@ -96,7 +103,7 @@ def test_anchors_from_images_fit_their_own_texture_unless_turned_off(qtbot):
     from stimstudio.gui.panels.settings import SettingsDialog
     from stimstudio.gui.prefs import Preferences
 
-    p = Preferences(steps=7)
+    p = Preferences(steps=7, optimize_noise=False, noise_regularize=1.0, lambda_encoder=2.0)
     a = p.anchor_settings()
     assert (a.optimize_noise, a.noise_regularize, a.lambda_encoder) == (
         INVERT_DEFAULTS.optimize_noise,

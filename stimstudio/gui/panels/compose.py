@@ -232,12 +232,16 @@ class ComposePage(QWidget):
             f"Eq. 4: λ3 {p.lambda_perceptual:g} × perceptual ({perceptual_name(p.vgg16, self.ctx.model)}) · "
             f"λ4 {p.lambda_encoder:g} × encoder · step size {p.lr:g}"
             + self._noise_text()
+            + (f" · template weight {p.outside_weight:g} outside" if p.outside_weight > 0 else "")
+            + (f" · seam band {p.seam_band:g} px" if p.seam_band > 0 else "")
             + (f" · realism {p.realism:g}" if p.realism > 0 else "")
             + f" · {where}"
         )
         self.settings_label.setToolTip(
             "Eq. 4 minimises pixel error + λ3 × perceptual distance + λ4 × encoder "
-            "consistency inside the mask (Settings, Ctrl+, changes them)"
+            "consistency inside the mask, the template's pixels outside it at their weight, "
+            "and leaves the seam band around the outline to the generator (Settings, Ctrl+, "
+            "changes them; one button there gives the paper's recipe)"
         )
 
     def _noise_text(self) -> str:

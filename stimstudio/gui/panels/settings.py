@@ -28,7 +28,7 @@ from stimstudio.core.compute_choices import DEVICE_CHOICES, PRECISION_CHOICES
 
 from ..context import AppContext
 from ..folders import remember, start_path
-from ..prefs import Preferences
+from ..prefs import PAPER, Preferences
 from ..widgets import FormScroll, hint
 from .model_choice import ModelChoice
 
@@ -124,8 +124,24 @@ class SettingsDialog(QDialog):
         self.lr.setToolTip("Adam learning rate (paper recipe: 0.01)")
         self.outside = _sci_spin(prefs.outside_weight, 0, 1, 4)
         self.outside.setToolTip(
-            "Pixel weight on the template outside the texture mask (paper: 0 = off)"
+            "Pixel weight on the template outside the texture mask: 1 keeps the template's own "
+            "tissue there (the default); the paper's recipe: 0, which leaves it to the "
+            "encoder's hazy guess"
         )
+        self.seam_band = _sci_spin(prefs.seam_band, 0, 32, 2)
+        self.seam_band.setToolTip(
+            "Pixels on either side of the texture's outline that are not fitted: the generator "
+            "draws the seam there, from its own noise, instead of copying the pasted edge "
+            "(paper: 0)"
+        )
+        self.paper = QPushButton("Use the paper's recipe")
+        self.paper.setToolTip(
+            "Set these fields to Eq. 4 as the paper gives it: the texture fitted, the rest left "
+            "to the encoder, the model's own noise maps. Faithful in the mask, but hazy: "
+            "a classifier tells such composites from real film at a glance "
+            "(docs/INVERSION.md). Restore Defaults sets them back."
+        )
+        self.paper.clicked.connect(self._paper_recipe)
         self.preview_every = QSpinBox()
         self.preview_every.setRange(1, 100)
         self.preview_every.setValue(prefs.preview_every)
@@ -170,11 +186,13 @@ class SettingsDialog(QDialog):
         f2.addRow("λ4 encoder", self.lambda4)
         f2.addRow("Learning rate", self.lr)
         f2.addRow("Template weight outside mask", self.outside)
+        f2.addRow("Free band around the outline (px)", self.seam_band)
         f2.addRow("Preview every", self.preview_every)
         f2.addRow("Fidelity ↔ realism", self.realism)
         f2.addRow("Noise maps", self.encoder_noise)
         f2.addRow("", self.optimize_noise)
         f2.addRow("Noise map penalty", self.noise_regularize)
+        f2.addRow("", self.paper)
 
         anchors = QGroupBox("Anchors from images (Invert as anchor)")
         f4 = QFormLayout(anchors)
@@ -184,8 +202,7 @@ class SettingsDialog(QDialog):
             "On: the noise maps are fitted to the image with no penalty and λ4 is 0, so the "
             "anchor keeps the film's own strands and grain (measured: as hard to tell from "
             "real film as the generator's random samples; docs/INVERSION.md). "
-            "Off: the Compose settings above, the paper's recipe (hazy, told from real at a "
-            "glance). Compose itself always uses the settings above."
+            "Off: the Compose settings above. Compose itself always uses the settings above."
         )
         f4.addRow("", self.anchor_fit_texture)
 
@@ -227,19 +244,27 @@ class SettingsDialog(QDialog):
         lay.addWidget(self.tabs, 1)
         lay.addWidget(buttons)
 
+    def _paper_recipe(self) -> None:
+        self._show_eq4(PAPER)
+
     def _defaults(self) -> None:
         d = Preferences()
+        self._show_eq4(d.inversion_settings())
+        self.preview_every.setValue(d.preview_every)
+        self.anchor_fit_texture.setChecked(d.anchor_fit_texture)
+
+    def _show_eq4(self, d) -> None:
+        """The Compose fields from an InversionSettings."""
         self.steps.setValue(d.steps)
         self.lambda3.setValue(d.lambda_perceptual)
         self.lambda4.setValue(d.lambda_encoder)
         self.lr.setValue(d.lr)
         self.outside.setValue(d.outside_weight)
-        self.preview_every.setValue(d.preview_every)
+        self.seam_band.setValue(d.seam_band)
         self.encoder_noise.setChecked(d.encoder_noise)
         self.optimize_noise.setChecked(d.optimize_noise)
         self.noise_regularize.setValue(d.noise_regularize)
         self.realism.setValue(d.realism)
-        self.anchor_fit_texture.setChecked(d.anchor_fit_texture)
 
     def result_prefs(self) -> Preferences:
         return replace(
@@ -251,6 +276,7 @@ class SettingsDialog(QDialog):
             lambda_encoder=self.lambda4.value(),
             lr=self.lr.value(),
             outside_weight=self.outside.value(),
+            seam_band=self.seam_band.value(),
             preview_every=self.preview_every.value(),
             encoder_noise=self.encoder_noise.isChecked(),
             optimize_noise=self.optimize_noise.isChecked(),

@@ -294,8 +294,7 @@ def realism_report(
             c_tag = tag
             if (s.realism_outside_weight, s.realism_seam_band) != (0, 0):
                 c_tag += (
-                    f" (outside {s.realism_outside_weight:g}, seam band "
-                    f"{s.realism_seam_band:g} px)"
+                    f" (outside {s.realism_outside_weight:g}, seam band {s.realism_seam_band:g} px)"
                 )
             crng = np.random.default_rng([s.seed, 40])
             made = {}
@@ -316,7 +315,9 @@ def realism_report(
             if len(made) == 2:
                 shown[f"composite targets {c_tag}"] = to_uint8(made["test"][1][:GRID_COLUMNS])
                 fid = _fidelity(made["test"][0], made["test"][1], made["test"][2])
-                judge(f"composite {c_tag}", to_uint8(made["fit"][0]), to_uint8(made["test"][0]), fid)
+                judge(
+                    f"composite {c_tag}", to_uint8(made["fit"][0]), to_uint8(made["test"][0]), fid
+                )
     return out
 
 
