@@ -11,6 +11,7 @@ import pytest
 from conftest import smooth_image
 
 from stimstudio.core.compose import Mask, Placement, compose, insert, stitch
+from stimstudio.core.defaults import PLACEMENT_MODES
 from stimstudio.core.errors import MaskError, OptionError, ProjectFileError
 from stimstudio.core.imageio import fit_square, save_image, to_model_range
 from stimstudio.core.insertion import (
@@ -144,6 +145,27 @@ def test_an_empty_mask_is_one_mask_error():
         lesion_contrast(tex, np.zeros((64, 64)))
     with pytest.raises(MaskError, match="no surround"):
         lesion_difference(tex, np.ones((64, 64), bool))
+
+
+def test_blend_leaves_no_edge_and_keeps_the_lesions_inner_structure():
+    """Issue 37: placement "blend" (Poisson) takes the template's level at the outline, so a
+    lesion from a fatty film leaves no dark patch on a dense template, while its inner
+    structure (a brighter core within the outline) stays."""
+    tex, tpl = fatty_texture_and_dense_template()
+    outline = np.zeros((64, 64), bool)
+    outline[12:52, 12:52] = True  # a lasso wider than the lesion disc
+    mask = Mask(outline, feather=2.0)
+    pasted = insert(tpl, tex, mask, Placement(mode="paste"))
+    blended = insert(tpl, tex, mask, Placement(mode="blend"))
+    ring = outline & ~np.pad(np.ones((36, 36), bool), 14)  # inside, next to the outline
+    step = lambda img: float(np.mean(img[ring]) - np.mean(tpl[ring]))  # noqa: E731
+    assert abs(step(stitch(tpl, pasted.source, pasted.soft))) > 0.5  # the fatty background
+    assert abs(step(stitch(tpl, blended.source, blended.soft))) < 0.15
+    core = disc(64)
+    b = stitch(tpl, blended.source, blended.soft)
+    assert np.mean(b[core]) - np.mean(b[ring]) > 0.25  # the lesion still stands out
+    assert "blend" in PLACEMENT_MODES
+    Placement(mode="blend").validate()
 
 
 def test_a_region_filling_the_texture_still_pastes_but_has_no_contrast_to_insert():

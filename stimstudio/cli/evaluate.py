@@ -144,6 +144,11 @@ def register(sub) -> None:
         help=f"realism: lambda4 of Eq. 4 ({d.realism_lambda_encoder:g}, the app's)",
     )
     p.add_argument(
+        "--realism-repeats",
+        type=int,
+        help=f"realism: classifiers trained per kind, pooled ({d.realism_repeats})",
+    )
+    p.add_argument(
         "--realism-outside-weight",
         type=float,
         help="realism, composites: the template's pixel weight outside the mask "
@@ -204,6 +209,7 @@ SIZE_OPTIONS = (
     "realism_fit_noise",
     "realism_noise_penalty",
     "realism_lambda_encoder",
+    "realism_repeats",
     "realism_outside_weight",
     "realism_seam_band",
     "realism_cache",

@@ -83,10 +83,11 @@ def register(sub) -> None:
         "--placement-mode",
         choices=PLACEMENT_MODES,
         default=PLACEMENT.mode,
-        help="how the texture goes in: 'paste' its grey levels (the paper's stitch), or add its "
+        help="how the texture goes in: 'paste' its grey levels (the paper's stitch), add its "
         "'contrast' against its own surround to the template, so a lesion from a fatty film "
-        "stays visible on a dense one; every method starts from this stitch (default: "
-        f"{PLACEMENT.mode}, the paper's way)",
+        "stays visible on a dense one, or 'blend' its edge away (a Poisson blend: its "
+        "structure, the template's levels at the outline); every method starts from this "
+        f"(default: {PLACEMENT.mode})",
     )
     c.add_argument(
         "--contrast",

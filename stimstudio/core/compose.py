@@ -137,6 +137,8 @@ def insert(template: np.ndarray, texture: np.ndarray, mask: Mask, placement: Pla
         asked = np.float32(placement.contrast) * diff_placed
         source, got = add_density(template, asked)
         kept = kept_share(asked, got, soft)
+    elif placement.mode == "blend":
+        source = poisson_blend(template, tex_placed, soft)
     else:
         source = tex_placed
     warnings = placement_warnings(

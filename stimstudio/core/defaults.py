@@ -56,14 +56,15 @@ class ExportDefaults:
 @dataclass(frozen=True)
 class PlacementDefaults:
     """How a placed texture goes into the template (core.insertion): `mode` "paste" (the
-    paper's stitch of grey levels) or "contrast" (the lesion's difference from its own surround,
-    added to the template), and the contrast gain (1 = the lesion's own contrast)."""
+    paper's stitch of grey levels), "contrast" (the lesion's difference from its own surround,
+    added to the template) or "blend" (its gradients inside the outline, the template's levels
+    on it: a Poisson blend), and the contrast gain (1 = the lesion's own contrast)."""
 
     mode: str = "paste"
     contrast: float = 1.0
 
 
-PLACEMENT_MODES = ("paste", "contrast")
+PLACEMENT_MODES = ("paste", "contrast", "blend")
 CONTRAST_RANGE = (0.0, 4.0)  # the contrast gain's allowed values (0: nothing added)
 
 

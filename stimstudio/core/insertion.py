@@ -1,6 +1,6 @@
 """How a placed texture goes into the template: its grey levels, or its contrast.
 
-Two placement modes (`PLACEMENT_MODES`):
+Three placement modes (`PLACEMENT_MODES`):
 
 - ``paste`` — the paper's stitch: inside the mask the template's pixels are replaced by the
   texture's (feathered edge). The lesion brings its own background level along, so a mass cut
@@ -10,6 +10,12 @@ Two placement modes (`PLACEMENT_MODES`):
   radiology-perception studies insert lesions: the texture minus a smooth estimate of its local
   surround (`surround`) is added to the template, times a gain (1 = the lesion's own contrast,
   0 = nothing added).
+- ``blend`` — gradient-domain (Poisson) blending, `core.compose.poisson_blend`: inside the
+  outline the texture's gradients, on it the template's levels, so no edge is left where the
+  two meet. Whatever contrast the lesion has against its own surround at the outline is lost
+  with the edge; its inner structure (a mass's brighter core, spicules) stays. A classifier
+  tells stitched composites of mini-MIAS lesions from real film far more easily than blended
+  ones (docs/INVERSION.md, "Composites").
 
 The domain of the difference: the patches are display values in [-1, 1], dense = bright, and
 the readers map a film's stored grey levels linearly to them (mini-MIAS: a microdensitometer
@@ -134,9 +140,10 @@ class Placement:
     """Where the texture goes: its mask centroid lands at template centre + (dx, dy) pixels,
     scaled by `scale` and rotated by `angle` degrees (counter-clockwise) about that centroid.
 
-    How it goes in: `mode` "paste" (the paper's stitch of grey levels) or "contrast" (its
-    difference from its own surround added to the template, times the gain `contrast`;
-    core.insertion)."""
+    How it goes in: `mode` "paste" (the paper's stitch of grey levels), "contrast" (its
+    difference from its own surround added to the template, times the gain `contrast`) or
+    "blend" (a Poisson blend: its gradients, the template's levels at the outline);
+    core.insertion."""
 
     dx: float = 0.0
     dy: float = 0.0
@@ -296,7 +303,7 @@ def placement_warnings(
                 "vanish or show as a ring. Placement by contrast inserts the lesion by its "
                 "contrast against its own surround."
             )
-        else:
+        elif mode == "contrast":
             out.append(
                 f"The texture's surround is much {what} than the template where it goes {level}; "
                 f"the lesion is inserted by its contrast (gain {contrast:g}), so the difference "

@@ -41,6 +41,12 @@ MODES = (
         "The lesion's difference from its own surround, added to the template (its density "
         "times the gain): a mass from a fatty film stays visible on a dense one",
     ),
+    (
+        "blend",
+        "Blend its edge away",
+        "Its structure inside the outline, the template's levels on it (a Poisson blend): no "
+        "edge where the two meet; its contrast against its own surround goes with the edge",
+    ),
 )
 
 
@@ -122,8 +128,8 @@ class PlacementPage(QWidget):
             self.mode.addItem(label, key)
             self.mode.setItemData(self.mode.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.mode.setToolTip(
-            "How the texture goes in: its grey levels pasted (the paper), or its contrast "
-            "against its own surround added to the template"
+            "How the texture goes in: its grey levels pasted (the paper), its contrast "
+            "against its own surround added to the template, or blended so that no edge is left"
         )
         self.mode.currentIndexChanged.connect(self._mode_changed)
         form.addRow("Insert", self.mode)

@@ -96,6 +96,8 @@ class EvalSettings:
     # the realism of what inversion outputs (opt-in section "realism", train/evaluate/realism.py)
     realism_fit: int = 200  # per side
     realism_test: int = 200  # per side
+    # classifiers trained per kind (seeds seed, seed+1, ...), pooled as the card's c2st draws
+    realism_repeats: int = 5
     realism_kinds: tuple[str, ...] = REALISM_KINDS
     realism_values: tuple[float, ...] = (InversionSettings().realism,)  # the app's default
     # Eq. 4 with the noise maps fitted beside w (the app's "Fit them too"): the maps can carry
@@ -137,6 +139,7 @@ class EvalSettings:
             cues_n=40,
             realism_fit=24,
             realism_test=16,
+            realism_repeats=2,
         )
         base.update(kw)
         return cls(**base)
@@ -170,6 +173,8 @@ class EvalSettings:
         for name in ("recon_n", "compose_n", "steps", "grid_rows", "grid_cols"):
             if getattr(self, name) < 0:
                 raise OptionError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.realism_repeats < 1:
+            raise OptionError(f"realism_repeats must be at least 1, got {self.realism_repeats}")
         if self.c2st_repeats < 1:
             raise OptionError(f"c2st_repeats must be at least 1, got {self.c2st_repeats}")
         from ...core.orientation import check_orientation
