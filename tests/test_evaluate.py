@@ -579,6 +579,30 @@ def test_cli_realism_grid_shows_each_kind_for_the_same_targets(
     assert main([*argv, *flags, "--realism-grid", str(grid)]) == 2  # not replaced silently
 
 
+def test_realism_composites_with_the_compose_defaults_and_blend(tiny_model, phantom_data):
+    """Issue 37: composites measured with the Compose recipe (template weight, seam band) and
+    a blended placement, under names that say so, beside their stitched targets; pooled over
+    several classifiers."""
+    s = EvalSettings.quick(
+        sections=("realism",),
+        realism_kinds=("composite",),
+        realism_fit_noise=True,
+        realism_outside_weight=1.0,
+        realism_seam_band=2.0,
+        realism_placement="blend",
+        steps=2,
+    )
+    r = evaluate_model(tiny_model, phantom_data, s).result["realism"]
+    tag = "realism 0 fitted noise blend (outside 1, seam band 2 px)"
+    assert {f"composite {tag}", f"stitched targets {tag}"} <= set(r)
+    c = r[f"composite {tag}"]
+    assert len(c["accuracy_draws"]) == s.realism_repeats == 2
+    assert c["accuracy"] == pytest.approx(np.mean(c["accuracy_draws"]))
+    assert r["recipe"]["composite_placement"] == "blend" and r["recipe"]["classifiers"] == 2
+    with pytest.raises(OptionError, match="placement"):
+        EvalSettings(realism_placement="glue").validate()
+
+
 def test_realism_section_is_opt_in_and_checks_its_settings():
     assert "realism" not in EvalSettings().sections
     with pytest.raises(OptionError, match="realism kind"):

@@ -149,6 +149,11 @@ def register(sub) -> None:
         help=f"realism: classifiers trained per kind, pooled ({d.realism_repeats})",
     )
     p.add_argument(
+        "--realism-placement",
+        choices=("paste", "blend"),
+        help="realism, composites: how the lesion's texture goes in (paste: the paper's stitch)",
+    )
+    p.add_argument(
         "--realism-outside-weight",
         type=float,
         help="realism, composites: the template's pixel weight outside the mask "
@@ -210,6 +215,7 @@ SIZE_OPTIONS = (
     "realism_noise_penalty",
     "realism_lambda_encoder",
     "realism_repeats",
+    "realism_placement",
     "realism_outside_weight",
     "realism_seam_band",
     "realism_cache",

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ...core.atomic import atomic_write_bytes
-from ...core.compose import Mask, stitch
+from ...core.compose import Mask, poisson_blend, stitch
 from ...core.device import Compute
 from ...core.inversion_settings import InversionSettings
 from ...core.invert import encode, encoder_noise, synthesize
@@ -151,10 +151,13 @@ def midpoints(model: Model, ws: np.ndarray, noise, compute) -> np.ndarray:
     return np.concatenate(out)
 
 
-def composite_targets(ps: PatchSet, idx: np.ndarray, n: int, rng) -> tuple[np.ndarray, ...]:
+def composite_targets(
+    ps: PatchSet, idx: np.ndarray, n: int, rng, mode: str = "paste"
+) -> tuple[np.ndarray, ...]:
     """n stitched composites: a lesion patch's texture in its own mask (feather 2 px) on a
-    tissue template of another film, centred as the patch was cut. Lesions are reused when
-    there are fewer than n (each with another template)."""
+    tissue template of another film, centred as the patch was cut; its grey levels pasted, or
+    with `mode` "blend" Poisson-blended (placement modes, core.insertion). Lesions are reused
+    when there are fewer than n (each with another template)."""
     frac = ps.masks.mean((1, 2))
     lesions = [
         i
@@ -173,7 +176,10 @@ def composite_targets(ps: PatchSet, idx: np.ndarray, n: int, rng) -> tuple[np.nd
         cand = tissue[ps.film[tissue] != ps.film[li]]
         ti = int(rng.choice(cand if len(cand) else tissue))
         soft = Mask.from_array(ps.masks[li], feather=2.0).soft()
-        targets.append(stitch(_f(ps.patches[ti]), _f(ps.patches[li]), soft))
+        template, texture = _f(ps.patches[ti]), _f(ps.patches[li])
+        if mode == "blend":
+            texture = poisson_blend(template, texture, soft)
+        targets.append(stitch(template, texture, soft))
         masks.append(soft)
     return np.stack(targets).astype(np.float32), np.stack(masks).astype(np.float32)
 
@@ -229,6 +235,7 @@ def realism_report(
             "fit_noise": s.realism_fit_noise,
             "noise_penalty": s.realism_noise_penalty,
             "lambda_encoder": s.realism_lambda_encoder,
+            "composite_placement": s.realism_placement,
             "composite_outside_weight": s.realism_outside_weight,
             "composite_seam_band": s.realism_seam_band,
             "cpu": torch.backends.cpu.get_cpu_capability(),
@@ -309,7 +316,7 @@ def realism_report(
             c_settings = replace(
                 settings, outside_weight=s.realism_outside_weight, seam_band=s.realism_seam_band
             )
-            c_tag = tag
+            c_tag = tag + (f" {s.realism_placement}" if s.realism_placement != "paste" else "")
             if (s.realism_outside_weight, s.realism_seam_band) != (0, 0):
                 c_tag += (
                     f" (outside {s.realism_outside_weight:g}, seam band {s.realism_seam_band:g} px)"
@@ -320,7 +327,7 @@ def realism_report(
                 "fit": (train, a[2 * n_fit :], n_fit),
                 "test": (held, b[2 * n_test :], n_test),
             }.items():
-                t, m = composite_targets(ps, idx, n, crng)
+                t, m = composite_targets(ps, idx, n, crng, s.realism_placement)
                 if not len(t):
                     out[f"composite {c_tag}"] = {"skipped": f"no {k} lesion patch with a mask"}
                     break

@@ -110,6 +110,7 @@ class EvalSettings:
     # composites only: the template's pixel weight outside the mask and the free band around
     # the outline where the generator draws the seam (InversionSettings.outside_weight,
     # seam_band; the paper's composites: 0 and 0)
+    realism_placement: str = "paste"  # composites: "paste" or "blend" (core.insertion)
     realism_outside_weight: float = InversionSettings().outside_weight
     realism_seam_band: float = InversionSettings().seam_band
     # A folder that keeps every finished batch of Eq. 4 outputs (keyed by the model, the settings
@@ -173,6 +174,10 @@ class EvalSettings:
         for name in ("recon_n", "compose_n", "steps", "grid_rows", "grid_cols"):
             if getattr(self, name) < 0:
                 raise OptionError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.realism_placement not in ("paste", "blend"):
+            raise OptionError(
+                f"realism placement must be paste or blend, not {self.realism_placement!r}"
+            )
         if self.realism_repeats < 1:
             raise OptionError(f"realism_repeats must be at least 1, got {self.realism_repeats}")
         if self.c2st_repeats < 1:
