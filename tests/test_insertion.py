@@ -166,6 +166,11 @@ def test_blend_leaves_no_edge_and_keeps_the_lesions_inner_structure():
     assert np.mean(b[core]) - np.mean(b[ring]) > 0.25  # the lesion still stands out
     assert "blend" in PLACEMENT_MODES
     Placement(mode="blend").validate()
+    # ... but lassoed tight around a flat mass, the blend takes its edge and the mass with it:
+    # why paste stays the default placement (core.defaults)
+    tight = Mask(disc(), feather=1.0)
+    gone = insert(tpl, tex, tight, Placement(mode="blend"))
+    assert abs(lesion_contrast(stitch(tpl, gone.source, gone.soft), gone.soft)) < 0.1
 
 
 def test_a_region_filling_the_texture_still_pastes_but_has_no_contrast_to_insert():

@@ -67,11 +67,11 @@ _PLACEMENT_KEYS = ("dx", "dy", "scale", "angle", "contrast")  # numbers; and "mo
 
 
 def placement_from_record(d: dict) -> Placement:
-    """The state's placement dict as a core `Placement` (missing keys: the neutral value, so a
+    """The state's placement dict as a core `Placement` (missing keys: the neutral value; a
     project saved before placement modes existed places by paste, as it did)."""
     Placement = _records()[1]
     neutral = Placement()
-    mode = d.get("mode", neutral.mode)
+    mode = d.get("mode", "paste")
     if mode not in PLACEMENT_MODES:
         raise ProjectFileError(
             f"the placement is damaged: mode {mode!r} is not one of {', '.join(PLACEMENT_MODES)}"

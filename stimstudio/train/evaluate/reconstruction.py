@@ -192,7 +192,9 @@ def compose_report(
         mask = Mask.from_array(held.masks[li], feather=2.0)
         comp = compose(model, texture, template, mask, Placement(), settings, compute, vgg16_path)
         metrics = dict(comp.metrics)
-        ref = compose(model, texture, template, mask, Placement(), paper, compute, vgg16_path)
+        ref = compose(
+            model, texture, template, mask, Placement(mode="paste"), paper, compute, vgg16_path
+        )
         metrics[PAPER_ROW] = ref.metrics["optimized"]
         for method, m in metrics.items():
             rows.setdefault(method, []).append(
@@ -212,9 +214,11 @@ def compose_report(
             "task": "held-out lesion (its mask, feather 2 px) onto a held-out tissue template "
             "of another film, centred; metrics inside the mask vs the placed lesion texture",
             "steps": s.steps,
-            "optimized": "the app's Compose defaults (core COMPOSE_DEFAULTS: noise maps fitted, "
-            f"template weight {settings.outside_weight:g} outside the mask, seam band "
-            f"{settings.seam_band:g} px); '{PAPER_ROW}': Eq. 4 as the paper gives it",
+            "optimized": f"the app's Compose defaults (placement {Placement().mode}; core "
+            "COMPOSE_DEFAULTS: noise maps fitted, template weight "
+            f"{settings.outside_weight:g} outside the mask, seam band {settings.seam_band:g} px); "
+            f"'{PAPER_ROW}': the paper's (pasted, Eq. 4 as the paper gives it); 'stitch': the "
+            "placed texture on the template, what Eq. 4 fits",
             **borrowed_note(model),
         },
         **{k: _summary(v) for k, v in rows.items()},
