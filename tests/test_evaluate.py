@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -555,6 +556,16 @@ def test_an_interrupted_realism_run_resumes_from_its_cache(
     assert not calls
     for k in ("eq4 realism 0 fitted noise", "continuum realism 0 fitted noise"):
         assert again[k] == first[k]
+    # another precision does not reuse them either: it inverts again
+    calls.clear()
+    try:
+        from stimstudio.core.device import Compute
+
+        bf16 = Compute(torch.device("cpu"), "bf16")
+        evaluate_model(tiny_model, phantom_data, replace(s, realism_kinds=("eq4",)), bf16)
+    except Exception:  # noqa: BLE001 - the stub returns nothing: reaching it is the point
+        pass
+    assert calls
     # other settings do not reuse the entries
     other = realism._cache_file(tmp_path, tiny_model, "x", np.zeros((1, 4, 4)), None)
     assert other.name not in {e.name for e in entries}

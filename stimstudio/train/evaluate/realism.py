@@ -97,12 +97,16 @@ def _cached_invert(model, targets, masks, settings, compute, cache: Path | None)
         b = invert_batch(model, targets, masks, settings, compute)
         return b.images, b.wplus, b.noise
     f = _cache_file(cache, model, settings, targets, masks)
+    precision = compute.precision if compute is not None else "fp32"
     if f.exists():
         with np.load(f) as z:
-            n = sorted(k for k in z.files if k.startswith("noise"))
-            return z["images"], z["wplus"], ([z[k] for k in n] or None)
+            # an entry made at another precision is made again (and replaced): the outputs,
+            # and so the classifier's figures, differ between fp32 and bf16
+            if "precision" in z.files and str(z["precision"]) == precision:
+                n = sorted(k for k in z.files if k.startswith("noise"))
+                return z["images"], z["wplus"], ([z[k] for k in n] or None)
     b = invert_batch(model, targets, masks, settings, compute)
-    arrays = {"images": b.images, "wplus": b.wplus}
+    arrays = {"images": b.images, "wplus": b.wplus, "precision": np.array(precision)}
     arrays.update({f"noise{j:02d}": a for j, a in enumerate(b.noise or [])})
     buf = io.BytesIO()
     np.savez(buf, **arrays)
