@@ -243,6 +243,7 @@ def realism_report(
             "composite_outside_weight": s.realism_outside_weight,
             "composite_seam_band": s.realism_seam_band,
             "cpu": torch.backends.cpu.get_cpu_capability(),
+            "precision": compute.precision if compute is not None else "fp32",
         }
     }
 
