@@ -94,7 +94,7 @@ def test_same_anchors_same_frames_from_every_entry_point(tmp_path, capsys):
     from stimstudio.core.batch import BatchResult, iter_batch, parse_batch_spec
     from stimstudio.core.device import pick_compute
     from stimstudio.core.export import ExportSettings, export_sequence
-    from stimstudio.core.interpolate import render_path
+    from stimstudio.core.interpolate import render_continuum
     from stimstudio.core.latent import load_latent
     from stimstudio.core.model import load_model
     from stimstudio.core.project import (
@@ -156,7 +156,7 @@ def test_same_anchors_same_frames_from_every_entry_point(tmp_path, capsys):
     state["path"] = {**state["path"], "anchors": ["a1", "a2"], "frames": FRAMES}
     anchors = {r["id"]: anchor_from_record(r) for r in state["anchors"]}
     page = continuum_from_record(state["path"], anchors)
-    pf = render_path(page, model, compute)
+    pf = render_continuum(page, model, compute)
     app_pos = np.array([fr.position for fr in pf.frames])
     np.testing.assert_allclose(app_pos, routes["export"][0], atol=1e-6)
     # ... and its project saved, loaded and exported as the app's Export dialog does

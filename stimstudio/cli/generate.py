@@ -443,7 +443,7 @@ def cmd_compose(args) -> int:
 
 def cmd_interpolate(args) -> int:
     from ..core.imageio import save_image
-    from ..core.interpolate import Anchor, Continuum, render_path
+    from ..core.interpolate import Anchor, Continuum, render_continuum
     from ..core.latent import load_latent
 
     model, compute = load_model_for(args)
@@ -455,7 +455,7 @@ def cmd_interpolate(args) -> int:
     path = Continuum(anchors, args.frames, args.loop, args.method, args.spacing)
     path.validate()
     out = _out_dir(args.out_dir, args.force)
-    pf = render_path(path, model, compute)
+    pf = render_continuum(path, model, compute)
     files = []
     rows = ["frame,position,segment,t,step_distance,cumulative_distance"]
     for fr in tqdm_bar(args, iterable=pf.frames, desc="frames", unit="frame"):

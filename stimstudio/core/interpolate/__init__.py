@@ -42,7 +42,7 @@ from .continuum import (
 # The records above need no torch, so the app's window can hold a continuum before the model
 # loads (tests/gui/test_window.py); the rest is imported on first use.
 _LAZY = {
-    "frames": ("iter_frames", "render_path"),
+    "frames": ("iter_frames", "render_continuum", "render_path"),
     "noise": ("_anchor_noise", "_noise_between", "noise_at", "noise_batch"),
     "spacing": (
         "SPACING_VERSION",
@@ -100,7 +100,8 @@ __all__ = [
     "latent_at",
     "noise_at",
     "noise_batch",
-    "render_path",
+    "render_continuum",
+    "render_path",  # deprecated: the old name of render_continuum
     "spacing_key",
     "uniform_positions",
     "within_segment_cv",

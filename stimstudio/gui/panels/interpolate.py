@@ -381,11 +381,11 @@ class InterpolatePage(QWidget):
         model, compute = self.ctx.model, self.ctx.compute
 
         def job():
-            from stimstudio.core.interpolate import render_path
+            from stimstudio.core.interpolate import render_continuum
 
             from ..workers import cancel_requested, report
 
-            pf = render_path(
+            pf = render_continuum(
                 path,
                 model,
                 compute,

@@ -26,7 +26,7 @@ def key_text(key) -> str:
 
 
 def frames_record(pf, key) -> dict:
-    """core.interpolate.render_path's frames as project data (`path_frames`) for `key`.
+    """core.interpolate.render_continuum's frames as project data (`path_frames`) for `key`.
 
     `wplus` and `float_images` are for the render cache and are taken out before it is kept."""
     return {
