@@ -74,6 +74,12 @@ DEFAULT_GENERATOR = {
 DEFAULT_VIEW = {"mask_opacity": 0.45}
 
 
+# Keys of the file's state that were renamed, old -> new. The format stays v1 (a renamed key
+# is read like a missing one is filled in: complete_state), so files written before the rename
+# open; the app writes only the new name. path_frames: issue 40, a continuum is a continuum.
+RENAMED_KEYS = {"path_frames": "continuum_frames"}
+
+
 def default_state() -> dict:
     """A new project as the file's plain state (the keys of `.stimproj`)."""
     return {
@@ -94,7 +100,7 @@ def default_state() -> dict:
         "result": None,  # the last compose run: images/metrics/latents per method
         "anchors": [],  # {"id", "name", "wplus", "source", "model_sha256", "image"}
         "path": {"anchors": [], **DEFAULT_PATH},  # anchor ids in path order + settings
-        "path_frames": None,  # computed frames of the path (positions, thumbnails)
+        "continuum_frames": None,  # computed frames of the continuum (positions, thumbnails)
         "generator": dict(DEFAULT_GENERATOR),
         "view": dict(DEFAULT_VIEW),
     }
@@ -102,9 +108,14 @@ def default_state() -> dict:
 
 def complete_state(state: dict) -> dict:
     """`state` over the new-project defaults: missing keys (and missing settings inside a
-    record such as `path`) take the default, unknown keys are dropped."""
+    record such as `path`) take the default, a key under its old name (RENAMED_KEYS) is read
+    as the new one, unknown keys are dropped."""
     full = default_state()
     for k, v in state.items():
+        new = RENAMED_KEYS.get(k, k)
+        if new != k and new in state:
+            continue  # a file with both names: the new one counts
+        k = new
         if k in full:
             if isinstance(full[k], dict) and isinstance(v, dict):
                 full[k].update(v)
@@ -143,7 +154,7 @@ class Project:
     generator: dict = field(default_factory=lambda: dict(DEFAULT_GENERATOR))
     view: dict = field(default_factory=lambda: dict(DEFAULT_VIEW))
     result: dict | None = None
-    path_frames: dict | None = None
+    continuum_frames: dict | None = None
     # Saved beside the state: the model the design was made with, and where the file was
     # saved before it became a recovery copy.
     model: dict = field(default_factory=dict)
@@ -194,8 +205,10 @@ class Project:
             generator=_record(full["generator"], "generator"),
             view=_record(full["view"], "view"),
             result=None if full["result"] is None else _record(full["result"], "result"),
-            path_frames=(
-                None if full["path_frames"] is None else _record(full["path_frames"], "path_frames")
+            continuum_frames=(
+                None
+                if full["continuum_frames"] is None
+                else _record(full["continuum_frames"], "continuum_frames")
             ),
             model=dict(model or {}),
         )
@@ -223,7 +236,7 @@ class Project:
                 "spacing": self.continuum.spacing,
                 "fps": int(self.fps) if float(self.fps).is_integer() else float(self.fps),
             },
-            "path_frames": self.path_frames,
+            "continuum_frames": self.continuum_frames,
             "generator": dict(self.generator),
             "view": dict(self.view),
         }
@@ -373,7 +386,7 @@ EDITABLE = (
     "generator",
     "view",
     "result",
-    "path_frames",
+    "continuum_frames",
 )
 
 

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from ..context import AppContext
 from ..errors import show_error
 from ..widgets import ImageTile, icon, image_icon, scroll_column
-from .path_frames import FrameStrip, frames_record, key_text
+from .continuum_frames import FrameStrip, frames_record, key_text
 
 CHANNEL = "path"
 
@@ -215,7 +215,7 @@ class InterpolatePage(QWidget):
     def _on_changed(self, key: str) -> None:
         if key in ("continuum", "fps", "anchors"):  # thumbnails change with the anchors
             self.refresh()
-        elif key == "path_frames":
+        elif key == "continuum_frames":
             self._show_frames()
 
     def path_key(self):
@@ -292,7 +292,7 @@ class InterpolatePage(QWidget):
         if changed:
             self._positions = None
             self._show_frames()
-            pf = self.project.path_frames
+            pf = self.project.continuum_frames
             have = pf is not None and pf["key"] == key_text(key)
             if self.ctx.model is not None and not have:
                 self._debounce.start()
@@ -307,7 +307,7 @@ class InterpolatePage(QWidget):
         return uniform_positions(self._cpath)
 
     def _show_frames(self) -> None:
-        rec = self.project.path_frames
+        rec = self.project.continuum_frames
         if rec is None or rec["key"] != key_text(self._key):
             self._positions = None
             self.strip.show(None, 0)
@@ -408,7 +408,7 @@ class InterpolatePage(QWidget):
                 return
             for i, (img, w) in enumerate(zip(rec.pop("float_images"), rec.pop("wplus"))):
                 self.ctx.render_worker.prefill((self._key, i), img, w)
-            self.session.set("path_frames", rec, "Compute continuum")
+            self.session.set("continuum_frames", rec, "Compute continuum")
             self._slider_moved(self.slider.value())
 
         def failed(msg, detail):
@@ -470,7 +470,7 @@ class InterpolatePage(QWidget):
         self.frame_label.setText(f"frame {i} of 0–{last} · {a} → {b} {s - seg:.2f}{even}")
         self.frame_view.title.setText(f"Frame {i} of 0–{last}")
         self.strip.select(i)
-        pf = self.project.path_frames
+        pf = self.project.continuum_frames
         if self._positions is not None and pf is not None and i < len(pf["images"]):
             self.frame_view.set_image(pf["images"][i])  # the computed frame, at once
         if self.ctx.model is None:
