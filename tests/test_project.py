@@ -192,7 +192,7 @@ def test_panels_get_core_records_one_at_a_time():
     c = continuum_from_record(state["path"], kept)
     assert [a.name for a in c.anchors] == ["Seed 1", "Seed 2"] and c.frames == 7
     assert placement_from_record({"dx": 3}) == Placement(3.0, 0.0, 1.0, 0.0)
-    with pytest.raises(ProjectFileError, match="the path has no 'frames' setting"):
+    with pytest.raises(ProjectFileError, match="the continuum has no 'frames' setting"):
         continuum_from_record({"anchors": []}, kept)
 
 

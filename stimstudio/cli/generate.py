@@ -125,9 +125,11 @@ def register(sub) -> None:
     x.set_defaults(func=cmd_mix)
 
     p = sub.add_parser("interpolate", help="frames of a continuum through 2+ anchor latents")
-    p.add_argument("anchors", nargs="+", help="anchor latents (.latent.npz), in path order")
+    p.add_argument("anchors", nargs="+", help="anchor latents (.latent.npz), in continuum order")
     p.add_argument("--frames", type=int, default=CONTINUUM.frames)
-    p.add_argument("--loop", action="store_true", help="close the path back to the first anchor")
+    p.add_argument(
+        "--loop", action="store_true", help="close the continuum back to the first anchor"
+    )
     add_continuum_options(p, method=CONTINUUM.method, spacing=CONTINUUM.spacing)
     p.add_argument("--out-dir", required=True)
     p.add_argument("--bits", type=int, default=8, choices=[8, 16])

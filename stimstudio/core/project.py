@@ -186,7 +186,7 @@ class Project:
         try:
             fps = float(full["path"].get("fps", DEFAULT_PATH["fps"]))
         except (TypeError, ValueError) as exc:
-            raise ProjectFileError(f"the path's fps is damaged: {exc}") from None
+            raise ProjectFileError(f"the continuum's fps is damaged: {exc}") from None
         mrec = full["mask"]
         return cls(
             texture=texture,

@@ -33,7 +33,7 @@ from ..errors import show_error
 from ..widgets import ImageTile, icon, image_icon, scroll_column
 from .continuum_frames import FrameStrip, frames_record, key_text
 
-CHANNEL = "path"
+CHANNEL = "continuum"
 
 
 class InterpolatePage(QWidget):
@@ -333,7 +333,7 @@ class InterpolatePage(QWidget):
         }
         if any(getattr(c, k) != v for k, v in new.items()):
             changes = self.project.continuum_changes(**new)
-            self.session.set_many(changes, "Continuum settings", merge="path-settings")
+            self.session.set_many(changes, "Continuum settings", merge="continuum-settings")
 
     def _fps_changed(self, v: int) -> None:
         if self._syncing:
