@@ -9,7 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from ..core.defaults import CONTINUUM, CONTRAST_RANGE, PLACEMENT, PLACEMENT_MODES, SEED
-from ..core.inversion_settings import COMPOSE_DEFAULTS, INVERT_DEFAULTS, InversionSettings
+from ..core.inversion_settings import (
+    COMPOSE_DEFAULTS,
+    INVERT_DEFAULTS,
+    PERCEPTUAL_KINDS,
+    InversionSettings,
+)
 from ..core.noise_modes import NOISE_MODES
 from .common import (
     UserError,
@@ -183,7 +188,7 @@ def _add_inversion_options(p, d: InversionSettings) -> None:
         "--perceptual",  # the older name, kept as an alias
         dest="perceptual",
         default=d.perceptual,
-        choices=["discriminator", "lite0"],
+        choices=PERCEPTUAL_KINDS,
         help="F, the feature network of the perceptual term: the model's discriminator blocks, "
         "or frozen ImageNet EfficientNet-Lite0 (--perceptual is an alias)",
     )
