@@ -53,7 +53,7 @@ def test_every_entry_point_reads_the_one_record():
     from stimstudio.core.batch import ContinuumSpec, parse_batch_spec
     from stimstudio.core.export import ExportSettings
     from stimstudio.core.interpolate import Continuum
-    from stimstudio.core.project import DEFAULT_PATH, Project, default_state
+    from stimstudio.core.project import DEFAULT_CONTINUUM, Project, default_state
 
     path = {k: getattr(CONTINUUM, k) for k in ("frames", "loop", "method", "spacing")}
     c = Continuum([])
@@ -65,7 +65,7 @@ def test_every_entry_point_reads_the_one_record():
         {"out": "o", "continuum": [{"id": "c", "anchors": ["seed:1"] * 2}]}, ROOT
     )
     assert {k: getattr(spec.continua[0], k) for k in path} == path
-    assert {k: DEFAULT_PATH[k] for k in path} == path
+    assert {k: DEFAULT_CONTINUUM[k] for k in path} == path
     assert {k: default_state()["path"][k] for k in path} == path
     assert {k: getattr(Project().continuum, k) for k in path} == path
     e = ExportSettings()

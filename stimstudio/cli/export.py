@@ -266,7 +266,7 @@ def _interrupted_hint(where: Path, again: str) -> None:
 # ------------------------------------------------------------------------------ verbs
 
 
-_PATH_DEFAULTS = dataclasses.asdict(CONTINUUM)  # frames, loop, method, spacing
+_CONTINUUM_DEFAULTS = dataclasses.asdict(CONTINUUM)  # frames, loop, method, spacing
 
 
 def _project_target(args, project, model):
@@ -280,7 +280,7 @@ def _project_target(args, project, model):
         if not what:
             raise UserError(f"{name} holds no anchors to export")
     else:
-        for k in _PATH_DEFAULTS:
+        for k in _CONTINUUM_DEFAULTS:
             if getattr(args, k) is not None:
                 setattr(project.continuum, k, getattr(args, k))
         what = project.continuum_for_export()
@@ -344,7 +344,7 @@ def cmd_export(args) -> int:
         else:
             opts = {
                 k: d if getattr(args, k) is None else getattr(args, k)
-                for k, d in _PATH_DEFAULTS.items()
+                for k, d in _CONTINUUM_DEFAULTS.items()
             }
             what = Continuum(anchors, **opts)
             what.validate()

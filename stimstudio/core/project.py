@@ -55,13 +55,14 @@ if TYPE_CHECKING:
 
 
 # (perceptual spacing: even steps, issues 16 and 40), and the playback speed.
-DEFAULT_PATH = {
+DEFAULT_CONTINUUM = {
     "frames": CONTINUUM.frames,
     "loop": CONTINUUM.loop,
     "method": CONTINUUM.method,
     "spacing": CONTINUUM.spacing,
     "fps": EXPORT.fps,
 }
+DEFAULT_PATH = DEFAULT_CONTINUUM  # the old name (issue 40: a continuum is a continuum)
 DEFAULT_GENERATOR = {
     "seed": 0.0,
     "psi": SEED.truncation,
@@ -99,7 +100,7 @@ def default_state() -> dict:
         },
         "result": None,  # the last compose run: images/metrics/latents per method
         "anchors": [],  # {"id", "name", "wplus", "source", "model_sha256", "image"}
-        "path": {"anchors": [], **DEFAULT_PATH},  # anchor ids in path order + settings
+        "path": {"anchors": [], **DEFAULT_CONTINUUM},  # anchor ids in continuum order + settings
         "continuum_frames": None,  # computed frames of the continuum (positions, thumbnails)
         "generator": dict(DEFAULT_GENERATOR),
         "view": dict(DEFAULT_VIEW),
@@ -147,7 +148,7 @@ class Project:
     anchors: dict[str, Anchor] = field(default_factory=dict)
     anchor_images: dict[str, np.ndarray] = field(default_factory=dict)
     continuum: Continuum | None = None  # None: no anchors yet, the app's new-project settings
-    fps: float = DEFAULT_PATH["fps"]  # the app's playback speed of the continuum
+    fps: float = DEFAULT_CONTINUUM["fps"]  # the app's playback speed of the continuum
     # What only the app looks at, kept as plain data.
     library: list[str] = field(default_factory=list)
     current: str | None = None
@@ -169,7 +170,7 @@ class Project:
         if self.placement is None:
             self.placement = Placement()
         if self.continuum is None:
-            d = DEFAULT_PATH
+            d = DEFAULT_CONTINUUM
             self.continuum = Continuum([], d["frames"], d["loop"], d["method"], d["spacing"])
 
     # -- the file's plain state <-> records --------------------------------------------------
@@ -184,7 +185,7 @@ class Project:
         anchors, images = _anchors(full["anchors"])
         continuum = continuum_from_record(full["path"], anchors)
         try:
-            fps = float(full["path"].get("fps", DEFAULT_PATH["fps"]))
+            fps = float(full["path"].get("fps", DEFAULT_CONTINUUM["fps"]))
         except (TypeError, ValueError) as exc:
             raise ProjectFileError(f"the continuum's fps is damaged: {exc}") from None
         mrec = full["mask"]

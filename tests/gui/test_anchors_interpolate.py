@@ -87,7 +87,7 @@ def test_invert_patch_becomes_an_anchor(window, qtbot):
 def test_scrubbing_the_path_renders_few_frames_and_shows_the_last(window, qtbot):
     ids = _seed_anchors(window)
     window.anchors.list.selectAll()
-    window.anchors.make_path()
+    window.anchors.make_continuum()
     page = window.pages["interpolate"]
     assert window.tabs.currentWidget() is page
     assert window.project.continuum_ids() == ids
@@ -114,7 +114,7 @@ def test_scrubbing_the_path_renders_few_frames_and_shows_the_last(window, qtbot)
 
 def test_perceptual_spacing_loop_play_and_export(window, qtbot, tmp_path):
     _seed_anchors(window, (4, 5))
-    window.anchors.make_path()
+    window.anchors.make_continuum()
     page = window.pages["interpolate"]
     page.frames.setValue(8)
     page.loop.setChecked(True)

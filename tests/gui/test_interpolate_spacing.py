@@ -31,7 +31,7 @@ def test_progress_and_export_reuses_the_spacing(window, qtbot, tmp_path, monkeyp
     _seed_anchors(window, (4, 5, 6))
     page = window.pages["interpolate"]
     seen = _texts(page.compute_label)
-    window.anchors.make_path()
+    window.anchors.make_continuum()
     page.frames.setValue(9)
     page.spacing.setCurrentText("perceptual")
     qtbot.waitUntil(lambda: _computed(window, page), timeout=30000)
@@ -71,7 +71,7 @@ def test_cancel_stops_the_spacing(window, qtbot, monkeypatch):
     monkeypatch.setattr(interp._Samples, "add", slow_add)
     _seed_anchors(window, (4, 5))
     page = window.pages["interpolate"]
-    window.anchors.make_path()
+    window.anchors.make_continuum()
     page.frames.setValue(40)
     page.spacing.setCurrentText("perceptual")
     qtbot.waitUntil(lambda: page._compute_task is not None, timeout=10000)

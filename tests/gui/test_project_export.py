@@ -21,7 +21,7 @@ def test_app_and_cli_export_the_same_frames(
     shutil.copy(V1, opened)  # a file the app wrote before core.project
     assert window.open_project(opened)
     page = window.pages["interpolate"]
-    assert page.path_list.count() == 3
+    assert page.continuum_list.count() == 3
     # its computed frames, saved under the old key `path_frames`, open (issue 40)
     assert window.project.continuum_frames["images"].shape == (7, 32, 32)
     page.spacing.setCurrentText("perceptual")  # a change made in the app, then saved
