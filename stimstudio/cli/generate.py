@@ -459,10 +459,10 @@ def cmd_interpolate(args) -> int:
         lat = load_latent(f)
         lat.check_model(model)
         anchors.append(Anchor(Path(f).name.split(".")[0], lat))
-    path = Continuum(anchors, args.frames, args.loop, args.method, args.spacing)
-    path.validate()
+    continuum = Continuum(anchors, args.frames, args.loop, args.method, args.spacing)
+    continuum.validate()
     out = _out_dir(args.out_dir, args.force)
-    pf = render_continuum(path, model, compute)
+    pf = render_continuum(continuum, model, compute)
     files = []
     rows = ["frame,position,segment,t,step_distance,cumulative_distance"]
     for fr in tqdm_bar(args, iterable=pf.frames, desc="frames", unit="frame"):
