@@ -34,12 +34,15 @@ from pathlib import Path
 import numpy as np
 
 ARMS = {
-    "disc / fixed": ("discriminator", False),
-    "disc / noise": ("discriminator", True),
+    "discriminator / fixed": ("discriminator", False),
+    "discriminator / noise": ("discriminator", True),
     "lite0 / fixed": ("lite0", False),
     "lite0 / noise": ("lite0", True),
 }
-BASE = "disc / fixed"
+BASE = "discriminator / fixed"
+# The arms' names before issue 40 (one word per feature network): rows files and --arms that
+# use them still work, read as the new names.
+OLD_ARMS = {"disc / fixed": "discriminator / fixed", "disc / noise": "discriminator / noise"}
 
 
 def cpu_name() -> str:
@@ -139,6 +142,8 @@ def read_rows(paths: list[Path]) -> list[dict]:
         if Path(path).is_file():
             text = Path(path).read_text()
             rows += [json.loads(line) for line in text.splitlines() if line.strip()]
+    for r in rows:
+        r["arm"] = OLD_ARMS.get(r.get("arm"), r.get("arm"))
     return rows
 
 
@@ -172,7 +177,7 @@ def table(rows: list[dict], steps: int) -> str:
     fmt = lambda m: f"{m[0]:.3f} [{m[1]:.3f}, {m[2]:.3f}]"  # noqa: E731
     out = [
         f"{len(pts)} held-out patches, {steps} Eq. 4 steps from the encoder's w; "
-        "mean [95 % t interval]; Δ = paired difference from disc / fixed.",
+        f"mean [95 % t interval]; Δ = paired difference from {BASE}.",
         "",
         "| arm | PSNR dB | Δ PSNR | detail | Δ detail | CPU s/step |",
         "|---|---|---|---|---|---|",
@@ -214,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         "--arms",
         nargs="+",
         default=list(ARMS),
-        choices=list(ARMS),
+        choices=[*ARMS, *OLD_ARMS],
         metavar="ARM",
         help=f"subset of: {', '.join(repr(a) for a in ARMS)}",
     )
@@ -224,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shard", default="0/1", help="I/K: every K-th job from the I-th")
     ap.add_argument("--table-only", action="store_true", help="print the table from --rows")
     args = ap.parse_args(argv)
+    args.arms = [OLD_ARMS.get(a, a) for a in args.arms]
     if args.n < 2 or args.steps < 1:
         ap.error("--n must be >= 2 and --steps >= 1")
     try:

@@ -53,7 +53,7 @@ def test_every_entry_point_reads_the_one_record():
     from stimstudio.core.batch import ContinuumSpec, parse_batch_spec
     from stimstudio.core.export import ExportSettings
     from stimstudio.core.interpolate import Continuum
-    from stimstudio.core.project import DEFAULT_PATH, Project, default_state
+    from stimstudio.core.project import DEFAULT_CONTINUUM, Project, default_state
 
     path = {k: getattr(CONTINUUM, k) for k in ("frames", "loop", "method", "spacing")}
     c = Continuum([])
@@ -65,7 +65,7 @@ def test_every_entry_point_reads_the_one_record():
         {"out": "o", "continuum": [{"id": "c", "anchors": ["seed:1"] * 2}]}, ROOT
     )
     assert {k: getattr(spec.continua[0], k) for k in path} == path
-    assert {k: DEFAULT_PATH[k] for k in path} == path
+    assert {k: DEFAULT_CONTINUUM[k] for k in path} == path
     assert {k: default_state()["path"][k] for k in path} == path
     assert {k: getattr(Project().continuum, k) for k in path} == path
     e = ExportSettings()
@@ -94,7 +94,7 @@ def test_same_anchors_same_frames_from_every_entry_point(tmp_path, capsys):
     from stimstudio.core.batch import BatchResult, iter_batch, parse_batch_spec
     from stimstudio.core.device import pick_compute
     from stimstudio.core.export import ExportSettings, export_sequence
-    from stimstudio.core.interpolate import render_path
+    from stimstudio.core.interpolate import render_continuum
     from stimstudio.core.latent import load_latent
     from stimstudio.core.model import load_model
     from stimstudio.core.project import (
@@ -156,7 +156,7 @@ def test_same_anchors_same_frames_from_every_entry_point(tmp_path, capsys):
     state["path"] = {**state["path"], "anchors": ["a1", "a2"], "frames": FRAMES}
     anchors = {r["id"]: anchor_from_record(r) for r in state["anchors"]}
     page = continuum_from_record(state["path"], anchors)
-    pf = render_path(page, model, compute)
+    pf = render_continuum(page, model, compute)
     app_pos = np.array([fr.position for fr in pf.frames])
     np.testing.assert_allclose(app_pos, routes["export"][0], atol=1e-6)
     # ... and its project saved, loaded and exported as the app's Export dialog does

@@ -14,7 +14,7 @@ from stimstudio.core.interpolate import (
     anchor_frames,
     iter_spacing,
     latent_at,
-    render_path,
+    render_continuum,
     uniform_positions,
     within_segment_cv,
 )
@@ -50,10 +50,10 @@ def test_uniform_positions_open_and_loop(tiny_model):
 @pytest.mark.parametrize("metric", ["perceptual", "pixel"])
 def test_even_spacing_cuts_the_step_variation_at_least_threefold(tiny_model, loop, metric):
     an = anchors(tiny_model, seed=4)
-    plain = render_path(
+    plain = render_continuum(
         Continuum(an, frames=30, loop=loop, spacing="latent"), tiny_model, metric=metric
     )
-    even = render_path(
+    even = render_continuum(
         Continuum(an, frames=30, loop=loop, spacing=metric), tiny_model, metric=metric
     )
     assert plain.cv > 0.1  # the plain path is clearly uneven here
@@ -95,8 +95,14 @@ def test_spacing_progress_cancel_and_cache(tiny_weights):
     assert all(r.eta is not None and r.eta >= 0 for r in recs[:-1])
     assert path.spacing_result.matches(path, model, "perceptual")
     # the cached result is used as it is (no renders); a changed path is not matched
-    again = render_path(path, model, with_images=False)
+    again = render_continuum(path, model, with_images=False)
     assert [f.position for f in again.frames] == list(path.spacing_result.positions)
+    # render_path is the deprecated old name of render_continuum (issue 40)
+    from stimstudio.core.interpolate import render_path
+
+    with pytest.warns(DeprecationWarning, match="render_continuum"):
+        old = render_path(path, model, with_images=False)
+    assert [f.position for f in old.frames] == [f.position for f in again.frames]
     other = Continuum(an, frames=13, loop=True, spacing="perceptual")
     assert not path.spacing_result.matches(other, model, "perceptual")
     assert not path.spacing_result.matches(path, model, "pixel")

@@ -124,6 +124,20 @@ def test_bad_perceptual_settings(tiny_model, target):
         perceptual_for(tiny_model, "vgg16.pth", "lite0")
 
 
+def test_one_word_per_feature_network(tiny_model):
+    """issue 40: F's kind is named as settings and the CLI name it ("discriminator", "lite0",
+    "vgg16"), never "disc"; what a latent records (F's name) is unchanged."""
+    from stimstudio.core.inversion_settings import FEATURE_NETWORKS, PERCEPTUAL_KINDS
+    from stimstudio.core.nets.perceptual import PerceptualFeatures
+
+    assert FEATURE_NETWORKS == ("discriminator", "lite0", "vgg16")
+    assert PERCEPTUAL_KINDS == ("discriminator", "lite0")
+    F = perceptual_for(tiny_model)
+    assert F.kind == "discriminator" and F.name.startswith("discriminator-blocks1-3")
+    with pytest.raises(ValueError, match="discriminator, lite0, vgg16"):
+        PerceptualFeatures(torch.nn.Identity(), "x", 1.0, kind="disc")
+
+
 @pytest.fixture(scope="module")
 def image_file(tmp_path_factory):
     d = tmp_path_factory.mktemp("img")

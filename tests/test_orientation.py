@@ -13,7 +13,7 @@ from stimstudio.cli.main import main
 from stimstudio.core.errors import LatentError, OptionError
 from stimstudio.core.export import ExportSettings, export, regenerate
 from stimstudio.core.generate import latent_for_seed, sample
-from stimstudio.core.interpolate import Anchor, Continuum, render_path
+from stimstudio.core.interpolate import Anchor, Continuum, render_continuum
 from stimstudio.core.latent import Latent, load_latent
 from stimstudio.core.model import load_model
 from stimstudio.core.orientation import (
@@ -113,9 +113,9 @@ def test_a_continuum_shares_its_first_anchors_orientation_and_regenerates(tmp_pa
     assert res.ok and res.identical == 4
     for t, g in zip(turned, _frames(tmp_path / "again")):
         np.testing.assert_array_equal(t, g)
-    # the frames of render_path (interpolate) are turned the same way
-    pf = render_path(path, m, metric="pixel")
-    plain_pf = render_path(Continuum(plain, frames=4, spacing="latent"), m, metric="pixel")
+    # the frames of render_continuum (interpolate) are turned the same way
+    pf = render_continuum(path, m, metric="pixel")
+    plain_pf = render_continuum(Continuum(plain, frames=4, spacing="latent"), m, metric="pixel")
     for f, g in zip(pf.frames, plain_pf.frames):
         np.testing.assert_array_equal(f.image, orient(g.image, "turn-90"))
 

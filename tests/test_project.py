@@ -80,7 +80,7 @@ def test_a_file_the_app_wrote_before_core_project_opens_as_records():
     # made before seeds had their own noise maps: it keeps the fixed maps, so it looks the same
     assert p.generator["noise_mode"] == "const"
     assert p.result is None and p.current is None
-    assert p.path_frames["images"].shape == (7, 32, 32)
+    assert p.continuum_frames["images"].shape == (7, 32, 32)
     assert p.model["name"] == "tiny"
     p.continuum_for_export()  # valid as it stands
 
@@ -91,10 +91,32 @@ def test_the_old_file_comes_back_unchanged_through_the_records(tmp_path):
     # ... comes back with the new settings at their defaults: pasted, as it was made
     stored["placement"].update(mode="paste", contrast=1.0)
     stored["generator"].update(orientation="as-generated")  # and seeds shown as generated
+    stored["continuum_frames"] = stored.pop("path_frames")  # the key's new name (issue 40)
     assert_same(stored, load_project(V1).to_state())
     again = save_project(load_project(V1), tmp_path / "again")
     assert again.name == "again.stimproj"
     assert_same(stored, _stored_state(again))
+
+
+def test_computed_frames_saved_as_path_frames_open_and_save_as_continuum_frames(tmp_path):
+    """issue 40: the computed frames' key is `continuum_frames`; a file written before the
+    rename (key `path_frames`, the v1 fixture) still opens with them, and a save writes only
+    the new key. The format stays v1."""
+    old = _stored_state(V1)
+    assert "path_frames" in old and "continuum_frames" not in old
+    p = load_project(V1)
+    np.testing.assert_array_equal(p.continuum_frames["images"], old["path_frames"]["images"])
+    assert p.continuum_frames["key"] == old["path_frames"]["key"]
+    out = save_project(p, tmp_path / "renamed")
+    new = _stored_state(out)
+    assert "continuum_frames" in new and "path_frames" not in new
+    with zipfile.ZipFile(out) as z:
+        assert json.loads(z.read("project.json"))["format"] == FORMAT == "stimstudio-project-v1"
+    assert_same(old["path_frames"], new["continuum_frames"])
+    assert load_project(out).continuum_frames["key"] == old["path_frames"]["key"]
+    # a file holding both names: the new one counts
+    both = Project.from_state({"path_frames": {"key": "old"}, "continuum_frames": {"key": "new"}})
+    assert both.continuum_frames == {"key": "new"}
 
 
 def _designed(rng) -> Project:
@@ -170,7 +192,7 @@ def test_panels_get_core_records_one_at_a_time():
     c = continuum_from_record(state["path"], kept)
     assert [a.name for a in c.anchors] == ["Seed 1", "Seed 2"] and c.frames == 7
     assert placement_from_record({"dx": 3}) == Placement(3.0, 0.0, 1.0, 0.0)
-    with pytest.raises(ProjectFileError, match="the path has no 'frames' setting"):
+    with pytest.raises(ProjectFileError, match="the continuum has no 'frames' setting"):
         continuum_from_record({"anchors": []}, kept)
 
 

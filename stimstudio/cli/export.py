@@ -46,7 +46,7 @@ def register(sub) -> None:
     )
     e.add_argument("--out", required=True, help="export folder (new or empty; required)")
     e.add_argument("--id", default=None, help="continuum id (default: the folder's name)")
-    e.add_argument("--stills", action="store_true", help="one image per anchor, no path")
+    e.add_argument("--stills", action="store_true", help="one image per anchor, no continuum")
     e.add_argument(
         "--frames",
         type=int,
@@ -57,7 +57,7 @@ def register(sub) -> None:
         "--loop",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help=f"close the path back to the first anchor (default: {'yes' if CONTINUUM.loop else 'no'})",
+        help=f"close the continuum back to the first anchor (default: {'yes' if CONTINUUM.loop else 'no'})",
     )
     add_continuum_options(e, method=None, spacing=None, shown=(CONTINUUM.method, CONTINUUM.spacing))
     e.add_argument(
@@ -103,7 +103,7 @@ def register(sub) -> None:
         choices=["auto", "adjustment", "none"],
         help="the adjustment task as files (PsychoPy script adjustment_task.py and browser "
         "experiment adjustment_task.html): auto = for a loop (default), adjustment = required "
-        "(an open path is refused), none",
+        "(an open continuum is refused), none",
     )
     e.add_argument(
         "--latents",
@@ -266,12 +266,12 @@ def _interrupted_hint(where: Path, again: str) -> None:
 # ------------------------------------------------------------------------------ verbs
 
 
-_PATH_DEFAULTS = dataclasses.asdict(CONTINUUM)  # frames, loop, method, spacing
+_CONTINUUM_DEFAULTS = dataclasses.asdict(CONTINUUM)  # frames, loop, method, spacing
 
 
 def _project_target(args, project, model):
     """(anchors or continuum, frames) of --project; flags given on the line replace the
-    project's path settings. Every anchor must fit the loaded model."""
+    project's continuum settings. Every anchor must fit the loaded model."""
     from ..core.errors import LatentError
 
     name = Path(args.project).name
@@ -280,7 +280,7 @@ def _project_target(args, project, model):
         if not what:
             raise UserError(f"{name} holds no anchors to export")
     else:
-        for k in _PATH_DEFAULTS:
+        for k in _CONTINUUM_DEFAULTS:
             if getattr(args, k) is not None:
                 setattr(project.continuum, k, getattr(args, k))
         what = project.continuum_for_export()
@@ -344,7 +344,7 @@ def cmd_export(args) -> int:
         else:
             opts = {
                 k: d if getattr(args, k) is None else getattr(args, k)
-                for k, d in _PATH_DEFAULTS.items()
+                for k, d in _CONTINUUM_DEFAULTS.items()
             }
             what = Continuum(anchors, **opts)
             what.validate()

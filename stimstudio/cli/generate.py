@@ -9,7 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from ..core.defaults import CONTINUUM, CONTRAST_RANGE, PLACEMENT, PLACEMENT_MODES, SEED
-from ..core.inversion_settings import COMPOSE_DEFAULTS, INVERT_DEFAULTS, InversionSettings
+from ..core.inversion_settings import (
+    COMPOSE_DEFAULTS,
+    INVERT_DEFAULTS,
+    PERCEPTUAL_KINDS,
+    InversionSettings,
+)
 from ..core.noise_modes import NOISE_MODES
 from .common import (
     UserError,
@@ -126,9 +131,11 @@ def register(sub) -> None:
     x.set_defaults(func=cmd_mix)
 
     p = sub.add_parser("interpolate", help="frames of a continuum through 2+ anchor latents")
-    p.add_argument("anchors", nargs="+", help="anchor latents (.latent.npz), in path order")
+    p.add_argument("anchors", nargs="+", help="anchor latents (.latent.npz), in continuum order")
     p.add_argument("--frames", type=int, default=CONTINUUM.frames)
-    p.add_argument("--loop", action="store_true", help="close the path back to the first anchor")
+    p.add_argument(
+        "--loop", action="store_true", help="close the continuum back to the first anchor"
+    )
     add_continuum_options(p, method=CONTINUUM.method, spacing=CONTINUUM.spacing)
     p.add_argument("--out-dir", required=True)
     p.add_argument("--bits", type=int, default=8, choices=[8, 16])
@@ -182,7 +189,7 @@ def _add_inversion_options(p, d: InversionSettings) -> None:
         "--perceptual",  # the older name, kept as an alias
         dest="perceptual",
         default=d.perceptual,
-        choices=["discriminator", "lite0"],
+        choices=PERCEPTUAL_KINDS,
         help="F, the feature network of the perceptual term: the model's discriminator blocks, "
         "or frozen ImageNet EfficientNet-Lite0 (--perceptual is an alias)",
     )
@@ -444,7 +451,7 @@ def cmd_compose(args) -> int:
 
 def cmd_interpolate(args) -> int:
     from ..core.imageio import save_image
-    from ..core.interpolate import Anchor, Continuum, render_path
+    from ..core.interpolate import Anchor, Continuum, render_continuum
     from ..core.latent import load_latent
 
     model, compute = load_model_for(args)
@@ -453,10 +460,10 @@ def cmd_interpolate(args) -> int:
         lat = load_latent(f)
         lat.check_model(model)
         anchors.append(Anchor(Path(f).name.split(".")[0], lat))
-    path = Continuum(anchors, args.frames, args.loop, args.method, args.spacing)
-    path.validate()
+    continuum = Continuum(anchors, args.frames, args.loop, args.method, args.spacing)
+    continuum.validate()
     out = _out_dir(args.out_dir, args.force)
-    pf = render_path(path, model, compute)
+    pf = render_continuum(continuum, model, compute)
     files = []
     rows = ["frame,position,segment,t,step_distance,cumulative_distance"]
     for fr in tqdm_bar(args, iterable=pf.frames, desc="frames", unit="frame"):

@@ -32,8 +32,13 @@ def realism_radius(realism: float) -> float | None:
     return REALISM_LIMIT_AT_0 * (REALISM_LIMIT_AT_1 / REALISM_LIMIT_AT_0) ** realism
 
 
-# The choices of F for Eq. 4 (`InversionSettings.perceptual`, CLI `--perceptual`).
-PERCEPTUAL_KINDS = ("discriminator", "lite0")
+# The feature networks F of Eq. 4, one word each wherever code names one (issue 40):
+# `PerceptualFeatures.kind`, settings, CLI. The model's discriminator blocks, frozen ImageNet
+# EfficientNet-Lite0, or VGG16 conv4_3 from a local torchvision file.
+FEATURE_NETWORKS = ("discriminator", "lite0", "vgg16")
+# The ones chosen by name (`InversionSettings.perceptual`, CLI `--feature-network`); VGG16
+# comes only with its local file (`--vgg16`, Settings ▸ VGG16 file).
+PERCEPTUAL_KINDS = FEATURE_NETWORKS[:2]
 
 
 @dataclass(frozen=True)

@@ -113,13 +113,13 @@ def perceptual_for(
         if kind == "lite0":
             F = lite0_features()
         else:
-            F = load_vgg16(vgg16_path) if vgg16_path else _disc_features(model)
+            F = load_vgg16(vgg16_path) if vgg16_path else _discriminator_features(model)
         device = next(model.G.parameters()).device
         cache[key] = F.to(device)
     return cache[key]
 
 
-def _disc_features(model: Model) -> PerceptualFeatures:
+def _discriminator_features(model: Model) -> PerceptualFeatures:
     """The discriminator blocks as F; averaged down when D is smaller than G (a grown model)."""
     r = model.D.cfg.resolution
     return discriminator_features(model.D, resolution=r if r < model.resolution else None)

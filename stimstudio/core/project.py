@@ -55,13 +55,14 @@ if TYPE_CHECKING:
 
 
 # (perceptual spacing: even steps, issues 16 and 40), and the playback speed.
-DEFAULT_PATH = {
+DEFAULT_CONTINUUM = {
     "frames": CONTINUUM.frames,
     "loop": CONTINUUM.loop,
     "method": CONTINUUM.method,
     "spacing": CONTINUUM.spacing,
     "fps": EXPORT.fps,
 }
+DEFAULT_PATH = DEFAULT_CONTINUUM  # the old name (issue 40: a continuum is a continuum)
 DEFAULT_GENERATOR = {
     "seed": 0.0,
     "psi": SEED.truncation,
@@ -72,6 +73,12 @@ DEFAULT_GENERATOR = {
     "mixing": None,  # per layer: index of the source (0 = seed)
 }
 DEFAULT_VIEW = {"mask_opacity": 0.45}
+
+
+# Keys of the file's state that were renamed, old -> new. The format stays v1 (a renamed key
+# is read like a missing one is filled in: complete_state), so files written before the rename
+# open; the app writes only the new name. path_frames: issue 40, a continuum is a continuum.
+RENAMED_KEYS = {"path_frames": "continuum_frames"}
 
 
 def default_state() -> dict:
@@ -93,8 +100,8 @@ def default_state() -> dict:
         },
         "result": None,  # the last compose run: images/metrics/latents per method
         "anchors": [],  # {"id", "name", "wplus", "source", "model_sha256", "image"}
-        "path": {"anchors": [], **DEFAULT_PATH},  # anchor ids in path order + settings
-        "path_frames": None,  # computed frames of the path (positions, thumbnails)
+        "path": {"anchors": [], **DEFAULT_CONTINUUM},  # anchor ids in continuum order + settings
+        "continuum_frames": None,  # computed frames of the continuum (positions, thumbnails)
         "generator": dict(DEFAULT_GENERATOR),
         "view": dict(DEFAULT_VIEW),
     }
@@ -102,9 +109,14 @@ def default_state() -> dict:
 
 def complete_state(state: dict) -> dict:
     """`state` over the new-project defaults: missing keys (and missing settings inside a
-    record such as `path`) take the default, unknown keys are dropped."""
+    record such as `path`) take the default, a key under its old name (RENAMED_KEYS) is read
+    as the new one, unknown keys are dropped."""
     full = default_state()
     for k, v in state.items():
+        new = RENAMED_KEYS.get(k, k)
+        if new != k and new in state:
+            continue  # a file with both names: the new one counts
+        k = new
         if k in full:
             if isinstance(full[k], dict) and isinstance(v, dict):
                 full[k].update(v)
@@ -136,14 +148,14 @@ class Project:
     anchors: dict[str, Anchor] = field(default_factory=dict)
     anchor_images: dict[str, np.ndarray] = field(default_factory=dict)
     continuum: Continuum | None = None  # None: no anchors yet, the app's new-project settings
-    fps: float = DEFAULT_PATH["fps"]  # the app's playback speed of the continuum
+    fps: float = DEFAULT_CONTINUUM["fps"]  # the app's playback speed of the continuum
     # What only the app looks at, kept as plain data.
     library: list[str] = field(default_factory=list)
     current: str | None = None
     generator: dict = field(default_factory=lambda: dict(DEFAULT_GENERATOR))
     view: dict = field(default_factory=lambda: dict(DEFAULT_VIEW))
     result: dict | None = None
-    path_frames: dict | None = None
+    continuum_frames: dict | None = None
     # Saved beside the state: the model the design was made with, and where the file was
     # saved before it became a recovery copy.
     model: dict = field(default_factory=dict)
@@ -158,7 +170,7 @@ class Project:
         if self.placement is None:
             self.placement = Placement()
         if self.continuum is None:
-            d = DEFAULT_PATH
+            d = DEFAULT_CONTINUUM
             self.continuum = Continuum([], d["frames"], d["loop"], d["method"], d["spacing"])
 
     # -- the file's plain state <-> records --------------------------------------------------
@@ -173,9 +185,9 @@ class Project:
         anchors, images = _anchors(full["anchors"])
         continuum = continuum_from_record(full["path"], anchors)
         try:
-            fps = float(full["path"].get("fps", DEFAULT_PATH["fps"]))
+            fps = float(full["path"].get("fps", DEFAULT_CONTINUUM["fps"]))
         except (TypeError, ValueError) as exc:
-            raise ProjectFileError(f"the path's fps is damaged: {exc}") from None
+            raise ProjectFileError(f"the continuum's fps is damaged: {exc}") from None
         mrec = full["mask"]
         return cls(
             texture=texture,
@@ -194,8 +206,10 @@ class Project:
             generator=_record(full["generator"], "generator"),
             view=_record(full["view"], "view"),
             result=None if full["result"] is None else _record(full["result"], "result"),
-            path_frames=(
-                None if full["path_frames"] is None else _record(full["path_frames"], "path_frames")
+            continuum_frames=(
+                None
+                if full["continuum_frames"] is None
+                else _record(full["continuum_frames"], "continuum_frames")
             ),
             model=dict(model or {}),
         )
@@ -223,7 +237,7 @@ class Project:
                 "spacing": self.continuum.spacing,
                 "fps": int(self.fps) if float(self.fps).is_integer() else float(self.fps),
             },
-            "path_frames": self.path_frames,
+            "continuum_frames": self.continuum_frames,
             "generator": dict(self.generator),
             "view": dict(self.view),
         }
@@ -373,7 +387,7 @@ EDITABLE = (
     "generator",
     "view",
     "result",
-    "path_frames",
+    "continuum_frames",
 )
 
 

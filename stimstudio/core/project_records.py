@@ -104,9 +104,9 @@ def continuum_from_record(path: dict, anchors: dict[str, Anchor]) -> Continuum:
             spacing=str(p["spacing"]),
         )
     except KeyError as exc:
-        raise ProjectFileError(f"the path has no {exc} setting") from None
+        raise ProjectFileError(f"the continuum has no {exc} setting") from None
     except (TypeError, ValueError) as exc:
-        raise ProjectFileError(f"the path settings are damaged: {exc}") from None
+        raise ProjectFileError(f"the continuum settings are damaged: {exc}") from None
 
 
 def mask_from_record(

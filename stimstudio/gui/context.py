@@ -106,7 +106,7 @@ class AppContext(QObject):
     ) -> str:
         """Keep a latent as a named anchor (one undo step); returns its id. `noise`: the maps
         the latent renders with (noise encoder or fitted), kept so the anchor renders as it
-        was saved and paths blend them."""
+        was saved and continua blend them."""
         import numpy as np
 
         from stimstudio.core.interpolate import Anchor

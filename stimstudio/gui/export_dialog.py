@@ -169,7 +169,7 @@ class ExportDialog(QDialog):
         self.task.setToolTip(
             "A loop gets adjustment_task.py (PsychoPy Coder) and adjustment_task.html (an "
             "offline browser experiment, jsPsych) beside conditions.csv: the same task as "
-            "Tools ▸ Adjustment task…, the same results columns. An open path gets none."
+            "Tools ▸ Adjustment task…, the same results columns. An open continuum gets none."
         )
         self.conditions.toggled.connect(self.task.setEnabled)
         self.task.setEnabled(self.conditions.isChecked())

@@ -33,7 +33,7 @@ MERGE_SECONDS = 1.5
 
 
 # Fields whose changes are view settings or caches: saved, but not on the undo stack.
-NOT_UNDOABLE = {"view", "path_frames", "current"}
+NOT_UNDOABLE = {"view", "continuum_frames", "current"}
 
 
 class SetFields(QUndoCommand):

@@ -65,6 +65,7 @@ state["path"] = dict(
 state["generator"] = dict(state["generator"], seed=3.0, sources=["a2"])
 state["view"] = {"mask_opacity": 0.3}
 state["result"] = None  # a compose result is plain data the app draws; left out here
+# the computed frames under their key as v1 files hold it (since issue 40: continuum_frames)
 state["path_frames"] = {
     "key": json.dumps([["a1", "a2", "a3"], 7, True, "slerp", "latent", None]),
     "positions": np.linspace(0, 3, 7, endpoint=False),

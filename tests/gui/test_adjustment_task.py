@@ -183,7 +183,7 @@ def test_setup_starts_on_a_loop_and_refuses_an_open_path(
     open_dir = _export(tiny_weights, tmp_path / "open", loop=False)
     dlg = AdjustmentSetupDialog(folder=str(open_dir))
     qtbot.addWidget(dlg)
-    assert "open path, not a loop" in dlg.loop_info.text()
+    assert "open continuum, not a loop" in dlg.loop_info.text()
     dlg.participant.setText("P9")
     dlg.start()
     assert len(errors) == 1 and "the adjustment task is circular" in errors[0][1]

@@ -87,7 +87,7 @@ def test_invert_patch_becomes_an_anchor(window, qtbot):
 def test_scrubbing_the_path_renders_few_frames_and_shows_the_last(window, qtbot):
     ids = _seed_anchors(window)
     window.anchors.list.selectAll()
-    window.anchors.make_path()
+    window.anchors.make_continuum()
     page = window.pages["interpolate"]
     assert window.tabs.currentWidget() is page
     assert window.project.continuum_ids() == ids
@@ -102,7 +102,7 @@ def test_scrubbing_the_path_renders_few_frames_and_shows_the_last(window, qtbot)
     assert rw.render_count - before < 15
     assert page.frame_label.text().startswith("frame 59 of 0–59")  # from 0, as exported
     qtbot.waitUntil(lambda: not page.busy(), timeout=30000)
-    pf = window.project.path_frames
+    pf = window.project.continuum_frames
     assert pf["key"] == key_text(page._key) and len(pf["images"]) == 60
     assert page.film.count() == 60 and len(pf["distances"]) == 59
     # after the computation every frame is cached: scrubbing renders nothing
@@ -114,16 +114,18 @@ def test_scrubbing_the_path_renders_few_frames_and_shows_the_last(window, qtbot)
 
 def test_perceptual_spacing_loop_play_and_export(window, qtbot, tmp_path):
     _seed_anchors(window, (4, 5))
-    window.anchors.make_path()
+    window.anchors.make_continuum()
     page = window.pages["interpolate"]
     page.frames.setValue(8)
     page.loop.setChecked(True)
     page.spacing.setCurrentText("perceptual")
     qtbot.waitUntil(
-        lambda: (pf := window.project.path_frames) is not None and pf["key"] == key_text(page._key),
+        lambda: (
+            (pf := window.project.continuum_frames) is not None and pf["key"] == key_text(page._key)
+        ),
         timeout=30000,
     )
-    pf = window.project.path_frames
+    pf = window.project.continuum_frames
     assert pf["spacing"] == "perceptual" and len(pf["distances"]) == 8  # loop: closing step too
     assert "CV" in page.compute_label.text() or "even" in page.compute_label.text()
     page.fps.setValue(60)
@@ -150,7 +152,7 @@ def test_the_distance_plot_keeps_its_range_while_frames_compute(qtbot):
     -400..400 with one spike; filmstrip numbers count from 0 like the exported files."""
     import numpy as np
 
-    from stimstudio.gui.panels.path_frames import FrameStrip
+    from stimstudio.gui.panels.continuum_frames import FrameStrip
 
     strip = FrameStrip(lambda i: None)
     qtbot.addWidget(strip.dist_plot)

@@ -23,7 +23,7 @@ def _texts(label):
 
 
 def _computed(window, page):
-    pf = window.project.path_frames
+    pf = window.project.continuum_frames
     return pf is not None and pf["key"] == key_text(page._key)
 
 
@@ -31,13 +31,13 @@ def test_progress_and_export_reuses_the_spacing(window, qtbot, tmp_path, monkeyp
     _seed_anchors(window, (4, 5, 6))
     page = window.pages["interpolate"]
     seen = _texts(page.compute_label)
-    window.anchors.make_path()
+    window.anchors.make_continuum()
     page.frames.setValue(9)
     page.spacing.setCurrentText("perceptual")
     qtbot.waitUntil(lambda: _computed(window, page), timeout=30000)
     assert any("renders" in t and "of at most" in t for t in seen), seen
     assert not page.compute_bar.isVisible() and not page.btn_cancel_compute.isVisible()
-    pf = window.project.path_frames
+    pf = window.project.continuum_frames
     assert {0.0, 1.0, 2.0} <= {float(x) for x in pf["positions"]}  # anchors are frames
     # the export renders the frames only: no spacing stage
     import stimstudio.core.interpolate as interp
@@ -71,7 +71,7 @@ def test_cancel_stops_the_spacing(window, qtbot, monkeypatch):
     monkeypatch.setattr(interp._Samples, "add", slow_add)
     _seed_anchors(window, (4, 5))
     page = window.pages["interpolate"]
-    window.anchors.make_path()
+    window.anchors.make_continuum()
     page.frames.setValue(40)
     page.spacing.setCurrentText("perceptual")
     qtbot.waitUntil(lambda: page._compute_task is not None, timeout=10000)
@@ -80,5 +80,5 @@ def test_cancel_stops_the_spacing(window, qtbot, monkeypatch):
     qtbot.waitUntil(lambda: page._compute_task is None, timeout=10000)
     assert "cancelled" in page.compute_label.text()
     assert not page.compute_bar.isVisible()
-    pf = window.project.path_frames
+    pf = window.project.continuum_frames
     assert pf is None or pf["key"] != key_text(page._key)

@@ -58,7 +58,7 @@ def test_save_and_open_round_trip(window, make_window, qtbot, tmp_path, monkeypa
     # the pages show what was opened
     assert other.anchors.list.count() == 2
     assert other.pages["mask"].overlay.image is not None
-    assert other.pages["interpolate"].path_list.count() == 2
+    assert other.pages["interpolate"].continuum_list.count() == 2
 
 
 def test_damaged_project_is_a_message_not_a_traceback(window, errors, tmp_path):

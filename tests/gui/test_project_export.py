@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFileDialog
 from stimstudio.cli.main import main
 from stimstudio.core.export import ExportSettings
 from stimstudio.gui.panels.interpolate import key_text
-from tests.test_project import V1
+from tests.test_project import V1, _stored_state
 
 
 def test_app_and_cli_export_the_same_frames(
@@ -21,10 +21,14 @@ def test_app_and_cli_export_the_same_frames(
     shutil.copy(V1, opened)  # a file the app wrote before core.project
     assert window.open_project(opened)
     page = window.pages["interpolate"]
-    assert page.path_list.count() == 3
+    assert page.continuum_list.count() == 3
+    # its computed frames, saved under the old key `path_frames`, open (issue 40)
+    assert window.project.continuum_frames["images"].shape == (7, 32, 32)
     page.spacing.setCurrentText("perceptual")  # a change made in the app, then saved
     qtbot.waitUntil(
-        lambda: (pf := window.project.path_frames) is not None and pf["key"] == key_text(page._key),
+        lambda: (
+            (pf := window.project.continuum_frames) is not None and pf["key"] == key_text(page._key)
+        ),
         timeout=60000,
     )
     saved = tmp_path / "saved.stimproj"
@@ -32,6 +36,8 @@ def test_app_and_cli_export_the_same_frames(
         QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(saved), ""))
     )
     assert window.save_project_as() and saved.is_file()  # File > Save As…
+    state = _stored_state(saved)  # the frames are saved under their new key only
+    assert "path_frames" not in state and state["continuum_frames"]["key"] == key_text(page._key)
 
     app_out = tmp_path / "app"
     task = page.export_frames(app_out, ExportSettings(preview=None), "morph")

@@ -90,7 +90,7 @@ def test_window_fits_1280x720_with_films_results_and_anchors(window, qtbot):
     for seed in (3, 11):
         window.anchors.add_seed(seed)
     qtbot.waitUntil(lambda: len(window.project.anchors) == 2, timeout=30000)
-    window.anchors.make_path()  # long anchor names and progress lines must not widen it
+    window.anchors.make_continuum()  # long anchor names and progress lines must not widen it
     qtbot.waitUntil(window.is_idle, timeout=120000)
     assert window.size().toTuple() == (1280, 720)
     for name in window.pages:

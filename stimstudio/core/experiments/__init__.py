@@ -13,7 +13,7 @@ adjustment_plan`: the same seed gives the same order everywhere) and write the c
 templates in `templates/` with the export's parameters filled in; they hold no time or random
 value, so the same export always writes the same bytes (regenerate compares them).
 
-A continuum that is an open path has no circular task: `task="adjustment"` is refused for it
+A continuum that is open (not a loop) has no circular task: `task="adjustment"` is refused for it
 (the linear variant, a bounded slider, is not built); `"auto"` writes the task for loops only.
 """
 
@@ -106,7 +106,7 @@ def check_task(task: str, kind: str, loop: bool, conditions: bool) -> bool:
     if not loop:
         raise ExportError(
             "the adjustment task is circular and needs a continuum that is a loop "
-            "(A -> B -> ... -> A); this one is an open path (a linear variant is not available)"
+            "(A -> B -> ... -> A); this one is open (a linear variant is not available)"
         )
     if not conditions:
         raise ExportError("the adjustment task reads conditions.csv: keep the conditions file")
@@ -197,7 +197,7 @@ def loop_from_export(folder) -> LoopFrames:
         )
     if not c.get("loop"):
         raise ExportError(
-            f"{folder} holds an open path, not a loop: the adjustment task is circular "
+            f"{folder} holds an open continuum, not a loop: the adjustment task is circular "
             "(a linear variant is not available)"
         )
     if not doc.get("complete"):

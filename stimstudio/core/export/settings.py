@@ -89,7 +89,7 @@ class ExportSettings:
     pixel_spacing_mm: float | None = None  # at native size; default: model card, else 0.4
     data_root: str | None = None  # sources are recorded relative to this folder
     # The adjustment task as files (core.experiments): "auto" writes it for loops, "adjustment"
-    # requires it (an open path is refused), "none" never writes it.
+    # requires it (an open continuum is refused), "none" never writes it.
     task: str = "auto"
 
     def __post_init__(self):

@@ -11,10 +11,10 @@ between batches); its result is kept on the continuum (`spacing_result`, checked
 anchors and settings), so an export of it reuses positions and distances instead of recomputing.
 
 Anchors that carry noise maps (an inversion with the noise encoder or with fitted noise) keep
-them along the path: each frame's maps are the two anchors' maps blended like w+ (an anchor
+them along the continuum: each frame's maps are the two anchors' maps blended like w+ (an anchor
 without maps brings the model's fixed ones), rescaled to the blend of their standard
 deviations, so a midpoint is as grainy as its ends instead of a fainter average (`noise_at`).
-A path whose anchors carry no maps renders with the model's fixed maps, as before.
+A continuum whose anchors carry no maps renders with the model's fixed maps, as before.
 
 The package by job: `continuum` (the records and where frames sit on the path), `noise` (noise
 maps along it), `spacing` (even spacing in features or pixels), `frames` (rendering). Every
@@ -42,7 +42,7 @@ from .continuum import (
 # The records above need no torch, so the app's window can hold a continuum before the model
 # loads (tests/gui/test_window.py); the rest is imported on first use.
 _LAZY = {
-    "frames": ("iter_frames", "render_path"),
+    "frames": ("iter_frames", "render_continuum", "render_path"),
     "noise": ("_anchor_noise", "_noise_between", "noise_at", "noise_batch"),
     "spacing": (
         "SPACING_VERSION",
@@ -100,7 +100,8 @@ __all__ = [
     "latent_at",
     "noise_at",
     "noise_batch",
-    "render_path",
+    "render_continuum",
+    "render_path",  # deprecated: the old name of render_continuum
     "spacing_key",
     "uniform_positions",
     "within_segment_cv",

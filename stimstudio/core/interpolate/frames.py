@@ -1,9 +1,11 @@
 """Rendering a continuum's frames: all at its spacing with their step distances
-(`render_path`), or one at a time for export and scrubbing (`iter_frames`). Every frame is
-shown in the continuum's one orientation (`Continuum.orientation`)."""
+(`render_continuum`; `render_path` is its deprecated old name), or one at a time for export
+and scrubbing (`iter_frames`). Every frame is shown in the continuum's one orientation
+(`Continuum.orientation`)."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -17,7 +19,7 @@ from .noise import noise_at
 from .spacing import SpacingProgress, default_metric, iter_spacing
 
 
-def render_path(
+def render_continuum(
     continuum: Continuum,
     model: Model,
     compute: Compute | None = None,
@@ -67,6 +69,15 @@ def render_path(
     return ContinuumFrames(
         frames, dist, continuum.spacing, metric, {"renders": res.renders, "seconds": res.seconds}
     )
+
+
+def render_path(*args, **kwargs) -> ContinuumFrames:
+    """Deprecated: the old name of `render_continuum` (issue 40: a continuum is called a
+    continuum); calls it with the same arguments, with a DeprecationWarning."""
+    warnings.warn(
+        "render_path is deprecated: use render_continuum", DeprecationWarning, stacklevel=2
+    )
+    return render_continuum(*args, **kwargs)
 
 
 def iter_frames(

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
+from ..inversion_settings import FEATURE_NETWORKS
 
 # Puts Lite0's squared feature errors on the scale of the discriminator features' (1e4 x
 # theirs): on 16 held-out patches against their encoder reconstructions (shipped 52-kimg
@@ -47,7 +48,8 @@ def _vgg16_conv4_3() -> nn.Sequential:
 
 
 class PerceptualFeatures(nn.Module):
-    """F(x): image in [-1, 1], [N, 1, H, W] -> list of feature maps; frozen."""
+    """F(x): image in [-1, 1], [N, 1, H, W] -> list of feature maps; frozen. `kind`: which
+    feature network, one of FEATURE_NETWORKS ("discriminator", "lite0", "vgg16")."""
 
     def __init__(
         self,
@@ -58,6 +60,8 @@ class PerceptualFeatures(nn.Module):
         input_resolution: int | None = None,
     ):
         super().__init__()
+        if kind not in FEATURE_NETWORKS:
+            raise ValueError(f"kind must be one of {', '.join(FEATURE_NETWORKS)}, not {kind!r}")
         self.backbone = backbone
         self.name = name
         self.loss_scale = loss_scale
@@ -80,7 +84,7 @@ class PerceptualFeatures(nn.Module):
             std = torch.tensor([0.229, 0.224, 0.225], device=x.device, dtype=x.dtype)
             x = (x - mean.reshape(1, 3, 1, 1)) / std.reshape(1, 3, 1, 1)
             return [self.backbone(x)]
-        return self.backbone.features(img, upto=3)
+        return self.backbone.features(img, upto=3)  # "discriminator"
 
     def distance(
         self, a: list[torch.Tensor], b: list[torch.Tensor], mask: torch.Tensor | None = None
@@ -154,7 +158,11 @@ def discriminator_features(D: nn.Module, resolution: int | None = None) -> Perce
     if resolution is not None:
         name += f"-avg{resolution}px"
     return PerceptualFeatures(
-        copy.deepcopy(D), name, loss_scale=1e4, kind="disc", input_resolution=resolution
+        copy.deepcopy(D),
+        name,
+        loss_scale=1e4,
+        kind="discriminator",
+        input_resolution=resolution,
     )
 
 

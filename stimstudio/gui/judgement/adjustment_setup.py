@@ -182,7 +182,7 @@ class AdjustmentSetupDialog(QDialog):
                 f"{360 / loop.n_frames:.3g}° each; default {default_trials(loop.n_frames)} trials"
             )
         elif not folder:
-            self.loop_info.setText("Export a loop first (File ▸ Export, a path with Loop on)")
+            self.loop_info.setText("Export a loop first (File ▸ Export, a continuum with Loop on)")
         pid = _file_stem(self.participant.text().strip() or "participant")
         name = f"adjustment_{pid}_session{self.session_number.value()}.csv"
         self.results.edit.setPlaceholderText(str(Path(folder) / "data" / name) if folder else name)

@@ -98,10 +98,12 @@ class AnchorsPanel(QWidget):
             "Write the selected anchors as single stimuli (PNG/TIFF/DICOM, PsychoPy file)"
         )
         export.clicked.connect(self.export_selected)
-        make_path = QPushButton(icon("path"), "Make continuum")
-        make_path.setObjectName("primary")
-        make_path.setToolTip("A continuum through the selected anchors, in list order (page 5)")
-        make_path.clicked.connect(self.make_path)
+        make_continuum = QPushButton(icon("path"), "Make continuum")
+        make_continuum.setObjectName("primary")
+        make_continuum.setToolTip(
+            "A continuum through the selected anchors, in list order (page 5)"
+        )
+        make_continuum.clicked.connect(self.make_continuum)
 
         srow = QHBoxLayout()
         srow.addWidget(self.seed, 1)
@@ -113,7 +115,7 @@ class AnchorsPanel(QWidget):
         grid.addWidget(save, 1, 1)
         grid.addWidget(remove, 2, 0)
         grid.addWidget(export, 2, 1)
-        grid.addWidget(make_path, 3, 0, 1, 2)
+        grid.addWidget(make_continuum, 3, 0, 1, 2)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(self.list, 1)
@@ -191,7 +193,7 @@ class AnchorsPanel(QWidget):
 
         export_with_dialog(self.ctx, anchors, len(anchors), kind="stills")
 
-    def make_path(self) -> None:
+    def make_continuum(self) -> None:
         ids = self.selected_ids()
         if len(ids) < 2:
             ids = list(self.project.anchors)

@@ -510,7 +510,7 @@ class ComposePage(QWidget):
             has_latent = name in res["latents"]
             keep.setEnabled(has_latent)
             keep.setToolTip(
-                "Keep this result as an anchor (for paths)"
+                "Keep this result as an anchor (for continua)"
                 if has_latent
                 else "Only the generator's results have a latent code"
             )

@@ -182,7 +182,7 @@ class GeneratorPage(QWidget):
         self.preview.setToolTip("The generator's image for these settings")
         keep = QPushButton(icon("anchor"), "Keep as anchor  (K)")
         keep.setObjectName("primary")
-        keep.setToolTip("Add this image's latent to the anchors, for paths")
+        keep.setToolTip("Add this image's latent to the anchors, for continua")
         keep.clicked.connect(self.keep)
         self.info = QLabel("")
         self.info.setObjectName("hint")

@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
 from ..context import AppContext
 from ..errors import show_error
 from ..widgets import ImageTile, icon, image_icon, scroll_column
-from .path_frames import FrameStrip, frames_record, key_text
+from .continuum_frames import FrameStrip, frames_record, key_text
 
-CHANNEL = "path"
+CHANNEL = "continuum"
 
 
 class InterpolatePage(QWidget):
@@ -42,24 +42,24 @@ class InterpolatePage(QWidget):
         self.ctx = ctx
         self.project = ctx.project  # core's live Project: what panels read
         self.session = ctx.session  # its undo stack and events: how they edit and listen
-        self._cpath = None  # the core Path of the current settings
+        self._continuum = None  # the core Continuum of the current settings
         self._key = None
         self._positions = None
         self._compute_task = None
         self._syncing = False
         self.shown_key = None  # the render key of the frame on screen
 
-        # -- path settings
+        # -- continuum settings
         box = QGroupBox("Continuum")
         form = QFormLayout(box)
-        self.path_list = QListWidget()
-        self.path_list.setIconSize(QSize(40, 40))
-        self.path_list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
-        self.path_list.setToolTip("The anchors in continuum order: drag to reorder")
-        self.path_list.model().rowsMoved.connect(self._reordered)
-        self.path_list.setMinimumHeight(130)
-        self.path_list.setWordWrap(True)  # long anchor names wrap instead of being cut
-        self.path_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.continuum_list = QListWidget()
+        self.continuum_list.setIconSize(QSize(40, 40))
+        self.continuum_list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.continuum_list.setToolTip("The anchors in continuum order: drag to reorder")
+        self.continuum_list.model().rowsMoved.connect(self._reordered)
+        self.continuum_list.setMinimumHeight(130)
+        self.continuum_list.setWordWrap(True)  # long anchor names wrap instead of being cut
+        self.continuum_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         add = QPushButton("Add selected")
         add.setToolTip("Append the anchors selected in the Anchors panel")
         add.clicked.connect(self.add_selected)
@@ -84,7 +84,7 @@ class InterpolatePage(QWidget):
             "feature space, so frames differ by equal visual amounts;\npixel: equal steps in "
             "pixel distance"
         )
-        form.addRow(self.path_list)
+        form.addRow(self.continuum_list)
         form.addRow(brow)
         form.addRow("Frames", self.frames)
         form.addRow(self.loop)
@@ -215,16 +215,16 @@ class InterpolatePage(QWidget):
     def _on_changed(self, key: str) -> None:
         if key in ("continuum", "fps", "anchors"):  # thumbnails change with the anchors
             self.refresh()
-        elif key == "path_frames":
+        elif key == "continuum_frames":
             self._show_frames()
 
-    def path_key(self):
+    def continuum_key(self):
         c = self.project.continuum
         sha = self.ctx.model.sha256 if self.ctx.model is not None else None
         ids = tuple(self.project.continuum_ids())
         return (ids, int(c.frames), bool(c.loop), c.method, c.spacing, sha)
 
-    def build_path(self):
+    def build_continuum(self):
         """The project's Continuum (a copy that keeps its own spacing cache), checked, or a
         sentence saying what is missing."""
         from dataclasses import replace
@@ -234,14 +234,14 @@ class InterpolatePage(QWidget):
         if len(self.project.continuum.anchors) < 2:
             return self.placeholder.text()
         try:
-            path = replace(self.project.continuum)
-            path.validate()
+            continuum = replace(self.project.continuum)
+            continuum.validate()
             if self.ctx.model is not None:
-                for a in path.anchors:
+                for a in continuum.anchors:
                     a.latent.check_model(self.ctx.model, allow_other_model=True)
         except StimStudioError as exc:
             return str(exc)
-        return path
+        return continuum
 
     def refresh(self) -> None:
         m = self.project
@@ -252,16 +252,16 @@ class InterpolatePage(QWidget):
         self.method.setCurrentText(c.method)
         self.spacing.setCurrentText(c.spacing)
         self.fps.setValue(int(m.fps))
-        self.path_list.clear()
+        self.continuum_list.clear()
         for aid in m.continuum_ids():
             it = QListWidgetItem(m.anchors[aid].name)
             it.setData(Qt.ItemDataRole.UserRole, aid)
             if m.anchor_images.get(aid) is not None:
                 it.setIcon(image_icon(m.anchor_images[aid], 40))
-            self.path_list.addItem(it)
+            self.continuum_list.addItem(it)
         self._syncing = False
 
-        built = self.build_path()
+        built = self.build_continuum()
         ok = not isinstance(built, str)
         for w in (
             self.frame_view,
@@ -276,23 +276,23 @@ class InterpolatePage(QWidget):
         self.placeholder.setVisible(not ok)
         self.btn_export.setEnabled(ok and self.ctx.model is not None)
         if not ok:
-            self._cpath, self._key, self._positions = None, None, None
+            self._continuum, self._key, self._positions = None, None, None
             if built != self.placeholder.text():
                 self.placeholder.setText(built)
             self.btn_play.setChecked(False)
             return
-        key = self.path_key()
+        key = self.continuum_key()
         changed = key != self._key
-        if self._cpath is not None and built.spacing_result is None:
-            built.spacing_result = self._cpath.spacing_result  # export reuses it if it matches
-        self._cpath, self._key = built, key
+        if self._continuum is not None and built.spacing_result is None:
+            built.spacing_result = self._continuum.spacing_result  # export reuses it if it matches
+        self._continuum, self._key = built, key
         self.slider.blockSignals(True)
         self.slider.setRange(0, built.frames - 1)
         self.slider.blockSignals(False)
         if changed:
             self._positions = None
             self._show_frames()
-            pf = self.project.path_frames
+            pf = self.project.continuum_frames
             have = pf is not None and pf["key"] == key_text(key)
             if self.ctx.model is not None and not have:
                 self._debounce.start()
@@ -304,10 +304,10 @@ class InterpolatePage(QWidget):
 
         if self._positions is not None:
             return self._positions
-        return uniform_positions(self._cpath)
+        return uniform_positions(self._continuum)
 
     def _show_frames(self) -> None:
-        rec = self.project.path_frames
+        rec = self.project.continuum_frames
         if rec is None or rec["key"] != key_text(self._key):
             self._positions = None
             self.strip.show(None, 0)
@@ -333,7 +333,7 @@ class InterpolatePage(QWidget):
         }
         if any(getattr(c, k) != v for k, v in new.items()):
             changes = self.project.continuum_changes(**new)
-            self.session.set_many(changes, "Continuum settings", merge="path-settings")
+            self.session.set_many(changes, "Continuum settings", merge="continuum-settings")
 
     def _fps_changed(self, v: int) -> None:
         if self._syncing:
@@ -344,8 +344,8 @@ class InterpolatePage(QWidget):
 
     def _reordered(self, *_) -> None:
         ids = [
-            self.path_list.item(i).data(Qt.ItemDataRole.UserRole)
-            for i in range(self.path_list.count())
+            self.continuum_list.item(i).data(Qt.ItemDataRole.UserRole)
+            for i in range(self.continuum_list.count())
         ]
         if ids != self.project.continuum_ids():
             changes = self.project.continuum_changes(ids)
@@ -361,7 +361,7 @@ class InterpolatePage(QWidget):
         self.session.set_many(changes, "Add anchors to continuum")
 
     def remove_selected(self) -> None:
-        row = self.path_list.currentRow()
+        row = self.continuum_list.currentRow()
         if row < 0:
             return
         ids = [a for i, a in enumerate(self.project.continuum_ids()) if i != row]
@@ -371,22 +371,22 @@ class InterpolatePage(QWidget):
     # -- computing frames (even spacing, filmstrip, distances) -------------------------------
 
     def compute_frames(self) -> None:
-        if self._cpath is None or self.ctx.model is None:
+        if self._continuum is None or self.ctx.model is None:
             return
         if self._compute_task is not None:
             self._compute_task.cancel()
             self._debounce.start()  # try again when that one has stopped
             return
-        path, key = self._cpath, self._key
+        continuum, key = self._continuum, self._key
         model, compute = self.ctx.model, self.ctx.compute
 
         def job():
-            from stimstudio.core.interpolate import render_path
+            from stimstudio.core.interpolate import render_continuum
 
             from ..workers import cancel_requested, report
 
-            pf = render_path(
-                path,
+            pf = render_continuum(
+                continuum,
                 model,
                 compute,
                 with_images=True,
@@ -408,7 +408,7 @@ class InterpolatePage(QWidget):
                 return
             for i, (img, w) in enumerate(zip(rec.pop("float_images"), rec.pop("wplus"))):
                 self.ctx.render_worker.prefill((self._key, i), img, w)
-            self.session.set("path_frames", rec, "Compute continuum")
+            self.session.set("continuum_frames", rec, "Compute continuum")
             self._slider_moved(self.slider.value())
 
         def failed(msg, detail):
@@ -428,7 +428,7 @@ class InterpolatePage(QWidget):
                 f"Computing {what}: {rec.done} of at most {rec.total} renders ({rec.message}){left}"
             )
 
-        spacing = path.spacing
+        spacing = continuum.spacing
         self.compute_label.setText(
             "computing perceptually even spacing…" if spacing != "latent" else "rendering frames…"
         )
@@ -451,18 +451,18 @@ class InterpolatePage(QWidget):
     # -- scrubbing ---------------------------------------------------------------------------
 
     def _slider_moved(self, i: int) -> None:
-        if self._cpath is None:
+        if self._continuum is None:
             return
         pos = self.positions()
         i = int(np.clip(i, 0, len(pos) - 1))
         s = float(pos[i])
-        n_seg = self._cpath.segments
+        n_seg = self._continuum.segments
         seg = min(int(np.floor(s)), n_seg - 1)
-        names = [a.name for a in self._cpath.anchors]
+        names = [a.name for a in self._continuum.anchors]
         a, b = names[seg], names[(seg + 1) % len(names)]
         even = (
             ""
-            if self._positions is not None or self._cpath.spacing == "latent"
+            if self._positions is not None or self._continuum.spacing == "latent"
             else " (even spacing pending)"
         )
         # frames count from 0, as the exported files, the contact sheet and conditions.csv do
@@ -470,17 +470,17 @@ class InterpolatePage(QWidget):
         self.frame_label.setText(f"frame {i} of 0–{last} · {a} → {b} {s - seg:.2f}{even}")
         self.frame_view.title.setText(f"Frame {i} of 0–{last}")
         self.strip.select(i)
-        pf = self.project.path_frames
+        pf = self.project.continuum_frames
         if self._positions is not None and pf is not None and i < len(pf["images"]):
             self.frame_view.set_image(pf["images"][i])  # the computed frame, at once
         if self.ctx.model is None:
             if self._positions is None:
                 self.frame_view.clear("no model loaded")
             return
-        path = self._cpath
+        continuum = self._continuum
         key = (
             (self._key, i)
-            if self._positions is not None or path.spacing == "latent"
+            if self._positions is not None or continuum.spacing == "latent"
             else (
                 self._key,
                 "s",
@@ -490,10 +490,10 @@ class InterpolatePage(QWidget):
 
         model = self.ctx.model
 
-        def job(path=path, s=s):
+        def job(continuum=continuum, s=s):
             from stimstudio.core.interpolate import latent_at, noise_at
 
-            return latent_at(path, s), noise_at(path, s, model), path.orientation
+            return latent_at(continuum, s), noise_at(continuum, s, model), continuum.orientation
 
         self.requested_key = key
         self.ctx.render_worker.request(CHANNEL, key, job)
@@ -520,7 +520,7 @@ class InterpolatePage(QWidget):
             self.slider.setValue(row)
 
     def step(self, d: int, wrap: bool = False) -> None:
-        if self._cpath is None:
+        if self._continuum is None:
             return
         n = self.slider.maximum() + 1
         v = self.slider.value() + d
@@ -536,12 +536,12 @@ class InterpolatePage(QWidget):
             self.play_timer.stop()
 
     def keep_frame(self) -> None:
-        if getattr(self, "shown_key", None) is None or self._cpath is None:
+        if getattr(self, "shown_key", None) is None or self._continuum is None:
             return
         i = self.slider.value()
         src = {
             "method": "path-frame",
-            "path": [a.name for a in self._cpath.anchors],
+            "path": [a.name for a in self._continuum.anchors],
             "frame": i,
             "position": float(self.positions()[i]),
         }
@@ -549,36 +549,41 @@ class InterpolatePage(QWidget):
         if self.ctx.model is not None:
             from stimstudio.core.interpolate import noise_at
 
-            noise = noise_at(self._cpath, src["position"], self.ctx.model)
+            noise = noise_at(self._continuum, src["position"], self.ctx.model)
         self.ctx.add_anchor(
             f"Frame {i}",
             self.shown_wplus,
             src,
             self.shown_image,
             noise=noise,
-            orientation=self._cpath.orientation,  # the continuum's, as the frame is shown
+            orientation=self._continuum.orientation,  # the continuum's, as the frame is shown
         )
 
     # -- export ------------------------------------------------------------------------------
 
     def export_dialog(self) -> None:
         """The Export dialog for the whole continuum (formats, size, preview, PsychoPy file)."""
-        if self._cpath is None:
+        if self._continuum is None:
             return
         from ..export_dialog import export_with_dialog
 
-        export_with_dialog(self.ctx, self._cpath, self._cpath.frames)
+        export_with_dialog(self.ctx, self._continuum, self._continuum.frames)
 
     def export_frames(self, folder: Path, settings=None, continuum_id: str = "continuum", **kw):
         """Export the continuum into `folder` with `settings` (no dialog; returns the task)."""
-        if self._cpath is None or not self.ctx.require_model():
+        if self._continuum is None or not self.ctx.require_model():
             return None
         from stimstudio.core.export import ExportSettings
 
         from ..export_dialog import run_export
 
         return run_export(
-            self.ctx, self._cpath, Path(folder), settings or ExportSettings(), continuum_id, **kw
+            self.ctx,
+            self._continuum,
+            Path(folder),
+            settings or ExportSettings(),
+            continuum_id,
+            **kw,
         )
 
     def shutdown(self) -> None:

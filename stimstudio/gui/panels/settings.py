@@ -152,7 +152,7 @@ class SettingsDialog(QDialog):
             "Start from the noise maps that the model's noise encoder predicts for the image, "
             "instead of the generator's fixed maps: grain and fine strands that the code alone "
             "cannot express come through (docs/INVERSION.md). The maps are saved with the result "
-            "and paths blend them. Off, or a model without a noise encoder: the paper's recipe."
+            "and continua blend them. Off, or a model without a noise encoder: the paper's recipe."
         )
         self.optimize_noise = QCheckBox("Fit them too (keeps fine texture)")
         self.optimize_noise.setChecked(bool(prefs.optimize_noise))
@@ -160,7 +160,7 @@ class SettingsDialog(QDialog):
             "Optimise the generator's per-layer noise maps with the code, as the StyleGAN2 "
             "projector does. Fine grain and strands that the code alone cannot express are "
             "kept (docs/INVERSION.md). The maps belong to this one result: they are saved "
-            "with it and paths blend them; style mixing uses the code only."
+            "with it and continua blend them; style mixing uses the code only."
         )
         self.noise_regularize = _sci_spin(prefs.noise_regularize, 0, 1e6, 4)
         self.noise_regularize.setToolTip(

@@ -1,5 +1,5 @@
-"""The computed frames of a continuum: the record the project keeps (`path_frames`), and the
-filmstrip and step-distance plot that show it on the Interpolate page.
+"""The computed frames of a continuum: the record the project keeps (`continuum_frames`), and
+the filmstrip and step-distance plot that show it on the Interpolate page.
 
 Computing the frames (even spacing) renders every frame once; the record keeps their positions,
 display images and the distances between neighbours, under the key of the continuum settings it
@@ -26,7 +26,8 @@ def key_text(key) -> str:
 
 
 def frames_record(pf, key) -> dict:
-    """core.interpolate.render_path's frames as project data (`path_frames`) for `key`.
+    """core.interpolate.render_continuum's frames as project data (`continuum_frames`) for
+    `key`.
 
     `wplus` and `float_images` are for the render cache and are taken out before it is kept."""
     return {
